@@ -1,0 +1,1 @@
+"""Built-in scenarios (YAML package data)."""

@@ -1,0 +1,1 @@
+"""The Dash dashboard (installed as ``twin.dashboards``)."""

@@ -1,0 +1,277 @@
+"""The scenario schema: pydantic models for everything a twin run is configured by.
+
+Every model forbids unknown keys and is frozen once validated. Quantities carry their unit in
+the field name (``power_mw``, ``capacity_gbps``, ``duration_s``). Durations accept ``7d``,
+``12h``, ``30m`` or plain seconds. Cross-references (pool types, link endpoints, tenant names)
+are checked in :mod:`twin.config.checks` so that every problem is reported with its path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+)
+
+from twin.config.units import parse_duration_s
+
+# ---------------------------------------------------------------- building blocks
+
+
+class StrictModel(BaseModel):
+    """Base of every config model: unknown keys are errors; validated configs are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration_s),
+    Field(ge=0),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": r"^\s*[0-9]*\.?[0-9]+\s*(s|m|min|h|d|w)?\s*$"},
+            ],
+            "description": "a duration: seconds, or a string such as 7d, 12h, 30m",
+        }
+    ),
+]
+"""Seconds; accepts ``7d``, ``12h``, ``30m``, ``90s`` or a number."""
+
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    """Naive date-times are UTC; aware ones are converted to UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
+Timestamp = Annotated[dt.datetime, AfterValidator(_as_utc)]
+"""An ISO date or date-time; naive values are taken as UTC."""
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]+$", min_length=1, max_length=64)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+HourlyProfile = Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=24, max_length=24)]
+"""24 values, one per hour of the day (UTC), for carbon intensity or price."""
+
+# ---------------------------------------------------------------- distributions
+
+
+class _Clipped(StrictModel):
+    min: float | None = Field(None, description="samples below are raised to this value")
+    max: float | None = Field(None, description="samples above are lowered to this value")
+
+
+class Constant(_Clipped):
+    dist: Literal["constant"]
+    value: float
+
+
+class Exponential(_Clipped):
+    dist: Literal["exponential"]
+    mean: float = Field(gt=0)
+
+
+class LogNormal(_Clipped):
+    dist: Literal["lognormal"]
+    median: float = Field(gt=0)
+    sigma: float = Field(gt=0, description="standard deviation of the log")
+
+
+class Uniform(_Clipped):
+    dist: Literal["uniform"]
+    low: float
+    high: float
+
+
+class Choice(_Clipped):
+    dist: Literal["choice"]
+    values: list[float] = Field(min_length=1)
+    weights: list[Annotated[float, Field(ge=0)]] | None = Field(
+        None, description="relative weights, same length as values; default equal"
+    )
+
+
+class Empirical(_Clipped):
+    dist: Literal["empirical"]
+    file: str = Field(
+        description="CSV(.gz) of samples: 'builtin:NAME' for a packaged trace, or a path "
+        "relative to the config file"
+    )
+    column: str | None = Field(None, description="column to sample; default the first")
+    scale: float = Field(1.0, gt=0, description="multiplier applied to every sample")
+
+
+Distribution = Annotated[
+    Constant | Exponential | LogNormal | Uniform | Choice | Empirical,
+    Field(discriminator="dist"),
+]
+
+# ---------------------------------------------------------------- hardware and sites
+
+
+class Accelerator(StrictModel):
+    """One accelerator type of the catalogue."""
+
+    tdp_w: float = Field(gt=0, description="board power when busy, W")
+    idle_w: float | None = Field(None, ge=0, description="power when idle, W; default 30% of TDP")
+    bf16_tflops: float = Field(gt=0, description="dense BF16 tensor throughput, TFLOPS")
+    memory_gb: float = Field(gt=0, description="HBM capacity, GB")
+    hbm_tbps: float | None = Field(None, gt=0, description="HBM bandwidth, TB/s")
+    speed: float = Field(
+        1.0, gt=0, description="training speed relative to the reference accelerator"
+    )
+
+    @property
+    def idle_power_w(self) -> float:
+        return self.idle_w if self.idle_w is not None else 0.3 * self.tdp_w
+
+
+class Pool(StrictModel):
+    """Accelerators of one type at a site."""
+
+    accelerator: str = Field(description="a key of the accelerator catalogue")
+    count: int = Field(gt=0)
+
+
+class Site(StrictModel):
+    """A compute site (AI factory): accelerator pools behind one facility power cap."""
+
+    id: Identifier
+    name: str = ""
+    country: str = Field("", max_length=2)
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    pools: list[Pool] = Field(min_length=1)
+    power_mw: float = Field(gt=0, description="facility power cap, MW (IT load × PUE)")
+    pue: float = Field(1.2, ge=1.0, le=3.0, description="power usage effectiveness")
+    carbon_gco2_per_kwh: float | HourlyProfile = Field(
+        ge=0, description="grid carbon intensity: a constant or 24 hourly values (UTC)"
+    )
+    price_eur_per_mwh: float | HourlyProfile = Field(
+        description="electricity price: a constant or 24 hourly values (UTC)"
+    )
+    online_from: Timestamp | None = Field(
+        None, description="when the site opens; before the scenario start means from the start"
+    )
+    access_gbps: float | None = Field(
+        None, gt=0, description="site access bandwidth cap on its flows, Gbps"
+    )
+
+
+class Pop(StrictModel):
+    """A network point of presence: a node without accelerators."""
+
+    id: Identifier
+    name: str = ""
+    country: str = Field("", max_length=2)
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class Link(StrictModel):
+    """A network link between two nodes (sites or PoPs)."""
+
+    a: str
+    b: str
+    capacity_gbps: float = Field(gt=0)
+    latency_ms: float | None = Field(
+        None, ge=0, description="one-way latency; default from distance × route inflation"
+    )
+    km: float | None = Field(None, gt=0, description="fibre length; default great-circle × 1.3")
+    directed: bool = False
+
+
+# ---------------------------------------------------------------- demand
+
+
+class TenantClass(StrictModel):
+    """A class of users (startup, academia, industry, public)."""
+
+    share: float = Field(gt=0, description="relative share of submitted jobs")
+    weight: float = Field(1.0, gt=0, description="fair-share weight")
+
+
+class Training(StrictModel):
+    """Training and batch jobs arriving as a (diurnally modulated) Poisson process."""
+
+    enabled: bool = True
+    arrivals_per_day: float = Field(gt=0, description="mean job submissions per day")
+    diurnal: HourlyProfile | None = Field(
+        None, description="24 relative arrival weights per UTC hour; default flat"
+    )
+    accelerators: Distribution = Field(description="accelerators per job (rounded, ≥ 1)")
+    duration_s: Distribution = Field(description="run time on a speed-1.0 accelerator, s")
+    walltime_factor: float = Field(
+        1.0, ge=1.0, description="requested walltime = run time × this; schedulers plan with it"
+    )
+    dataset_gb: Distribution | None = Field(None, description="dataset size, GB")
+    dataset_origins: dict[str, Annotated[float, Field(ge=0)]] | None = Field(
+        None, description="site id → weight of datasets living there; default by capacity"
+    )
+    tenant_mix: dict[str, Annotated[float, Field(ge=0)]] | None = Field(
+        None, description="tenant class → share of these jobs; default the tenants' shares"
+    )
+    accelerator_types: list[str] | None = Field(
+        None, description="accelerator types the jobs may run on; default any"
+    )
+    failure_probability: Fraction = Field(
+        0.0, description="chance that a job fails part-way through its run"
+    )
+    patience_s: Distribution | None = Field(
+        None, description="queued jobs are cancelled after waiting this long"
+    )
+
+
+class Workloads(StrictModel):
+    training: Training | None = None
+
+
+# ---------------------------------------------------------------- policies and telemetry
+
+
+class Policies(StrictModel):
+    scheduler: str = Field("easy_backfill", description="per-factory scheduler")
+    placement: str = Field("least_loaded", description="broker placement across factories")
+
+
+class Telemetry(StrictModel):
+    interval: Duration = Field(900.0, gt=0, description="sampling interval of site telemetry")
+
+
+# ---------------------------------------------------------------- the scenario
+
+
+class Scenario(StrictModel):
+    """A complete scenario: hardware, sites, network, demand, policies."""
+
+    name: Identifier
+    description: str = ""
+    start: Timestamp = Field(description="ISO date or date-time the simulation clock starts at")
+    horizon: Duration = Field(7 * 86400.0, gt=0, description="simulated time span")
+    seed: int = Field(0, ge=0)
+    accelerators: dict[str, Accelerator] = Field(min_length=1)
+    sites: list[Site] = Field(min_length=1)
+    pops: list[Pop] = Field(default_factory=list)
+    links: list[Link] = Field(default_factory=list)
+    tenants: dict[str, TenantClass] = Field(min_length=1)
+    workloads: Workloads = Field(default_factory=Workloads)
+    policies: Policies = Field(default_factory=Policies)
+    telemetry: Telemetry = Field(default_factory=Telemetry)
+
+    def site(self, site_id: str) -> Site:
+        """The site with this id (KeyError if absent)."""
+        for site in self.sites:
+            if site.id == site_id:
+                return site
+        raise KeyError(site_id)
