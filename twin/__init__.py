@@ -1,1 +1,37 @@
-"""twin."""
+"""twin: an event-driven digital twin of the European AI compute network.
+
+The public API is loaded lazily so that ``import twin`` (and ``import twin.kernels``) pulls in
+no SimPy, Dash or pyarrow::
+
+    import twin
+    scenario = twin.load_config("europe", overrides=["policies.placement=lowest_carbon"])
+    result = twin.simulate(scenario, out="runs/green")
+    run = twin.open_run("runs/green")
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_API = {
+    "load_config": "twin.config",
+    "Scenario": "twin.config",
+    "simulate": "twin.simulate",
+    "RunResult": "twin.simulate",
+    "open_run": "twin.trace.reader",
+    "Run": "twin.trace.reader",
+    "World": "twin.model.world",
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(import_module(_API[name]), name)
+    if name == "__version__":
+        from twin.version import __version__
+
+        return __version__
+    raise AttributeError(f"module 'twin' has no attribute {name!r}")

@@ -231,6 +231,9 @@ class Training(StrictModel):
     patience_s: Distribution | None = Field(
         None, description="queued jobs are cancelled after waiting this long"
     )
+    stop_after: Duration | None = Field(
+        None, description="no submissions after this time (lets the system drain)"
+    )
 
 
 class Workloads(StrictModel):

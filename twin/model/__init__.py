@@ -1,0 +1,1 @@
+"""The SimPy model: factories, schedulers, broker, workloads, telemetry, assembled in a World."""

@@ -1,0 +1,150 @@
+"""The broker: places each submitted job on a factory by the placement policy.
+
+A job goes to an open factory that can ever hold it (enough accelerators of an allowed type
+and enough power under the cap). If none is open but one will open later in the run, the job
+is held until then; if no factory ever could, it is rejected with the reason.
+Adding a placement policy is one function and one line in :data:`PLACEMENTS`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import simpy
+
+from twin.model.factory import Factory, Pool
+from twin.model.job import Job, JobState
+from twin.model.recorder import Recorder
+
+EARTH_RADIUS_KM = 6371.0
+
+PlacementKey = Callable[[Job, Factory, Pool, "Broker"], tuple]
+"""Scores a candidate (factory, pool) for a job; the smallest score wins."""
+
+
+def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Haversine distance between two points on the Earth."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, a)))
+
+
+# ---------------------------------------------------------------- placement policies
+
+
+def least_loaded(job: Job, factory: Factory, pool: Pool, broker: Broker) -> tuple:
+    """The factory with the least work per accelerator, busy or queued."""
+    return (factory.load(), factory.id)
+
+
+def nearest_data(job: Job, factory: Factory, pool: Pool, broker: Broker) -> tuple:
+    """The factory closest to where the job's dataset lives; the least loaded among equals."""
+    return (broker.distance_km(job.origin, factory.id), factory.load(), factory.id)
+
+
+def _energy_per_work(factory: Factory, pool: Pool) -> float:
+    """Facility energy per unit of reference work on this pool (W per speed)."""
+    return pool.busy_facility_w / pool.spec.speed
+
+
+def lowest_carbon(job: Job, factory: Factory, pool: Pool, broker: Broker) -> tuple:
+    """Least CO2 for the job's work, among factories that can start it now if any can."""
+    grams = factory.carbon_now() * _energy_per_work(factory, pool)
+    return (not factory.fits_now_on(job, pool), grams, factory.load(), factory.id)
+
+
+def lowest_cost(job: Job, factory: Factory, pool: Pool, broker: Broker) -> tuple:
+    """Cheapest electricity for the job's work, among factories that can start it now if any can."""
+    euros = factory.price_now() * _energy_per_work(factory, pool)
+    return (not factory.fits_now_on(job, pool), euros, factory.load(), factory.id)
+
+
+PLACEMENTS: dict[str, PlacementKey] = {
+    "least_loaded": least_loaded,
+    "nearest_data": nearest_data,
+    "lowest_carbon": lowest_carbon,
+    "lowest_cost": lowest_cost,
+}
+"""Placement policies by the name used in ``policies.placement``."""
+
+
+# ---------------------------------------------------------------- the broker
+
+
+class Broker:
+    """Receives every job and hands it to a factory, holds it, or rejects it."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        factories: list[Factory],
+        placement: PlacementKey,
+        recorder: Recorder,
+        opening_s: dict[str, float],
+    ) -> None:
+        self.env = env
+        self.factories = factories
+        self.by_id = {factory.id: factory for factory in factories}
+        self.placement = placement
+        self.recorder = recorder
+        self.opening_s = opening_s
+        """When each factory opens (0 for those open at the start; inf if never in the run)."""
+        self.held: list[Job] = []
+        self._distance: dict[tuple[str, str], float] = {}
+
+    def distance_km(self, a: str | None, b: str) -> float:
+        if a is None or a not in self.by_id:
+            return 0.0
+        key = (a, b)
+        if key not in self._distance:
+            sa, sb = self.by_id[a].site, self.by_id[b].site
+            self._distance[key] = great_circle_km(sa.lat, sa.lon, sb.lat, sb.lon)
+        return self._distance[key]
+
+    def submit(self, job: Job) -> None:
+        self.recorder.event(self.env.now, "submit", job=job.id, value=job.accelerators)
+        candidates = [
+            (factory, pool)
+            for factory in self.factories
+            if (pool := factory.pool_for(job)) is not None
+        ]
+        open_now = [(factory, pool) for factory, pool in candidates if factory.online]
+        if open_now:
+            factory, pool = min(open_now, key=lambda fp: self.placement(job, fp[0], fp[1], self))
+            factory.submit(job, pool)
+        elif any(self.opening_s[factory.id] < math.inf for factory, _ in candidates):
+            self.held.append(job)
+            self.recorder.event(self.env.now, "hold", job=job.id, value=job.accelerators)
+        else:
+            self.reject(job, self._why_not(job, candidates))
+
+    def site_opened(self) -> None:
+        """A factory opened: place the jobs that were waiting for one."""
+        held, self.held = self.held, []
+        for job in held:
+            self.submit(job)
+
+    def reject(self, job: Job, reason: str) -> None:
+        job.state = JobState.REJECTED
+        job.reason = reason
+        job.end_s = self.env.now
+        self.recorder.event(self.env.now, "reject", job=job.id, value=job.accelerators)
+        self.recorder.job_ended(job)
+
+    def _why_not(self, job: Job, candidates: list[tuple[Factory, Pool]]) -> str:
+        if candidates:
+            return "the only sites that could hold it do not open within the run"
+        allowed = [
+            pool
+            for factory in self.factories
+            for pool in factory.pools.values()
+            if job.allowed_types is None or pool.accelerator in job.allowed_types
+        ]
+        if not allowed:
+            return f"no site has accelerators of the types {list(job.allowed_types or [])}"
+        largest = max(pool.total for pool in allowed)
+        if largest < job.accelerators:
+            return f"needs {job.accelerators} accelerators; the largest pool has {largest}"
+        return f"no site's power cap allows {job.accelerators} busy accelerators"

@@ -1,0 +1,245 @@
+"""A factory (site): accelerator pools behind a facility power cap, a queue and a scheduler.
+
+Facility power is ``(idle_w × idle accelerators + tdp_w × busy accelerators) × PUE``. A job
+starts only if its accelerators are free *and* its extra power fits under the cap; otherwise
+it waits in the queue, and the site's scheduler decides who starts when resources free up.
+Energy, CO2 and cost are integrated exactly between changes of power, split at hour
+boundaries when carbon intensity or price follow an hourly profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import simpy
+
+from twin.config.schema import Accelerator, Site
+from twin.model.calendar import Calendar
+from twin.model.job import Job, JobState
+from twin.model.recorder import Recorder
+
+if TYPE_CHECKING:
+    from twin.model.schedulers import Scheduler
+
+J_PER_MWH = 3.6e9
+J_PER_KWH = 3.6e6
+POWER_TOLERANCE = 1e-9
+
+
+@dataclass
+class Pool:
+    """Accelerators of one type at a site."""
+
+    accelerator: str
+    spec: Accelerator
+    total: int
+    free: int
+    idle_facility_w: float
+    """Facility power of one idle accelerator (idle_w × PUE)."""
+    busy_extra_w: float
+    """Extra facility power when one accelerator is busy ((tdp_w − idle_w) × PUE)."""
+    busy_facility_w: float
+    """Facility power of one busy accelerator (tdp_w × PUE): what a job is charged."""
+
+    @property
+    def busy(self) -> int:
+        return self.total - self.free
+
+
+class EnergyMeter:
+    """Integrates facility power, busy accelerators, CO2 and cost over time, exactly."""
+
+    def __init__(self, calendar: Calendar, site: Site) -> None:
+        self.calendar = calendar
+        self.carbon = site.carbon_gco2_per_kwh
+        self.price = site.price_eur_per_mwh
+        self.last_s = 0.0
+        self.power_w = 0.0
+        self.busy = 0
+        self.energy_j = 0.0
+        self.co2_g = 0.0
+        self.cost_eur = 0.0
+        self.busy_accelerator_s = 0.0
+
+    def update(self, now: float, power_w: float, busy: int) -> None:
+        """Account the time since the last update at the old level, then switch to the new."""
+        self.advance(now)
+        self.power_w = power_w
+        self.busy = busy
+
+    def advance(self, now: float) -> None:
+        dt = now - self.last_s
+        if dt <= 0.0:
+            return
+        if self.power_w > 0.0:
+            self.energy_j += self.power_w * dt
+            self.co2_g += self.power_w / J_PER_KWH * self.calendar.integral(self.carbon, self.last_s, now)
+            self.cost_eur += self.power_w / J_PER_MWH * self.calendar.integral(self.price, self.last_s, now)
+        self.busy_accelerator_s += self.busy * dt
+        self.last_s = now
+
+
+class Factory:
+    """A site: pools, power cap, queue, running jobs; its scheduler picks who starts."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        site: Site,
+        catalogue: dict[str, Accelerator],
+        calendar: Calendar,
+        scheduler: Scheduler,
+        recorder: Recorder,
+    ) -> None:
+        self.env = env
+        self.site = site
+        self.id = site.id
+        self.calendar = calendar
+        self.scheduler = scheduler
+        self.recorder = recorder
+        self.pools: dict[str, Pool] = {}
+        for pool in site.pools:
+            spec = catalogue[pool.accelerator]
+            existing = self.pools.get(pool.accelerator)
+            count = pool.count + (existing.total if existing else 0)
+            self.pools[pool.accelerator] = Pool(
+                accelerator=pool.accelerator,
+                spec=spec,
+                total=count,
+                free=count,
+                idle_facility_w=spec.idle_power_w * site.pue,
+                busy_extra_w=(spec.tdp_w - spec.idle_power_w) * site.pue,
+                busy_facility_w=spec.tdp_w * site.pue,
+            )
+        self.total_accelerators = sum(p.total for p in self.pools.values())
+        self.cap_w = site.power_mw * 1e6
+        self.idle_w = sum(p.total * p.idle_facility_w for p in self.pools.values())
+        self.power_w = 0.0
+        self.online = False
+        self.queue: list[Job] = []
+        self.queued_accelerators = 0
+        self.running: dict[int, Job] = {}
+        self.meter = EnergyMeter(calendar, site)
+
+    # ------------------------------------------------------------ state
+
+    @property
+    def busy_accelerators(self) -> int:
+        return self.total_accelerators - sum(p.free for p in self.pools.values())
+
+    def load(self) -> float:
+        """Accelerators busy or asked for by queued jobs, per installed accelerator."""
+        return (self.busy_accelerators + self.queued_accelerators) / self.total_accelerators
+
+    def carbon_now(self) -> float:
+        return self.calendar.value(self.site.carbon_gco2_per_kwh, self.env.now)
+
+    def price_now(self) -> float:
+        return self.calendar.value(self.site.price_eur_per_mwh, self.env.now)
+
+    # ------------------------------------------------------------ feasibility
+
+    def pool_for(self, job: Job) -> Pool | None:
+        """The pool this job would run on here: one that can ever hold it, fastest first."""
+        candidates = [
+            pool
+            for pool in self.pools.values()
+            if (job.allowed_types is None or pool.accelerator in job.allowed_types)
+            and pool.total >= job.accelerators
+            and self.idle_w + job.accelerators * pool.busy_extra_w <= self.cap_w * (1 + POWER_TOLERANCE)
+        ]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda pool: (pool.spec.speed, pool.free, pool.accelerator))
+
+    def extra_power_w(self, job: Job) -> float:
+        return job.accelerators * self.pools[job.accelerator].busy_extra_w
+
+    def fits_now(self, job: Job) -> bool:
+        """Whether the queued job could start at once on its pool."""
+        return self.fits_now_on(job, self.pools[job.accelerator])
+
+    def fits_now_on(self, job: Job, pool: Pool) -> bool:
+        """Whether the job could start at once on ``pool``: accelerators free, power allows."""
+        return (
+            self.online
+            and pool.free >= job.accelerators
+            and self.power_w + job.accelerators * pool.busy_extra_w
+            <= self.cap_w * (1 + POWER_TOLERANCE)
+        )
+
+    # ------------------------------------------------------------ life cycle
+
+    def open(self) -> None:
+        """The site comes online: idle power starts, queued work may start."""
+        self.online = True
+        self._power_changed()
+        self.recorder.event(self.env.now, "site_online", site=self.id, value=self.total_accelerators)
+        self.scheduler.on_release(self)
+
+    def submit(self, job: Job, pool: Pool) -> None:
+        """Queue a job placed here by the broker; the scheduler may start it at once."""
+        job.site = self.id
+        job.accelerator = pool.accelerator
+        job.speed = pool.spec.speed
+        job.state = JobState.QUEUED
+        self.queue.append(job)
+        self.queued_accelerators += job.accelerators
+        self.recorder.event(self.env.now, "place", site=self.id, job=job.id, value=job.accelerators)
+        if job.patience_s is not None:
+            self.env.timeout(job.patience_s).callbacks.append(lambda _: self._lose_patience(job))
+        self.scheduler.on_submit(self, job)
+
+    def start(self, job: Job) -> None:
+        """Start a queued job now (the scheduler has checked :meth:`fits_now`)."""
+        pool = self.pools[job.accelerator]
+        pool.free -= job.accelerators
+        self._power_changed()
+        self.queue.remove(job)
+        self.queued_accelerators -= job.accelerators
+        job.state = JobState.RUNNING
+        job.start_s = self.env.now
+        self.running[job.id] = job
+        self.recorder.event(self.env.now, "start", site=self.id, job=job.id, value=job.accelerators)
+        self.env.timeout(job.run_s).callbacks.append(lambda _: self._finish(job))
+
+    def _finish(self, job: Job) -> None:
+        pool = self.pools[job.accelerator]
+        pool.free += job.accelerators
+        self._power_changed()
+        del self.running[job.id]
+        job.end_s = self.env.now
+        job.state = JobState.FAILED if job.fail_fraction is not None else JobState.COMPLETED
+        self._charge(job, pool)
+        self.recorder.event(self.env.now, job.state.value, site=self.id, job=job.id, value=job.accelerators)
+        self.recorder.job_ended(job)
+        self.scheduler.on_release(self)
+
+    def _power_changed(self) -> None:
+        """Recompute power from the pools (no drift from running sums) and meter the change."""
+        busy_extra = sum(pool.busy * pool.busy_extra_w for pool in self.pools.values())
+        self.power_w = self.idle_w + busy_extra
+        self.meter.update(self.env.now, self.power_w, self.busy_accelerators)
+
+    def _charge(self, job: Job, pool: Pool) -> None:
+        """Energy, CO2 and cost of the job's accelerators over its run."""
+        assert job.start_s is not None and job.end_s is not None
+        power_w = job.accelerators * pool.busy_facility_w
+        job.energy_mwh = power_w * (job.end_s - job.start_s) / J_PER_MWH
+        carbon = self.calendar.integral(self.site.carbon_gco2_per_kwh, job.start_s, job.end_s)
+        price = self.calendar.integral(self.site.price_eur_per_mwh, job.start_s, job.end_s)
+        job.co2_t = power_w / J_PER_KWH * carbon / 1e6
+        job.cost_eur = power_w / J_PER_MWH * price
+
+    def _lose_patience(self, job: Job) -> None:
+        if job.state is not JobState.QUEUED:
+            return
+        self.queue.remove(job)
+        self.queued_accelerators -= job.accelerators
+        job.state = JobState.CANCELLED
+        job.reason = f"waited longer than its patience of {job.patience_s:.0f} s"
+        job.end_s = self.env.now
+        self.recorder.event(self.env.now, "cancel", site=self.id, job=job.id, value=job.accelerators)
+        self.recorder.job_ended(job)
+        self.scheduler.on_release(self)

@@ -1,0 +1,70 @@
+"""What the model reports, as an observer: the model calls these hooks, a recorder stores them.
+
+The base class ignores everything (for benchmarks and experiments that need no trace);
+:class:`TraceRecorder` streams rows into a run directory.
+"""
+
+from __future__ import annotations
+
+from twin.model.job import Job
+from twin.trace.writer import RunWriter
+
+
+class Recorder:
+    """No-op hooks; subclasses record what they need."""
+
+    def event(
+        self,
+        time_s: float,
+        kind: str,
+        site: str | None = None,
+        job: int | None = None,
+        link: str | None = None,
+        value: float | None = None,
+    ) -> None:
+        """A discrete event happened."""
+
+    def job_ended(self, job: Job) -> None:
+        """A job reached a terminal state (or the run ended with it still in the system)."""
+
+    def site_sample(self, row: tuple) -> None:
+        """One telemetry row of a site, in the order of ``twin.trace.schema.SITES``."""
+
+
+class TraceRecorder(Recorder):
+    """Streams the model's reports into a run directory."""
+
+    def __init__(self, writer: RunWriter) -> None:
+        self.writer = writer
+
+    def event(self, time_s, kind, site=None, job=None, link=None, value=None) -> None:  # noqa: D102
+        self.writer.append("events", (time_s, kind, site, job, link, value))
+
+    def job_ended(self, job: Job) -> None:
+        self.writer.append(
+            "jobs",
+            (
+                job.id,
+                job.tenant,
+                job.state.value,
+                job.reason,
+                job.site,
+                job.accelerator,
+                job.accelerators,
+                job.submit_s,
+                job.start_s,
+                job.end_s,
+                job.wait_s,
+                (job.end_s - job.start_s) if job.start_s is not None and job.end_s else None,
+                job.work_s,
+                job.walltime_s if job.accelerator else None,
+                job.dataset_gb,
+                job.origin,
+                job.energy_mwh,
+                job.co2_t,
+                job.cost_eur,
+            ),
+        )
+
+    def site_sample(self, row: tuple) -> None:
+        self.writer.append("sites", row)

@@ -1,0 +1,144 @@
+"""Per-factory schedulers, chosen by name: who in a factory's queue starts, and when.
+
+Each factory owns one scheduler instance. The factory calls :meth:`Scheduler.on_submit` when a
+job joins its queue and :meth:`Scheduler.on_release` when resources free up (a job ends, a job
+leaves the queue, the site opens); the scheduler starts jobs with ``factory.start(job)``.
+Adding a policy is one class and one line in :data:`SCHEDULERS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from twin.model.job import Job
+
+if TYPE_CHECKING:
+    from twin.model.factory import Factory
+
+RESERVATION_TOLERANCE = 1e-9
+
+
+class Scheduler:
+    """Base: start queue heads in order while they fit (strict FCFS)."""
+
+    def on_submit(self, factory: Factory, job: Job) -> None:
+        if factory.queue[0] is job:
+            self.schedule(factory)
+
+    def on_release(self, factory: Factory) -> None:
+        self.schedule(factory)
+
+    def schedule(self, factory: Factory) -> None:
+        _start_heads(factory)
+
+
+def _start_heads(factory: Factory) -> None:
+    queue = factory.queue
+    while queue and factory.fits_now(queue[0]):
+        factory.start(queue[0])
+
+
+class FCFS(Scheduler):
+    """First come, first served: nobody overtakes the head of the queue."""
+
+
+@dataclass
+class Reservation:
+    """The head job's guaranteed start and what is left over at that moment for backfilling."""
+
+    head: Job
+    start_s: float
+    spare_accelerators: int
+    """Accelerators of the head's pool still free at ``start_s`` after the head starts."""
+    spare_power_w: float
+    """Power headroom at ``start_s`` after the head starts."""
+
+
+class EasyBackfill(Scheduler):
+    """EASY backfilling (Lifka 1995; Mu'alem & Feitelson 2001).
+
+    The head of the queue gets a reservation at the earliest time enough accelerators and
+    power will be free, planning with the walltimes jobs requested. A later job may start
+    out of order (backfill) only if it fits now and either ends, by its walltime, before the
+    reservation, or uses only what the head will not need then. Since jobs never run past
+    their walltime, the head never starts later than its reservation.
+    """
+
+    def __init__(self) -> None:
+        self._reservation: Reservation | None = None
+
+    def on_submit(self, factory: Factory, job: Job) -> None:
+        if factory.queue[0] is job:
+            self.schedule(factory)
+        elif factory.fits_now(job):
+            reservation = self._reservation_for(factory)
+            if reservation is not None and self._may_backfill(factory, job, reservation):
+                factory.start(job)
+
+    def schedule(self, factory: Factory) -> None:
+        self._reservation = None
+        _start_heads(factory)
+        if len(factory.queue) < 2:
+            return
+        for job in list(factory.queue[1:]):
+            if not any(pool.free for pool in factory.pools.values()):
+                break
+            if not factory.fits_now(job):
+                continue
+            reservation = self._reservation_for(factory)
+            if reservation is not None and self._may_backfill(factory, job, reservation):
+                factory.start(job)
+
+    def _reservation_for(self, factory: Factory) -> Reservation | None:
+        """The current head's reservation, computed once per release (arrivals keep it)."""
+        if not factory.queue:
+            return None
+        head = factory.queue[0]
+        if self._reservation is None or self._reservation.head is not head:
+            self._reservation = reserve(factory, head)
+            if head.reserved_start_s is None:
+                head.reserved_start_s = self._reservation.start_s
+        return self._reservation
+
+    @staticmethod
+    def _may_backfill(factory: Factory, job: Job, reservation: Reservation) -> bool:
+        if factory.env.now + job.walltime_s <= reservation.start_s + RESERVATION_TOLERANCE:
+            return True
+        power = factory.extra_power_w(job)
+        same_pool = job.accelerator == reservation.head.accelerator
+        if power > reservation.spare_power_w * (1 + RESERVATION_TOLERANCE) + RESERVATION_TOLERANCE:
+            return False
+        if same_pool and job.accelerators > reservation.spare_accelerators:
+            return False
+        reservation.spare_power_w -= power
+        if same_pool:
+            reservation.spare_accelerators -= job.accelerators
+        return True
+
+
+def reserve(factory: Factory, head: Job) -> Reservation:
+    """When ``head`` can start at the latest, releasing running jobs at their walltime ends."""
+    pool = factory.pools[head.accelerator]
+    free = pool.free
+    headroom = factory.cap_w - factory.power_w
+    need_power = factory.extra_power_w(head)
+    start_s = factory.env.now
+    ends = sorted(
+        factory.running.values(), key=lambda job: (job.start_s + job.walltime_s, job.id)
+    )
+    for job in ends:
+        if free >= head.accelerators and headroom >= need_power * (1 - RESERVATION_TOLERANCE):
+            break
+        start_s = job.start_s + job.walltime_s
+        if job.accelerator == head.accelerator:
+            free += job.accelerators
+        headroom += factory.extra_power_w(job)
+    return Reservation(head, start_s, free - head.accelerators, headroom - need_power)
+
+
+SCHEDULERS: dict[str, type[Scheduler]] = {
+    "fcfs": FCFS,
+    "easy_backfill": EasyBackfill,
+}
+"""Scheduler classes by the name used in ``policies.scheduler``."""

@@ -1,0 +1,121 @@
+"""Training-job generator: a (diurnally modulated) Poisson stream of jobs for the broker.
+
+Job attributes are drawn in blocks from their own named random streams, so changing one
+distribution does not change the draws of the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import simpy
+
+from twin.config.schema import Scenario, Training
+from twin.model.calendar import DAY_S, Calendar
+from twin.model.distributions import make_sampler
+from twin.model.job import Job
+from twin.model.rng import stream
+
+BLOCK = 1024
+
+
+class TrainingWorkload:
+    """Submits training jobs to ``submit`` from time 0 until the horizon."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        scenario: Scenario,
+        calendar: Calendar,
+        submit: Callable[[Job], None],
+    ) -> None:
+        spec = scenario.workloads.training
+        assert spec is not None
+        self.env = env
+        self.spec: Training = spec
+        self.calendar = calendar
+        self.submit = submit
+        seed = scenario.seed
+        self.rate_per_s = spec.arrivals_per_day / DAY_S
+        diurnal = np.asarray(spec.diurnal or [1.0] * 24, dtype=float)
+        self.diurnal = diurnal / diurnal.mean()
+        self.arrival_rng = stream(seed, "training.arrivals")
+        self._accelerators = _blocks(make_sampler(spec.accelerators, stream(seed, "training.accelerators")))
+        self._duration = _blocks(make_sampler(spec.duration_s, stream(seed, "training.duration")))
+        dataset = spec.dataset_gb
+        self._dataset = _blocks(
+            make_sampler(dataset, stream(seed, "training.dataset")) if dataset else _zeros
+        )
+        patience = spec.patience_s
+        self._patience = (
+            _blocks(make_sampler(patience, stream(seed, "training.patience"))) if patience else None
+        )
+        self.failure_rng = stream(seed, "training.failures")
+        mix = spec.tenant_mix or {name: t.share for name, t in scenario.tenants.items()}
+        self.tenants = list(mix)
+        weights = np.asarray(list(mix.values()), dtype=float)
+        self._tenant = _blocks(_choice(len(self.tenants), weights, stream(seed, "training.tenants")))
+        origins = spec.dataset_origins or {
+            site.id: float(sum(pool.count for pool in site.pools)) for site in scenario.sites
+        }
+        self.origins = list(origins)
+        self._origin = _blocks(
+            _choice(len(self.origins), np.asarray(list(origins.values())), stream(seed, "training.origins"))
+        )
+        self.allowed = tuple(spec.accelerator_types) if spec.accelerator_types else None
+        self.stop_s = min(scenario.horizon, spec.stop_after or scenario.horizon)
+        self.submitted = 0
+
+    def run(self) -> Iterator[simpy.Event]:
+        """The SimPy process: wait for each arrival, then submit the job."""
+        while True:
+            gap = self._next_gap(self.env.now)
+            if self.env.now + gap >= self.stop_s:
+                return
+            yield self.env.timeout(gap)
+            self.submit(self._make_job())
+
+    def _next_gap(self, now: float) -> float:
+        """Time to the next arrival of a Poisson process with hourly rate (by thinning)."""
+        peak = self.rate_per_s * float(self.diurnal.max())
+        t = now
+        while True:
+            t += self.arrival_rng.exponential(1.0 / peak)
+            accept = self.diurnal[self.calendar.hour_of_day(t)] / self.diurnal.max()
+            if accept >= 1.0 or self.arrival_rng.random() < accept:
+                return t - now
+
+    def _make_job(self) -> Job:
+        fails = self.failure_rng.random() < self.spec.failure_probability
+        fail_fraction = float(self.failure_rng.random()) if fails else None
+        job = Job(
+            id=self.submitted,
+            tenant=self.tenants[int(next(self._tenant))],
+            accelerators=max(1, round(float(next(self._accelerators)))),
+            work_s=max(1.0, float(next(self._duration))),
+            walltime_factor=self.spec.walltime_factor,
+            submit_s=self.env.now,
+            dataset_gb=max(0.0, float(next(self._dataset))),
+            origin=self.origins[int(next(self._origin))],
+            fail_fraction=fail_fraction,
+            patience_s=float(next(self._patience)) if self._patience else None,
+            allowed_types=self.allowed,
+        )
+        self.submitted += 1
+        return job
+
+
+def _zeros(n: int) -> np.ndarray:
+    return np.zeros(n)
+
+
+def _choice(k: int, weights: np.ndarray, rng: np.random.Generator) -> Callable[[int], np.ndarray]:
+    p = weights / weights.sum()
+    return lambda n: rng.choice(k, size=n, p=p)
+
+
+def _blocks(sample: Callable[[int], np.ndarray]) -> Iterator[float]:
+    """Draw ``BLOCK`` values at a time and hand them out one by one."""
+    while True:
+        yield from sample(BLOCK).tolist()

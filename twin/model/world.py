@@ -1,0 +1,121 @@
+"""The World: a SimPy environment with every actor of a scenario wired together."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+import simpy
+
+from twin.config.errors import ConfigError, ConfigIssue
+from twin.config.schema import Scenario
+from twin.model.broker import PLACEMENTS, Broker
+from twin.model.calendar import Calendar
+from twin.model.factory import Factory
+from twin.model.job import Job
+from twin.model.recorder import Recorder
+from twin.model.schedulers import SCHEDULERS
+from twin.model.telemetry import SiteTelemetry
+from twin.model.workload import TrainingWorkload
+
+
+def check_policies(scenario: Scenario) -> list[ConfigIssue]:
+    """Policy names that no registry knows, as config issues."""
+    issues = []
+    for field, registry in (("scheduler", SCHEDULERS), ("placement", PLACEMENTS)):
+        name = getattr(scenario.policies, field)
+        if name not in registry:
+            issues.append(
+                ConfigIssue(
+                    f"policies.{field}",
+                    f"unknown {field} {name!r}; expected one of {', '.join(registry)}",
+                )
+            )
+    return issues
+
+
+class World:
+    """Factories, broker, workloads and telemetry of one scenario in one SimPy environment."""
+
+    def __init__(self, scenario: Scenario, recorder: Recorder | None = None) -> None:
+        issues = check_policies(scenario)
+        if issues:
+            raise ConfigError(issues)
+        self.scenario = scenario
+        self.env = simpy.Environment()
+        self.recorder = recorder or Recorder()
+        self.calendar = Calendar(scenario.start)
+        scheduler_class = SCHEDULERS[scenario.policies.scheduler]
+        self.factories = [
+            Factory(
+                self.env,
+                site,
+                scenario.accelerators,
+                self.calendar,
+                scheduler_class(),
+                self.recorder,
+            )
+            for site in scenario.sites
+        ]
+        opening_s = {
+            site.id: self._opening_s(site.online_from) for site in scenario.sites
+        }
+        self.broker = Broker(
+            self.env,
+            self.factories,
+            PLACEMENTS[scenario.policies.placement],
+            self.recorder,
+            opening_s,
+        )
+        self.jobs: list[Job] = []
+        for factory in self.factories:
+            self.env.process(self._open_at(factory, opening_s[factory.id]))
+        self.telemetry = SiteTelemetry(
+            self.env, self.factories, scenario.telemetry.interval, self.recorder
+        )
+        self.env.process(self.telemetry.run())
+        training = scenario.workloads.training
+        self.training = None
+        if training is not None and training.enabled:
+            self.training = TrainingWorkload(self.env, scenario, self.calendar, self._submit)
+            self.env.process(self.training.run())
+
+    def _opening_s(self, online_from: object) -> float:
+        if online_from is None:
+            return 0.0
+        opening = max(0.0, self.calendar.seconds_at(online_from))  # type: ignore[arg-type]
+        return opening if opening < self.scenario.horizon else math.inf
+
+    def _open_at(self, factory: Factory, opening_s: float) -> Iterator[simpy.Event]:
+        if opening_s == math.inf:
+            return
+        if opening_s > 0:
+            yield self.env.timeout(opening_s)
+        factory.open()
+        self.broker.site_opened()
+
+    def _submit(self, job: Job) -> None:
+        self.jobs.append(job)
+        self.broker.submit(job)
+
+    def run(
+        self,
+        until_s: float | None = None,
+        steps: int = 200,
+        progress: Callable[[float], None] | None = None,
+    ) -> None:
+        """Run to ``until_s`` (default: the horizon) in ``steps`` slices, reporting progress."""
+        end = self.scenario.horizon if until_s is None else until_s
+        for k in range(1, steps + 1):
+            target = end * k / steps
+            if target > self.env.now:
+                self.env.run(until=target)
+            if progress is not None:
+                progress(self.env.now)
+
+    def finish(self) -> None:
+        """Close the books: a last telemetry sample; jobs still in the system are recorded."""
+        self.telemetry.sample()
+        for job in self.jobs:
+            if not job.state.terminal:
+                self.recorder.job_ended(job)

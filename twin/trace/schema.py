@@ -1,0 +1,88 @@
+"""The Arrow schemas of a run directory: defined here once, documented from here in the README.
+
+Every table's schema metadata carries ``twin.schema_version`` and ``twin.table``; every column
+carries a ``description``. Times are float seconds since the scenario's ``start``.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SCHEMA_VERSION = "1"
+
+
+def _col(name: str, kind: pa.DataType, description: str, nullable: bool = False) -> pa.Field:
+    return pa.field(name, kind, nullable=nullable, metadata={"description": description})
+
+
+def _table(name: str, description: str, *fields: pa.Field) -> pa.Schema:
+    return pa.schema(
+        list(fields),
+        metadata={
+            "twin.schema_version": SCHEMA_VERSION,
+            "twin.table": name,
+            "description": description,
+        },
+    )
+
+
+F64, I64, I32, STR, BOOL = pa.float64(), pa.int64(), pa.int32(), pa.string(), pa.bool_()
+
+EVENTS = _table(
+    "events",
+    "one row per discrete event of the model",
+    _col("time_s", F64, "simulated time of the event"),
+    _col("kind", STR, "submit, place, hold, start, complete, fail, cancel, reject, site_online"),
+    _col("site", STR, "site concerned, if any", nullable=True),
+    _col("job", I64, "job concerned, if any", nullable=True),
+    _col("link", STR, "link concerned, if any", nullable=True),
+    _col("value", F64, "kind-specific number: accelerators for job events", nullable=True),
+)
+
+JOBS = _table(
+    "jobs",
+    "one row per training/batch job, written when it ends (or at the end of the run)",
+    _col("job", I64, "job id, in order of submission"),
+    _col("tenant", STR, "tenant class"),
+    _col("state", STR, "completed, failed, cancelled, rejected; queued or running at run end"),
+    _col("reason", STR, "why a job was rejected or cancelled", nullable=True),
+    _col("site", STR, "site it was placed on", nullable=True),
+    _col("accelerator", STR, "accelerator type it ran on", nullable=True),
+    _col("accelerators", I32, "accelerators it holds while running"),
+    _col("submit_s", F64, "submission time"),
+    _col("start_s", F64, "start of its run", nullable=True),
+    _col("end_s", F64, "end of its run (or rejection/cancellation time)", nullable=True),
+    _col("wait_s", F64, "time queued before starting (to end for cancelled jobs)", nullable=True),
+    _col("run_s", F64, "time it ran", nullable=True),
+    _col("work_s", F64, "run time on a speed-1.0 accelerator"),
+    _col("walltime_s", F64, "requested walltime on its accelerator", nullable=True),
+    _col("dataset_gb", F64, "dataset size"),
+    _col("origin", STR, "site where the dataset lives", nullable=True),
+    _col("energy_mwh", F64, "facility energy of its accelerators while running (× PUE)"),
+    _col("co2_t", F64, "CO2 of that energy at the site's grid intensity"),
+    _col("cost_eur", F64, "electricity cost of that energy"),
+)
+
+SITES = _table(
+    "sites",
+    "one row per site and telemetry interval, stamped at the interval's end",
+    _col("time_s", F64, "end of the interval"),
+    _col("site", STR, "site id"),
+    _col("online", BOOL, "whether the site is open"),
+    _col("total_accelerators", I64, "accelerators installed"),
+    _col("busy_accelerators", I64, "accelerators running jobs at time_s"),
+    _col("running_jobs", I64, "jobs running at time_s"),
+    _col("queue_length", I64, "jobs queued at time_s"),
+    _col("queued_accelerators", I64, "accelerators requested by queued jobs at time_s"),
+    _col("utilisation", F64, "busy accelerator-seconds / installed accelerator-seconds"),
+    _col("power_mw", F64, "facility power at time_s"),
+    _col("mean_power_mw", F64, "mean facility power over the interval"),
+    _col("energy_mwh", F64, "facility energy over the interval"),
+    _col("co2_t", F64, "CO2 over the interval"),
+    _col("cost_eur", F64, "electricity cost over the interval"),
+    _col("carbon_gco2_per_kwh", F64, "grid carbon intensity at time_s"),
+    _col("price_eur_per_mwh", F64, "electricity price at time_s"),
+)
+
+TABLES: dict[str, pa.Schema] = {"events": EVENTS, "jobs": JOBS, "sites": SITES}
+"""Every table a run directory may hold, by name (file ``<name>.arrow``)."""
