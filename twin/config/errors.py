@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 
 class TwinUserError(Exception):
-    """A mistake of the user (bad config, missing file, bad override): reported without traceback."""
+    """A user mistake (bad config, missing file, bad override): reported without traceback."""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import yaml
 
 from twin.config.errors import ConfigError, ConfigIssue, TwinUserError
 from twin.config.schema import Scenario
-from twin.config.validate import format_path, validate_scenario
+from twin.config.validate import Check, format_path, validate_scenario
 
 BUILTIN_PREFIX = "builtin:"
 
@@ -124,11 +124,15 @@ def load_config(
     source: str | Path,
     whatifs: Sequence[str | Path] = (),
     overrides: Sequence[str] = (),
+    checks: Sequence[Check] = (),
 ) -> Scenario:
-    """Load, overlay and validate a scenario (built-in name or YAML path)."""
+    """Load, overlay and validate a scenario (built-in name or YAML path).
+
+    ``checks`` are extra checks of the raw data, reported together with the schema's own.
+    """
     data = load_raw(source, whatifs, overrides)
     label = str(source) if not (whatifs or overrides) else f"{source} (with overlays)"
-    scenario = validate_scenario(data, label)
+    scenario = validate_scenario(data, label, checks)
     _check_files_exist(scenario)
     return scenario
 

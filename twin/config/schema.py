@@ -48,7 +48,6 @@ Duration = Annotated[
 """Seconds; accepts ``7d``, ``12h``, ``30m``, ``90s`` or a number."""
 
 
-
 def _as_utc(value: dt.datetime) -> dt.datetime:
     """Naive date-times are UTC; aware ones are converted to UTC."""
     if value.tzinfo is None:

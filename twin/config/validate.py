@@ -9,28 +9,41 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from twin.config.errors import ConfigError, ConfigIssue
 from twin.config.schema import Scenario
+from twin.config.units import parse_duration_s
 
 _DISTRIBUTION_TAGS = {"constant", "exponential", "lognormal", "uniform", "choice", "empirical"}
 
 
-def validate_scenario(data: Any, source: str = "") -> Scenario:
-    """Validate raw data (as loaded from YAML) into a Scenario, or raise ConfigError."""
+Check = Callable[[dict[str, Any]], list[ConfigIssue]]
+"""An extra check of raw config data (e.g. that policy names exist in the model's registries)."""
+
+
+def validate_scenario(data: Any, source: str = "", checks: Sequence[Check] = ()) -> Scenario:
+    """Validate raw data (as loaded from YAML) into a Scenario, or raise ConfigError.
+
+    Type and range problems, cross-reference problems and those of ``checks`` are reported
+    together, each with its path.
+    """
     if not isinstance(data, dict):
         raise ConfigError([ConfigIssue("", f"expected a mapping at the top level, got {data!r}")])
+    issues: list[ConfigIssue] = []
+    scenario = None
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
-        issues = [_issue_from_pydantic(detail) for detail in error.errors()]
-        raise ConfigError(_unique(issues), source) from None
-    issues = cross_check(scenario)
-    if issues:
-        raise ConfigError(issues, source)
+        issues += [_issue_from_pydantic(detail) for detail in error.errors()]
+    issues += cross_check(data)
+    for check in checks:
+        issues += check(data)
+    if issues or scenario is None:
+        raise ConfigError(_unique(issues), source)
     return scenario
 
 
@@ -68,6 +81,8 @@ def _issue_from_pydantic(detail: dict[str, Any]) -> ConfigIssue:
         return ConfigIssue(path, f"unknown dist {ctx.get('tag')!r}; expected one of {_tags()}")
     if kind == "union_tag_not_found":
         return ConfigIssue(path, f"a distribution needs 'dist', one of {_tags()}")
+    if kind == "value_error":
+        return ConfigIssue(path, str(detail["msg"]).removeprefix("Value error, "))
     return ConfigIssue(path, f"{_lower_first(detail['msg'])}, got {given!r}")
 
 
@@ -125,68 +140,91 @@ def _unique(issues: list[ConfigIssue]) -> list[ConfigIssue]:
 
 
 # ---------------------------------------------------------------- cross references
+# These walk the raw data defensively, so they run even when pydantic found other problems
+# and every mistake of a config is reported in one go.
 
 
-def cross_check(scenario: Scenario) -> list[ConfigIssue]:
-    """Every reference in the scenario points at something that exists, and ids are unique."""
+def cross_check(data: dict[str, Any]) -> list[ConfigIssue]:
+    """Every reference in the raw scenario points at something that exists; ids are unique."""
     issues: list[ConfigIssue] = []
-    site_ids = [site.id for site in scenario.sites]
-    node_ids = site_ids + [pop.id for pop in scenario.pops]
+    sites = _dicts(data.get("sites"))
+    pops = _dicts(data.get("pops"))
+    site_ids = [str(site.get("id")) for _, site in sites]
+    node_ids = site_ids + [str(pop.get("id")) for _, pop in pops]
     for node_id, count in Counter(node_ids).items():
         if count > 1:
             issues.append(ConfigIssue("sites", f"id {node_id!r} is used {count} times"))
-    catalogue = list(scenario.accelerators)
-    for i, site in enumerate(scenario.sites):
-        for j, pool in enumerate(site.pools):
-            if pool.accelerator not in scenario.accelerators:
+    catalogue = (
+        list(data.get("accelerators") or {}) if isinstance(data.get("accelerators"), dict) else []
+    )
+    for i, site in sites:
+        for j, pool in _dicts(site.get("pools")):
+            kind = pool.get("accelerator")
+            if kind is not None and kind not in catalogue:
                 issues.append(
                     ConfigIssue(
                         f"sites[{i}].pools[{j}].accelerator",
-                        f"unknown accelerator {pool.accelerator!r}; {_known(catalogue)}",
+                        f"unknown accelerator {kind!r}; {_known(catalogue)}",
                     )
                 )
-    for i, link in enumerate(scenario.links):
+    for i, link in _dicts(data.get("links")):
         for end in ("a", "b"):
-            node = getattr(link, end)
-            if node not in node_ids:
+            node = link.get(end)
+            if node is not None and str(node) not in node_ids:
                 issues.append(
                     ConfigIssue(f"links[{i}].{end}", f"unknown node {node!r}; {_known(node_ids)}")
                 )
-        if link.a == link.b:
-            issues.append(ConfigIssue(f"links[{i}]", f"a link from {link.a!r} to itself"))
-    training = scenario.workloads.training
-    if training is not None:
-        issues += _check_training(scenario, training, site_ids, catalogue)
-    if scenario.telemetry.interval > scenario.horizon:
-        issues.append(
-            ConfigIssue(
-                "telemetry.interval",
-                f"must not exceed the horizon ({scenario.horizon:g} s), "
-                f"got {scenario.telemetry.interval:g} s",
-            )
-        )
+        if link.get("a") is not None and link.get("a") == link.get("b"):
+            issues.append(ConfigIssue(f"links[{i}]", f"a link from {link['a']!r} to itself"))
+    workloads = data.get("workloads")
+    training = workloads.get("training") if isinstance(workloads, dict) else None
+    if isinstance(training, dict):
+        tenants = list(data["tenants"]) if isinstance(data.get("tenants"), dict) else []
+        issues += _check_training(training, tenants, site_ids, catalogue)
+    issues += _check_interval(data)
     return issues
 
 
+def _dicts(items: Any) -> list[tuple[int, dict[str, Any]]]:
+    if not isinstance(items, list):
+        return []
+    return [(i, item) for i, item in enumerate(items) if isinstance(item, dict)]
+
+
+def _check_interval(data: dict[str, Any]) -> list[ConfigIssue]:
+    telemetry = data.get("telemetry")
+    if not isinstance(telemetry, dict) or "interval" not in telemetry:
+        return []
+    try:
+        interval = parse_duration_s(telemetry["interval"])
+        horizon = parse_duration_s(data.get("horizon", 7 * 86400.0))
+    except ValueError:
+        return []
+    if interval > horizon:
+        return [
+            ConfigIssue(
+                "telemetry.interval",
+                f"must not exceed the horizon ({horizon:g} s), got {interval:g} s",
+            )
+        ]
+    return []
+
+
 def _check_training(
-    scenario: Scenario, training: Any, site_ids: list[str], catalogue: list[str]
+    training: dict[str, Any], tenants: list[str], site_ids: list[str], catalogue: list[str]
 ) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
     base = "workloads.training"
-    for tenant in training.tenant_mix or {}:
-        if tenant not in scenario.tenants:
-            issues.append(
-                ConfigIssue(
-                    f"{base}.tenant_mix.{tenant}",
-                    f"unknown tenant class; {_known(list(scenario.tenants))}",
+    references = (("tenant_mix", tenants, "tenant class"), ("dataset_origins", site_ids, "site"))
+    for key, known, what in references:
+        mapping = training.get(key)
+        for name in mapping if isinstance(mapping, dict) else ():
+            if name not in known:
+                issues.append(
+                    ConfigIssue(f"{base}.{key}.{name}", f"unknown {what}; {_known(known)}")
                 )
-            )
-    for site_id in training.dataset_origins or {}:
-        if site_id not in site_ids:
-            issues.append(
-                ConfigIssue(f"{base}.dataset_origins.{site_id}", f"unknown site; {_known(site_ids)}")
-            )
-    for k, kind in enumerate(training.accelerator_types or []):
+    kinds = training.get("accelerator_types")
+    for k, kind in enumerate(kinds if isinstance(kinds, list) else []):
         if kind not in catalogue:
             issues.append(
                 ConfigIssue(
@@ -195,30 +233,40 @@ def _check_training(
                 )
             )
     for name in ("accelerators", "duration_s", "dataset_gb", "patience_s"):
-        dist = getattr(training, name)
-        if dist is None:
-            continue
-        issues += _check_distribution(f"{base}.{name}", dist)
+        dist = training.get(name)
+        if isinstance(dist, dict):
+            issues += _check_distribution(f"{base}.{name}", dist)
     return issues
 
 
-def _check_distribution(path: str, dist: Any) -> list[ConfigIssue]:
+def _check_distribution(path: str, dist: dict[str, Any]) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
-    if dist.dist == "uniform" and dist.high < dist.low:
-        issues.append(ConfigIssue(f"{path}.high", f"must be >= low ({dist.low}), got {dist.high}"))
-    if dist.dist == "choice" and dist.weights is not None:
-        if len(dist.weights) != len(dist.values):
+
+    def number(key: str) -> float | None:
+        value = dist.get(key)
+        return (
+            float(value)
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+            else None
+        )
+
+    low, high = number("low"), number("high")
+    if dist.get("dist") == "uniform" and low is not None and high is not None and high < low:
+        issues.append(ConfigIssue(f"{path}.high", f"must be >= low ({low:g}), got {high:g}"))
+    values, weights = dist.get("values"), dist.get("weights")
+    if isinstance(values, list) and isinstance(weights, list):
+        if len(weights) != len(values):
             issues.append(
                 ConfigIssue(
                     f"{path}.weights",
-                    f"must have one weight per value ({len(dist.values)}), "
-                    f"got {len(dist.weights)}",
+                    f"must have one weight per value ({len(values)}), got {len(weights)}",
                 )
             )
-        elif sum(dist.weights) <= 0:
+        elif all(isinstance(w, (int, float)) for w in weights) and sum(weights) <= 0:
             issues.append(ConfigIssue(f"{path}.weights", "must not all be zero"))
-    if dist.min is not None and dist.max is not None and dist.max < dist.min:
-        issues.append(ConfigIssue(f"{path}.max", f"must be >= min ({dist.min}), got {dist.max}"))
+    lowest, highest = number("min"), number("max")
+    if lowest is not None and highest is not None and highest < lowest:
+        issues.append(ConfigIssue(f"{path}.max", f"must be >= min ({lowest:g}), got {highest:g}"))
     return issues
 
 

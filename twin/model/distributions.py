@@ -50,7 +50,11 @@ def _raw_sampler(spec: object, rng: np.random.Generator) -> Sampler:
 @lru_cache(maxsize=16)
 def load_samples(file: str, column: str | None) -> np.ndarray:
     """The numeric column of a CSV (optionally gzipped) as float64; cached per process."""
-    path = data_file(file.removeprefix(BUILTIN_PREFIX)) if file.startswith(BUILTIN_PREFIX) else Path(file)
+    path = (
+        data_file(file.removeprefix(BUILTIN_PREFIX))
+        if file.startswith(BUILTIN_PREFIX)
+        else Path(file)
+    )
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8", newline="") as handle:
@@ -59,7 +63,9 @@ def load_samples(file: str, column: str | None) -> np.ndarray:
             index = header.index(column) if column else 0
             values = [float(row[index]) for row in reader if row and row[index].strip()]
     except (OSError, ValueError, StopIteration) as error:
-        raise TwinUserError(f"cannot read samples from {path} (column {column!r}): {error}") from None
+        raise TwinUserError(
+            f"cannot read samples from {path} (column {column!r}): {error}"
+        ) from None
     if not values:
         raise TwinUserError(f"{path} has no samples in column {column or header[0]!r}")
     return np.asarray(values, dtype=np.float64)

@@ -74,8 +74,12 @@ class EnergyMeter:
             return
         if self.power_w > 0.0:
             self.energy_j += self.power_w * dt
-            self.co2_g += self.power_w / J_PER_KWH * self.calendar.integral(self.carbon, self.last_s, now)
-            self.cost_eur += self.power_w / J_PER_MWH * self.calendar.integral(self.price, self.last_s, now)
+            self.co2_g += (
+                self.power_w / J_PER_KWH * self.calendar.integral(self.carbon, self.last_s, now)
+            )
+            self.cost_eur += (
+                self.power_w / J_PER_MWH * self.calendar.integral(self.price, self.last_s, now)
+            )
         self.busy_accelerator_s += self.busy * dt
         self.last_s = now
 
@@ -147,7 +151,8 @@ class Factory:
             for pool in self.pools.values()
             if (job.allowed_types is None or pool.accelerator in job.allowed_types)
             and pool.total >= job.accelerators
-            and self.idle_w + job.accelerators * pool.busy_extra_w <= self.cap_w * (1 + POWER_TOLERANCE)
+            and self.idle_w + job.accelerators * pool.busy_extra_w
+            <= self.cap_w * (1 + POWER_TOLERANCE)
         ]
         if not candidates:
             return None
@@ -175,7 +180,9 @@ class Factory:
         """The site comes online: idle power starts, queued work may start."""
         self.online = True
         self._power_changed()
-        self.recorder.event(self.env.now, "site_online", site=self.id, value=self.total_accelerators)
+        self.recorder.event(
+            self.env.now, "site_online", site=self.id, value=self.total_accelerators
+        )
         self.scheduler.on_release(self)
 
     def submit(self, job: Job, pool: Pool) -> None:
@@ -212,7 +219,9 @@ class Factory:
         job.end_s = self.env.now
         job.state = JobState.FAILED if job.fail_fraction is not None else JobState.COMPLETED
         self._charge(job, pool)
-        self.recorder.event(self.env.now, job.state.value, site=self.id, job=job.id, value=job.accelerators)
+        self.recorder.event(
+            self.env.now, job.state.value, site=self.id, job=job.id, value=job.accelerators
+        )
         self.recorder.job_ended(job)
         self.scheduler.on_release(self)
 
@@ -240,6 +249,8 @@ class Factory:
         job.state = JobState.CANCELLED
         job.reason = f"waited longer than its patience of {job.patience_s:.0f} s"
         job.end_s = self.env.now
-        self.recorder.event(self.env.now, "cancel", site=self.id, job=job.id, value=job.accelerators)
+        self.recorder.event(
+            self.env.now, "cancel", site=self.id, job=job.id, value=job.accelerators
+        )
         self.recorder.job_ended(job)
         self.scheduler.on_release(self)

@@ -37,7 +37,7 @@ class TraceRecorder(Recorder):
     def __init__(self, writer: RunWriter) -> None:
         self.writer = writer
 
-    def event(self, time_s, kind, site=None, job=None, link=None, value=None) -> None:  # noqa: D102
+    def event(self, time_s, kind, site=None, job=None, link=None, value=None) -> None:
         self.writer.append("events", (time_s, kind, site, job, link, value))
 
     def job_ended(self, job: Job) -> None:

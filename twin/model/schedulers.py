@@ -124,9 +124,7 @@ def reserve(factory: Factory, head: Job) -> Reservation:
     headroom = factory.cap_w - factory.power_w
     need_power = factory.extra_power_w(head)
     start_s = factory.env.now
-    ends = sorted(
-        factory.running.values(), key=lambda job: (job.start_s + job.walltime_s, job.id)
-    )
+    ends = sorted(factory.running.values(), key=lambda job: (job.start_s + job.walltime_s, job.id))
     for job in ends:
         if free >= head.accelerators and headroom >= need_power * (1 - RESERVATION_TOLERANCE):
             break

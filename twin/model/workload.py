@@ -41,7 +41,9 @@ class TrainingWorkload:
         diurnal = np.asarray(spec.diurnal or [1.0] * 24, dtype=float)
         self.diurnal = diurnal / diurnal.mean()
         self.arrival_rng = stream(seed, "training.arrivals")
-        self._accelerators = _blocks(make_sampler(spec.accelerators, stream(seed, "training.accelerators")))
+        self._accelerators = _blocks(
+            make_sampler(spec.accelerators, stream(seed, "training.accelerators"))
+        )
         self._duration = _blocks(make_sampler(spec.duration_s, stream(seed, "training.duration")))
         dataset = spec.dataset_gb
         self._dataset = _blocks(
@@ -55,13 +57,19 @@ class TrainingWorkload:
         mix = spec.tenant_mix or {name: t.share for name, t in scenario.tenants.items()}
         self.tenants = list(mix)
         weights = np.asarray(list(mix.values()), dtype=float)
-        self._tenant = _blocks(_choice(len(self.tenants), weights, stream(seed, "training.tenants")))
+        self._tenant = _blocks(
+            _choice(len(self.tenants), weights, stream(seed, "training.tenants"))
+        )
         origins = spec.dataset_origins or {
             site.id: float(sum(pool.count for pool in site.pools)) for site in scenario.sites
         }
         self.origins = list(origins)
         self._origin = _blocks(
-            _choice(len(self.origins), np.asarray(list(origins.values())), stream(seed, "training.origins"))
+            _choice(
+                len(self.origins),
+                np.asarray(list(origins.values())),
+                stream(seed, "training.origins"),
+            )
         )
         self.allowed = tuple(spec.accelerator_types) if spec.accelerator_types else None
         self.stop_s = min(scenario.horizon, spec.stop_after or scenario.horizon)

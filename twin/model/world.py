@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import simpy
 
@@ -19,12 +20,15 @@ from twin.model.telemetry import SiteTelemetry
 from twin.model.workload import TrainingWorkload
 
 
-def check_policies(scenario: Scenario) -> list[ConfigIssue]:
-    """Policy names that no registry knows, as config issues."""
+def check_policies(data: dict[str, Any]) -> list[ConfigIssue]:
+    """Policy names of raw config data that no registry knows, as config issues."""
     issues = []
+    policies = data.get("policies")
+    if not isinstance(policies, dict):
+        return []
     for field, registry in (("scheduler", SCHEDULERS), ("placement", PLACEMENTS)):
-        name = getattr(scenario.policies, field)
-        if name not in registry:
+        name = policies.get(field)
+        if name is not None and name not in registry:
             issues.append(
                 ConfigIssue(
                     f"policies.{field}",
@@ -38,7 +42,7 @@ class World:
     """Factories, broker, workloads and telemetry of one scenario in one SimPy environment."""
 
     def __init__(self, scenario: Scenario, recorder: Recorder | None = None) -> None:
-        issues = check_policies(scenario)
+        issues = check_policies(scenario.model_dump())
         if issues:
             raise ConfigError(issues)
         self.scenario = scenario
@@ -57,9 +61,7 @@ class World:
             )
             for site in scenario.sites
         ]
-        opening_s = {
-            site.id: self._opening_s(site.online_from) for site in scenario.sites
-        }
+        opening_s = {site.id: self._opening_s(site.online_from) for site in scenario.sites}
         self.broker = Broker(
             self.env,
             self.factories,

@@ -1,0 +1,235 @@
+"""The ``twin`` command line: thin over the library (parse, call, print).
+
+User mistakes (bad config, missing file, bad ``--set``) exit with code 2 and a short message,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from twin.config import TwinUserError
+from twin.config.units import format_duration, parse_duration_s
+
+F = TypeVar("F", bound=Callable[..., Any])
+console = Console()
+errors = Console(stderr=True)
+
+
+def user_errors(command: F) -> F:
+    """Turn user mistakes into exit code 2 with the message alone."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from twin.trace.reader import RunError
+
+        try:
+            return command(*args, **kwargs)
+        except (TwinUserError, RunError) as error:
+            errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="twin")
+def main() -> None:
+    """twin: a digital twin of the European AI compute network.
+
+    Run a scenario (the built-in default is `europe`), ask what-if questions with --set and
+    --whatif, and read the run directory it writes.
+    """
+
+
+def _overrides(horizon: str | None, seed: int | None, sets: tuple[str, ...]) -> list[str]:
+    overrides = list(sets)
+    if horizon is not None:
+        try:
+            parse_duration_s(horizon)
+        except ValueError as error:
+            raise TwinUserError(f"--horizon: {error}") from None
+        overrides.append(f"horizon={horizon}")
+    if seed is not None:
+        overrides.append(f"seed={seed}")
+    return overrides
+
+
+@main.command()
+@click.argument("scenario", default="europe")
+@click.option("--out", "-o", type=click.Path(path_type=Path), help="run directory to write")
+@click.option("--horizon", help="simulated time span, e.g. 7d, 12h (overrides the config)")
+@click.option("--seed", type=int, help="random seed (overrides the config)")
+@click.option("--set", "sets", multiple=True, metavar="PATH=VALUE", help="override a config value")
+@click.option("--whatif", "whatifs", multiple=True, metavar="FILE", help="overlay a what-if file")
+@click.option("--overwrite", is_flag=True, help="replace an existing run directory")
+@click.option("--quiet", "-q", is_flag=True, help="no progress bar and no summary")
+@user_errors
+def run(
+    scenario: str,
+    out: Path | None,
+    horizon: str | None,
+    seed: int | None,
+    sets: tuple[str, ...],
+    whatifs: tuple[str, ...],
+    overwrite: bool,
+    quiet: bool,
+) -> None:
+    """Simulate SCENARIO (a built-in name or a YAML file; default: europe)."""
+    from twin.config import load_config
+    from twin.model.world import check_policies
+    from twin.simulate import simulate
+    from twin.trace.summary import summarize
+
+    config = load_config(scenario, whatifs, _overrides(horizon, seed, sets), [check_policies])
+    if quiet:
+        result = simulate(config, out, overwrite)
+    else:
+        progress = Progress(
+            TextColumn(f"[bold]{config.name}[/]"),
+            BarColumn(),
+            TextColumn("{task.fields[sim]} / " + format_duration(config.horizon)),
+            TimeElapsedColumn(),
+            console=errors,
+            transient=True,
+        )
+        with progress:
+            task = progress.add_task("run", total=config.horizon, sim="0s")
+
+            def advance(now: float) -> None:
+                progress.update(task, completed=now, sim=format_duration(now) if now else "0s")
+
+            try:
+                result = simulate(config, out, overwrite, progress=advance)
+            except KeyboardInterrupt:
+                errors.print("interrupted: the run directory is marked incomplete")
+                sys.exit(130)
+    if not quiet:
+        print_summary(summarize(result.open()))
+    console.print(f"run written to [bold]{result.path}[/]")
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--set", "sets", multiple=True, metavar="PATH=VALUE", help="override a config value")
+@click.option("--whatif", "whatifs", multiple=True, metavar="FILE", help="overlay a what-if file")
+@user_errors
+def validate(scenario: str, sets: tuple[str, ...], whatifs: tuple[str, ...]) -> None:
+    """Check SCENARIO (a built-in name or a YAML file) and list every problem found."""
+    from twin.config import load_config
+    from twin.model.world import check_policies
+
+    config = load_config(scenario, whatifs, sets, [check_policies])
+    accelerators = sum(pool.count for site in config.sites for pool in site.pools)
+    console.print(
+        f"[green]ok[/]: {config.name}: {len(config.sites)} sites, {accelerators:,} accelerators, "
+        f"{len(config.links)} links, horizon {format_duration(config.horizon)}"
+    )
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+@user_errors
+def summary(run_dir: Path, as_json: bool) -> None:
+    """Summarise a run directory written by `twin run`."""
+    from dataclasses import asdict
+
+    from twin.trace.reader import open_run
+    from twin.trace.summary import summarize
+
+    result = summarize(open_run(run_dir))
+    if as_json:
+        click.echo(json.dumps(asdict(result), indent=2, default=str))
+    else:
+        print_summary(result)
+
+
+@main.command()
+def scenarios() -> None:
+    """List the built-in scenarios and what-if overlays."""
+    from twin.config import builtin_scenarios, builtin_whatifs
+    from twin.config.loader import read_yaml
+
+    table = Table("scenario", "description", title="built-in scenarios")
+    for name, path in builtin_scenarios().items():
+        table.add_row(name, str(read_yaml(path).get("description", "")))
+    console.print(table)
+    whatifs = Table("what-if", "file", title="built-in what-ifs (use with --whatif NAME)")
+    for name, path in builtin_whatifs().items():
+        whatifs.add_row(name, path.name)
+    console.print(whatifs)
+
+
+@main.command()
+@click.option("--out", "-o", type=click.Path(path_type=Path), help="write to a file")
+def schema(out: Path | None) -> None:
+    """Print the JSON Schema of scenario files (for editors that validate YAML)."""
+    from twin.config import json_schema
+
+    text = json.dumps(json_schema(), indent=2)
+    if out is None:
+        click.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        console.print(f"schema written to {out}")
+
+
+def print_summary(result: Any) -> None:
+    """Render a :class:`twin.trace.summary.Summary` as tables."""
+    head = f"{result.scenario}: {format_duration(result.horizon_s)} simulated"
+    if result.wall_time_s is not None:
+        head += f" in {result.wall_time_s:.1f} s"
+    status = "" if result.status == "complete" else f"  [bold red]({result.status})[/]"
+    console.print(f"[bold]{head}[/]{status}")
+    states = Table(*result.jobs_by_state, title="jobs by state")
+    states.add_row(*(f"{n:,}" for n in result.jobs_by_state.values()))
+    console.print(states)
+    tenants = Table("tenant", "submitted", "started", "wait mean", "wait p95", title="waits")
+    for row in result.tenants:
+        tenants.add_row(
+            row["tenant"],
+            f"{row['submitted']:,}",
+            f"{row['started']:,}",
+            _hours(row["wait_mean_s"]),
+            _hours(row["wait_p95_s"]),
+        )
+    console.print(tenants)
+    sites = Table(
+        "site", "accelerators", "utilisation", "energy MWh", "CO2 t", "cost €", title="sites"
+    )
+    for row in sorted(result.sites, key=lambda r: -r["accelerators"]):
+        sites.add_row(
+            row["site"],
+            f"{row['accelerators']:,}",
+            f"{100 * row['utilisation']:.1f}%",
+            f"{row['energy_mwh']:,.1f}",
+            f"{row['co2_t']:,.1f}",
+            f"{row['cost_eur']:,.0f}",
+        )
+    totals = result.totals
+    sites.add_row(
+        "[bold]all[/]",
+        f"{sum(r['accelerators'] for r in result.sites):,}",
+        f"{100 * totals['utilisation']:.1f}%",
+        f"{totals['energy_mwh']:,.1f}",
+        f"{totals['co2_t']:,.1f}",
+        f"{totals['cost_eur']:,.0f}",
+    )
+    console.print(sites)
+
+
+def _hours(seconds: float) -> str:
+    if seconds != seconds:  # NaN: nobody started
+        return "-"
+    return f"{seconds / 3600:.2f} h" if seconds >= 360 else f"{seconds:.0f} s"

@@ -1,0 +1,139 @@
+"""Key figures of a run, computed from its trace alone (shared by ``twin summary`` and Dash)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from twin.trace.reader import Run
+
+TERMINAL_STATES = ("completed", "failed", "cancelled", "rejected")
+
+
+@dataclass
+class Summary:
+    """What ``twin summary`` prints: rows of plain values, easy to render or compare."""
+
+    scenario: str
+    status: str
+    horizon_s: float
+    wall_time_s: float | None
+    jobs_by_state: dict[str, int]
+    tenants: list[dict[str, Any]] = field(default_factory=list)
+    sites: list[dict[str, Any]] = field(default_factory=list)
+    totals: dict[str, float] = field(default_factory=dict)
+
+    def kpis(self) -> dict[str, float]:
+        """Flat headline numbers, for comparing runs side by side."""
+        started = [t for t in self.tenants if t["started"]]
+        weights = sum(t["started"] for t in started) or 1
+        return {
+            "jobs submitted": float(sum(self.jobs_by_state.values())),
+            **{f"jobs {state}": float(n) for state, n in sorted(self.jobs_by_state.items())},
+            "mean wait (h)": sum(t["wait_mean_s"] * t["started"] for t in started) / weights / 3600,
+            "utilisation (%)": 100 * self.totals.get("utilisation", 0.0),
+            "energy (MWh)": self.totals.get("energy_mwh", 0.0),
+            "CO2 (t)": self.totals.get("co2_t", 0.0),
+            "cost (k€)": self.totals.get("cost_eur", 0.0) / 1000,
+        }
+
+
+def _quantile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    return float(pc.quantile(pa.array(values, pa.float64()), q=q)[0].as_py())
+
+
+def summarize(run: Run) -> Summary:
+    """The summary of a run directory (complete or not)."""
+    jobs = run.table("jobs").select(["tenant", "state", "wait_s", "start_s"]).to_pydict()
+    states = Counter(jobs["state"])
+    by_tenant: dict[str, list[float]] = defaultdict(list)
+    submitted: Counter[str] = Counter(jobs["tenant"])
+    for tenant, wait, start in zip(jobs["tenant"], jobs["wait_s"], jobs["start_s"], strict=True):
+        if start is not None and wait is not None:
+            by_tenant[tenant].append(wait)
+    tenants = [
+        {
+            "tenant": tenant,
+            "submitted": submitted[tenant],
+            "started": len(by_tenant[tenant]),
+            "wait_mean_s": sum(by_tenant[tenant]) / len(by_tenant[tenant])
+            if by_tenant[tenant]
+            else float("nan"),
+            "wait_p95_s": _quantile(by_tenant[tenant], 0.95),
+        }
+        for tenant in sorted(submitted)
+    ]
+    sites, totals = _site_rows(run.table("sites"))
+    return Summary(
+        scenario=run.scenario,
+        status=run.status,
+        horizon_s=float(run.manifest.get("horizon_s", 0.0)),
+        wall_time_s=run.manifest.get("wall_time_s"),
+        jobs_by_state=dict(sorted(states.items())),
+        tenants=tenants,
+        sites=sites,
+        totals=totals,
+    )
+
+
+def _site_rows(table: pa.Table) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    columns = table.select(
+        [
+            "time_s",
+            "site",
+            "online",
+            "total_accelerators",
+            "utilisation",
+            "energy_mwh",
+            "co2_t",
+            "cost_eur",
+        ]
+    ).to_pydict()
+    acc: dict[str, dict[str, float]] = {}
+    last_time: dict[str, float] = {}
+    for time_s, site, online, total, util, energy, co2, cost in zip(*columns.values(), strict=True):
+        span = time_s - last_time.get(site, 0.0)
+        last_time[site] = time_s
+        row = acc.setdefault(
+            site,
+            {
+                "accelerators": 0.0,
+                "busy_s": 0.0,
+                "capacity_s": 0.0,
+                "energy_mwh": 0.0,
+                "co2_t": 0.0,
+                "cost_eur": 0.0,
+            },
+        )
+        row["accelerators"] = total
+        row["busy_s"] += util * total * span
+        row["capacity_s"] += total * span if online else 0.0
+        row["energy_mwh"] += energy
+        row["co2_t"] += co2
+        row["cost_eur"] += cost
+    sites = [
+        {
+            "site": site,
+            "accelerators": int(row["accelerators"]),
+            "utilisation": row["busy_s"] / row["capacity_s"] if row["capacity_s"] else 0.0,
+            "energy_mwh": row["energy_mwh"],
+            "co2_t": row["co2_t"],
+            "cost_eur": row["cost_eur"],
+        }
+        for site, row in acc.items()
+    ]
+    busy = sum(row["busy_s"] for row in acc.values())
+    capacity = sum(row["capacity_s"] for row in acc.values())
+    totals = {
+        "utilisation": busy / capacity if capacity else 0.0,
+        "energy_mwh": sum(s["energy_mwh"] for s in sites),
+        "co2_t": sum(s["co2_t"] for s in sites),
+        "cost_eur": sum(s["cost_eur"] for s in sites),
+    }
+    return sites, totals
