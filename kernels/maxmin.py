@@ -44,7 +44,7 @@ SATURATION_RTOL = 1e-12
 
 
 @njit(cache=True)
-def _freeze(f, rate, route_ptr, route_links, count, frozen, rates):  # pragma: no cover
+def _freeze(f, rate, route_ptr, route_links, count, frozen, rates):
     """Fix flow ``f`` at ``rate`` and release its link occurrences; return 1."""
     frozen[f] = True
     rates[f] = rate
@@ -79,14 +79,14 @@ def _maxmin_kernel(route_ptr, route_links, capacity, rate_cap, rates):
     # -- transpose the route matrix ----------------------------------------------------
     for k in range(n_occ):
         link_ptr[route_links[k] + 1] += 1
-    for l in range(n_links):
-        link_ptr[l + 1] += link_ptr[l]
-        fill[l] = link_ptr[l]
+    for ln in range(n_links):
+        link_ptr[ln + 1] += link_ptr[ln]
+        fill[ln] = link_ptr[ln]
     for f in range(n_flows):
         for k in range(route_ptr[f], route_ptr[f + 1]):
-            l = route_links[k]
-            link_flows[fill[l]] = f
-            fill[l] += 1
+            ln = route_links[k]
+            link_flows[fill[ln]] = f
+            fill[ln] += 1
 
     # -- flows with an empty route get their cap; the others start unfrozen -------------
     n_active = 0
@@ -114,12 +114,12 @@ def _maxmin_kernel(route_ptr, route_links, capacity, rate_cap, rates):
         delta = np.inf
         arg_link = -1
         arg_flow = -1
-        for l in range(n_links):
-            if count[l] > 0:
-                share = remaining[l] / count[l]
+        for ln in range(n_links):
+            if count[ln] > 0:
+                share = remaining[ln] / count[ln]
                 if share < delta:
                     delta = share
-                    arg_link = l
+                    arg_link = ln
         if p < n_flows:
             gap = rate_cap[order[p]] - level
             if gap < delta:
@@ -129,9 +129,9 @@ def _maxmin_kernel(route_ptr, route_links, capacity, rate_cap, rates):
 
         # Raise every unfrozen flow by delta.
         level += delta
-        for l in range(n_links):
-            if count[l] > 0:
-                remaining[l] -= delta * count[l]
+        for ln in range(n_links):
+            if count[ln] > 0:
+                remaining[ln] -= delta * count[ln]
 
         # Freeze flows that reached their cap.
         while p < n_flows:
@@ -147,13 +147,18 @@ def _maxmin_kernel(route_ptr, route_links, capacity, rate_cap, rates):
                 break
 
         # Freeze flows crossing a saturated link.
-        for l in range(n_links):
-            if count[l] > 0 and (l == arg_link or remaining[l] <= tol * capacity[l]):
-                for j in range(link_ptr[l], link_ptr[l + 1]):
+        for ln in range(n_links):
+            if count[ln] > 0 and (ln == arg_link or remaining[ln] <= tol * capacity[ln]):
+                for j in range(link_ptr[ln], link_ptr[ln + 1]):
                     f = link_flows[j]
                     if not frozen[f]:
                         n_active -= _freeze(
-                            f, min(level, rate_cap[f]), route_ptr, route_links, count, frozen,
+                            f,
+                            min(level, rate_cap[f]),
+                            route_ptr,
+                            route_links,
+                            count,
+                            frozen,
                             rates,
                         )
     return rounds
@@ -194,8 +199,7 @@ def _check_inputs(
         raise ValueError("route_ptr must be non-decreasing")
     if route_ptr[-1] != route_links.shape[0]:
         raise ValueError(
-            f"route_ptr[-1] ({route_ptr[-1]}) must equal len(route_links) "
-            f"({route_links.shape[0]})"
+            f"route_ptr[-1] ({route_ptr[-1]}) must equal len(route_links) ({route_links.shape[0]})"
         )
 
     n_links = capacity.shape[0]
@@ -308,30 +312,34 @@ def maxmin_rates_reference(
     n_flows = len(route_ptr) - 1
     caps = [float("inf")] * n_flows if rate_cap is None else [float(c) for c in rate_cap]
     routes = [
-        [int(l) for l in route_links[route_ptr[f] : route_ptr[f + 1]]] for f in range(n_flows)
+        [int(ln) for ln in route_links[route_ptr[f] : route_ptr[f + 1]]] for f in range(n_flows)
     ]
 
     rates = [0.0] * n_flows
-    remaining = [float(c) for c in capacity]
-    flows_on = {}  # link -> list of unfrozen flows crossing it (one entry per occurrence)
+    link_cap = [float(c) for c in capacity]
+    remaining = list(link_cap)
+    uses = {}  # link -> number of unfrozen flow occurrences on it (only links in use)
+    members = {}  # link -> set of unfrozen flows crossing it
     unfrozen = set()
     for f, route in enumerate(routes):
         if not route:
             rates[f] = caps[f]
             continue
         unfrozen.add(f)
-        for l in route:
-            flows_on.setdefault(l, []).append(f)
+        for ln in route:
+            uses[ln] = uses.get(ln, 0) + 1
+            members.setdefault(ln, set()).add(f)
     cap_heap = [(caps[f], f) for f in unfrozen]  # ties broken by flow id, like the kernel
     heapq.heapify(cap_heap)
 
     def freeze(f: int, level: float) -> None:
         rates[f] = min(level, caps[f])
         unfrozen.discard(f)
-        for l in routes[f]:
-            flows_on[l].remove(f)
-            if not flows_on[l]:
-                del flows_on[l]
+        for ln in routes[f]:
+            members[ln].discard(f)
+            uses[ln] -= 1
+            if uses[ln] == 0:
+                del uses[ln], members[ln]
 
     level = 0.0
     while unfrozen:
@@ -339,29 +347,32 @@ def maxmin_rates_reference(
             heapq.heappop(cap_heap)
         # The bottleneck is the link with the smallest fair share (lowest id on ties) ...
         delta, arg_link, arg_flow = float("inf"), None, None
-        for l in sorted(flows_on):
-            share = remaining[l] / len(flows_on[l])
+        for ln in sorted(uses):
+            share = remaining[ln] / uses[ln]
             if share < delta:
-                delta, arg_link = share, l
+                delta, arg_link = share, ln
         # ... unless some flow reaches its cap first.
         cap, f = cap_heap[0]
         if cap - level < delta:
             delta, arg_link, arg_flow = cap - level, None, f
 
         level += delta
-        for l, flows in flows_on.items():
-            remaining[l] -= delta * len(flows)
+        for ln, n in uses.items():
+            remaining[ln] -= delta * n
 
-        while cap_heap and (cap_heap[0][1] not in unfrozen or cap_heap[0][1] == arg_flow
-                            or cap_heap[0][0] <= level * (1.0 + tol)):
-            _, f = heapq.heappop(cap_heap)
+        # Freeze the flows that reached their cap (the heap is ordered by cap).
+        while cap_heap:
+            cap, f = cap_heap[0]
+            if f in unfrozen and f != arg_flow and cap > level * (1.0 + tol):
+                break
+            heapq.heappop(cap_heap)
             if f in unfrozen:
                 freeze(f, level)
 
-        for l in sorted(flows_on):
-            if l in flows_on and (l == arg_link or remaining[l] <= tol * capacity[l]):
-                for f in list(flows_on[l]):
-                    if f in unfrozen:
-                        freeze(f, level)
+        # Freeze the flows crossing a saturated link.
+        for ln in sorted(uses):
+            if ln in uses and (ln == arg_link or remaining[ln] <= tol * link_cap[ln]):
+                for f in list(members[ln]):
+                    freeze(f, level)
 
     return np.array(rates, dtype=np.float64)

@@ -140,18 +140,18 @@ class Pool(StrictModel):
     """Accelerators of one type at a site."""
 
     accelerator: str = Field(description="a key of the accelerator catalogue")
-    count: int = Field(gt=0)
+    count: int = Field(gt=0, description="how many accelerators")
 
 
 class Site(StrictModel):
     """A compute site (AI factory): accelerator pools behind one facility power cap."""
 
-    id: Identifier
-    name: str = ""
-    country: str = Field("", max_length=2)
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    pools: list[Pool] = Field(min_length=1)
+    id: Identifier = Field(description="unique id, used by links, overlays and traces")
+    name: str = Field("", description="display name")
+    country: str = Field("", max_length=2, description="ISO 3166 country code")
+    lat: float = Field(ge=-90, le=90, description="latitude, degrees")
+    lon: float = Field(ge=-180, le=180, description="longitude, degrees")
+    pools: list[Pool] = Field(min_length=1, description="accelerator pools")
     power_mw: float = Field(gt=0, description="facility power cap, MW (IT load × PUE)")
     pue: float = Field(1.2, ge=1.0, le=3.0, description="power usage effectiveness")
     carbon_gco2_per_kwh: float | HourlyProfile = Field(
@@ -171,24 +171,24 @@ class Site(StrictModel):
 class Pop(StrictModel):
     """A network point of presence: a node without accelerators."""
 
-    id: Identifier
-    name: str = ""
-    country: str = Field("", max_length=2)
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    id: Identifier = Field(description="unique id, used by links")
+    name: str = Field("", description="display name")
+    country: str = Field("", max_length=2, description="ISO 3166 country code")
+    lat: float = Field(ge=-90, le=90, description="latitude, degrees")
+    lon: float = Field(ge=-180, le=180, description="longitude, degrees")
 
 
 class Link(StrictModel):
     """A network link between two nodes (sites or PoPs)."""
 
-    a: str
-    b: str
-    capacity_gbps: float = Field(gt=0)
+    a: str = Field(description="one end (a site or PoP id)")
+    b: str = Field(description="the other end")
+    capacity_gbps: float = Field(gt=0, description="capacity, Gbps (each direction)")
     latency_ms: float | None = Field(
         None, ge=0, description="one-way latency; default from distance × route inflation"
     )
     km: float | None = Field(None, gt=0, description="fibre length; default great-circle × 1.3")
-    directed: bool = False
+    directed: bool = Field(False, description="capacity only from a to b")
 
 
 # ---------------------------------------------------------------- demand
@@ -204,7 +204,7 @@ class TenantClass(StrictModel):
 class Training(StrictModel):
     """Training and batch jobs arriving as a (diurnally modulated) Poisson process."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="whether training jobs are generated")
     arrivals_per_day: float = Field(gt=0, description="mean job submissions per day")
     diurnal: HourlyProfile | None = Field(
         None, description="24 relative arrival weights per UTC hour; default flat"
@@ -257,19 +257,19 @@ class Telemetry(StrictModel):
 class Scenario(StrictModel):
     """A complete scenario: hardware, sites, network, demand, policies."""
 
-    name: Identifier
-    description: str = ""
+    name: Identifier = Field(description="scenario name, used to name runs")
+    description: str = Field("", description="one or two sentences on what it models")
     start: Timestamp = Field(description="ISO date or date-time the simulation clock starts at")
     horizon: Duration = Field(7 * 86400.0, gt=0, description="simulated time span")
-    seed: int = Field(0, ge=0)
-    accelerators: dict[str, Accelerator] = Field(min_length=1)
-    sites: list[Site] = Field(min_length=1)
-    pops: list[Pop] = Field(default_factory=list)
-    links: list[Link] = Field(default_factory=list)
-    tenants: dict[str, TenantClass] = Field(min_length=1)
-    workloads: Workloads = Field(default_factory=Workloads)
-    policies: Policies = Field(default_factory=Policies)
-    telemetry: Telemetry = Field(default_factory=Telemetry)
+    seed: int = Field(0, ge=0, description="seed of every random stream")
+    accelerators: dict[str, Accelerator] = Field(min_length=1, description="type → spec")
+    sites: list[Site] = Field(min_length=1, description="compute sites (factories)")
+    pops: list[Pop] = Field(default_factory=list, description="network points of presence")
+    links: list[Link] = Field(default_factory=list, description="network links")
+    tenants: dict[str, TenantClass] = Field(min_length=1, description="class → share")
+    workloads: Workloads = Field(default_factory=Workloads, description="demand")
+    policies: Policies = Field(default_factory=Policies, description="policy names")
+    telemetry: Telemetry = Field(default_factory=Telemetry, description="sampling")
 
     def site(self, site_id: str) -> Site:
         """The site with this id (KeyError if absent)."""

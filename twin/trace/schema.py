@@ -32,7 +32,7 @@ EVENTS = _table(
     "events",
     "one row per discrete event of the model",
     _col("time_s", F64, "simulated time of the event"),
-    _col("kind", STR, "submit, place, hold, start, complete, fail, cancel, reject, site_online"),
+    _col("kind", STR, "submit, hold, place, start, completed, failed, cancel, reject, site_online"),
     _col("site", STR, "site concerned, if any", nullable=True),
     _col("job", I64, "job concerned, if any", nullable=True),
     _col("link", STR, "link concerned, if any", nullable=True),
