@@ -75,7 +75,7 @@ def simulate(
         "horizon_s": scenario.horizon,
     }
     writer = RunWriter(path, manifest, scenario_to_yaml(scenario))
-    world = World(scenario, TraceRecorder(writer))
+    world = World(scenario, TraceRecorder(writer), keep_jobs=False)
     try:
         world.run(progress=progress)
         world.finish()
@@ -86,5 +86,5 @@ def simulate(
             reason=f"{type(error).__name__}: {error}" if str(error) else type(error).__name__,
         )
         raise
-    writer.close("complete", end_s=world.env.now, jobs_submitted=len(world.jobs))
+    writer.close("complete", end_s=world.env.now, jobs_submitted=world.submitted)
     return RunResult(path, world)

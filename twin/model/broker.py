@@ -93,6 +93,18 @@ class Broker:
         """When each factory opens (0 for those open at the start; inf if never in the run)."""
         self.held: list[Job] = []
         self._distance: dict[tuple[str, str], float] = {}
+        self._candidates: dict[tuple[int, tuple[str, ...] | None], list[tuple[Factory, Pool]]] = {}
+
+    def candidates(self, job: Job) -> list[tuple[Factory, Pool]]:
+        """Every (factory, pool) that could ever hold the job, open or not (cached per shape)."""
+        key = (job.accelerators, job.allowed_types)
+        if key not in self._candidates:
+            self._candidates[key] = [
+                (factory, pool)
+                for factory in self.factories
+                if (pool := factory.pool_for(job)) is not None
+            ]
+        return self._candidates[key]
 
     def distance_km(self, a: str | None, b: str) -> float:
         if a is None or a not in self.by_id:
@@ -105,11 +117,7 @@ class Broker:
 
     def submit(self, job: Job) -> None:
         self.recorder.event(self.env.now, "submit", job=job.id, value=job.accelerators)
-        candidates = [
-            (factory, pool)
-            for factory in self.factories
-            if (pool := factory.pool_for(job)) is not None
-        ]
+        candidates = self.candidates(job)
         open_now = [(factory, pool) for factory, pool in candidates if factory.online]
         if open_now:
             factory, pool = min(open_now, key=lambda fp: self.placement(job, fp[0], fp[1], self))

@@ -41,6 +41,8 @@ class Pool:
     """Extra facility power when one accelerator is busy ((tdp_w − idle_w) × PUE)."""
     busy_facility_w: float
     """Facility power of one busy accelerator (tdp_w × PUE): what a job is charged."""
+    largest_job: int = 0
+    """Most accelerators one job can hold here: pool size, or fewer if the power cap binds."""
 
     @property
     def busy(self) -> int:
@@ -117,8 +119,16 @@ class Factory:
                 busy_facility_w=spec.tdp_w * site.pue,
             )
         self.total_accelerators = sum(p.total for p in self.pools.values())
+        self.busy_accelerators = 0
         self.cap_w = site.power_mw * 1e6
         self.idle_w = sum(p.total * p.idle_facility_w for p in self.pools.values())
+        for pool in self.pools.values():
+            headroom = self.cap_w * (1 + POWER_TOLERANCE) - self.idle_w
+            by_power = int(headroom // pool.busy_extra_w) if pool.busy_extra_w > 0 else pool.total
+            pool.largest_job = max(0, min(pool.total, by_power))
+        self._pools_by_speed = sorted(
+            self.pools.values(), key=lambda pool: (-pool.spec.speed, pool.accelerator)
+        )
         self.power_w = 0.0
         self.online = False
         self.queue: list[Job] = []
@@ -127,10 +137,6 @@ class Factory:
         self.meter = EnergyMeter(calendar, site)
 
     # ------------------------------------------------------------ state
-
-    @property
-    def busy_accelerators(self) -> int:
-        return self.total_accelerators - sum(p.free for p in self.pools.values())
 
     def load(self) -> float:
         """Accelerators busy or asked for by queued jobs, per installed accelerator."""
@@ -145,18 +151,13 @@ class Factory:
     # ------------------------------------------------------------ feasibility
 
     def pool_for(self, job: Job) -> Pool | None:
-        """The pool this job would run on here: one that can ever hold it, fastest first."""
-        candidates = [
-            pool
-            for pool in self.pools.values()
-            if (job.allowed_types is None or pool.accelerator in job.allowed_types)
-            and pool.total >= job.accelerators
-            and self.idle_w + job.accelerators * pool.busy_extra_w
-            <= self.cap_w * (1 + POWER_TOLERANCE)
-        ]
-        if not candidates:
-            return None
-        return max(candidates, key=lambda pool: (pool.spec.speed, pool.free, pool.accelerator))
+        """The pool this job would run on here: the fastest that can ever hold it, or None."""
+        for pool in self._pools_by_speed:
+            if job.accelerators <= pool.largest_job and (
+                job.allowed_types is None or pool.accelerator in job.allowed_types
+            ):
+                return pool
+        return None
 
     def extra_power_w(self, job: Job) -> float:
         return job.accelerators * self.pools[job.accelerator].busy_extra_w
@@ -202,6 +203,7 @@ class Factory:
         """Start a queued job now (the scheduler has checked :meth:`fits_now`)."""
         pool = self.pools[job.accelerator]
         pool.free -= job.accelerators
+        self.busy_accelerators += job.accelerators
         self._power_changed()
         self.queue.remove(job)
         self.queued_accelerators -= job.accelerators
@@ -214,6 +216,7 @@ class Factory:
     def _finish(self, job: Job) -> None:
         pool = self.pools[job.accelerator]
         pool.free += job.accelerators
+        self.busy_accelerators -= job.accelerators
         self._power_changed()
         del self.running[job.id]
         job.end_s = self.env.now

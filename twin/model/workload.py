@@ -39,7 +39,8 @@ class TrainingWorkload:
         seed = scenario.seed
         self.rate_per_s = spec.arrivals_per_day / DAY_S
         diurnal = np.asarray(spec.diurnal or [1.0] * 24, dtype=float)
-        self.diurnal = diurnal / diurnal.mean()
+        self.diurnal = (diurnal / diurnal.max()).tolist()
+        self.peak_rate_per_s = self.rate_per_s * float(diurnal.max() / diurnal.mean())
         self.arrival_rng = stream(seed, "training.arrivals")
         self._accelerators = _blocks(
             make_sampler(spec.accelerators, stream(seed, "training.accelerators"))
@@ -86,11 +87,10 @@ class TrainingWorkload:
 
     def _next_gap(self, now: float) -> float:
         """Time to the next arrival of a Poisson process with hourly rate (by thinning)."""
-        peak = self.rate_per_s * float(self.diurnal.max())
         t = now
         while True:
-            t += self.arrival_rng.exponential(1.0 / peak)
-            accept = self.diurnal[self.calendar.hour_of_day(t)] / self.diurnal.max()
+            t += self.arrival_rng.exponential(1.0 / self.peak_rate_per_s)
+            accept = self.diurnal[self.calendar.hour_of_day(t)]
             if accept >= 1.0 or self.arrival_rng.random() < accept:
                 return t - now
 

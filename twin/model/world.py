@@ -41,7 +41,10 @@ def check_policies(data: dict[str, Any]) -> list[ConfigIssue]:
 class World:
     """Factories, broker, workloads and telemetry of one scenario in one SimPy environment."""
 
-    def __init__(self, scenario: Scenario, recorder: Recorder | None = None) -> None:
+    def __init__(
+        self, scenario: Scenario, recorder: Recorder | None = None, keep_jobs: bool = True
+    ) -> None:
+        """Wire the scenario's actors; ``keep_jobs=False`` forgets ended jobs (flat memory)."""
         issues = check_policies(scenario.model_dump())
         if issues:
             raise ConfigError(issues)
@@ -69,7 +72,10 @@ class World:
             self.recorder,
             opening_s,
         )
+        self.keep_jobs = keep_jobs
         self.jobs: list[Job] = []
+        """Every submitted job, if ``keep_jobs`` (for tests and experiments)."""
+        self.submitted = 0
         for factory in self.factories:
             self.env.process(self._open_at(factory, opening_s[factory.id]))
         self.telemetry = SiteTelemetry(
@@ -97,7 +103,9 @@ class World:
         self.broker.site_opened()
 
     def _submit(self, job: Job) -> None:
-        self.jobs.append(job)
+        self.submitted += 1
+        if self.keep_jobs:
+            self.jobs.append(job)
         self.broker.submit(job)
 
     def run(
@@ -118,6 +126,9 @@ class World:
     def finish(self) -> None:
         """Close the books: a last telemetry sample; jobs still in the system are recorded."""
         self.telemetry.sample()
-        for job in self.jobs:
-            if not job.state.terminal:
-                self.recorder.job_ended(job)
+        in_system = list(self.broker.held)
+        for factory in self.factories:
+            in_system += factory.queue
+            in_system += factory.running.values()
+        for job in sorted(in_system, key=lambda job: job.id):
+            self.recorder.job_ended(job)
