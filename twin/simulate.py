@@ -74,7 +74,8 @@ def simulate(
         "start_s": 0.0,
         "horizon_s": scenario.horizon,
     }
-    writer = RunWriter(path, manifest, scenario_to_yaml(scenario))
+    tables = ("events", "jobs", "sites") + (("transfers", "links") if scenario.links else ())
+    writer = RunWriter(path, manifest, scenario_to_yaml(scenario), tables)
     world = World(scenario, TraceRecorder(writer), keep_jobs=False)
     try:
         world.run(progress=progress)
@@ -86,5 +87,10 @@ def simulate(
             reason=f"{type(error).__name__}: {error}" if str(error) else type(error).__name__,
         )
         raise
-    writer.close("complete", end_s=world.env.now, jobs_submitted=world.submitted)
+    totals = {"jobs_submitted": world.submitted}
+    if world.network is not None:
+        totals["bytes_requested"] = world.network.bytes_requested
+        totals["bytes_delivered"] = world.network.bytes_delivered
+        totals["rate_solves"] = world.network.solves
+    writer.close("complete", end_s=world.env.now, **totals)
     return RunResult(path, world)

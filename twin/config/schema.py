@@ -233,10 +233,48 @@ class Training(StrictModel):
     stop_after: Duration | None = Field(
         None, description="no submissions after this time (lets the system drain)"
     )
+    checkpoint_gb: Distribution | None = Field(
+        None, description="checkpoint size; replicated to a second site every interval"
+    )
+    checkpoint_interval: Duration | None = Field(
+        None, gt=0, description="time between checkpoints of a running job"
+    )
+
+
+class BulkTransfers(StrictModel):
+    """Background bulk data transfers between sites (replication, ingest, model shipping)."""
+
+    enabled: bool = Field(True, description="whether bulk transfers are generated")
+    arrivals_per_day: float = Field(gt=0, description="mean transfers started per day")
+    size_gb: Distribution = Field(description="bytes to move, GB")
+    sources: dict[str, Annotated[float, Field(ge=0)]] | None = Field(
+        None, description="site id → weight as a source; default by accelerator count"
+    )
+    destinations: dict[str, Annotated[float, Field(ge=0)]] | None = Field(
+        None, description="site id → weight as a destination; default by accelerator count"
+    )
 
 
 class Workloads(StrictModel):
-    training: Training | None = None
+    training: Training | None = Field(None, description="training and batch jobs")
+    transfers: BulkTransfers | None = Field(None, description="background bulk transfers")
+
+
+class Network(StrictModel):
+    """How links turn into latencies and how flows share them."""
+
+    fibre_us_per_km: float = Field(
+        4.9, gt=0, description="propagation delay of fibre, µs per km (n ≈ 1.47)"
+    )
+    route_inflation: float = Field(
+        1.3, ge=1.0, description="fibre km per great-circle km when a link gives no km"
+    )
+    flow_cap_gbps: float | None = Field(
+        None, gt=0, description="per-flow rate cap (end-host limit); default none"
+    )
+    stage_datasets: bool = Field(
+        True, description="jobs placed away from their dataset wait for it to be copied"
+    )
 
 
 # ---------------------------------------------------------------- policies and telemetry
@@ -269,6 +307,7 @@ class Scenario(StrictModel):
     tenants: dict[str, TenantClass] = Field(min_length=1, description="class → share")
     workloads: Workloads = Field(default_factory=Workloads, description="demand")
     policies: Policies = Field(default_factory=Policies, description="policy names")
+    network: Network = Field(default_factory=Network, description="network model")
     telemetry: Telemetry = Field(default_factory=Telemetry, description="sampling")
 
     def site(self, site_id: str) -> Site:

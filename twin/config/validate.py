@@ -181,6 +181,9 @@ def cross_check(data: dict[str, Any]) -> list[ConfigIssue]:
     if isinstance(training, dict):
         tenants = list(data["tenants"]) if isinstance(data.get("tenants"), dict) else []
         issues += _check_training(training, tenants, site_ids, catalogue)
+    transfers = workloads.get("transfers") if isinstance(workloads, dict) else None
+    if isinstance(transfers, dict):
+        issues += _check_transfers(transfers, site_ids, bool(_dicts(data.get("links"))))
     issues += _check_interval(data)
     return issues
 
@@ -232,10 +235,36 @@ def _check_training(
                     f"unknown accelerator {kind!r}; {_known(catalogue)}",
                 )
             )
-    for name in ("accelerators", "duration_s", "dataset_gb", "patience_s"):
+    for name in ("accelerators", "duration_s", "dataset_gb", "patience_s", "checkpoint_gb"):
         dist = training.get(name)
         if isinstance(dist, dict):
             issues += _check_distribution(f"{base}.{name}", dist)
+    if (training.get("checkpoint_gb") is None) != (training.get("checkpoint_interval") is None):
+        issues.append(
+            ConfigIssue(
+                f"{base}.checkpoint_interval",
+                "checkpoint_gb and checkpoint_interval go together: give both or neither",
+            )
+        )
+    return issues
+
+
+def _check_transfers(
+    transfers: dict[str, Any], site_ids: list[str], has_links: bool
+) -> list[ConfigIssue]:
+    base = "workloads.transfers"
+    issues = []
+    if not has_links:
+        issues.append(ConfigIssue(base, "bulk transfers need a network: define links"))
+    for key in ("sources", "destinations"):
+        mapping = transfers.get(key)
+        for name in mapping if isinstance(mapping, dict) else ():
+            if name not in site_ids:
+                issues.append(
+                    ConfigIssue(f"{base}.{key}.{name}", f"unknown site; {_known(site_ids)}")
+                )
+    if isinstance(transfers.get("size_gb"), dict):
+        issues += _check_distribution(f"{base}.size_gb", transfers["size_gb"])
     return issues
 
 

@@ -13,22 +13,14 @@ from collections.abc import Callable
 
 import simpy
 
+from twin.model.data import DataMobility
 from twin.model.factory import Factory, Pool
+from twin.model.geo import great_circle_km
 from twin.model.job import Job, JobState
 from twin.model.recorder import Recorder
 
-EARTH_RADIUS_KM = 6371.0
-
 PlacementKey = Callable[[Job, Factory, Pool, "Broker"], tuple]
 """Scores a candidate (factory, pool) for a job; the smallest score wins."""
-
-
-def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Haversine distance between two points on the Earth."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, a)))
 
 
 # ---------------------------------------------------------------- placement policies
@@ -40,7 +32,10 @@ def least_loaded(job: Job, factory: Factory, pool: Pool, broker: Broker) -> tupl
 
 
 def nearest_data(job: Job, factory: Factory, pool: Pool, broker: Broker) -> tuple:
-    """The factory closest to where the job's dataset lives; the least loaded among equals."""
+    """The factory whose copy of the job's dataset would arrive first (by the network's
+    current fair share, or by distance without a network); the least loaded among equals."""
+    if broker.data is not None:
+        return (broker.data.staging_estimate_s(job, factory), factory.load(), factory.id)
     return (broker.distance_km(job.origin, factory.id), factory.load(), factory.id)
 
 
@@ -83,6 +78,7 @@ class Broker:
         placement: PlacementKey,
         recorder: Recorder,
         opening_s: dict[str, float],
+        data: DataMobility | None = None,
     ) -> None:
         self.env = env
         self.factories = factories
@@ -90,6 +86,8 @@ class Broker:
         self.placement = placement
         self.recorder = recorder
         self.opening_s = opening_s
+        self.data = data
+        """Dataset staging over the network, when the scenario has one."""
         """When each factory opens (0 for those open at the start; inf if never in the run)."""
         self.held: list[Job] = []
         self._distance: dict[tuple[str, str], float] = {}
@@ -118,10 +116,13 @@ class Broker:
     def submit(self, job: Job) -> None:
         self.recorder.event(self.env.now, "submit", job=job.id, value=job.accelerators)
         candidates = self.candidates(job)
+        if self.data is not None:
+            data = self.data
+            candidates = [(f, pool) for f, pool in candidates if data.can_reach(job, f)]
         open_now = [(factory, pool) for factory, pool in candidates if factory.online]
         if open_now:
             factory, pool = min(open_now, key=lambda fp: self.placement(job, fp[0], fp[1], self))
-            factory.submit(job, pool)
+            factory.submit(job, pool, self.data.stage(job, factory) if self.data else None)
         elif any(self.opening_s[factory.id] < math.inf for factory, _ in candidates):
             self.held.append(job)
             self.recorder.event(self.env.now, "hold", job=job.id, value=job.accelerators)
@@ -144,6 +145,8 @@ class Broker:
     def _why_not(self, job: Job, candidates: list[tuple[Factory, Pool]]) -> str:
         if candidates:
             return "the only sites that could hold it do not open within the run"
+        if self.candidates(job):
+            return f"its dataset at {job.origin} cannot reach any site that could hold it"
         allowed = [
             pool
             for factory in self.factories

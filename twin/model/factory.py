@@ -10,7 +10,7 @@ boundaries when carbon intensity or price follow an hourly profile.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import simpy
 
@@ -21,6 +21,11 @@ from twin.model.recorder import Recorder
 
 if TYPE_CHECKING:
     from twin.model.schedulers import Scheduler
+
+
+class StartListener(Protocol):
+    def job_started(self, job: Job, factory: Factory) -> None: ...
+
 
 J_PER_MWH = 3.6e9
 J_PER_KWH = 3.6e6
@@ -133,14 +138,19 @@ class Factory:
         self.online = False
         self.queue: list[Job] = []
         self.queued_accelerators = 0
+        self.staging: dict[int, Job] = {}
+        """Jobs placed here whose datasets are still on their way."""
+        self.staging_accelerators = 0
+        self.start_listeners: list[StartListener] = []
         self.running: dict[int, Job] = {}
         self.meter = EnergyMeter(calendar, site)
 
     # ------------------------------------------------------------ state
 
     def load(self) -> float:
-        """Accelerators busy or asked for by queued jobs, per installed accelerator."""
-        return (self.busy_accelerators + self.queued_accelerators) / self.total_accelerators
+        """Accelerators busy or asked for by queued or staging jobs, per installed accelerator."""
+        demand = self.busy_accelerators + self.queued_accelerators + self.staging_accelerators
+        return demand / self.total_accelerators
 
     def carbon_now(self) -> float:
         return self.calendar.value(self.site.carbon_gco2_per_kwh, self.env.now)
@@ -186,15 +196,32 @@ class Factory:
         )
         self.scheduler.on_release(self)
 
-    def submit(self, job: Job, pool: Pool) -> None:
-        """Queue a job placed here by the broker; the scheduler may start it at once."""
+    def submit(self, job: Job, pool: Pool, data_ready: simpy.Event | None = None) -> None:
+        """Take a job placed here by the broker: queue it now, or once its data has arrived."""
         job.site = self.id
         job.accelerator = pool.accelerator
         job.speed = pool.spec.speed
+        self.recorder.event(self.env.now, "place", site=self.id, job=job.id, value=job.accelerators)
+        if data_ready is None:
+            self._enqueue(job)
+            return
+        job.state = JobState.STAGING
+        self.staging[job.id] = job
+        self.staging_accelerators += job.accelerators
+        placed_s = self.env.now
+        data_ready.callbacks.append(lambda _: self._staged(job, placed_s))
+
+    def _staged(self, job: Job, placed_s: float) -> None:
+        del self.staging[job.id]
+        self.staging_accelerators -= job.accelerators
+        job.staging_s = self.env.now - placed_s
+        self.recorder.event(self.env.now, "stage", site=self.id, job=job.id, value=job.staging_s)
+        self._enqueue(job)
+
+    def _enqueue(self, job: Job) -> None:
         job.state = JobState.QUEUED
         self.queue.append(job)
         self.queued_accelerators += job.accelerators
-        self.recorder.event(self.env.now, "place", site=self.id, job=job.id, value=job.accelerators)
         if job.patience_s is not None:
             self.env.timeout(job.patience_s).callbacks.append(lambda _: self._lose_patience(job))
         self.scheduler.on_submit(self, job)
@@ -212,6 +239,8 @@ class Factory:
         self.running[job.id] = job
         self.recorder.event(self.env.now, "start", site=self.id, job=job.id, value=job.accelerators)
         self.env.timeout(job.run_s).callbacks.append(lambda _: self._finish(job))
+        for listener in self.start_listeners:
+            listener.job_started(job, self)
 
     def _finish(self, job: Job) -> None:
         pool = self.pools[job.accelerator]

@@ -10,6 +10,7 @@ class JobState(str, Enum):
     """Where a job is in its life. The last four are terminal: each job ends in exactly one."""
 
     SUBMITTED = "submitted"
+    STAGING = "staging"
     QUEUED = "queued"
     RUNNING = "running"
     COMPLETED = "completed"
@@ -42,12 +43,16 @@ class Job:
     """If set, the job fails after this fraction of its run."""
     patience_s: float | None = None
     allowed_types: tuple[str, ...] | None = None
+    checkpoint_gb: float = 0.0
+    checkpoint_interval_s: float | None = None
 
     state: JobState = JobState.SUBMITTED
     reason: str | None = None
     site: str | None = None
     accelerator: str | None = None
     speed: float = 1.0
+    staging_s: float | None = None
+    """Time spent waiting for the dataset to reach the site (None if never staged)."""
     start_s: float | None = None
     end_s: float | None = None
     reserved_start_s: float | None = None
@@ -69,8 +74,10 @@ class Job:
 
     @property
     def wait_s(self) -> float | None:
-        if self.start_s is not None:
-            return self.start_s - self.submit_s
-        if self.state is JobState.CANCELLED and self.end_s is not None:
-            return self.end_s - self.submit_s
-        return None
+        """Time waiting for a site and in its queue: time before start, less staging."""
+        until = self.start_s
+        if until is None and self.state is JobState.CANCELLED:
+            until = self.end_s
+        if until is None:
+            return None
+        return until - self.submit_s - (self.staging_s or 0.0)

@@ -6,8 +6,13 @@ The base class ignores everything (for benchmarks and experiments that need no t
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from twin.model.job import Job
 from twin.trace.writer import RunWriter
+
+if TYPE_CHECKING:
+    from twin.model.network import Transfer
 
 
 class Recorder:
@@ -29,6 +34,12 @@ class Recorder:
 
     def site_sample(self, row: tuple) -> None:
         """One telemetry row of a site, in the order of ``twin.trace.schema.SITES``."""
+
+    def transfer_ended(self, transfer: Transfer) -> None:
+        """A transfer was delivered (or the run ended with it in flight)."""
+
+    def link_sample(self, row: tuple) -> None:
+        """One telemetry row of a link direction, in the order of ``twin.trace.schema.LINKS``."""
 
 
 class TraceRecorder(Recorder):
@@ -55,7 +66,10 @@ class TraceRecorder(Recorder):
                 job.start_s,
                 job.end_s,
                 job.wait_s,
-                (job.end_s - job.start_s) if job.start_s is not None and job.end_s else None,
+                job.staging_s,
+                (job.end_s - job.start_s)
+                if job.start_s is not None and job.end_s is not None
+                else None,
                 job.work_s,
                 job.walltime_s if job.accelerator else None,
                 job.dataset_gb,
@@ -68,3 +82,28 @@ class TraceRecorder(Recorder):
 
     def site_sample(self, row: tuple) -> None:
         self.writer.append("sites", row)
+
+    def transfer_ended(self, transfer: Transfer) -> None:
+        delivered = transfer.end_s is not None
+        sending_s = (transfer.drained_s or 0.0) - transfer.submit_s
+        self.writer.append(
+            "transfers",
+            (
+                transfer.id,
+                transfer.kind,
+                transfer.job,
+                transfer.source,
+                transfer.destination,
+                transfer.bytes,
+                transfer.submit_s,
+                transfer.end_s,
+                transfer.end_s - transfer.submit_s if delivered else None,
+                transfer.route.latency_s,
+                8e-9 * transfer.bytes / sending_s if delivered and sending_s > 0 else None,
+                transfer.route.label,
+                "delivered" if delivered else "in_flight",
+            ),
+        )
+
+    def link_sample(self, row: tuple) -> None:
+        self.writer.append("links", row)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import simpy
 
 from twin.model.factory import J_PER_MWH, Factory
+from twin.model.network import Network
 from twin.model.recorder import Recorder
 
 
@@ -63,6 +64,52 @@ class SiteTelemetry:
                     cost_eur,
                     factory.carbon_now(),
                     factory.price_now(),
+                )
+            )
+        self.last_s = now
+
+
+class LinkTelemetry:
+    """Samples every channel of the network each ``interval_s`` and at the end of the run."""
+
+    def __init__(
+        self, env: simpy.Environment, network: Network, interval_s: float, recorder: Recorder
+    ) -> None:
+        self.env = env
+        self.network = network
+        self.interval_s = interval_s
+        self.recorder = recorder
+        self.last_s = 0.0
+        self._previous_bits = network.channel_bits.copy()
+
+    def run(self) -> Iterator[simpy.Event]:
+        while True:
+            yield self.env.timeout(self.interval_s)
+            self.sample()
+
+    def sample(self) -> None:
+        now = self.env.now
+        span = now - self.last_s
+        if span <= 0:
+            return
+        self.network.advance()
+        bits = self.network.channel_bits.copy()
+        throughput_gbps = (bits - self._previous_bits) / span / 1e9
+        self._previous_bits = bits
+        flows = self.network.channel_flows
+        for channel in self.network.topology.channels:
+            i = channel.index
+            capacity = float(self.network.capacity_gbps[i])
+            self.recorder.link_sample(
+                (
+                    now,
+                    channel.link,
+                    channel.a,
+                    channel.b,
+                    capacity,
+                    float(throughput_gbps[i]),
+                    float(throughput_gbps[i]) / capacity,
+                    int(flows[i]),
                 )
             )
         self.last_s = now

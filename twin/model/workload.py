@@ -73,6 +73,12 @@ class TrainingWorkload:
             )
         )
         self.allowed = tuple(spec.accelerator_types) if spec.accelerator_types else None
+        checkpoint = spec.checkpoint_gb
+        self._checkpoint = (
+            _blocks(make_sampler(checkpoint, stream(seed, "training.checkpoint")))
+            if checkpoint
+            else None
+        )
         self.stop_s = min(scenario.horizon, spec.stop_after or scenario.horizon)
         self.submitted = 0
 
@@ -109,6 +115,8 @@ class TrainingWorkload:
             fail_fraction=fail_fraction,
             patience_s=float(next(self._patience)) if self._patience else None,
             allowed_types=self.allowed,
+            checkpoint_gb=max(0.0, float(next(self._checkpoint))) if self._checkpoint else 0.0,
+            checkpoint_interval_s=self.spec.checkpoint_interval,
         )
         self.submitted += 1
         return job

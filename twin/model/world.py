@@ -16,7 +16,11 @@ from twin.model.factory import Factory
 from twin.model.job import Job
 from twin.model.recorder import Recorder
 from twin.model.schedulers import SCHEDULERS
-from twin.model.telemetry import SiteTelemetry
+from twin.model.data import DataMobility
+from twin.model.network import Network
+from twin.model.telemetry import LinkTelemetry, SiteTelemetry
+from twin.model.topology import Topology
+from twin.model.transfers import BulkTransferWorkload
 from twin.model.workload import TrainingWorkload
 
 
@@ -65,12 +69,29 @@ class World:
             for site in scenario.sites
         ]
         opening_s = {site.id: self._opening_s(site.online_from) for site in scenario.sites}
+        self.network: Network | None = None
+        self.data: DataMobility | None = None
+        self.link_telemetry: LinkTelemetry | None = None
+        if scenario.links:
+            self.network = Network(
+                self.env, Topology(scenario), self.recorder, scenario.network.flow_cap_gbps
+            )
+            self.data = DataMobility(
+                self.env, self.network, self.factories, scenario.network.stage_datasets
+            )
+            for factory in self.factories:
+                factory.start_listeners.append(self.data)
+            self.link_telemetry = LinkTelemetry(
+                self.env, self.network, scenario.telemetry.interval, self.recorder
+            )
+            self.env.process(self.link_telemetry.run())
         self.broker = Broker(
             self.env,
             self.factories,
             PLACEMENTS[scenario.policies.placement],
             self.recorder,
             opening_s,
+            self.data,
         )
         self.keep_jobs = keep_jobs
         self.jobs: list[Job] = []
@@ -87,6 +108,11 @@ class World:
         if training is not None and training.enabled:
             self.training = TrainingWorkload(self.env, scenario, self.calendar, self._submit)
             self.env.process(self.training.run())
+        transfers = scenario.workloads.transfers
+        self.bulk = None
+        if transfers is not None and transfers.enabled and self.network is not None:
+            self.bulk = BulkTransferWorkload(self.env, scenario, self.network)
+            self.env.process(self.bulk.run())
 
     def _opening_s(self, online_from: object) -> float:
         if online_from is None:
@@ -128,7 +154,12 @@ class World:
         self.telemetry.sample()
         in_system = list(self.broker.held)
         for factory in self.factories:
+            in_system += factory.staging.values()
             in_system += factory.queue
             in_system += factory.running.values()
         for job in sorted(in_system, key=lambda job: job.id):
             self.recorder.job_ended(job)
+        if self.network is not None and self.link_telemetry is not None:
+            self.link_telemetry.sample()
+            for transfer in self.network.in_flight():
+                self.recorder.transfer_ended(transfer)

@@ -32,11 +32,16 @@ EVENTS = _table(
     "events",
     "one row per discrete event of the model",
     _col("time_s", F64, "simulated time of the event"),
-    _col("kind", STR, "submit, hold, place, start, completed, failed, cancel, reject, site_online"),
+    _col(
+        "kind",
+        STR,
+        "submit, hold, place, stage, start, completed, failed, cancel, reject, site_online, "
+        "transfer_start, transfer_end",
+    ),
     _col("site", STR, "site concerned, if any", nullable=True),
     _col("job", I64, "job concerned, if any", nullable=True),
     _col("link", STR, "link concerned, if any", nullable=True),
-    _col("value", F64, "kind-specific number: accelerators for job events", nullable=True),
+    _col("value", F64, "accelerators for job events, bytes for transfer events", nullable=True),
 )
 
 JOBS = _table(
@@ -52,7 +57,8 @@ JOBS = _table(
     _col("submit_s", F64, "submission time"),
     _col("start_s", F64, "start of its run", nullable=True),
     _col("end_s", F64, "end of its run (or rejection/cancellation time)", nullable=True),
-    _col("wait_s", F64, "time queued before starting (to end for cancelled jobs)", nullable=True),
+    _col("wait_s", F64, "time waiting for a site and in its queue (not staging)", nullable=True),
+    _col("staging_s", F64, "time waiting for its dataset to be copied to the site", nullable=True),
     _col("run_s", F64, "time it ran", nullable=True),
     _col("work_s", F64, "run time on a speed-1.0 accelerator"),
     _col("walltime_s", F64, "requested walltime on its accelerator", nullable=True),
@@ -84,5 +90,44 @@ SITES = _table(
     _col("price_eur_per_mwh", F64, "electricity price at time_s"),
 )
 
-TABLES: dict[str, pa.Schema] = {"events": EVENTS, "jobs": JOBS, "sites": SITES}
+TRANSFERS = _table(
+    "transfers",
+    "one row per data transfer, written when it is delivered (or at the end of the run)",
+    _col("transfer", I64, "transfer id, in order of start"),
+    _col("kind", STR, "dataset (staging for a job), checkpoint or bulk"),
+    _col("job", I64, "job it serves, if any", nullable=True),
+    _col("source", STR, "node the data leaves"),
+    _col("destination", STR, "node the data goes to"),
+    _col("bytes", F64, "bytes to move"),
+    _col("start_s", F64, "when the transfer started"),
+    _col("end_s", F64, "when its last byte arrived", nullable=True),
+    _col("duration_s", F64, "end_s − start_s", nullable=True),
+    _col("latency_s", F64, "one-way latency of its route"),
+    _col(
+        "mean_gbps", F64, "bytes × 8 over the sending time (start to last bit sent)", nullable=True
+    ),
+    _col("route", STR, "nodes crossed, joined by '>'"),
+    _col("state", STR, "delivered, or in_flight at the end of the run"),
+)
+
+LINKS = _table(
+    "links",
+    "one row per link direction and telemetry interval, stamped at the interval's end",
+    _col("time_s", F64, "end of the interval"),
+    _col("link", STR, "link id 'a~b' as configured (both directions share it), or access:<site>"),
+    _col("a", STR, "node the traffic of this row leaves"),
+    _col("b", STR, "node the traffic of this row enters"),
+    _col("capacity_gbps", F64, "capacity of this direction"),
+    _col("throughput_gbps", F64, "mean throughput over the interval"),
+    _col("utilisation", F64, "throughput / capacity"),
+    _col("active_flows", I64, "flows crossing it at time_s"),
+)
+
+TABLES: dict[str, pa.Schema] = {
+    "events": EVENTS,
+    "jobs": JOBS,
+    "sites": SITES,
+    "transfers": TRANSFERS,
+    "links": LINKS,
+}
 """Every table a run directory may hold, by name (file ``<name>.arrow``)."""

@@ -1,0 +1,85 @@
+"""Data mobility: datasets staged to where jobs run, checkpoints replicated to a second site."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import simpy
+
+from twin.model.factory import Factory
+from twin.model.job import Job, JobState
+from twin.model.network import Network
+
+GB = 1e9
+
+
+class DataMobility:
+    """The network as the jobs see it: what must move before and while they run."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        network: Network,
+        factories: list[Factory],
+        stage_datasets: bool,
+    ) -> None:
+        self.env = env
+        self.network = network
+        self.factories = factories
+        self.stage_datasets = stage_datasets
+        self._replicas: dict[str, list[Factory]] = {}
+
+    def needs_staging(self, job: Job, factory: Factory) -> bool:
+        return (
+            self.stage_datasets
+            and job.origin is not None
+            and job.origin != factory.id
+            and job.dataset_gb > 0
+        )
+
+    def can_reach(self, job: Job, factory: Factory) -> bool:
+        """Whether the job's dataset could get to this factory."""
+        return not self.needs_staging(job, factory) or self.network.reachable(
+            job.origin or factory.id, factory.id
+        )
+
+    def staging_estimate_s(self, job: Job, factory: Factory) -> float:
+        if not self.needs_staging(job, factory):
+            return 0.0
+        return self.network.estimate_s(job.origin or factory.id, factory.id, job.dataset_gb * GB)
+
+    def stage(self, job: Job, factory: Factory) -> simpy.Event | None:
+        """Start copying the job's dataset to the factory; None if nothing needs to move."""
+        if not self.needs_staging(job, factory):
+            return None
+        assert job.origin is not None
+        return self.network.send(job.origin, factory.id, job.dataset_gb * GB, "dataset", job.id)
+
+    def job_started(self, job: Job, factory: Factory) -> None:
+        """Replicate the job's checkpoints to a second site every interval while it runs."""
+        interval = job.checkpoint_interval_s
+        if job.checkpoint_gb > 0 and interval is not None and interval < job.run_s:
+            self.env.process(self._checkpoints(job, factory, interval))
+
+    def _checkpoints(self, job: Job, factory: Factory, interval: float) -> Iterator[simpy.Event]:
+        for _ in range(int(job.run_s // interval)):
+            yield self.env.timeout(interval)
+            if job.state is not JobState.RUNNING:
+                return
+            replica = self.replica_for(factory)
+            if replica is not None:
+                self.network.send(
+                    factory.id, replica.id, job.checkpoint_gb * GB, "checkpoint", job.id
+                )
+
+    def replica_for(self, factory: Factory) -> Factory | None:
+        """The open site nearest (by route latency) to ``factory``, other than itself."""
+        if factory.id not in self._replicas:
+            reachable = [
+                (route.latency_s, other.id, other)
+                for other in self.factories
+                if other is not factory
+                and (route := self.network.topology.route(factory.id, other.id)) is not None
+            ]
+            self._replicas[factory.id] = [other for _, _, other in sorted(reachable)]
+        return next((other for other in self._replicas[factory.id] if other.online), None)

@@ -1,0 +1,200 @@
+"""Flow-level network: transfers share channels max-min fairly (the model SimGrid validated).
+
+Rates are recomputed by :func:`twin.kernels.maxmin.maxmin_rates` only when a flow starts or
+drains (or capacity changes); between those moments every rate is constant, so the next
+event is a single SimPy timeout at the earliest drain, not one event per flow per tick.
+A transfer is delivered one route latency after its last bit leaves: its time is
+latency + bytes × 8 / rate for a lone flow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from twin.kernels.maxmin import maxmin_rates
+from twin.model.recorder import Recorder
+from twin.model.topology import Route, Topology
+
+DRAIN_TOLERANCE_S = 1e-9
+"""A flow with less than this much sending time left has drained (float rounding)."""
+
+
+@dataclass(eq=False, slots=True)
+class Transfer:
+    """N bytes from one node to another along a route."""
+
+    id: int
+    kind: str
+    """``dataset`` (staging for a job), ``checkpoint`` or ``bulk``."""
+    route: Route
+    bytes: float
+    submit_s: float
+    job: int | None
+    done: simpy.Event
+    remaining_bits: float = 0.0
+    rate_bps: float = 0.0
+    drained_s: float | None = None
+    end_s: float | None = None
+    cap_bps: float = field(default=np.inf)
+
+    @property
+    def source(self) -> str:
+        return self.route.source
+
+    @property
+    def destination(self) -> str:
+        return self.route.destination
+
+
+class Network:
+    """Active transfers over a topology, their fair rates and their completions."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        topology: Topology,
+        recorder: Recorder,
+        flow_cap_gbps: float | None = None,
+    ) -> None:
+        self.env = env
+        self.topology = topology
+        self.recorder = recorder
+        self.flow_cap_bps = flow_cap_gbps * 1e9 if flow_cap_gbps else np.inf
+        self.capacity_gbps = topology.capacity_gbps.copy()
+        n = len(self.capacity_gbps)
+        self.active: dict[int, Transfer] = {}
+        self.delivering: dict[int, Transfer] = {}
+        """Drained transfers whose last bit is still on its way (one route latency)."""
+        self.channel_bits = np.zeros(n)
+        """Bits carried by each channel since the start (integrated exactly)."""
+        self.channel_rate_bps = np.zeros(n)
+        self.channel_flows = np.zeros(n, dtype=np.int64)
+        self.bytes_requested = 0.0
+        self.bytes_delivered = 0.0
+        self.solves = 0
+        self._next_id = 0
+        self._version = 0
+        self._last_s = 0.0
+
+    # ------------------------------------------------------------ sending
+
+    def send(
+        self, source: str, destination: str, nbytes: float, kind: str, job: int | None = None
+    ) -> simpy.Event:
+        """Start a transfer; the returned event succeeds with the Transfer when delivered.
+
+        Raises ValueError if the destination cannot be reached from the source.
+        """
+        route = self.topology.route(source, destination)
+        if route is None:
+            raise ValueError(f"no route from {source!r} to {destination!r}")
+        transfer = Transfer(
+            id=self._next_id,
+            kind=kind,
+            route=route,
+            bytes=float(nbytes),
+            submit_s=self.env.now,
+            job=job,
+            done=self.env.event(),
+            remaining_bits=8.0 * float(nbytes),
+            cap_bps=self.flow_cap_bps,
+        )
+        self._next_id += 1
+        self.bytes_requested += transfer.bytes
+        self.recorder.event(self.env.now, "transfer_start", job=job, value=transfer.bytes)
+        if transfer.remaining_bits <= 0.0:
+            self._drained(transfer)
+            return transfer.done
+        self.advance()
+        self.active[transfer.id] = transfer
+        np.add.at(self.channel_flows, route.channels, 1)
+        self._resolve()
+        return transfer.done
+
+    def estimate_s(self, source: str, destination: str, nbytes: float) -> float:
+        """Rough transfer time now: latency + bits over the route's fair share if it joined."""
+        if source == destination or nbytes <= 0:
+            return 0.0
+        route = self.topology.route(source, destination)
+        if route is None:
+            return np.inf
+        shares = self.capacity_gbps[route.channels] / (self.channel_flows[route.channels] + 1)
+        rate_bps = min(float(shares.min()) * 1e9, self.flow_cap_bps)
+        return route.latency_s + 8.0 * nbytes / rate_bps
+
+    def reachable(self, source: str, destination: str) -> bool:
+        return source == destination or self.topology.route(source, destination) is not None
+
+    # ------------------------------------------------------------ the fluid model
+
+    def advance(self) -> None:
+        """Drain every active flow at its current rate up to now."""
+        dt = self.env.now - self._last_s
+        if dt > 0.0 and self.active:
+            for transfer in self.active.values():
+                transfer.remaining_bits -= transfer.rate_bps * dt
+            self.channel_bits += self.channel_rate_bps * dt
+        self._last_s = self.env.now
+
+    def _resolve(self) -> None:
+        """Recompute the max-min fair rates and schedule the next drain."""
+        self._version += 1
+        if not self.active:
+            self.channel_rate_bps[:] = 0.0
+            return
+        transfers = list(self.active.values())
+        lengths = np.fromiter((len(t.route.channels) for t in transfers), np.int64, len(transfers))
+        route_ptr = np.zeros(len(transfers) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=route_ptr[1:])
+        route_links = np.concatenate([t.route.channels for t in transfers])
+        caps = np.fromiter((t.cap_bps / 1e9 for t in transfers), np.float64, len(transfers))
+        rates_gbps = maxmin_rates(route_ptr, route_links, self.capacity_gbps, caps)
+        self.solves += 1
+        rates_bps = rates_gbps * 1e9
+        for transfer, rate in zip(transfers, rates_bps.tolist(), strict=True):
+            transfer.rate_bps = rate
+        self.channel_rate_bps = np.bincount(
+            route_links, weights=np.repeat(rates_bps, lengths), minlength=len(self.capacity_gbps)
+        )
+        remaining = np.fromiter((t.remaining_bits for t in transfers), np.float64, len(transfers))
+        next_drain_s = max(0.0, float((remaining / rates_bps).min()))
+        version = self._version
+        self.env.timeout(next_drain_s).callbacks.append(lambda _: self._on_drain(version))
+
+    def _on_drain(self, version: int) -> None:
+        if version != self._version:
+            return  # superseded by a later start or drain
+        self.advance()
+        drained = [
+            t for t in self.active.values() if t.remaining_bits <= t.rate_bps * DRAIN_TOLERANCE_S
+        ]
+        for transfer in drained:
+            del self.active[transfer.id]
+            np.subtract.at(self.channel_flows, transfer.route.channels, 1)
+            self._drained(transfer)
+        self._resolve()
+
+    def _drained(self, transfer: Transfer) -> None:
+        transfer.remaining_bits = 0.0
+        transfer.rate_bps = 0.0
+        transfer.drained_s = self.env.now
+        self.delivering[transfer.id] = transfer
+        latency = self.env.timeout(transfer.route.latency_s)
+        latency.callbacks.append(lambda _: self._deliver(transfer))
+
+    def _deliver(self, transfer: Transfer) -> None:
+        transfer.end_s = self.env.now
+        del self.delivering[transfer.id]
+        self.bytes_delivered += transfer.bytes
+        self.recorder.event(self.env.now, "transfer_end", job=transfer.job, value=transfer.bytes)
+        self.recorder.transfer_ended(transfer)
+        transfer.done.succeed(transfer)
+
+    def in_flight(self) -> list[Transfer]:
+        """Transfers not yet delivered (for the end-of-run record), in order of id."""
+        self.advance()
+        pending = [*self.active.values(), *self.delivering.values()]
+        return sorted(pending, key=lambda transfer: transfer.id)
