@@ -9,6 +9,7 @@ downlink channel that every flow leaving or entering it crosses. Latency is the 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import networkx as nx
@@ -107,9 +108,7 @@ class Topology:
             nodes = nx.shortest_path(self.graph, source, destination, weight="latency_s")
         except (nx.NetworkXNoPath, nx.NodeNotFound):
             return None
-        channels = [
-            self.graph.edges[u, v]["channel"] for u, v in zip(nodes, nodes[1:], strict=False)
-        ]
+        channels = [self.graph.edges[u, v]["channel"] for u, v in itertools.pairwise(nodes)]
         if source in self.access:
             channels.insert(0, self.access[source][0])
         if destination in self.access:

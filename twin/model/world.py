@@ -12,12 +12,12 @@ from twin.config.errors import ConfigError, ConfigIssue
 from twin.config.schema import Scenario
 from twin.model.broker import PLACEMENTS, Broker
 from twin.model.calendar import Calendar
+from twin.model.data import DataMobility
 from twin.model.factory import Factory
 from twin.model.job import Job
+from twin.model.network import Network
 from twin.model.recorder import Recorder
 from twin.model.schedulers import SCHEDULERS
-from twin.model.data import DataMobility
-from twin.model.network import Network
 from twin.model.telemetry import LinkTelemetry, SiteTelemetry
 from twin.model.topology import Topology
 from twin.model.transfers import BulkTransferWorkload
