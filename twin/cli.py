@@ -227,6 +227,39 @@ def print_summary(result: Any) -> None:
         f"{totals['cost_eur']:,.0f}",
     )
     console.print(sites)
+    if result.transfers:
+        transfers = Table(
+            "kind",
+            "transfers",
+            "delivered",
+            "TB moved",
+            "time mean",
+            "time p95",
+            title="data transfers",
+        )
+        for row in result.transfers:
+            transfers.add_row(
+                row["kind"],
+                f"{row['count']:,}",
+                f"{row['delivered']:,}",
+                f"{row['bytes'] / 1e12:,.2f}",
+                _hours(row["time_mean_s"]),
+                _hours(row["time_p95_s"]),
+            )
+        console.print(transfers)
+    if result.busiest_links:
+        links = Table(
+            "link", "direction", "mean util.", "peak util.", "mean Gbps", title="busiest links"
+        )
+        for row in result.busiest_links:
+            links.add_row(
+                row["link"],
+                row["direction"],
+                f"{100 * row['utilisation_mean']:.1f}%",
+                f"{100 * row['utilisation_max']:.1f}%",
+                f"{row['throughput_gbps_mean']:,.1f}",
+            )
+        console.print(links)
 
 
 def _hours(seconds: float) -> str:

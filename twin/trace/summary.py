@@ -26,6 +26,10 @@ class Summary:
     tenants: list[dict[str, Any]] = field(default_factory=list)
     sites: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[str, float] = field(default_factory=dict)
+    transfers: list[dict[str, Any]] = field(default_factory=list)
+    """Per transfer kind: count, bytes moved, mean/p95 transfer time (runs with a network)."""
+    busiest_links: list[dict[str, Any]] = field(default_factory=list)
+    """Link directions by mean utilisation, busiest first (runs with a network)."""
 
     def kpis(self) -> dict[str, float]:
         """Flat headline numbers, for comparing runs side by side."""
@@ -39,6 +43,11 @@ class Summary:
             "energy (MWh)": self.totals.get("energy_mwh", 0.0),
             "CO2 (t)": self.totals.get("co2_t", 0.0),
             "cost (k€)": self.totals.get("cost_eur", 0.0) / 1000,
+            **(
+                {"data moved (TB)": sum(t["bytes"] for t in self.transfers) / 1e12}
+                if self.transfers
+                else {}
+            ),
         }
 
 
@@ -70,6 +79,8 @@ def summarize(run: Run) -> Summary:
         for tenant in sorted(submitted)
     ]
     sites, totals = _site_rows(run.table("sites"))
+    transfers = _transfer_rows(run.table("transfers")) if run.has("transfers") else []
+    links = _busiest_links(run.table("links")) if run.has("links") else []
     return Summary(
         scenario=run.scenario,
         status=run.status,
@@ -79,7 +90,48 @@ def summarize(run: Run) -> Summary:
         tenants=tenants,
         sites=sites,
         totals=totals,
+        transfers=transfers,
+        busiest_links=links,
     )
+
+
+def _transfer_rows(table: pa.Table) -> list[dict[str, Any]]:
+    columns = table.select(["kind", "bytes", "duration_s", "state"]).to_pydict()
+    kinds: dict[str, dict[str, Any]] = {}
+    for kind, nbytes, duration, state in zip(*columns.values(), strict=True):
+        row = kinds.setdefault(kind, {"kind": kind, "count": 0, "bytes": 0.0, "durations": []})
+        row["count"] += 1
+        if state == "delivered":
+            row["bytes"] += nbytes
+            row["durations"].append(duration)
+    rows = []
+    for kind in sorted(kinds):
+        row = kinds[kind]
+        durations = row.pop("durations")
+        row["delivered"] = len(durations)
+        row["time_mean_s"] = sum(durations) / len(durations) if durations else float("nan")
+        row["time_p95_s"] = _quantile(durations, 0.95)
+        rows.append(row)
+    return rows
+
+
+def _busiest_links(table: pa.Table, top: int = 5) -> list[dict[str, Any]]:
+    if table.num_rows == 0:
+        return []
+    grouped = table.group_by(["link", "a", "b"]).aggregate(
+        [("utilisation", "mean"), ("utilisation", "max"), ("throughput_gbps", "mean")]
+    )
+    ordered = grouped.sort_by([("utilisation_mean", "descending"), ("link", "ascending")])
+    return [
+        {
+            "link": row["link"],
+            "direction": f"{row['a']}>{row['b']}",
+            "utilisation_mean": row["utilisation_mean"],
+            "utilisation_max": row["utilisation_max"],
+            "throughput_gbps_mean": row["throughput_gbps_mean"],
+        }
+        for row in ordered.slice(0, top).to_pylist()
+    ]
 
 
 def _site_rows(table: pa.Table) -> tuple[list[dict[str, Any]], dict[str, float]]:
