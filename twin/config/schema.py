@@ -215,6 +215,15 @@ class Training(StrictModel):
         1.0, ge=1.0, description="requested walltime = run time × this; schedulers plan with it"
     )
     dataset_gb: Distribution | None = Field(None, description="dataset size, GB")
+    datasets: int | None = Field(
+        None,
+        gt=0,
+        description="size of a shared dataset catalogue jobs draw from (sites cache what "
+        "they staged); default: every job brings its own dataset",
+    )
+    dataset_popularity: float = Field(
+        1.0, ge=0, description="Zipf exponent of dataset popularity in the catalogue"
+    )
     dataset_origins: dict[str, Annotated[float, Field(ge=0)]] | None = Field(
         None, description="site id → weight of datasets living there; default by capacity"
     )

@@ -28,6 +28,11 @@ class DataMobility:
         self.factories = factories
         self.stage_datasets = stage_datasets
         self._replicas: dict[str, list[Factory]] = {}
+        self.cached: set[tuple[int, str]] = set()
+        """(catalogue dataset, site) pairs already copied: later jobs there need no staging."""
+        self._copying: dict[tuple[int, str], simpy.Event] = {}
+        self.connected = all(network.reachable(a.id, b.id) for a in factories for b in factories)
+        """Whether every site can reach every other (then no placement needs a route check)."""
 
     def needs_staging(self, job: Job, factory: Factory) -> bool:
         return (
@@ -35,10 +40,13 @@ class DataMobility:
             and job.origin is not None
             and job.origin != factory.id
             and job.dataset_gb > 0
+            and (job.dataset is None or (job.dataset, factory.id) not in self.cached)
         )
 
     def can_reach(self, job: Job, factory: Factory) -> bool:
         """Whether the job's dataset could get to this factory."""
+        if self.connected:
+            return True
         return not self.needs_staging(job, factory) or self.network.reachable(
             job.origin or factory.id, factory.id
         )
@@ -49,11 +57,23 @@ class DataMobility:
         return self.network.estimate_s(job.origin or factory.id, factory.id, job.dataset_gb * GB)
 
     def stage(self, job: Job, factory: Factory) -> simpy.Event | None:
-        """Start copying the job's dataset to the factory; None if nothing needs to move."""
+        """Copy the job's dataset to the factory (or join a copy already under way);
+        None if nothing needs to move."""
         if not self.needs_staging(job, factory):
             return None
         assert job.origin is not None
-        return self.network.send(job.origin, factory.id, job.dataset_gb * GB, "dataset", job.id)
+        if job.dataset is None:
+            return self.network.send(job.origin, factory.id, job.dataset_gb * GB, "dataset", job.id)
+        key = (job.dataset, factory.id)
+        if key not in self._copying:
+            copy = self.network.send(job.origin, factory.id, job.dataset_gb * GB, "dataset", job.id)
+            copy.callbacks.append(lambda _: self._copied(key))
+            self._copying[key] = copy
+        return self._copying[key]
+
+    def _copied(self, key: tuple[int, str]) -> None:
+        del self._copying[key]
+        self.cached.add(key)
 
     def job_started(self, job: Job, factory: Factory) -> None:
         """Replicate the job's checkpoints to a second site every interval while it runs."""

@@ -39,6 +39,8 @@ class Job:
     submit_s: float
     dataset_gb: float = 0.0
     origin: str | None = None
+    dataset: int | None = None
+    """Catalogue id of its dataset (None: a dataset of its own, never cached elsewhere)."""
     fail_fraction: float | None = None
     """If set, the job fails after this fraction of its run."""
     patience_s: float | None = None

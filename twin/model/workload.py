@@ -7,6 +7,7 @@ distribution does not change the draws of the others.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import simpy
@@ -72,6 +73,7 @@ class TrainingWorkload:
                 stream(seed, "training.origins"),
             )
         )
+        self.catalogue = self._catalogue(spec, seed) if spec.datasets else None
         self.allowed = tuple(spec.accelerator_types) if spec.accelerator_types else None
         checkpoint = spec.checkpoint_gb
         self._checkpoint = (
@@ -100,9 +102,26 @@ class TrainingWorkload:
             if accept >= 1.0 or self.arrival_rng.random() < accept:
                 return t - now
 
+    def _catalogue(self, spec: Training, seed: int) -> DatasetCatalogue:
+        """Datasets shared by jobs: sizes and origins drawn once, popularity Zipf-like."""
+        count = int(spec.datasets or 0)
+        sizes = [max(0.0, float(next(self._dataset))) for _ in range(count)]
+        origins = [self.origins[int(next(self._origin))] for _ in range(count)]
+        weights = 1.0 / np.arange(1, count + 1, dtype=float) ** spec.dataset_popularity
+        pick = _blocks(_choice(count, weights, stream(seed, "training.dataset_choice")))
+        return DatasetCatalogue(sizes, origins, pick)
+
+    def _draw_dataset(self) -> tuple[int | None, float, str]:
+        """(catalogue id, size GB, origin site) of the next job's dataset."""
+        if self.catalogue is None:
+            return None, max(0.0, float(next(self._dataset))), self.origins[int(next(self._origin))]
+        k = int(next(self.catalogue.pick))
+        return k, self.catalogue.sizes_gb[k], self.catalogue.origins[k]
+
     def _make_job(self) -> Job:
         fails = self.failure_rng.random() < self.spec.failure_probability
         fail_fraction = float(self.failure_rng.random()) if fails else None
+        dataset, dataset_gb, origin = self._draw_dataset()
         job = Job(
             id=self.submitted,
             tenant=self.tenants[int(next(self._tenant))],
@@ -110,8 +129,9 @@ class TrainingWorkload:
             work_s=max(1.0, float(next(self._duration))),
             walltime_factor=self.spec.walltime_factor,
             submit_s=self.env.now,
-            dataset_gb=max(0.0, float(next(self._dataset))),
-            origin=self.origins[int(next(self._origin))],
+            dataset_gb=dataset_gb,
+            origin=origin,
+            dataset=dataset,
             fail_fraction=fail_fraction,
             patience_s=float(next(self._patience)) if self._patience else None,
             allowed_types=self.allowed,
@@ -120,6 +140,14 @@ class TrainingWorkload:
         )
         self.submitted += 1
         return job
+
+
+@dataclass(frozen=True)
+class DatasetCatalogue:
+    sizes_gb: list[float]
+    origins: list[str]
+    pick: Iterator[float]
+    """Draws catalogue indices by popularity."""
 
 
 def _zeros(n: int) -> np.ndarray:
