@@ -185,6 +185,21 @@ def schema(out: Path | None) -> None:
         console.print(f"schema written to {out}")
 
 
+@main.command("dash")
+@click.argument("runs_dir", default="runs", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to serve on")
+@click.option("--port", default=8050, show_default=True, type=int, help="port to serve on")
+@click.option("--debug", is_flag=True, help="Dash debug mode: error pop-ups, reload on edits")
+@user_errors
+def dash_command(runs_dir: Path, host: str, port: int, debug: bool) -> None:
+    """Replay, explore and compare the runs under RUNS_DIR in a web dashboard (default: runs)."""
+    from twin.dashboards import create_app
+
+    app = create_app(runs_dir)
+    console.print(f"dashboard of [bold]{runs_dir}[/] on http://{host}:{port}/ (Ctrl-C stops it)")
+    app.run(host=host, port=port, debug=debug, dev_tools_disable_version_check=True)
+
+
 def print_summary(result: Any) -> None:
     """Render a :class:`twin.trace.summary.Summary` as tables."""
     head = f"{result.scenario}: {format_duration(result.horizon_s)} simulated"

@@ -75,6 +75,9 @@ def simulate(
         "horizon_s": scenario.horizon,
     }
     tables = ("events", "jobs", "sites") + (("transfers", "links") if scenario.links else ())
+    inference = scenario.workloads.inference
+    if inference is not None and inference.enabled:
+        tables += ("inference", "inference_regions")
     writer = RunWriter(path, manifest, scenario_to_yaml(scenario), tables)
     world = World(scenario, TraceRecorder(writer), keep_jobs=False)
     try:
@@ -92,5 +95,7 @@ def simulate(
         totals["bytes_requested"] = world.network.bytes_requested
         totals["bytes_delivered"] = world.network.bytes_delivered
         totals["rate_solves"] = world.network.solves
+    if world.inference is not None:
+        totals["inference"] = {m.service.id: dict(m.totals) for m in world.inference.services}
     writer.close("complete", end_s=world.env.now, **totals)
     return RunResult(path, world)

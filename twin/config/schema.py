@@ -264,9 +264,135 @@ class BulkTransfers(StrictModel):
     )
 
 
+class Region(StrictModel):
+    """A European demand centre for real-time inference."""
+
+    id: Identifier = Field(description="unique id")
+    country: str = Field("", max_length=2, description="ISO 3166 country code")
+    lat: float = Field(ge=-90, le=90, description="latitude, degrees")
+    lon: float = Field(ge=-180, le=180, description="longitude, degrees")
+    share: float = Field(gt=0, description="relative share of demand (e.g. population)")
+    utc_offset_h: float = Field(0.0, ge=-12, le=14, description="local time − UTC, hours")
+
+
+class LLMModel(StrictModel):
+    """The served model, as the iteration-time model needs it."""
+
+    parameters_b: float = Field(gt=0, description="parameters, billions")
+    weight_bytes: float | None = Field(
+        None, gt=0, description="bytes of weights; default 2 × parameters (BF16)"
+    )
+    kv_bytes_per_token: float = Field(
+        gt=0, description="KV-cache bytes per token (2 × layers × KV heads × head dim × bytes)"
+    )
+
+
+class Roofline(StrictModel):
+    """Iteration time from the accelerator's roofline (see twin/model/iteration.py)."""
+
+    model: Literal["roofline"] = "roofline"
+    compute_efficiency: float = Field(0.5, gt=0, le=1, description="share of BF16 peak reached")
+    memory_efficiency: float = Field(0.7, gt=0, le=1, description="share of HBM bandwidth")
+    overhead_s: float = Field(0.004, ge=0, description="fixed time per iteration (scheduling)")
+    memory_fraction: float = Field(
+        0.9, gt=0, le=1, description="share of HBM usable for weights and KV cache"
+    )
+
+
+class Calibrated(StrictModel):
+    """Measured iteration-time coefficients: t = c0 + c_pf·P + c_b·B + c_kv·K."""
+
+    model: Literal["calibrated"]
+    c0_s: float = Field(ge=0, description="fixed time per iteration, s")
+    prefill_s_per_token: float = Field(ge=0, description="per prompt token prefilled, s")
+    decode_s_per_request: float = Field(ge=0, description="per decoding request B, s")
+    decode_s_per_context_token: float = Field(
+        ge=0, description="per context token K of the decoding requests, s"
+    )
+    kv_capacity_tokens: int = Field(ge=2, description="KV-cache capacity of a replica, tokens")
+
+
+class SLO(StrictModel):
+    """Latency objectives, network round trip included."""
+
+    ttft_s: float | None = Field(None, gt=0, description="time to first token (llm)")
+    tpot_s: float | None = Field(None, gt=0, description="time per output token (llm)")
+    latency_s: float | None = Field(None, gt=0, description="end-to-end latency (single)")
+
+
+class Autoscale(StrictModel):
+    """Replicas per site follow demand, taking accelerators from (and giving them back to)
+    the training pool."""
+
+    min_replicas: int = Field(0, ge=0, description="replicas kept per hosting site")
+    max_replicas: int = Field(gt=0, description="most replicas per site")
+    target_utilisation: float = Field(0.7, gt=0, le=1, description="load per replica aimed at")
+    interval: Duration = Field(300.0, gt=0, description="time between scaling decisions")
+
+
+class Service(StrictModel):
+    """A real-time inference service."""
+
+    id: Identifier = Field(description="unique id")
+    kind: Literal["single", "llm"] = Field(
+        description="single: one request holds one server; llm: continuous batching"
+    )
+    peak_rps: float = Field(gt=0, description="requests/s at the continental peak hour")
+    accelerators_per_replica: int = Field(1, gt=0, description="accelerators one replica holds")
+    accelerator_types: list[str] | None = Field(
+        None, description="accelerator types replicas may use; default any that fits"
+    )
+    replicas: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict, description="site id → replicas (the start count if autoscaled)"
+    )
+    autoscale: Autoscale | None = Field(None, description="scale replicas with demand")
+    slo: SLO = Field(default_factory=SLO, description="latency objectives")
+    max_queue: int | None = Field(
+        None,
+        ge=0,
+        description="waiting requests per site (per replica for llm) before arrivals are dropped",
+    )
+    timeout_s: float | None = Field(
+        None, gt=0, description="a request waiting longer is dropped (single)"
+    )
+    # single
+    service_s: Distribution | None = Field(None, description="service time (single)")
+    servers_per_replica: int = Field(
+        1, gt=0, description="concurrent requests per replica (single)"
+    )
+    # llm
+    model: LLMModel | None = Field(None, description="the served model (llm)")
+    prompt_tokens: Distribution | None = Field(None, description="prompt length (llm)")
+    output_tokens: Distribution | None = Field(None, description="output length (llm)")
+    scheduler: Literal["vllm", "sarathi"] = Field("sarathi", description="batching scheduler (llm)")
+    max_batch: int = Field(64, gt=0, description="most requests running at once (llm)")
+    token_budget: int = Field(
+        512, ge=0, description="tokens per iteration (sarathi); prefill cap (vllm, 0 = none)"
+    )
+    iteration: Roofline | Calibrated = Field(
+        default_factory=Roofline, discriminator="model", description="iteration-time model (llm)"
+    )
+
+
+class Inference(StrictModel):
+    """Real-time inference: services, demand regions, routing, windows."""
+
+    enabled: bool = Field(True, description="whether inference is simulated")
+    window: Duration = Field(5.0, gt=0, description="simulated time per kernel call")
+    routing: str = Field("slo_aware", description="nearest, least_latency or slo_aware")
+    diurnal: HourlyProfile | None = Field(
+        None,
+        description="24 relative demand weights per local hour; default trough at 04:00 at a "
+        "third of the evening peak",
+    )
+    regions: list[Region] = Field(min_length=1, description="demand centres")
+    services: list[Service] = Field(min_length=1, description="the services")
+
+
 class Workloads(StrictModel):
     training: Training | None = Field(None, description="training and batch jobs")
     transfers: BulkTransfers | None = Field(None, description="background bulk transfers")
+    inference: Inference | None = Field(None, description="real-time inference")
 
 
 class Network(StrictModel):

@@ -181,6 +181,9 @@ def cross_check(data: dict[str, Any]) -> list[ConfigIssue]:
     if isinstance(training, dict):
         tenants = list(data["tenants"]) if isinstance(data.get("tenants"), dict) else []
         issues += _check_training(training, tenants, site_ids, catalogue)
+    inference = workloads.get("inference") if isinstance(workloads, dict) else None
+    if isinstance(inference, dict):
+        issues += _check_inference(inference, site_ids, catalogue)
     transfers = workloads.get("transfers") if isinstance(workloads, dict) else None
     if isinstance(transfers, dict):
         issues += _check_transfers(transfers, site_ids, bool(_dicts(data.get("links"))))
@@ -265,6 +268,91 @@ def _check_transfers(
                 )
     if isinstance(transfers.get("size_gb"), dict):
         issues += _check_distribution(f"{base}.size_gb", transfers["size_gb"])
+    return issues
+
+
+def _check_inference(
+    inference: dict[str, Any], site_ids: list[str], catalogue: list[str]
+) -> list[ConfigIssue]:
+    base = "workloads.inference"
+    issues: list[ConfigIssue] = []
+    regions = _dicts(inference.get("regions"))
+    for region_id, count in Counter(str(r.get("id")) for _, r in regions).items():
+        if count > 1:
+            issues.append(ConfigIssue(f"{base}.regions", f"id {region_id!r} is used {count} times"))
+    if len(regions) > 255:
+        issues.append(ConfigIssue(f"{base}.regions", f"at most 255 regions, got {len(regions)}"))
+    services = _dicts(inference.get("services"))
+    for service_id, count in Counter(str(s.get("id")) for _, s in services).items():
+        if count > 1:
+            issues.append(
+                ConfigIssue(f"{base}.services", f"id {service_id!r} is used {count} times")
+            )
+    for i, service in services:
+        path = f"{base}.services[{i}]"
+        replicas = service.get("replicas")
+        for site_id in replicas if isinstance(replicas, dict) else ():
+            if site_id not in site_ids:
+                issues.append(
+                    ConfigIssue(f"{path}.replicas.{site_id}", f"unknown site; {_known(site_ids)}")
+                )
+        kinds = service.get("accelerator_types")
+        for k, kind in enumerate(kinds if isinstance(kinds, list) else []):
+            if kind not in catalogue:
+                issues.append(
+                    ConfigIssue(
+                        f"{path}.accelerator_types[{k}]",
+                        f"unknown accelerator {kind!r}; {_known(catalogue)}",
+                    )
+                )
+        if not replicas and not isinstance(service.get("autoscale"), dict):
+            issues.append(
+                ConfigIssue(
+                    f"{path}.replicas", "a service needs replicas at some site, or autoscale"
+                )
+            )
+        kind = service.get("kind")
+        slo = service.get("slo") if isinstance(service.get("slo"), dict) else {}
+        if kind == "single":
+            if service.get("service_s") is None:
+                issues.append(ConfigIssue(f"{path}.service_s", "required for kind single"))
+            if "ttft_s" in slo or "tpot_s" in slo:
+                issues.append(
+                    ConfigIssue(f"{path}.slo", "kind single has latency_s, not ttft_s/tpot_s")
+                )
+        if kind == "llm":
+            for key in ("prompt_tokens", "output_tokens"):
+                if service.get(key) is None:
+                    issues.append(ConfigIssue(f"{path}.{key}", "required for kind llm"))
+            iteration = (
+                service.get("iteration") if isinstance(service.get("iteration"), dict) else {}
+            )
+            if iteration.get("model", "roofline") == "roofline" and service.get("model") is None:
+                issues.append(
+                    ConfigIssue(
+                        f"{path}.model", "required for kind llm with the roofline iteration model"
+                    )
+                )
+            if "latency_s" in slo:
+                issues.append(
+                    ConfigIssue(f"{path}.slo", "kind llm has ttft_s/tpot_s, not latency_s")
+                )
+            budget, batch = service.get("token_budget", 512), service.get("max_batch", 64)
+            if (
+                service.get("scheduler", "sarathi") == "sarathi"
+                and isinstance(budget, int)
+                and isinstance(batch, int)
+                and budget < batch
+            ):
+                issues.append(
+                    ConfigIssue(
+                        f"{path}.token_budget",
+                        f"sarathi needs token_budget >= max_batch ({batch}), got {budget}",
+                    )
+                )
+        for key in ("service_s", "prompt_tokens", "output_tokens"):
+            if isinstance(service.get(key), dict):
+                issues += _check_distribution(f"{path}.{key}", service[key])
     return issues
 
 

@@ -9,6 +9,7 @@ boundaries when carbon intensity or price follow an hourly profile.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -142,6 +143,9 @@ class Factory:
         """Jobs placed here whose datasets are still on their way."""
         self.staging_accelerators = 0
         self.start_listeners: list[StartListener] = []
+        self.open_listeners: list[Callable[[Factory], None]] = []
+        self.reserved_accelerators = 0
+        """Accelerators held by standing reservations (inference replicas)."""
         self.running: dict[int, Job] = {}
         self.meter = EnergyMeter(calendar, site)
 
@@ -194,6 +198,29 @@ class Factory:
         self.recorder.event(
             self.env.now, "site_online", site=self.id, value=self.total_accelerators
         )
+        for listener in self.open_listeners:
+            listener(self)
+        self.scheduler.on_release(self)
+
+    def reserve(self, pool: Pool, count: int) -> bool:
+        """Hold ``count`` accelerators of ``pool`` outside the job queue (e.g. an inference
+        replica), if they are free and their power fits under the cap now."""
+        if not self.online or pool.free < count:
+            return False
+        if self.power_w + count * pool.busy_extra_w > self.cap_w * (1 + POWER_TOLERANCE):
+            return False
+        pool.free -= count
+        self.busy_accelerators += count
+        self.reserved_accelerators += count
+        self._power_changed()
+        return True
+
+    def release(self, pool: Pool, count: int) -> None:
+        """Give back accelerators held by :meth:`reserve`; queued jobs may start."""
+        pool.free += count
+        self.busy_accelerators -= count
+        self.reserved_accelerators -= count
+        self._power_changed()
         self.scheduler.on_release(self)
 
     def submit(self, job: Job, pool: Pool, data_ready: simpy.Event | None = None) -> None:

@@ -41,6 +41,12 @@ class Recorder:
     def link_sample(self, row: tuple) -> None:
         """One telemetry row of a link direction, in the order of ``twin.trace.schema.LINKS``."""
 
+    def inference_sample(self, row: tuple) -> None:
+        """One window of a service at a site, in the order of ``twin.trace.schema.INFERENCE``."""
+
+    def region_sample(self, row: tuple) -> None:
+        """One interval of a service's demand from a region (``INFERENCE_REGIONS`` order)."""
+
 
 class TraceRecorder(Recorder):
     """Streams the model's reports into a run directory."""
@@ -107,3 +113,9 @@ class TraceRecorder(Recorder):
 
     def link_sample(self, row: tuple) -> None:
         self.writer.append("links", row)
+
+    def inference_sample(self, row: tuple) -> None:
+        self.writer.append("inference", row)
+
+    def region_sample(self, row: tuple) -> None:
+        self.writer.append("inference_regions", row)

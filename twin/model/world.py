@@ -14,6 +14,7 @@ from twin.model.broker import PLACEMENTS, Broker
 from twin.model.calendar import Calendar
 from twin.model.data import DataMobility
 from twin.model.factory import Factory
+from twin.model.inference import ROUTINGS, InferenceModel
 from twin.model.job import Job
 from twin.model.network import Network
 from twin.model.recorder import Recorder
@@ -27,9 +28,7 @@ from twin.model.workload import TrainingWorkload
 def check_policies(data: dict[str, Any]) -> list[ConfigIssue]:
     """Policy names of raw config data that no registry knows, as config issues."""
     issues = []
-    policies = data.get("policies")
-    if not isinstance(policies, dict):
-        return []
+    policies = data.get("policies") if isinstance(data.get("policies"), dict) else {}
     for field, registry in (("scheduler", SCHEDULERS), ("placement", PLACEMENTS)):
         name = policies.get(field)
         if name is not None and name not in registry:
@@ -39,6 +38,16 @@ def check_policies(data: dict[str, Any]) -> list[ConfigIssue]:
                     f"unknown {field} {name!r}; expected one of {', '.join(registry)}",
                 )
             )
+    workloads = data.get("workloads")
+    inference = workloads.get("inference") if isinstance(workloads, dict) else None
+    routing = inference.get("routing") if isinstance(inference, dict) else None
+    if routing is not None and routing not in ROUTINGS:
+        issues.append(
+            ConfigIssue(
+                "workloads.inference.routing",
+                f"unknown routing {routing!r}; expected one of {', '.join(ROUTINGS)}",
+            )
+        )
     return issues
 
 
@@ -108,6 +117,17 @@ class World:
         if training is not None and training.enabled:
             self.training = TrainingWorkload(self.env, scenario, self.calendar, self._submit)
             self.env.process(self.training.run())
+        inference = scenario.workloads.inference
+        self.inference: InferenceModel | None = None
+        if inference is not None and inference.enabled:
+            self.inference = InferenceModel(
+                self.env,
+                scenario,
+                self.factories,
+                self.calendar,
+                self.network.topology if self.network else None,
+                self.recorder,
+            )
         transfers = scenario.workloads.transfers
         self.bulk = None
         if transfers is not None and transfers.enabled and self.network is not None:
@@ -152,6 +172,8 @@ class World:
     def finish(self) -> None:
         """Close the books: a last telemetry sample; jobs still in the system are recorded."""
         self.telemetry.sample()
+        if self.inference is not None:
+            self.inference.finish()
         in_system = list(self.broker.held)
         for factory in self.factories:
             in_system += factory.staging.values()

@@ -123,11 +123,49 @@ LINKS = _table(
     _col("active_flows", I64, "flows crossing it at time_s"),
 )
 
+INFERENCE = _table(
+    "inference",
+    "one row per service, site and window; latencies include the region's network round trip",
+    _col("time_s", F64, "end of the window"),
+    _col("service", STR, "service id"),
+    _col("site", STR, "site id"),
+    _col("replicas", I64, "replicas serving at the site"),
+    _col("arrivals", I64, "requests that arrived in the window"),
+    _col("served", I64, "requests completed in the window"),
+    _col("dropped", I64, "requests refused in the window (queue limit, timeout, no room)"),
+    _col("in_system", I64, "requests queued or in service at the window's end"),
+    _col("ttft_p50_ms", F64, "median time to first token (llm)", nullable=True),
+    _col("ttft_p99_ms", F64, "99th percentile time to first token (llm)", nullable=True),
+    _col("tpot_p50_ms", F64, "median time per output token (llm)", nullable=True),
+    _col("tpot_p99_ms", F64, "99th percentile time per output token (llm)", nullable=True),
+    _col("latency_p50_ms", F64, "median end-to-end latency", nullable=True),
+    _col("latency_p95_ms", F64, "95th percentile end-to-end latency", nullable=True),
+    _col("latency_p99_ms", F64, "99th percentile end-to-end latency", nullable=True),
+    _col("slo_misses", I64, "completed requests that missed an SLO, plus dropped ones"),
+    _col("mean_batch", F64, "mean requests per iteration (llm)", nullable=True),
+    _col("busy", F64, "share of the window the replicas were working"),
+)
+
+INFERENCE_REGIONS = _table(
+    "inference_regions",
+    "one row per service, demand region and telemetry interval",
+    _col("time_s", F64, "end of the interval"),
+    _col("service", STR, "service id"),
+    _col("region", STR, "region id"),
+    _col("arrivals", I64, "requests sent by the region"),
+    _col("served", I64, "its requests completed"),
+    _col("dropped", I64, "its requests refused"),
+    _col("slo_misses", I64, "its requests that missed an SLO or were dropped"),
+    _col("rtt_ms", F64, "round trip to its nearest hosting site"),
+)
+
 TABLES: dict[str, pa.Schema] = {
     "events": EVENTS,
     "jobs": JOBS,
     "sites": SITES,
     "transfers": TRANSFERS,
     "links": LINKS,
+    "inference": INFERENCE,
+    "inference_regions": INFERENCE_REGIONS,
 }
 """Every table a run directory may hold, by name (file ``<name>.arrow``)."""
