@@ -66,6 +66,14 @@ class Network:
         self.capacity_gbps = topology.capacity_gbps.copy()
         n = len(self.capacity_gbps)
         self.active: dict[int, Transfer] = {}
+        self._flows: list[Transfer] = []
+        """Active transfers, in the order of the per-flow arrays below."""
+        self._remaining_bits = np.zeros(0)
+        self._rates_bps = np.zeros(0)
+        self._caps_gbps = np.zeros(0)
+        self._lengths = np.zeros(0, dtype=np.int64)
+        self._links = np.zeros(0, dtype=np.int64)
+        """The active flows' routes, concatenated (CSR with ``_lengths``)."""
         self.delivering: dict[int, Transfer] = {}
         """Drained transfers whose last bit is still on its way (one route latency)."""
         self.channel_bits = np.zeros(n)
@@ -110,6 +118,11 @@ class Network:
             return transfer.done
         self.advance()
         self.active[transfer.id] = transfer
+        self._flows.append(transfer)
+        self._remaining_bits = np.append(self._remaining_bits, transfer.remaining_bits)
+        self._caps_gbps = np.append(self._caps_gbps, transfer.cap_bps / 1e9)
+        self._lengths = np.append(self._lengths, len(route.channels))
+        self._links = np.concatenate([self._links, route.channels])
         np.add.at(self.channel_flows, route.channels, 1)
         self._resolve()
         return transfer.done
@@ -133,34 +146,29 @@ class Network:
     def advance(self) -> None:
         """Drain every active flow at its current rate up to now."""
         dt = self.env.now - self._last_s
-        if dt > 0.0 and self.active:
-            for transfer in self.active.values():
-                transfer.remaining_bits -= transfer.rate_bps * dt
+        if dt > 0.0 and self._flows:
+            self._remaining_bits -= self._rates_bps * dt
             self.channel_bits += self.channel_rate_bps * dt
         self._last_s = self.env.now
 
     def _resolve(self) -> None:
         """Recompute the max-min fair rates and schedule the next drain."""
         self._version += 1
-        if not self.active:
+        if not self._flows:
+            self._rates_bps = np.zeros(0)
             self.channel_rate_bps[:] = 0.0
             return
-        transfers = list(self.active.values())
-        lengths = np.fromiter((len(t.route.channels) for t in transfers), np.int64, len(transfers))
-        route_ptr = np.zeros(len(transfers) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=route_ptr[1:])
-        route_links = np.concatenate([t.route.channels for t in transfers])
-        caps = np.fromiter((t.cap_bps / 1e9 for t in transfers), np.float64, len(transfers))
-        rates_gbps = maxmin_rates(route_ptr, route_links, self.capacity_gbps, caps)
+        route_ptr = np.zeros(len(self._flows) + 1, dtype=np.int64)
+        np.cumsum(self._lengths, out=route_ptr[1:])
+        rates_gbps = maxmin_rates(route_ptr, self._links, self.capacity_gbps, self._caps_gbps)
         self.solves += 1
-        rates_bps = rates_gbps * 1e9
-        for transfer, rate in zip(transfers, rates_bps.tolist(), strict=True):
-            transfer.rate_bps = rate
+        self._rates_bps = rates_gbps * 1e9
         self.channel_rate_bps = np.bincount(
-            route_links, weights=np.repeat(rates_bps, lengths), minlength=len(self.capacity_gbps)
+            self._links,
+            weights=np.repeat(self._rates_bps, self._lengths),
+            minlength=len(self.capacity_gbps),
         )
-        remaining = np.fromiter((t.remaining_bits for t in transfers), np.float64, len(transfers))
-        next_drain_s = max(0.0, float((remaining / rates_bps).min()))
+        next_drain_s = max(0.0, float((self._remaining_bits / self._rates_bps).min()))
         version = self._version
         self.env.timeout(next_drain_s).callbacks.append(lambda _: self._on_drain(version))
 
@@ -168,9 +176,18 @@ class Network:
         if version != self._version:
             return  # superseded by a later start or drain
         self.advance()
+        done = self._remaining_bits <= self._rates_bps * DRAIN_TOLERANCE_S
+        keep = ~done
         drained = [
-            t for t in self.active.values() if t.remaining_bits <= t.rate_bps * DRAIN_TOLERANCE_S
+            flow for flow, finished in zip(self._flows, done.tolist(), strict=True) if finished
         ]
+        self._flows = [
+            flow for flow, finished in zip(self._flows, done.tolist(), strict=True) if not finished
+        ]
+        self._links = self._links[np.repeat(keep, self._lengths)]
+        self._remaining_bits = self._remaining_bits[keep]
+        self._caps_gbps = self._caps_gbps[keep]
+        self._lengths = self._lengths[keep]
         for transfer in drained:
             del self.active[transfer.id]
             np.subtract.at(self.channel_flows, transfer.route.channels, 1)
@@ -196,5 +213,10 @@ class Network:
     def in_flight(self) -> list[Transfer]:
         """Transfers not yet delivered (for the end-of-run record), in order of id."""
         self.advance()
+        for transfer, bits, rate in zip(
+            self._flows, self._remaining_bits.tolist(), self._rates_bps.tolist(), strict=True
+        ):
+            transfer.remaining_bits = bits
+            transfer.rate_bps = rate
         pending = [*self.active.values(), *self.delivering.values()]
         return sorted(pending, key=lambda transfer: transfer.id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from twin.config.schema import TenantClass
 from twin.model.job import Job
 
 if TYPE_CHECKING:
@@ -21,6 +22,9 @@ RESERVATION_TOLERANCE = 1e-9
 
 class Scheduler:
     """Base: start queue heads in order while they fit (strict FCFS)."""
+
+    def __init__(self, tenants: dict[str, TenantClass]) -> None:
+        self.tenants = tenants
 
     def on_submit(self, factory: Factory, job: Job) -> None:
         if factory.queue[0] is job:
@@ -65,7 +69,8 @@ class EasyBackfill(Scheduler):
     their walltime, the head never starts later than its reservation.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tenants: dict[str, TenantClass]) -> None:
+        super().__init__(tenants)
         self._reservation: Reservation | None = None
 
     def on_submit(self, factory: Factory, job: Job) -> None:
@@ -135,8 +140,53 @@ def reserve(factory: Factory, head: Job) -> Reservation:
     return Reservation(head, start_s, free - head.accelerators, headroom - need_power)
 
 
+FAIR_SHARE_HALF_LIFE_S = 86400.0
+"""Usage older than this counts half as much (Slurm's PriorityDecayHalfLife, 1 day)."""
+
+
+class FairShare(EasyBackfill):
+    """Fair share with EASY backfilling: the queue is ordered by each tenant class's recent
+    use of this factory (accelerator-seconds, decaying with a one-day half-life) divided by
+    its weight, then by submission; the head of that order gets the EASY reservation.
+    """
+
+    def __init__(self, tenants: dict[str, TenantClass]) -> None:
+        super().__init__(tenants)
+        self.usage = dict.fromkeys(tenants, 0.0)
+        self._decayed_at = 0.0
+
+    def on_submit(self, factory: Factory, job: Job) -> None:
+        self.schedule(factory)
+
+    def schedule(self, factory: Factory) -> None:
+        self._charge_running(factory)
+        factory.queue.sort(key=lambda job: (self.priority(job.tenant), job.submit_s, job.id))
+        super().schedule(factory)
+
+    def priority(self, tenant: str) -> float:
+        weight = self.tenants[tenant].weight if tenant in self.tenants else 1.0
+        return self.usage.get(tenant, 0.0) / weight
+
+    def _charge_running(self, factory: Factory) -> None:
+        """Decay past usage to now and add what running jobs used since the last call."""
+        now = factory.env.now
+        elapsed = now - self._decayed_at
+        if elapsed <= 0:
+            return
+        decay = 0.5 ** (elapsed / FAIR_SHARE_HALF_LIFE_S)
+        for tenant in self.usage:
+            self.usage[tenant] *= decay
+        for job in factory.running.values():
+            since = max(job.start_s or now, self._decayed_at)
+            self.usage[job.tenant] = self.usage.get(job.tenant, 0.0) + job.accelerators * (
+                now - since
+            )
+        self._decayed_at = now
+
+
 SCHEDULERS: dict[str, type[Scheduler]] = {
     "fcfs": FCFS,
     "easy_backfill": EasyBackfill,
+    "fair_share": FairShare,
 }
 """Scheduler classes by the name used in ``policies.scheduler``."""

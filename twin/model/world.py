@@ -72,7 +72,7 @@ class World:
                 site,
                 scenario.accelerators,
                 self.calendar,
-                scheduler_class(),
+                scheduler_class(scenario.tenants),
                 self.recorder,
             )
             for site in scenario.sites
