@@ -154,8 +154,8 @@ class Site(StrictModel):
     pools: list[Pool] = Field(min_length=1, description="accelerator pools")
     power_mw: float = Field(gt=0, description="facility power cap, MW (IT load × PUE)")
     pue: float = Field(1.2, ge=1.0, le=3.0, description="power usage effectiveness")
-    carbon_gco2_per_kwh: float | HourlyProfile = Field(
-        ge=0, description="grid carbon intensity: a constant or 24 hourly values (UTC)"
+    carbon_gco2_per_kwh: Annotated[float, Field(ge=0)] | HourlyProfile = Field(
+        description="grid carbon intensity: a constant or 24 hourly values (UTC)"
     )
     price_eur_per_mwh: float | HourlyProfile = Field(
         description="electricity price: a constant or 24 hourly values (UTC)"

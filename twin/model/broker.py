@@ -27,16 +27,21 @@ PlacementKey = Callable[[Job, Factory, Pool, "Broker"], tuple]
 
 
 def least_loaded(job: Job, factory: Factory, pool: Pool, broker: Broker) -> tuple:
-    """The factory with the least work per accelerator, busy or queued."""
-    return (factory.load(), factory.id)
+    """The pool with the least work per accelerator, busy or waited for; faster on ties."""
+    return (pool.load(), -pool.spec.speed, factory.id, pool.accelerator)
 
 
 def nearest_data(job: Job, factory: Factory, pool: Pool, broker: Broker) -> tuple:
     """The factory whose copy of the job's dataset would arrive first (by the network's
     current fair share, or by distance without a network); the least loaded among equals."""
     if broker.data is not None:
-        return (broker.data.staging_estimate_s(job, factory), factory.load(), factory.id)
-    return (broker.distance_km(job.origin, factory.id), factory.load(), factory.id)
+        return (
+            broker.data.staging_estimate_s(job, factory),
+            pool.load(),
+            factory.id,
+            pool.accelerator,
+        )
+    return (broker.distance_km(job.origin, factory.id), pool.load(), factory.id, pool.accelerator)
 
 
 def _energy_per_work(factory: Factory, pool: Pool) -> float:
@@ -47,13 +52,13 @@ def _energy_per_work(factory: Factory, pool: Pool) -> float:
 def lowest_carbon(job: Job, factory: Factory, pool: Pool, broker: Broker) -> tuple:
     """Least CO2 for the job's work, among factories that can start it now if any can."""
     grams = factory.carbon_now() * _energy_per_work(factory, pool)
-    return (not factory.fits_now_on(job, pool), grams, factory.load(), factory.id)
+    return (not factory.fits_now_on(job, pool), grams, pool.load(), factory.id, pool.accelerator)
 
 
 def lowest_cost(job: Job, factory: Factory, pool: Pool, broker: Broker) -> tuple:
     """Cheapest electricity for the job's work, among factories that can start it now if any can."""
     euros = factory.price_now() * _energy_per_work(factory, pool)
-    return (not factory.fits_now_on(job, pool), euros, factory.load(), factory.id)
+    return (not factory.fits_now_on(job, pool), euros, pool.load(), factory.id, pool.accelerator)
 
 
 PLACEMENTS: dict[str, PlacementKey] = {
@@ -98,9 +103,7 @@ class Broker:
         key = (job.accelerators, job.allowed_types)
         if key not in self._candidates:
             self._candidates[key] = [
-                (factory, pool)
-                for factory in self.factories
-                if (pool := factory.pool_for(job)) is not None
+                (factory, pool) for factory in self.factories for pool in factory.pools_for(job)
             ]
         return self._candidates[key]
 

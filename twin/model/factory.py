@@ -49,6 +49,12 @@ class Pool:
     """Facility power of one busy accelerator (tdp_w × PUE): what a job is charged."""
     largest_job: int = 0
     """Most accelerators one job can hold here: pool size, or fewer if the power cap binds."""
+    waiting: int = 0
+    """Accelerators asked for by jobs queued or staging for this pool."""
+
+    def load(self) -> float:
+        """Accelerators busy or waited for, per accelerator of the pool."""
+        return (self.total - self.free + self.waiting) / self.total
 
     @property
     def busy(self) -> int:
@@ -164,14 +170,14 @@ class Factory:
 
     # ------------------------------------------------------------ feasibility
 
-    def pool_for(self, job: Job) -> Pool | None:
-        """The pool this job would run on here: the fastest that can ever hold it, or None."""
-        for pool in self._pools_by_speed:
-            if job.accelerators <= pool.largest_job and (
-                job.allowed_types is None or pool.accelerator in job.allowed_types
-            ):
-                return pool
-        return None
+    def pools_for(self, job: Job) -> list[Pool]:
+        """The pools that could ever hold this job here, fastest first."""
+        return [
+            pool
+            for pool in self._pools_by_speed
+            if job.accelerators <= pool.largest_job
+            and (job.allowed_types is None or pool.accelerator in job.allowed_types)
+        ]
 
     def extra_power_w(self, job: Job) -> float:
         return job.accelerators * self.pools[job.accelerator].busy_extra_w
@@ -228,6 +234,7 @@ class Factory:
         job.site = self.id
         job.accelerator = pool.accelerator
         job.speed = pool.spec.speed
+        pool.waiting += job.accelerators
         self.recorder.event(self.env.now, "place", site=self.id, job=job.id, value=job.accelerators)
         if data_ready is None:
             self._enqueue(job)
@@ -257,6 +264,7 @@ class Factory:
         """Start a queued job now (the scheduler has checked :meth:`fits_now`)."""
         pool = self.pools[job.accelerator]
         pool.free -= job.accelerators
+        pool.waiting -= job.accelerators
         self.busy_accelerators += job.accelerators
         self._power_changed()
         self.queue.remove(job)
@@ -305,6 +313,7 @@ class Factory:
             return
         self.queue.remove(job)
         self.queued_accelerators -= job.accelerators
+        self.pools[job.accelerator].waiting -= job.accelerators
         job.state = JobState.CANCELLED
         job.reason = f"waited longer than its patience of {job.patience_s:.0f} s"
         job.end_s = self.env.now

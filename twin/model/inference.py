@@ -317,6 +317,8 @@ class ServiceSite:
             idle = np.flatnonzero(self.free_at <= now)
             if len(idle) < per or self.count == 0:
                 return False
+            if self.count == 1 and len(self.pending_done):
+                return False  # its completions are reported by the next window
             self.free_at = np.delete(self.free_at, idle[:per])
         else:
             idle = [
@@ -402,7 +404,10 @@ class ServiceSite:
         self.pending_region = self.pending_region[keep]
         slo = self.service.slo.latency_s
         waits = wait[served]
-        self.delay_s = float(waits.mean()) if waits.size else 0.0
+        # no arrivals: the wait one arriving now would see (the backlog still queued)
+        self.delay_s = (
+            float(waits.mean()) if waits.size else max(0.0, float(self.free_at.min()) - end)
+        )
         busy = float(service_s[served].sum()) / (len(self.free_at) * owner.window_s)
         return WindowResult(
             arrivals=len(arrivals),

@@ -176,7 +176,10 @@ class Network:
         if version != self._version:
             return  # superseded by a later start or drain
         self.advance()
-        done = self._remaining_bits <= self._rates_bps * DRAIN_TOLERANCE_S
+        # Late in a long run the clock's resolution exceeds the tolerance: a residue that
+        # needs less than one clock tick would be rescheduled at the same instant forever.
+        tolerance_s = max(DRAIN_TOLERANCE_S, float(np.spacing(self.env.now)))
+        done = self._remaining_bits <= self._rates_bps * tolerance_s
         keep = ~done
         drained = [
             flow for flow, finished in zip(self._flows, done.tolist(), strict=True) if finished
