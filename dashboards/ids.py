@@ -1,0 +1,71 @@
+"""Component ids, in one place: the pages and the browser tests both use these names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+URL = "url"
+PAGE = "page"
+NAV = "nav"
+
+# runs list
+RUNS_TABLE = "runs-table"
+
+# replay
+REPLAY_RUN = "replay-run"
+REPLAY_STATUS = "replay-status"
+REPLAY_MAP = "replay-map"
+REPLAY_SELECT = "replay-select"
+REPLAY_SERIES = "replay-series"
+
+# explore
+EXPLORE_RUN = "explore-run"
+EXPLORE_STATUS = "explore-status"
+EXPLORE_KPIS = "explore-kpis"
+EXPLORE_SITE = "explore-site"
+EXPLORE_TENANT = "explore-tenant"
+EXPLORE_STATE = "explore-state"
+EXPLORE_JOBS = "explore-jobs"
+EXPLORE_WAIT = "explore-wait"
+EXPLORE_TRANSFERS = "explore-transfers"
+EXPLORE_TRANSFERS_BOX = "explore-transfers-box"
+
+# compare
+COMPARE_A = "compare-a"
+COMPARE_B = "compare-b"
+COMPARE_STATUS = "compare-status"
+COMPARE_KPIS = "compare-kpis"
+COMPARE_SERIES = "compare-series"
+COMPARE_MAP_A = "compare-map-a"
+COMPARE_MAP_B = "compare-map-b"
+
+
+@dataclass(frozen=True)
+class Player:
+    """The ids of one time player: a slider, play/pause, a speed choice and a clock."""
+
+    prefix: str
+
+    @property
+    def slider(self) -> str:
+        return f"{self.prefix}-slider"
+
+    @property
+    def play(self) -> str:
+        return f"{self.prefix}-play"
+
+    @property
+    def speed(self) -> str:
+        return f"{self.prefix}-speed"
+
+    @property
+    def interval(self) -> str:
+        return f"{self.prefix}-interval"
+
+    @property
+    def clock(self) -> str:
+        return f"{self.prefix}-clock"
+
+
+REPLAY_PLAYER = Player("replay")
+COMPARE_PLAYER = Player("compare")

@@ -1,0 +1,236 @@
+"""Compare: two runs side by side: KPI deltas, overlaid network totals and both maps replayed
+by one slider."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+from dash import Dash, Input, Output, State, dcc, html
+from twin.dashboards import figures, ids
+from twin.dashboards.components import (
+    DATA_ERRORS,
+    Context,
+    default_run,
+    format_number,
+    graph,
+    load,
+    message,
+    player,
+    query_value,
+    register_player,
+    run_options,
+    run_status,
+    slider_settings,
+    speed_options,
+)
+from twin.dashboards.data import KpiDelta, RunStore, Timeline, kpi_deltas
+from twin.dashboards.pages.replay import map_frame
+
+PATH = "/compare"
+TITLE = "Compare"
+PLAYER = ids.COMPARE_PLAYER
+
+
+def layout(context: Context, search: str | None = None) -> html.Div:
+    a = default_run(context.store, query_value(search, "a"))
+    b = default_run(context.store, query_value(search, "b"), skip=a)
+    options = run_options(context.store, a, b)
+
+    def picker(id: str, label: str, value: str | None) -> html.Div:
+        return html.Div(
+            [
+                html.Label(label),
+                dcc.Dropdown(id=id, options=options, value=value, clearable=False),
+            ],
+            className="filter wide",
+        )
+
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.H2(TITLE),
+                    picker(ids.COMPARE_A, "A (baseline)", a),
+                    picker(ids.COMPARE_B, "B (what-if)", b),
+                ],
+                className="page-head",
+            ),
+            html.Div(id=ids.COMPARE_STATUS, className="status"),
+            html.Div(
+                [
+                    html.Div(id=ids.COMPARE_KPIS, className="half"),
+                    html.Div(graph(ids.COMPARE_SERIES, context), className="half"),
+                ],
+                className="row",
+            ),
+            player(PLAYER),
+            html.Div(
+                [
+                    html.Div(graph(ids.COMPARE_MAP_A, context), className="half"),
+                    html.Div(graph(ids.COMPARE_MAP_B, context), className="half"),
+                ],
+                className="row",
+            ),
+        ]
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The functions behind the callbacks
+# ---------------------------------------------------------------------------------------------
+
+
+def kpi_table(rows: list[KpiDelta], name_a: str, name_b: str) -> html.Table:
+    """KPI, A, B, B − A and the relative change."""
+
+    def signed(value: float | None, suffix: str = "") -> str:
+        return "–" if value is None else format_number(value, sign=True) + suffix
+
+    def tone(row: KpiDelta) -> str:
+        return "" if not row.delta else ("up" if row.delta > 0 else "down")
+
+    return html.Table(
+        [
+            html.Thead(
+                html.Tr([html.Th("KPI"), html.Th(name_a), html.Th(name_b), html.Th("Δ (B−A)")])
+            ),
+            html.Tbody(
+                [
+                    html.Tr(
+                        [
+                            html.Th(row.name),
+                            html.Td(format_number(row.a)),
+                            html.Td(format_number(row.b)),
+                            html.Td(
+                                [
+                                    signed(row.delta),
+                                    html.Span(
+                                        f" ({signed(row.delta_pct, '%')})"
+                                        if row.delta_pct is not None
+                                        else "",
+                                        className="muted",
+                                    ),
+                                ],
+                                className=f"delta {tone(row)}",
+                            ),
+                        ],
+                        **{"data-kpi": row.name},
+                    )
+                    for row in rows
+                ]
+            ),
+        ],
+        className="kpi-table",
+    )
+
+
+def compare_frame(store: RunStore, a: str | None, b: str | None) -> tuple[Any, Any, Any]:
+    """Status notes, KPI table and overlaid totals of runs A and B."""
+    notes: list[Any] = []
+    runs = []
+    for label, name in (("A", a), ("B", b)):
+        data, problem = load(store, name)
+        if name:
+            notes.append(html.Div([html.B(f"{label}: "), *run_status(store.info(name))]))
+        if data is None:
+            notes.append(message(problem or "no run"))
+        runs.append(data)
+    data_a, data_b = runs
+    if data_a is None or data_b is None:
+        return notes, None, figures.empty_figure("choose two readable runs")
+    try:
+        table = kpi_table(kpi_deltas(data_a.kpis(), data_b.kpis()), data_a.name, data_b.name)
+        panels = figures.overlay_panels(data_a.totals(), data_b.totals(), data_a.name, data_b.name)
+        series = figures.series_figure(
+            panels, start=data_a.start, t=data_a.timeline.first_s, title="network totals"
+        )
+    except DATA_ERRORS as error:
+        return [*notes, message(str(error))], None, figures.empty_figure(str(error))
+    return notes, table, series
+
+
+def joint_timeline(store: RunStore, a: str | None, b: str | None) -> Timeline | None:
+    """One slider for both runs: the span covering both, at the finer step."""
+    lines = []
+    for name in (a, b):
+        data, _ = load(store, name)
+        if data is not None:
+            try:
+                lines.append(data.timeline)
+            except DATA_ERRORS:
+                continue
+    if not lines:
+        return None
+    return Timeline(
+        min(line.first_s for line in lines),
+        max(line.last_s for line in lines),
+        min(line.step_s for line in lines),
+    )
+
+
+def maps_frame(
+    store: RunStore, a: str | None, b: str | None, t: float | None
+) -> tuple[go.Figure, go.Figure, str]:
+    """Both maps at the same simulated time ``t``."""
+    figure_a, clock = map_frame(store, a, t)
+    figure_b, clock_b = map_frame(store, b, t)
+    for figure, name in ((figure_a, a), (figure_b, b)):
+        figure.update_layout(height=440, title={"text": name, "x": 0.01}, margin_t=30)
+    return figure_a, figure_b, clock or clock_b
+
+
+def register(app: Dash, context: Context) -> None:
+    store = context.store
+    register_player(app, PLAYER)
+
+    @app.callback(
+        Output(ids.COMPARE_STATUS, "children"),
+        Output(ids.COMPARE_KPIS, "children"),
+        Output(ids.COMPARE_SERIES, "figure"),
+        Output(PLAYER.slider, "min"),
+        Output(PLAYER.slider, "max"),
+        Output(PLAYER.slider, "step"),
+        Output(PLAYER.slider, "marks"),
+        Output(PLAYER.slider, "value"),
+        Output(PLAYER.speed, "options"),
+        Input(ids.COMPARE_A, "value"),
+        Input(ids.COMPARE_B, "value"),
+        State(PLAYER.slider, "value"),
+    )
+    def choose_runs(a: str | None, b: str | None, t: float | None) -> tuple[Any, ...]:
+        notes, table, series = compare_frame(store, a, b)
+        timeline = joint_timeline(store, a, b)
+        if timeline is None:
+            return (notes, table, series, 0, 1, 1, None, 0, speed_options(None))
+        settings = slider_settings(timeline, t)
+        return (
+            notes,
+            table,
+            series,
+            settings["min"],
+            settings["max"],
+            settings["step"],
+            settings["marks"],
+            settings["value"],
+            speed_options(timeline),
+        )
+
+    @app.callback(
+        Output(ids.COMPARE_MAP_A, "figure"),
+        Output(ids.COMPARE_MAP_B, "figure"),
+        Output(PLAYER.clock, "children"),
+        Input(PLAYER.slider, "value"),
+        Input(ids.COMPARE_A, "value"),
+        Input(ids.COMPARE_B, "value"),
+    )
+    def draw_maps(t: float | None, a: str | None, b: str | None) -> tuple[Any, Any, str]:
+        return maps_frame(store, a, b, t)
+
+    app.clientside_callback(
+        figures.CURSOR_JS,
+        Output(ids.COMPARE_SERIES, "figure", allow_duplicate=True),
+        Input(PLAYER.slider, "value"),
+        State(ids.COMPARE_SERIES, "figure"),
+        prevent_initial_call=True,
+    )

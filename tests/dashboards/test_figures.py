@@ -1,0 +1,173 @@
+"""The figure builders, called directly on data from real and synthetic runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from twin.dashboards import figures
+from twin.dashboards.data import (
+    Edge,
+    Geo,
+    Histogram,
+    Line,
+    LinkState,
+    Node,
+    Panel,
+    RunStore,
+    SiteState,
+    Snapshot,
+)
+
+START = dt.datetime(2026, 3, 2)
+GEO = Geo(
+    sites=(
+        Node("north", "North", 64.2, 27.7, "site", 64, 0.2),
+        Node("south", "South", 44.5, 11.4, "site", 128, 0.15),
+    ),
+    pops=(Node("pop_x", "Exchange", 52.5, 13.4, "pop"),),
+    links=(
+        Edge("north~pop_x", "north", "pop_x", 400.0),
+        Edge("pop_x~south", "pop_x", "south", 100.0),
+    ),
+)
+
+
+def state(site: str, utilisation: float, online: bool = True) -> SiteState:
+    return SiteState(site, online, 100, int(100 * utilisation), 3, utilisation, 0.1)
+
+
+def trace(figure, name):
+    return next(t for t in figure.data if t.name == name)
+
+
+@pytest.fixture(scope="module")
+def store(runs_dir):
+    return RunStore(runs_dir)
+
+
+def test_map_is_europe_drawn_from_local_geometry():
+    figure = figures.map_figure(GEO, None)
+    geo = figure.layout.geo
+    assert geo.scope == "europe" and geo.resolution == 50
+    assert geo.showcoastlines and geo.showland and geo.showcountries
+
+
+def test_factories_are_sized_by_accelerators_and_coloured_by_utilisation():
+    snapshot = Snapshot(0.0, 0.0, {"north": state("north", 0.25), "south": state("south", 0.75)})
+    figure = figures.map_figure(GEO, snapshot)
+    factories = trace(figure, "factories")
+    assert [c[1] for c in factories.customdata] == ["north", "south"]
+    assert list(factories.marker.color) == [0.25, 0.75]
+    assert factories.marker.cmin == 0 and factories.marker.cmax == 1
+    assert factories.marker.size[0] == factories.marker.size[1]  # both report 100 installed
+
+
+def test_sites_offline_or_without_data_are_grey():
+    snapshot = Snapshot(0.0, 0.0, {"north": state("north", 0.5, online=False)})
+    figure = figures.map_figure(GEO, snapshot)
+    grey = trace(figure, "factories (offline or no data)")
+    assert [c[1] for c in grey.customdata] == ["north", "south"]
+    assert grey.marker.color == figures.NO_DATA
+    assert not [t for t in figure.data if t.name == "factories"]
+
+
+def test_the_map_changes_with_time(store):
+    data = store.get("base")
+    timeline = data.timeline
+    colours = {
+        tuple(trace(figures.map_figure(data.geo, data.snapshot(t)), "factories").marker.color)
+        for t in np.arange(timeline.first_s, timeline.last_s, timeline.step_s)
+    }
+    assert len(colours) > 1
+
+
+def test_selected_site_is_outlined():
+    snapshot = Snapshot(0.0, 0.0, {"north": state("north", 0.1), "south": state("south", 0.2)})
+    figure = figures.map_figure(GEO, snapshot, selected="south")
+    assert list(trace(figure, "factories").marker.line.width) == [0.8, 3.0]
+
+
+def test_links_are_grey_without_telemetry_and_coloured_with_it():
+    figure = figures.map_figure(GEO, None)
+    middles = trace(figure, "links")
+    assert [c[1] for c in middles.customdata] == ["north~pop_x", "pop_x~south"]
+    assert set(middles.marker.color) == {"#8a939c"}
+    links = {
+        "north~pop_x": LinkState("north~pop_x", "north", "pop_x", 400.0, 360.0, 0.9, 3),
+        "pop_x~south": LinkState("pop_x~south", "pop_x", "south", 100.0, 5.0, 0.05, 1),
+    }
+    figure = figures.map_figure(GEO, Snapshot(0.0, 0.0, {}, links))
+    colours = list(trace(figure, "links").marker.color)
+    assert colours == [figures._colour(0.9), figures._colour(0.05)] and colours[0] != colours[1]
+    widths = sorted(t.line.width for t in figure.data if t.mode == "lines")
+    assert widths[0] < widths[-1]  # the 400 Gbps link is drawn wider
+
+
+def test_the_map_of_a_run_with_links_has_them(store):
+    data = store.get("net")
+    figure = figures.map_figure(data.geo, data.snapshot(7200))
+    assert [c[1] for c in trace(figure, "links").customdata] == ["north~pop_x", "pop_x~south"]
+    assert trace(figure, "PoPs").customdata[0][1] == "pop_x"
+
+
+def test_series_share_a_time_axis_with_a_cursor():
+    x = np.array([0.0, 600.0, 1200.0])
+    panels = [
+        Panel("a", (Line("one", x, np.array([1.0, 2.0, 3.0])),)),
+        Panel("b", (Line("two", x, np.array([3.0, 2.0, 1.0]), dash="dot"),)),
+        Panel("empty", ()),
+    ]
+    figure = figures.series_figure(panels, start=START, t=600.0, title="T")
+    assert len(figure.data) == 2
+    assert [a.text for a in figure.layout.annotations] == ["a", "b"]
+    cursor = figure.layout.shapes[0]
+    assert cursor.x0 == cursor.x1 == "2026-03-02 00:10:00"
+    assert (
+        figure.layout.meta["start_ms"] == (START - dt.datetime(1970, 1, 1)).total_seconds() * 1000
+    )
+    assert str(figure.data[0].x[1]).startswith("2026-03-02T00:10")
+    assert figure.data[1].line.dash == "dot"
+
+
+def test_series_of_nothing_say_so():
+    figure = figures.series_figure([], start=START)
+    assert "no series" in figure.layout.annotations[0].text
+
+
+def test_overlay_panels_draw_b_dashed():
+    x = np.array([0.0, 1.0])
+    a = [Panel("busy", (Line("a", x, x),)), Panel("only a", (Line("a", x, x),))]
+    b = [Panel("busy", (Line("b", x, x),))]
+    merged = figures.overlay_panels(a, b, "base", "green")
+    assert [(line.name, line.dash) for line in merged[0].lines] == [
+        ("base", None),
+        ("green", "dash"),
+    ]
+    assert [line.name for line in merged[1].lines] == ["base"]
+
+
+def test_histograms_are_bars_of_server_side_counts():
+    histogram = Histogram(np.array([0.0, 1.0, 2.0]), {"x": np.array([3, 4])}, "wait (h)")
+    figure = figures.histogram_figure(histogram, title="waits")
+    assert list(figure.data[0].y) == [3, 4]
+    assert list(figure.data[0].x) == [0.5, 1.5]
+    logged = Histogram(
+        np.array([1.0, 10.0, 100.0]),
+        {"a": np.array([1, 0]), "b": np.array([0, 2])},
+        "s",
+        log_x=True,
+    )
+    figure = figures.histogram_figure(logged, title="transfers")
+    assert figure.layout.xaxis.type == "log" and len(figure.data) == 2
+    empty = Histogram(np.array([0.0, 1.0]), {"x": np.array([0])}, "s")
+    assert (
+        "nothing to show" in figures.histogram_figure(empty, title="t").layout.annotations[0].text
+    )
+
+
+def test_time_label():
+    assert figures.time_label(86400 + 3 * 3600 + 25 * 60, START) == (
+        "day 2, 03:25 (2026-03-03 03:25 UTC)"
+    )
