@@ -185,3 +185,20 @@ def test_json_schema_describes_the_scenario():
     assert schema["title"] == "twin scenario"
     assert {"sites", "accelerators", "workloads", "policies"} <= set(schema["properties"])
     assert schema["additionalProperties"] is False
+
+
+def test_parallel_links_are_refused_but_opposite_directed_links_are_fine(tmp_path):
+    data = yaml.safe_load((builtin_scenarios()["tiny"]).read_text())
+    data["links"] = [
+        {"a": "north", "b": "south", "capacity_gbps": 100},
+        {"a": "south", "b": "north", "capacity_gbps": 10},
+    ]
+    from twin.config import validate_scenario
+
+    with pytest.raises(ConfigError, match=r"links\[1\]: a second link from 'south' to 'north'"):
+        validate_scenario(data)
+    data["links"] = [
+        {"a": "north", "b": "south", "capacity_gbps": 100, "directed": True},
+        {"a": "south", "b": "north", "capacity_gbps": 10, "directed": True},
+    ]
+    assert len(validate_scenario(data).links) == 2

@@ -8,6 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twin.kernels.maxmin import (
     _maxmin_kernel,
+    _progressive_filling,
+    _radix_sort,
     maxmin_rates,
     maxmin_rates_reference,
 )
@@ -33,6 +35,13 @@ def solve(solver, routes, capacity, rate_cap=None):
     ptr, links = csr(routes)
     cap = None if rate_cap is None else np.asarray(rate_cap, dtype=np.float64)
     return solver(ptr, links, np.asarray(capacity, dtype=np.float64), cap)
+
+
+def interpreted_kernel(ptr, links, cap, rcap, rates):
+    """The kernel body run by the Python interpreter (int64 scratch arrays)."""
+    n_flows = len(ptr) - 1
+    scratch = np.empty(len(links), np.int64), np.empty(n_flows, np.int64)
+    return _progressive_filling.py_func(ptr, links, cap, rcap, rates, *scratch)
 
 
 def link_loads(routes, rates, n_links):
@@ -229,7 +238,7 @@ def test_property_compiled_kernel_equals_pure_python_kernel(net):
     rcap = np.full(len(routes), INF) if rate_cap is None else np.asarray(rate_cap, np.float64)
     compiled, interpreted = np.empty(len(routes)), np.empty(len(routes))
     n1 = _maxmin_kernel(ptr, links, cap, rcap, compiled)
-    n2 = _maxmin_kernel.py_func(ptr, links, cap, rcap, interpreted)
+    n2 = interpreted_kernel(ptr, links, cap, rcap, interpreted)
     assert n1 == n2
     np.testing.assert_array_equal(compiled, interpreted)
 
@@ -240,7 +249,7 @@ def test_pure_python_kernel_body_on_hand_case():
     rcap = np.array([INF, INF, INF, 2.5, 1.0])
     compiled, interpreted = np.empty(5), np.empty(5)
     _maxmin_kernel(ptr, links, cap, rcap, compiled)
-    _maxmin_kernel.py_func(ptr, links, cap, rcap, interpreted)
+    interpreted_kernel(ptr, links, cap, rcap, interpreted)
     np.testing.assert_array_equal(compiled, interpreted)
     np.testing.assert_allclose(compiled, [2.0, 7.0, 2.0, 2.5, 1.0], rtol=1e-15)
 
@@ -258,6 +267,117 @@ def test_large_random_network_matches_reference():
     np.testing.assert_allclose(rates, maxmin_rates_reference(ptr, links, cap, rcap), rtol=1e-12)
     routes = [links[ptr[f] : ptr[f + 1]].tolist() for f in range(n_flows)]
     assert_feasible(routes, cap, rcap, rates)
+
+
+def random_csr(rng, n_flows, n_links, max_len=6):
+    lengths = rng.integers(0, max_len + 1, n_flows)
+    ptr = np.zeros(n_flows + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum(lengths)
+    return ptr, rng.integers(0, n_links, ptr[-1]).astype(np.int64)
+
+
+def assert_same_as_reference(ptr, links, cap, rcap):
+    """Compiled = reference exactly (same arithmetic); compiled = interpreted incl. rounds."""
+    rates = maxmin_rates(ptr, links, cap, rcap)
+    np.testing.assert_array_equal(rates, maxmin_rates_reference(ptr, links, cap, rcap))
+    compiled, interpreted = np.empty(len(ptr) - 1), np.empty(len(ptr) - 1)
+    full_cap = np.full(len(ptr) - 1, INF) if rcap is None else rcap
+    assert _maxmin_kernel(ptr, links, cap, full_cap, compiled) == interpreted_kernel(
+        ptr, links, cap, full_cap, interpreted
+    )
+    np.testing.assert_array_equal(compiled, interpreted)
+    np.testing.assert_array_equal(compiled, rates)
+    return rates
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_caps_across_many_buckets_match_reference(seed):
+    # Caps over 600 orders of magnitude and many per bucket: the lazy bucket sort and its
+    # radix path (> 32 unfrozen flows in a bucket) must give the reference's order.
+    rng = np.random.default_rng(seed)
+    n_flows, n_links = 3000, 40
+    ptr, links = random_csr(rng, n_flows, n_links)
+    cap = rng.uniform(1.0, 1e3, n_links)
+    rcap = np.where(
+        rng.random(n_flows) < 0.5, 10.0 ** rng.uniform(-300, 3, n_flows), rng.uniform(0, 5, n_flows)
+    )
+    rcap[rng.random(n_flows) < 0.2] = INF
+    rcap[rng.random(n_flows) < 0.05] = 0.0
+    assert_same_as_reference(ptr, links, cap, rcap)
+
+
+def test_caps_at_bucket_boundaries_freeze_in_the_same_round():
+    # Caps straddling a bucket boundary (2.0 and its neighbours, 2 ** k) and within the
+    # saturation tolerance of each other must freeze together, as in the reference.
+    below, above = np.nextafter(2.0, 0.0), np.nextafter(2.0, 4.0)
+    rcap = np.array([below, 2.0, above, 2.0 * (1 + 1e-13), 2.0 * (1 + 1e-11), 4.0, 1.0, INF])
+    routes = [[0]] * len(rcap)
+    ptr, links = csr(routes)
+    rates = assert_same_as_reference(ptr, links, np.array([100.0]), rcap)
+    # The four caps within tolerance of the level freeze at the level (the smallest cap).
+    np.testing.assert_array_equal(rates[:4], [below] * 4)
+    np.testing.assert_array_equal(rates[4:7], rcap[4:7])
+    assert rates[7] == pytest.approx(100.0 - 4 * below - rcap[4:7].sum(), rel=1e-12)
+    rounds = _maxmin_kernel(ptr, links, np.array([100.0]), rcap, np.empty(len(rcap)))
+    assert rounds == 5  # 1.0 | the four caps within tolerance of 2 | 2(1+1e-11) | 4 | link
+
+
+def test_negative_zero_cap_is_zero():
+    ptr, links = csr([[0], [0], [0]])
+    rates = assert_same_as_reference(ptr, links, np.array([3.0]), np.array([-0.0, 0.0, INF]))
+    np.testing.assert_array_equal(rates, [0.0, 0.0, 3.0])
+
+
+def test_many_equal_caps():
+    rng = np.random.default_rng(5)
+    ptr, links = random_csr(rng, 5000, 30)
+    rcap = np.full(5000, 0.37)
+    rcap[::7] = INF
+    assert_same_as_reference(ptr, links, rng.uniform(10.0, 100.0, 30), rcap)
+
+
+def test_int32_and_int64_scratch_agree():
+    rng = np.random.default_rng(6)
+    ptr, links = random_csr(rng, 2000, 50)
+    cap = rng.uniform(1.0, 50.0, 50)
+    rcap = np.where(rng.random(2000) < 0.3, rng.uniform(0.0, 2.0, 2000), INF)
+    narrow, wide = np.empty(2000), np.empty(2000)
+    n32 = _maxmin_kernel(ptr, links, cap, rcap, narrow)  # int32 flow ids
+    scratch = np.empty(len(links), np.int64), np.empty(2000, np.int64)
+    n64 = _progressive_filling(ptr, links, cap, rcap, wide, *scratch)
+    assert n32 == n64
+    np.testing.assert_array_equal(narrow, wide)
+
+
+def test_strided_inputs_are_accepted():
+    rng = np.random.default_rng(7)
+    ptr, links = random_csr(rng, 300, 20)
+    cap = rng.uniform(1.0, 50.0, 20)
+    rcap = rng.uniform(0.1, 5.0, 300)
+    strided = np.repeat(links, 2)[::2]
+    assert not strided.flags.c_contiguous
+    np.testing.assert_array_equal(
+        maxmin_rates(ptr, strided, cap, rcap), maxmin_rates(ptr, links, cap, rcap)
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from([0.0, 1.0, 2.0, 3.0, 1e-300, 1e300]),
+            st.floats(0.0, 1e308, allow_nan=False, allow_infinity=False),
+        ),
+        max_size=300,
+    )
+)
+def test_property_radix_sort_is_a_stable_sort(values):
+    keys = np.array(values, dtype=np.float64).view(np.uint64)
+    items = np.arange(len(values), dtype=np.int32)
+    expected = np.argsort(keys, kind="stable")
+    _radix_sort(keys, items)
+    np.testing.assert_array_equal(items, expected)
+    assert np.all(keys[:-1] <= keys[1:])
 
 
 # --------------------------------------------------------------------------------------

@@ -167,6 +167,7 @@ def cross_check(data: dict[str, Any]) -> list[ConfigIssue]:
                         f"unknown accelerator {kind!r}; {_known(catalogue)}",
                     )
                 )
+    seen_ends: dict[tuple[str, str], int] = {}
     for i, link in _dicts(data.get("links")):
         for end in ("a", "b"):
             node = link.get(end)
@@ -176,6 +177,19 @@ def cross_check(data: dict[str, Any]) -> list[ConfigIssue]:
                 )
         if link.get("a") is not None and link.get("a") == link.get("b"):
             issues.append(ConfigIssue(f"links[{i}]", f"a link from {link['a']!r} to itself"))
+        a, b = str(link.get("a")), str(link.get("b"))
+        directions = [(a, b)] if link.get("directed") is True else [(a, b), (b, a)]
+        clash = next((seen_ends[d] for d in directions if d in seen_ends), None)
+        if clash is not None:
+            issues.append(
+                ConfigIssue(
+                    f"links[{i}]",
+                    f"a second link from {a!r} to {b!r} (links[{clash}]); "
+                    "give one link their total capacity",
+                )
+            )
+        for direction in directions:
+            seen_ends.setdefault(direction, i)
     workloads = data.get("workloads")
     training = workloads.get("training") if isinstance(workloads, dict) else None
     if isinstance(training, dict):

@@ -35,7 +35,8 @@ class Transfer:
     job: int | None
     done: simpy.Event
     remaining_bits: float = 0.0
-    rate_bps: float = 0.0
+    """Bits left to send: set at the start and synced by :meth:`Network.in_flight` (the
+    network keeps the live values in arrays)."""
     drained_s: float | None = None
     end_s: float | None = None
     cap_bps: float = field(default=np.inf)
@@ -199,7 +200,6 @@ class Network:
 
     def _drained(self, transfer: Transfer) -> None:
         transfer.remaining_bits = 0.0
-        transfer.rate_bps = 0.0
         transfer.drained_s = self.env.now
         self.delivering[transfer.id] = transfer
         latency = self.env.timeout(transfer.route.latency_s)
@@ -216,10 +216,7 @@ class Network:
     def in_flight(self) -> list[Transfer]:
         """Transfers not yet delivered (for the end-of-run record), in order of id."""
         self.advance()
-        for transfer, bits, rate in zip(
-            self._flows, self._remaining_bits.tolist(), self._rates_bps.tolist(), strict=True
-        ):
+        for transfer, bits in zip(self._flows, self._remaining_bits.tolist(), strict=True):
             transfer.remaining_bits = bits
-            transfer.rate_bps = rate
         pending = [*self.active.values(), *self.delivering.values()]
         return sorted(pending, key=lambda transfer: transfer.id)
