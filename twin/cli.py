@@ -275,6 +275,54 @@ def print_summary(result: Any) -> None:
                 f"{row['throughput_gbps_mean']:,.1f}",
             )
         console.print(links)
+    if result.services:
+        services = Table(
+            "service",
+            "requests",
+            "dropped",
+            "SLO met",
+            "p99 latency (median / worst window)",
+            title="inference",
+        )
+        for row in result.services:
+            services.add_row(
+                row["service"],
+                f"{row['arrivals']:,}",
+                f"{row['dropped']:,}",
+                _percent(row["attainment"]),
+                f"{_ms(row['latency_p99_ms_median_window'])} / "
+                f"{_ms(row['latency_p99_ms_worst_window'])}",
+            )
+        console.print(services)
+    if result.regions:
+        regions = Table(
+            "service",
+            "region",
+            "requests",
+            "SLO met",
+            "RTT",
+            title="inference by region (worst 5 per service; --json for all)",
+        )
+        for service in sorted({row["service"] for row in result.regions}):
+            for row in [r for r in result.regions if r["service"] == service][:5]:
+                regions.add_row(
+                    service,
+                    row["region"],
+                    f"{row['arrivals']:,}",
+                    _percent(row["attainment"]),
+                    _ms(row["rtt_ms"]),
+                )
+        console.print(regions)
+
+
+def _percent(share: float) -> str:
+    return "-" if share != share else f"{100 * share:.2f}%"
+
+
+def _ms(value: float | None) -> str:
+    if value is None or value != value:
+        return "-"
+    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.1f} ms"
 
 
 def _hours(seconds: float) -> str:

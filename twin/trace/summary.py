@@ -30,6 +30,10 @@ class Summary:
     """Per transfer kind: count, bytes moved, mean/p95 transfer time (runs with a network)."""
     busiest_links: list[dict[str, Any]] = field(default_factory=list)
     """Link directions by mean utilisation, busiest first (runs with a network)."""
+    services: list[dict[str, Any]] = field(default_factory=list)
+    """Per inference service: requests, drops, SLO attainment, window p99 latencies."""
+    regions: list[dict[str, Any]] = field(default_factory=list)
+    """Per inference service and demand region: requests and SLO attainment."""
 
     def kpis(self) -> dict[str, float]:
         """Flat headline numbers, for comparing runs side by side."""
@@ -48,6 +52,8 @@ class Summary:
                 if self.transfers
                 else {}
             ),
+            **{f"{s['service']} SLO attainment (%)": 100 * s["attainment"] for s in self.services},
+            **{f"{s['service']} requests dropped": float(s["dropped"]) for s in self.services},
         }
 
 
@@ -81,6 +87,8 @@ def summarize(run: Run) -> Summary:
     sites, totals = _site_rows(run.table("sites"))
     transfers = _transfer_rows(run.table("transfers")) if run.has("transfers") else []
     links = _busiest_links(run.table("links")) if run.has("links") else []
+    services = _service_rows(run.table("inference")) if run.has("inference") else []
+    regions = _region_rows(run.table("inference_regions")) if run.has("inference_regions") else []
     return Summary(
         scenario=run.scenario,
         status=run.status,
@@ -92,7 +100,77 @@ def summarize(run: Run) -> Summary:
         totals=totals,
         transfers=transfers,
         busiest_links=links,
+        services=services,
+        regions=regions,
     )
+
+
+def _attainment(misses: float, resolved: float) -> float:
+    """Share of resolved (served or dropped) requests that met every SLO."""
+    return 1.0 - misses / resolved if resolved else float("nan")
+
+
+def _service_rows(table: pa.Table) -> list[dict[str, Any]]:
+    if table.num_rows == 0:
+        return []
+    grouped = table.group_by("service").aggregate(
+        [
+            ("arrivals", "sum"),
+            ("served", "sum"),
+            ("dropped", "sum"),
+            ("slo_misses", "sum"),
+            ("latency_p99_ms", "max"),
+            ("latency_p99_ms", "approximate_median"),
+            ("ttft_p99_ms", "max"),
+            ("tpot_p99_ms", "max"),
+        ]
+    )
+    rows = []
+    for row in sorted(grouped.to_pylist(), key=lambda r: r["service"]):
+        resolved = row["served_sum"] + row["dropped_sum"]
+        rows.append(
+            {
+                "service": row["service"],
+                "arrivals": row["arrivals_sum"],
+                "served": row["served_sum"],
+                "dropped": row["dropped_sum"],
+                "slo_misses": row["slo_misses_sum"],
+                "attainment": _attainment(row["slo_misses_sum"], resolved),
+                "latency_p99_ms_median_window": row["latency_p99_ms_approximate_median"],
+                "latency_p99_ms_worst_window": row["latency_p99_ms_max"],
+                "ttft_p99_ms_worst_window": row["ttft_p99_ms_max"],
+                "tpot_p99_ms_worst_window": row["tpot_p99_ms_max"],
+            }
+        )
+    return rows
+
+
+def _region_rows(table: pa.Table) -> list[dict[str, Any]]:
+    if table.num_rows == 0:
+        return []
+    grouped = table.group_by(["service", "region"]).aggregate(
+        [
+            ("arrivals", "sum"),
+            ("served", "sum"),
+            ("dropped", "sum"),
+            ("slo_misses", "sum"),
+            ("rtt_ms", "mean"),
+        ]
+    )
+    rows = [
+        {
+            "service": row["service"],
+            "region": row["region"],
+            "arrivals": row["arrivals_sum"],
+            "dropped": row["dropped_sum"],
+            "attainment": _attainment(
+                row["slo_misses_sum"], row["served_sum"] + row["dropped_sum"]
+            ),
+            "rtt_ms": row["rtt_ms_mean"],
+        }
+        for row in grouped.to_pylist()
+    ]
+    return sorted(rows, key=lambda r: (r["service"], r["attainment"], r["region"]))
 
 
 def _transfer_rows(table: pa.Table) -> list[dict[str, Any]]:
