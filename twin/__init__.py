@@ -12,7 +12,15 @@ no SimPy, Dash or pyarrow::
 from __future__ import annotations
 
 from importlib import import_module
+from pathlib import Path
 from typing import Any
+
+# In a source checkout, kernels/, dashboards/ and configs/ sit beside twin/ and are installed
+# as twin.kernels, twin.dashboards and twin.configs (DESIGN §2). When the checkout itself is
+# on sys.path (``python -m twin`` from its root), let them resolve the same way.
+_checkout = Path(__file__).resolve().parent.parent
+if not (Path(__file__).parent / "kernels").is_dir() and (_checkout / "kernels").is_dir():
+    __path__.append(str(_checkout))
 
 _API = {
     "load_config": "twin.config",
