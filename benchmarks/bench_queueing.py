@@ -155,9 +155,9 @@ def batching_one_call(params, arrivals, prompt, output, replica_cls=q.BatchingRe
     return rep, rep.step(arrivals, prompt, output, math.inf)
 
 
-def batching_windowed(params, arrivals, prompt, output, window):
+def batching_windowed(params, arrivals, prompt, output, window, max_waiting=-1):
     """The hybrid-model use: one call per ``window`` simulated seconds."""
-    rep = q.BatchingReplica(*params)
+    rep = q.BatchingReplica(*params, max_waiting=max_waiting)
     ends = np.arange(window, arrivals[-1] + window, window)
     idx = np.searchsorted(arrivals, ends)
     lo = 0
@@ -191,12 +191,15 @@ def bench_batching(args):
     rate = 6.0  # requests/s: ~2/3 of the saturation rate for these lengths
     window = 5.0  # simulated seconds per SimPy wake-up
     arrivals, prompt, output = batching_stream(n, rate, 2)
+    overload = batching_stream(n, 2 * rate, 3)
     r = max(1, args.repeats // 2)
     for mode, budget in (("vllm", 0), ("sarathi", 512)):
         params = (mode, *coef, max_batch, kv_cap, budget)
         t_one = timed(lambda p=params: batching_one_call(p, arrivals, prompt, output), r)
         t_win = timed(lambda p=params: batching_windowed(p, arrivals, prompt, output, window), r)
         t_call = batching_call_overhead(params, r)
+        t_lim = timed(lambda p=params: batching_windowed(p, *overload, window, max_waiting=16), r)
+        dropped = batching_windowed(params, *overload, window, max_waiting=16).stats[q.STAT_DROPPED]
         ref_stream = (arrivals[:n_ref], prompt[:n_ref], output[:n_ref])
         t_ref = timed(
             lambda p=params, st=ref_stream: batching_one_call(p, *st, q.BatchingReplicaRef), 1
@@ -218,6 +221,10 @@ def bench_batching(args):
             f"({sim_s / t_one:,.0f} simulated s per wall s, {iters / t_one / 1e6:.2f} M it/s)"
         )
         print(f"kernel, windows of {window:g} s           {fmt_rate(n / t_win)}")
+        print(
+            f"  2x overload, max_waiting = 16     {fmt_rate(n / t_lim)}  "
+            f"({dropped / n:.0%} dropped by the waiting-queue limit)"
+        )
         print(f"per-call overhead, empty window    {t_call * 1e6:10.1f} us")
         ratio = n / t_one / x_ref
         print(f"plain-Python reference             {fmt_rate(x_ref)}  -> kernel {ratio:8.0f}x")

@@ -15,7 +15,8 @@ Multi-server FCFS (``M/G/c``-style FIFO over ``c`` identical servers)
 Iteration-level continuous-batching replica (Orca / vLLM / Sarathi-Serve style)
     :class:`BatchingParams`, :class:`BatchingState`, :func:`batching_step`,
     :class:`BatchingReplica` (convenience owner of params, state and request ids),
-    plain-Python twin :class:`BatchingReplicaRef`.
+    plain-Python twin :class:`BatchingReplicaRef`; an optional waiting-queue limit
+    (``max_waiting``) drops arrivals that find the queue full.
 
 Each compiled kernel (``_*_kernel``, ``@njit(cache=True)``) does no validation and no
 allocation of outputs (only an O(c) heap scratch); the public wrappers check dtypes, shapes
@@ -57,6 +58,7 @@ __all__ = [
     "STAT_BUSY_S",
     "STAT_COMPLETED",
     "STAT_DECODE_TOKENS",
+    "STAT_DROPPED",
     "STAT_ITERATIONS",
     "STAT_KV_MAX",
     "STAT_PREFILL_TOKENS",
@@ -80,8 +82,12 @@ __all__ = [
 # ============================================================================================
 
 
+_F64 = np.dtype(np.float64)
+_I64 = np.dtype(np.int64)
+
+
 def _as_f64(name: str, a) -> np.ndarray:
-    if type(a) is np.ndarray and a.dtype == np.float64 and a.ndim == 1 and a.flags.c_contiguous:
+    if type(a) is np.ndarray and a.dtype is _F64 and a.ndim == 1 and a.flags.c_contiguous:
         return a  # fast path: per-window calls are frequent
     arr = np.ascontiguousarray(a, dtype=np.float64)
     if arr.ndim != 1:
@@ -90,7 +96,7 @@ def _as_f64(name: str, a) -> np.ndarray:
 
 
 def _as_i64(name: str, a) -> np.ndarray:
-    if type(a) is np.ndarray and a.dtype == np.int64 and a.ndim == 1 and a.flags.c_contiguous:
+    if type(a) is np.ndarray and a.dtype is _I64 and a.ndim == 1 and a.flags.c_contiguous:
         return a
     arr = np.asarray(a)
     if (
@@ -606,8 +612,11 @@ MODE_VLLM = 0
 MODE_SARATHI = 1
 _MODE_NAMES = {"vllm": MODE_VLLM, "sarathi": MODE_SARATHI}
 
-# BatchingState.scal (int64)
-_S_NRUN, _S_WHEAD, _S_WCOUNT, _S_KV = 0, 1, 2, 3
+# BatchingState.scal (int64).  The waiting ring holds, from its head, ``_S_WQUEUED`` queued
+# requests (taken in at an iteration boundary, waiting for admission) and then the pending
+# ones (not taken in yet); ``_S_WCOUNT`` counts both.
+_S_NRUN, _S_WHEAD, _S_WCOUNT, _S_KV, _S_WQUEUED = 0, 1, 2, 3, 4
+_N_S = 5
 # BatchingState.time (float64): [clock, last until_s, last queued arrival]
 _T_CLOCK, _T_UNTIL, _T_LASTARR = 0, 1, 2
 # BatchingState.run_i rows (int64, per running slot, slots kept in admission order)
@@ -632,7 +641,8 @@ STAT_BUSY_S = 5  #: total iteration time [s]
 STAT_PREFILL_TOKENS = 6  #: prompt tokens processed
 STAT_DECODE_TOKENS = 7  #: decode tokens processed (one per decoding request per iteration)
 STAT_COMPLETED = 8  #: requests completed
-N_STATS = 9
+STAT_DROPPED = 9  #: requests dropped on arrival by the waiting-queue limit (``max_waiting``)
+N_STATS = 10
 
 
 class BatchingParams(NamedTuple):
@@ -658,6 +668,11 @@ class BatchingParams(NamedTuple):
         Tokens per iteration.  Sarathi: required, ``>= max_batch``.  vLLM: cap on the prompt
         tokens of one prefill iteration (the first admitted prompt always fits); ``0`` =
         unlimited (all admissible requests are prefilled together).
+    max_waiting : int
+        Waiting-queue limit: an arriving request that finds ``max_waiting`` requests queued
+        for admission is dropped (see :func:`batching_step`).  Negative (default ``-1``) or
+        None = no limit; ``0`` drops every request (each one waits at least until the next
+        iteration boundary).
     """
 
     mode: int
@@ -668,6 +683,7 @@ class BatchingParams(NamedTuple):
     max_batch: int
     kv_capacity_tokens: int
     token_budget: int = 0
+    max_waiting: int = -1
 
     def iteration_time(self, prefill_tokens, n_decodes, sum_context) -> float:
         """``c0 + c_pf*prefill_tokens + c_b*n_decodes + c_kv*sum_context`` [s]."""
@@ -679,10 +695,14 @@ class BatchingParams(NamedTuple):
         )
 
 
+_NO_IDS = np.zeros(0, dtype=np.int64)
+_NO_IDS.flags.writeable = False
+
+
 class BatchingResult(NamedTuple):
     """Requests completed during one :func:`batching_step` call (completion order).
 
-    All arrays have shape (m,).  ``ids`` int64; the rest float64 seconds.
+    All arrays but ``dropped_ids`` have shape (m,).  ``ids`` int64; the rest float64 seconds.
 
     Attributes
     ----------
@@ -693,6 +713,8 @@ class BatchingResult(NamedTuple):
     e2e : end-to-end latency = finish - arrival [s]
     max_gap : largest time between two consecutive output tokens [s]; NaN when output == 1
     finish_s : completion time [s] (absolute)
+    dropped_ids : int64, shape (d,): ids of the requests dropped by the waiting-queue limit
+        during this call, in the order they were taken in (arrival order)
     """
 
     ids: np.ndarray
@@ -701,12 +723,14 @@ class BatchingResult(NamedTuple):
     e2e: np.ndarray
     max_gap: np.ndarray
     finish_s: np.ndarray
+    dropped_ids: np.ndarray = _NO_IDS
 
 
 def _validate_params(p: BatchingParams) -> BatchingParams:
     mode = _MODE_NAMES.get(p.mode, p.mode) if isinstance(p.mode, str) else int(p.mode)
     if mode not in (MODE_VLLM, MODE_SARATHI):
         raise ValueError(f"mode must be 'vllm'/0 or 'sarathi'/1, got {p.mode!r}")
+    max_waiting = -1 if p.max_waiting is None else int(p.max_waiting)
     q = BatchingParams(
         mode,
         float(p.c0),
@@ -716,6 +740,7 @@ def _validate_params(p: BatchingParams) -> BatchingParams:
         int(p.max_batch),
         int(p.kv_capacity_tokens),
         int(p.token_budget),
+        max(max_waiting, -1),
     )
     for name in ("c0", "c_pf", "c_b", "c_kv"):
         v = getattr(q, name)
@@ -747,8 +772,12 @@ class BatchingState:
 
     Attributes
     ----------
-    scal : numpy.ndarray of int64, shape (4,)
-        ``[n_running, wait_head, wait_count, kv_used_tokens]``.
+    scal : numpy.ndarray of int64, shape (5,)
+        ``[n_running, wait_head, wait_count, kv_used_tokens, wait_queued]``.  The waiting ring
+        holds ``wait_count`` requests from ``wait_head``: first the ``wait_queued`` requests
+        taken into the waiting queue at an iteration boundary, then the pending ones, which
+        arrived after the last boundary at which arrivals were taken in (after ``clock``,
+        or before it when the last iteration ran past ``until_s``).
     time : numpy.ndarray of float64, shape (3,)
         ``[clock, last until_s, last queued arrival]`` [s].  ``clock`` is the time at which
         the replica can start its next iteration (end of the last one, or the arrival that
@@ -762,8 +791,7 @@ class BatchingState:
     wait_i : numpy.ndarray of int64, shape (3, W)
         Waiting FIFO ring (admission not yet granted); rows: id, prompt, output tokens.
     wait_f : numpy.ndarray of float64, shape (W,)
-        Arrival times of the waiting ring [s] (non-decreasing in ring order; entries may lie
-        in the future of ``clock``: only those with ``arrival <= clock`` are admissible).
+        Arrival times of the waiting ring [s] (non-decreasing in ring order).
     stats : numpy.ndarray of float64, shape (N_STATS,)
         Accumulated statistics, indexed by the ``STAT_*`` constants.
     """
@@ -773,7 +801,7 @@ class BatchingState:
     def __init__(self, max_batch: int, waiting_capacity: int = 1024):
         max_batch = int(max_batch)
         w = max(int(waiting_capacity), 1)
-        self.scal = np.zeros(4, dtype=np.int64)
+        self.scal = np.zeros(_N_S, dtype=np.int64)
         self.time = np.array([-math.inf, -math.inf, -math.inf], dtype=np.float64)
         self.run_i = np.zeros((_N_RI, max_batch), dtype=np.int64)
         self.run_f = np.zeros((_N_RF, max_batch), dtype=np.float64)
@@ -791,7 +819,15 @@ class BatchingState:
 
     @property
     def n_waiting(self) -> int:
+        """Requests not admitted yet: queued for admission, or pending (not yet taken in at
+        an iteration boundary, so neither queued nor dropped yet)."""
         return int(self.scal[_S_WCOUNT])
+
+    @property
+    def n_queued(self) -> int:
+        """Requests in the waiting queue (taken in, waiting for admission): what
+        ``max_waiting`` bounds."""
+        return int(self.scal[_S_WQUEUED])
 
     @property
     def kv_used(self) -> int:
@@ -819,6 +855,61 @@ class BatchingState:
 
 
 @njit(cache=True)
+def _drop_arrived(wait_i, wait_f, head, nq, cnt, now, out_drop, n_drop):
+    """Drop the pending requests of the waiting ring that arrived by ``now`` (they find the
+    queue full): record their ids in ``out_drop[n_drop:]`` and remove them from the ring.
+
+    The ring holds ``nq`` queued requests from ``head``, then ``cnt - nq`` pending ones; the
+    ``d`` dropped ones are the first pending.  They go by shifting the shorter side by ``d``
+    (the queued block forward, or the later pending entries back), so the ring stays
+    contiguous and in order.  Returns ``(d, new_head)``.
+    """
+    W = wait_f.shape[0]
+    d = 0
+    while nq + d < cnt:
+        k = head + nq + d
+        if k >= W:
+            k -= W
+        if wait_f[k] > now:
+            break
+        out_drop[n_drop + d] = wait_i[_WI_ID, k]
+        d += 1
+    if d == 0:
+        return 0, head
+    rest = cnt - nq - d
+    if nq <= rest:  # queued block forward by d
+        for i in range(nq - 1, -1, -1):
+            src = head + i
+            if src >= W:
+                src -= W
+            dst = src + d
+            if dst >= W:
+                dst -= W
+            _ring_move(wait_i, wait_f, src, dst)
+        head += d
+        if head >= W:
+            head -= W
+    else:  # later pending entries back by d
+        for i in range(rest):
+            dst = head + nq + i
+            if dst >= W:
+                dst -= W
+            src = dst + d
+            if src >= W:
+                src -= W
+            _ring_move(wait_i, wait_f, src, dst)
+    return d, head
+
+
+@njit(cache=True, inline="always")
+def _ring_move(wait_i, wait_f, src, dst):
+    wait_i[_WI_ID, dst] = wait_i[_WI_ID, src]
+    wait_i[_WI_PROMPT, dst] = wait_i[_WI_PROMPT, src]
+    wait_i[_WI_OUT, dst] = wait_i[_WI_OUT, src]
+    wait_f[dst] = wait_f[src]
+
+
+@njit(cache=True)
 def _batching_kernel(
     mode,
     c0,
@@ -828,6 +919,7 @@ def _batching_kernel(
     max_batch,
     kv_cap,
     budget,
+    max_waiting,
     scal,
     tstate,
     run_i,
@@ -841,6 +933,7 @@ def _batching_kernel(
     until_s,
     out_id,
     out_f,
+    out_drop,
     stats,
 ):
     """Advance one replica to ``until_s``; semantics in :func:`batching_step`.
@@ -853,6 +946,8 @@ def _batching_kernel(
         Iteration-time coefficients [s], [s/token], [s/request], [s/token].
     max_batch, kv_cap, budget : int
         Running-set cap, KV capacity [tokens], token budget (vLLM: 0 = unlimited).
+    max_waiting : int
+        Waiting-queue limit (``< 0`` = none).
     scal, tstate, run_i, run_f, wait_i, wait_f : numpy.ndarray
         Carried state, updated in place; layouts in :class:`BatchingState`.  ``wait_*`` must
         have room for the new arrivals (the wrapper grows it).
@@ -865,20 +960,24 @@ def _batching_kernel(
     out_f : numpy.ndarray of float64, shape (5, >= n_running + n_waiting + n)
         Completed requests in completion order; rows ``_O_TTFT``, ``_O_TPOT``, ``_O_E2E``,
         ``_O_GAP``, ``_O_FIN`` [s].
+    out_drop : numpy.ndarray of int64, shape (>= n_waiting - n_queued + n,)
+        Ids of the requests dropped by the waiting-queue limit, in arrival order.
     stats : numpy.ndarray of float64, shape (N_STATS,)
         Accumulated statistics (``STAT_*``), updated in place.
 
     Returns
     -------
-    int
-        Number of requests completed (rows written to ``out_id``/``out_f``).
+    (int, int)
+        Number of requests completed (rows written to ``out_id``/``out_f``) and dropped
+        (entries written to ``out_drop``).
     """
     W = wait_f.shape[0]
     n_run = scal[_S_NRUN]
     head = scal[_S_WHEAD]
     cnt = scal[_S_WCOUNT]
     kv = scal[_S_KV]
-    # ---- enqueue this window's arrivals (caller guarantees room and order)
+    nq = scal[_S_WQUEUED]  # queued: ring entries head .. head+nq-1
+    # ---- append this window's arrivals to the pending part (caller guarantees room, order)
     for i in range(new_arr.shape[0]):
         k = head + cnt
         if k >= W:
@@ -888,17 +987,35 @@ def _batching_kernel(
         wait_i[_WI_OUT, k] = new_out[i]
         wait_f[k] = new_arr[i]
         cnt += 1
+    # the ring holds the queued requests (head .. head+nq-1), then the pending ones
     now = tstate[_T_CLOCK]
     n_done = 0
+    n_drop = 0
     while True:
         # ---- idle: jump to the next arrival (or stop if none is known)
-        if n_run == 0 and not (cnt > 0 and wait_f[head] <= now):
+        if n_run == 0 and nq == 0:
             if cnt == 0:
                 break
-            now = wait_f[head]
+            if wait_f[head] > now:
+                now = wait_f[head]
         # ---- iterations start only strictly before until_s (they may end after it)
         if now >= until_s:
             break
+        # ---- take in the arrivals up to now, in arrival order, while the queue has room
+        while nq < cnt and nq != max_waiting:
+            k = head + nq
+            if k >= W:
+                k -= W
+            if wait_f[k] > now:
+                break
+            nq += 1
+        # ---- the queue is full: the other arrivals up to now find it so and are dropped
+        if nq == max_waiting and nq < cnt:
+            d, head = _drop_arrived(wait_i, wait_f, head, nq, cnt, now, out_drop, n_drop)
+            n_drop += d
+            cnt -= d
+            if n_run == 0 and nq == 0:
+                continue  # max_waiting == 0: every arrival is dropped
         P = 0  # prefill tokens in this iteration
         nd = 0  # decoding requests
         K = 0  # sum of their contexts
@@ -908,7 +1025,7 @@ def _batching_kernel(
         decoding = True
         if mode == MODE_VLLM:
             # vLLM: admit FCFS while batch cap, KV (and prompt-token cap) allow
-            while cnt > 0 and n_run < max_batch and wait_f[head] <= now:
+            while nq > 0 and n_run < max_batch:
                 p = wait_i[_WI_PROMPT, head]
                 o = wait_i[_WI_OUT, head]
                 if kv + p + o > kv_cap:
@@ -930,6 +1047,7 @@ def _batching_kernel(
                 head += 1
                 if head == W:
                     head = 0
+                nq -= 1
                 cnt -= 1
             if nb > 0:
                 decoding = False  # prefill-only iteration: running decodes stall
@@ -957,7 +1075,7 @@ def _batching_kernel(
                     P += ch
                     R -= ch
                     nb += 1
-            while R > 0 and cnt > 0 and n_run < max_batch and wait_f[head] <= now:
+            while R > 0 and nq > 0 and n_run < max_batch:
                 p = wait_i[_WI_PROMPT, head]
                 o = wait_i[_WI_OUT, head]
                 if kv + p + o > kv_cap:
@@ -979,6 +1097,7 @@ def _batching_kernel(
                 head += 1
                 if head == W:
                     head = 0
+                nq -= 1
                 cnt -= 1
         dt = c0 + c_pf * P + c_b * nd + c_kv * K
         t_end = now + dt
@@ -1036,12 +1155,14 @@ def _batching_kernel(
         stats[STAT_COMPLETED] += n_run - w
         n_run = w
         now = t_end
+    stats[STAT_DROPPED] += n_drop
     scal[_S_NRUN] = n_run
     scal[_S_WHEAD] = head
     scal[_S_WCOUNT] = cnt
     scal[_S_KV] = kv
+    scal[_S_WQUEUED] = nq
     tstate[_T_CLOCK] = now
-    return n_done
+    return n_done, n_drop
 
 
 # ============================================================================================
@@ -1049,14 +1170,16 @@ def _batching_kernel(
 # ============================================================================================
 
 
-def _check_batch_arrivals(p: BatchingParams, t_last_until, t_last_arr, arrivals, prompt, out):
+def _check_batch_arrivals(
+    p: BatchingParams, t_last_until, t_last_arr, arrivals, prompt, out, check=True
+):
     arrivals = _as_f64("arrivals", arrivals)
     prompt = _as_i64("prompt_tokens", prompt)
     out = _as_i64("output_tokens", out)
     n = arrivals.shape[0]
     if prompt.shape[0] != n or out.shape[0] != n:
         raise ValueError("arrivals, prompt_tokens and output_tokens must have equal lengths")
-    if n:
+    if n and check:
         t_min = max(float(t_last_until), float(t_last_arr))
         _raise_scan(_scan_requests(arrivals, prompt, out, p.kv_capacity_tokens, t_min))
     return arrivals, prompt, out
@@ -1070,6 +1193,8 @@ def batching_step(
     output_tokens,
     until_s: float,
     ids=None,
+    *,
+    check: bool = True,
 ) -> BatchingResult:
     """Advance a continuous-batching LLM replica to ``until_s`` with one window's arrivals.
 
@@ -1083,6 +1208,19 @@ def batching_step(
     requests and ``K`` the sum of their contexts (``prompt + tokens produced so far``).
     A prefill-only iteration costs ``c0 + c_pf * P``; a decode-only one
     ``c0 + c_b * D + c_kv * K``.  Chunk attention over earlier chunks is not modelled.
+
+    Taking in and the waiting-queue limit: a request joins the replica's *waiting queue* at
+    the first iteration boundary ``T >= arrival`` (or at its arrival when the replica is
+    idle); at each boundary the arrivals with ``arrival <= T`` are taken in, in arrival order,
+    *before* that boundary's admissions.  A request taken in when the queue already holds
+    ``max_waiting`` requests is dropped (reported in ``dropped_ids``, counted in
+    ``STAT_DROPPED``).  Since admissions happen only at boundaries, the queue a request finds
+    when it is taken in is exactly the one at its arrival instant: the requests queued at the
+    previous boundary and not admitted there, plus the earlier arrivals since then that were
+    not dropped (an arrival exactly at a boundary counts before that boundary's admissions).
+    So the queue never holds more than ``max_waiting`` requests; running requests do not
+    count, and simultaneous arrivals queue one behind the other even at an idle replica (so
+    ``max_waiting = 0`` drops everything).  ``max_waiting < 0`` means no limit.
 
     Admission (both modes) is FCFS from the head of the waiting queue while the running set
     has fewer than ``max_batch`` requests and ``kv_used + prompt + output <=
@@ -1133,11 +1271,17 @@ def batching_step(
         Window end [s], non-decreasing across calls (``inf`` = run to completion).
     ids : array_like of int64, shape (n,), optional
         Global request ids (default ``0..n-1``; :class:`BatchingReplica` numbers them).
+    check : bool, default True
+        Validate the arrivals (sorted, finite, not before the previous window, token counts
+        ``>= 1`` and fitting the KV cache): an O(n) pass.  ``False`` is for callers that
+        generate valid inputs; the kernel never checks, and invalid inputs then give
+        undefined results.
 
     Returns
     -------
     BatchingResult
-        Requests completed in this call, in completion order.  ``state.stats`` accumulates
+        Requests completed in this call, in completion order, and the ids of the requests
+        dropped by the waiting-queue limit in this call.  ``state.stats`` accumulates
         iteration statistics (``STAT_*``); mean batch size is
         ``stats[STAT_BATCH_SUM] / stats[STAT_ITERATIONS]``.
 
@@ -1151,19 +1295,27 @@ def batching_step(
        Sarathi-Serve", OSDI 2024.
     """
     return _step(
-        _validate_params(params), state, arrivals, prompt_tokens, output_tokens, until_s, ids
+        _validate_params(params),
+        state,
+        arrivals,
+        prompt_tokens,
+        output_tokens,
+        until_s,
+        ids,
+        check,
     )
 
 
-def _step(p, state, arrivals, prompt_tokens, output_tokens, until_s, ids):
+def _step(p, state, arrivals, prompt_tokens, output_tokens, until_s, ids, check=True):
     """:func:`batching_step` with already validated parameters ``p``."""
     if state.run_i.shape[1] != p.max_batch:
         raise ValueError("state was built for another max_batch")
     until = float(until_s)
-    if math.isnan(until) or until < state.time[_T_UNTIL]:
+    tstate = state.time
+    if math.isnan(until) or until < tstate[_T_UNTIL]:
         raise ValueError("until_s must be non-decreasing across calls")
     arrivals, prompt, out = _check_batch_arrivals(
-        p, state.time[_T_UNTIL], state.time[_T_LASTARR], arrivals, prompt_tokens, output_tokens
+        p, tstate[_T_UNTIL], tstate[_T_LASTARR], arrivals, prompt_tokens, output_tokens, check
     )
     n = arrivals.shape[0]
     if ids is None:
@@ -1172,11 +1324,15 @@ def _step(p, state, arrivals, prompt_tokens, output_tokens, until_s, ids):
         ids = _as_i64("ids", ids)
         if ids.shape[0] != n:
             raise ValueError("ids must have the length of arrivals")
-    state.reserve_waiting(int(state.scal[_S_WCOUNT]) + n)
-    m = int(state.scal[_S_NRUN] + state.scal[_S_WCOUNT]) + n
+    scal = state.scal
+    n_wait = scal.item(_S_WCOUNT)
+    if n_wait + n > state.wait_f.shape[0]:
+        state.reserve_waiting(n_wait + n)
+    m = scal.item(_S_NRUN) + n_wait + n
     o_id = np.empty(m, dtype=np.int64)
     o_f = np.empty((5, m), dtype=np.float64)
-    k = _batching_kernel(
+    o_drop = np.empty(n_wait - scal.item(_S_WQUEUED) + n, dtype=np.int64)
+    k, d = _batching_kernel(
         p.mode,
         p.c0,
         p.c_pf,
@@ -1185,8 +1341,9 @@ def _step(p, state, arrivals, prompt_tokens, output_tokens, until_s, ids):
         p.max_batch,
         p.kv_capacity_tokens,
         p.token_budget,
-        state.scal,
-        state.time,
+        p.max_waiting,
+        scal,
+        tstate,
         state.run_i,
         state.run_f,
         state.wait_i,
@@ -1198,12 +1355,15 @@ def _step(p, state, arrivals, prompt_tokens, output_tokens, until_s, ids):
         until,
         o_id,
         o_f,
+        o_drop,
         state.stats,
     )
-    state.time[_T_UNTIL] = until
+    tstate[_T_UNTIL] = until
     if n:
-        state.time[_T_LASTARR] = arrivals[-1]
-    return BatchingResult(o_id[:k], o_f[0, :k], o_f[1, :k], o_f[2, :k], o_f[3, :k], o_f[4, :k])
+        tstate[_T_LASTARR] = arrivals[-1]
+    return BatchingResult(
+        o_id[:k], o_f[0, :k], o_f[1, :k], o_f[2, :k], o_f[3, :k], o_f[4, :k], o_drop[:d]
+    )
 
 
 class BatchingReplica:
@@ -1219,6 +1379,8 @@ class BatchingReplica:
     token_budget : int, default 0
     waiting_capacity : int, default 1024
         Initial waiting-ring capacity (grows on demand).
+    max_waiting : int, default -1
+        Waiting-queue limit (keyword only; ``-1`` or None = none), see :func:`batching_step`.
 
     Examples
     --------
@@ -1237,20 +1399,36 @@ class BatchingReplica:
         kv_capacity_tokens,
         token_budget=0,
         waiting_capacity=1024,
+        *,
+        max_waiting=-1,
     ):
         self.params = _validate_params(
-            BatchingParams(mode, c0, c_pf, c_b, c_kv, max_batch, kv_capacity_tokens, token_budget)
+            BatchingParams(
+                mode,
+                c0,
+                c_pf,
+                c_b,
+                c_kv,
+                max_batch,
+                kv_capacity_tokens,
+                token_budget,
+                max_waiting,
+            )
         )
         self.state = BatchingState(self.params.max_batch, waiting_capacity)
         self.next_id = 0
 
-    def step(self, arrivals, prompt_tokens, output_tokens, until_s, ids=None) -> BatchingResult:
+    def step(
+        self, arrivals, prompt_tokens, output_tokens, until_s, ids=None, *, check=True
+    ) -> BatchingResult:
         """Advance to ``until_s`` (see :func:`batching_step`); ids default to a counter."""
         if ids is None:
             n = np.shape(arrivals)[0]
             ids = np.arange(self.next_id, self.next_id + n, dtype=np.int64)
             self.next_id += n
-        return _step(self.params, self.state, arrivals, prompt_tokens, output_tokens, until_s, ids)
+        return _step(
+            self.params, self.state, arrivals, prompt_tokens, output_tokens, until_s, ids, check
+        )
 
     @property
     def stats(self) -> np.ndarray:
@@ -1268,7 +1446,9 @@ class BatchingReplicaRef:
 
     Same constructor and :meth:`step` API and the same ``stats`` layout; also records the
     per-iteration running-set size and KV reservation in ``trace`` (list of
-    ``(start_s, end_s, n_running, kv_used, batch_size)``) for instrumented tests.
+    ``(start_s, end_s, n_running, kv_used, batch_size)``) and every request's admission time
+    (``admitted_at``: id -> start of the iteration that admitted it) for instrumented tests.
+    ``pending`` holds the requests not yet taken in, ``waiting`` the waiting queue.
     """
 
     def __init__(
@@ -1282,11 +1462,24 @@ class BatchingReplicaRef:
         kv_capacity_tokens,
         token_budget=0,
         waiting_capacity=1024,
+        *,
+        max_waiting=-1,
     ):
         self.params = _validate_params(
-            BatchingParams(mode, c0, c_pf, c_b, c_kv, max_batch, kv_capacity_tokens, token_budget)
+            BatchingParams(
+                mode,
+                c0,
+                c_pf,
+                c_b,
+                c_kv,
+                max_batch,
+                kv_capacity_tokens,
+                token_budget,
+                max_waiting,
+            )
         )
-        self.waiting: deque = deque()  # [id, arrival, prompt, output]
+        self.pending: deque = deque()  # [id, arrival, prompt, output], not yet taken in
+        self.waiting: deque = deque()  # the waiting queue (taken in, not admitted)
         self.running: list = []  # dicts in admission order
         self.kv = 0
         self.clock = -math.inf
@@ -1295,9 +1488,11 @@ class BatchingReplicaRef:
         self.next_id = 0
         self.stats = np.zeros(N_STATS, dtype=np.float64)
         self.trace: list = []
+        self.admitted_at: dict = {}
 
-    def _admit(self, chunk):
+    def _admit(self, chunk, now):
         rid, arr, p, o = self.waiting.popleft()
+        self.admitted_at[rid] = now
         self.running.append(
             {
                 "id": rid,
@@ -1331,29 +1526,39 @@ class BatchingReplicaRef:
         for rid, a, pt, ot in zip(
             ids, arrivals.tolist(), prompt.tolist(), out.tolist(), strict=True
         ):
-            self.waiting.append([rid, a, pt, ot])
+            self.pending.append([rid, a, pt, ot])
         done = []
+        dropped = []
         now = self.clock
         st = self.stats
         while True:
-            if not self.running and not (self.waiting and self.waiting[0][1] <= now):
-                if not self.waiting:
+            if not self.running and not self.waiting:
+                if not self.pending:
                     break
-                now = self.waiting[0][1]
+                now = max(now, self.pending[0][1])
             if now >= until:
                 break
+            while self.pending and self.pending[0][1] <= now:
+                req = self.pending.popleft()
+                if 0 <= p.max_waiting <= len(self.waiting):
+                    dropped.append(req[0])
+                    st[STAT_DROPPED] += 1
+                else:
+                    self.waiting.append(req)
+            if not self.running and not self.waiting:
+                continue
             P = nd = K = nb = 0
             for r in self.running:
                 r["chunk"] = 0
             decoding = True
             if p.mode == MODE_VLLM:
                 while self.waiting and len(self.running) < p.max_batch:
-                    _, a, pt, ot = self.waiting[0]
-                    if a > now or self.kv + pt + ot > p.kv_capacity_tokens:
+                    _, _, pt, ot = self.waiting[0]
+                    if self.kv + pt + ot > p.kv_capacity_tokens:
                         break
                     if p.token_budget > 0 and nb > 0 and P + pt > p.token_budget:
                         break
-                    self._admit(pt)
+                    self._admit(pt, now)
                     P += pt
                     nb += 1
                 if nb > 0:
@@ -1382,11 +1587,11 @@ class BatchingReplicaRef:
                         R -= ch
                         nb += 1
                 while R > 0 and self.waiting and len(self.running) < p.max_batch:
-                    _, a, pt, ot = self.waiting[0]
-                    if a > now or self.kv + pt + ot > p.kv_capacity_tokens:
+                    _, _, pt, ot = self.waiting[0]
+                    if self.kv + pt + ot > p.kv_capacity_tokens:
                         break
                     ch = min(pt, R)
-                    self._admit(ch)
+                    self._admit(ch, now)
                     P += ch
                     R -= ch
                     nb += 1
@@ -1435,4 +1640,15 @@ class BatchingReplicaRef:
         return BatchingResult(
             np.array(cols[0], dtype=np.int64),
             *(np.array(c, dtype=np.float64) for c in cols[1:]),
+            np.array(dropped, dtype=np.int64),
         )
+
+    @property
+    def n_waiting(self) -> int:
+        """Requests not admitted yet (queued or pending), as :attr:`BatchingState.n_waiting`."""
+        return len(self.waiting) + len(self.pending)
+
+    @property
+    def n_queued(self) -> int:
+        """Requests in the waiting queue, as :attr:`BatchingState.n_queued`."""
+        return len(self.waiting)

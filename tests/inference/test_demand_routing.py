@@ -12,9 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from twin.config.errors import ConfigError
 from twin.model.inference import (
     SLO_AWARE_HEADROOM,
     SiteView,
+    categorical,
     least_latency,
     nearest,
     slo_aware,
@@ -26,6 +28,22 @@ from twin.trace.reader import open_run
 
 PEAKY = [1.0] * 24
 PEAKY[20] = 4.0  # local 20:00 is the peak hour; linear between hour centres
+
+
+def test_an_all_zero_diurnal_profile_is_a_config_error(kit) -> None:
+    """No hour with demand: the profile cannot be normalised to its peak."""
+    data = kit.scenario(
+        [kit.site("a")],
+        [kit.region("r")],
+        [kit.single(peak_rps=1.0, replicas={"a": 1})],
+        diurnal=[0.0] * 24,
+    )
+    with pytest.raises(ConfigError) as caught:
+        kit.build(data)
+    assert [issue.path for issue in caught.value.issues] == ["workloads.inference.diurnal"]
+    assert "all zero" in str(caught.value)
+    data["workloads"]["inference"]["diurnal"] = [0.0] * 23 + [0.5]
+    assert kit.build(data).workloads.inference.diurnal[23] == 0.5
 
 
 def expected_rate(profile: list[float], local_h: np.ndarray) -> np.ndarray:
@@ -376,3 +394,28 @@ def test_replicas_wait_for_a_site_to_open(kit) -> None:
     # ~600 s × 10/s lost before the opening, none after
     assert totals["dropped"] == pytest.approx(6000, rel=0.1)
     assert totals["served"] == pytest.approx(5900, rel=0.1)
+
+
+# ---------------------------------------------------------------- region draws
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    weights=st.lists(st.sampled_from([0.0, 0.1, 1.0, 3.0, 1e-9, 7.25]), min_size=1, max_size=40),
+    n=st.sampled_from([0, 5, 5000, 20000]),
+    seed=st.integers(0, 2**16),
+)
+def test_region_draws_equal_a_binary_search(weights: list[float], n: int, seed: int) -> None:
+    """The bucket table used for large windows gives exactly the binary search's regions,
+    bucket edges included."""
+    w = np.asarray(weights)
+    if w.sum() == 0:
+        w[0] = 1.0
+    cumulative = np.cumsum(w) / w.sum()
+    rng = np.random.default_rng(seed)
+    uniform = rng.random(n)
+    uniform[: n // 10] = rng.integers(0, 4096, n // 10) / 4096  # exact bucket edges
+    want = np.minimum(np.searchsorted(cumulative, uniform, side="right"), len(w) - 1)
+    got = categorical(cumulative, uniform)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, want)

@@ -19,6 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from twin.model.inference import _percentiles_ms
+
 # ---------------------------------------------------------------- conservation
 
 
@@ -177,8 +179,8 @@ def test_conservation_holds_for_any_parameters(
     """Manifest, per-window table and per-region table balance for random services."""
     if kind == "single":
         service = overloaded_single(kit, max_queue=max_queue, timeout_s=timeout_s)
-    else:
-        service = llm_with_drops(kit, max_queue=max_queue)
+    else:  # an llm waiting queue of 0 is a config error: every request waits a little
+        service = llm_with_drops(kit, max_queue=None if max_queue is None else max(1, max_queue))
     service["peak_rps"] = peak_rps if kind == "single" else peak_rps / 4
     data = kit.scenario(
         two_sites(kit),
@@ -210,9 +212,10 @@ def test_world_totals_match_the_kernel_state(kit) -> None:
     assert single.totals["arrivals"] == single.totals["served"] + single.totals["dropped"] + (
         pending
     )
-    running = sum(
+    running = sum(site.in_system() for site in chat.sites)
+    assert running == sum(
         r.state.n_waiting + r.state.n_running for site in chat.sites for r in site.replicas
-    )
+    )  # no replica drains here
     assert chat.totals["arrivals"] == chat.totals["served"] + chat.totals["dropped"] + running
 
 
@@ -303,3 +306,27 @@ def test_one_row_per_service_site_window(kit, evening_runs) -> None:
     assert len(set(keys)) == len(keys)
     # per region: one row per service, region and telemetry interval (30 min)
     assert regions.num_rows == 2 * 2 * 4
+
+
+# ---------------------------------------------------------------- percentiles
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.floats(-1e3, 1e3), st.sampled_from([math.nan, math.inf, -math.inf, 0.5, 0.5])),
+        max_size=60,
+    ),
+    quantiles=st.sampled_from([(50, 99), (50, 95, 99), (0, 100), (1, 37.5)]),
+)
+def test_window_percentiles_are_numpys_linear_ones_over_finite_values(
+    values: list[float], quantiles: tuple[float, ...]
+) -> None:
+    array = np.asarray(values, dtype=float)
+    finite = array[np.isfinite(array)]
+    got = _percentiles_ms(array, quantiles)
+    if finite.size == 0:
+        assert got == [None] * len(quantiles)
+    else:
+        want = np.percentile(finite, quantiles) * 1000
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)

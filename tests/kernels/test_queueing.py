@@ -546,7 +546,8 @@ def batching_case(draw):
     fracs = draw(st.lists(st.floats(0.0, 1.0), min_size=n_win, max_size=n_win))
     cap = draw(st.integers(1, 6))
     params = (mode, *coef, max_batch, kv_cap, budget)
-    return params, arrivals, prompt, output, cuts, fracs, cap
+    max_waiting = draw(st.sampled_from([-1, -1, 0, 1, 2, 3, 6]))
+    return params, arrivals, prompt, output, cuts, fracs, cap, max_waiting
 
 
 def _split_windows(arrivals, cuts, fracs):
@@ -580,23 +581,163 @@ def _assert_results_equal(a, b):
         np.testing.assert_array_equal(x, y)
 
 
+def _check_drop_rule(ref, arrivals, dropped_ids, max_waiting):
+    """Independent statement of the waiting-queue limit, from the reference's iteration
+    starts and admission times: request r is taken in at the first iteration boundary
+    B_r >= its arrival; the queue it finds holds the earlier requests that were not dropped
+    and are admitted at B_r or later (intake comes before a boundary's admissions).  It is
+    dropped iff that queue holds >= max_waiting requests."""
+    starts = np.array(sorted({t[0] for t in ref.trace}))
+    dropped = set(dropped_ids.tolist())
+    adm = ref.admitted_at
+    for r, a in enumerate(arrivals.tolist()):
+        k = np.searchsorted(starts, a, side="left")
+        boundary = starts[k] if k < len(starts) else math.inf
+        queue = sum(1 for j in range(r) if j not in dropped and adm[j] >= boundary)
+        if max_waiting < 0:
+            assert r not in dropped
+        else:
+            assert (r in dropped) == (queue >= max_waiting), (r, queue)
+            assert queue <= max_waiting
+
+
 @HYP
 @given(batching_case())
 def test_batching_numba_equals_reference_and_windows_equal_one_window(case):
-    params, arrivals, prompt, output, cuts, fracs, cap = case
-    one = q.BatchingReplica(*params)
+    params, arrivals, prompt, output, cuts, fracs, cap, max_waiting = case
+    one = q.BatchingReplica(*params, max_waiting=max_waiting)
     r_one = one.step(arrivals, prompt, output, math.inf)
-    ref = q.BatchingReplicaRef(*params)
+    ref = q.BatchingReplicaRef(*params, max_waiting=max_waiting)
     _assert_results_equal(r_one, ref.step(arrivals, prompt, output, math.inf))
     np.testing.assert_array_equal(one.stats, ref.stats)
-    assert sorted(r_one.ids.tolist()) == list(range(len(arrivals)))
+    # every request is served or dropped, exactly once
+    ids = np.concatenate([r_one.ids, r_one.dropped_ids])
+    assert sorted(ids.tolist()) == list(range(len(arrivals)))
+    assert one.stats[q.STAT_DROPPED] == len(r_one.dropped_ids)
+    if max_waiting == 0:
+        assert len(r_one.ids) == 0
+    _check_drop_rule(ref, arrivals, r_one.dropped_ids, max_waiting)
     wins = _split_windows(arrivals, cuts, fracs)
-    win = q.BatchingReplica(*params, waiting_capacity=cap)  # small ring: wrap-around, growth
+    # small ring: wrap-around, growth, and drop gaps across the wrap
+    win = q.BatchingReplica(*params, waiting_capacity=cap, max_waiting=max_waiting)
     _assert_results_equal(_run_windows(win, arrivals, prompt, output, wins), r_one)
     np.testing.assert_array_equal(win.stats, one.stats)
     assert win.state.clock == one.state.clock
-    ref_w = q.BatchingReplicaRef(*params)
+    ref_w = q.BatchingReplicaRef(*params, max_waiting=max_waiting)
     _assert_results_equal(_run_windows(ref_w, arrivals, prompt, output, wins), r_one)
+    # the carried queue state agrees window by window (queued vs not yet taken in)
+    win = q.BatchingReplica(*params, waiting_capacity=cap, max_waiting=max_waiting)
+    ref_w = q.BatchingReplicaRef(*params, max_waiting=max_waiting)
+    for i, j, u in wins:
+        win.step(arrivals[i:j], prompt[i:j], output[i:j], u)
+        ref_w.step(arrivals[i:j], prompt[i:j], output[i:j], u)
+        assert (win.state.n_queued, win.state.n_waiting) == (ref_w.n_queued, ref_w.n_waiting)
+        assert max_waiting < 0 or win.state.n_queued <= max_waiting
+
+
+def test_waiting_limit_hand_example():
+    """Every iteration takes 0.5 s (only c0): request 0 (1 prompt token, 3 output tokens)
+    runs [0, 1.5) in three iterations with max_batch = 1, so later arrivals queue."""
+    r = q.BatchingReplica("vllm", 0.5, 0.0, 0.0, 0.0, 1, 100, max_waiting=2)
+    arr = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5]
+    res = r.step(arr, [1] * 6, [3, 1, 1, 1, 1, 1], 1.25)
+    # 0.25 and 0.5 are queued; 0.75 finds two waiting and is dropped (taken in at the 1.0
+    # boundary, before 1.0 itself, which is dropped too); 1.5 is still pending
+    assert res.dropped_ids.tolist() == [3, 4]
+    assert res.ids.tolist() == [0]  # its last iteration started at 1.0 < 1.25
+    assert (r.state.n_waiting, r.state.n_queued, r.state.clock) == (3, 2, 1.5)
+    res = r.step([], [], [], math.inf)
+    # at the 1.5 boundary the arrival at 1.5 is taken in before request 1 is admitted: it
+    # finds requests 1 and 2 queued and is dropped
+    assert res.dropped_ids.tolist() == [5]
+    assert res.ids.tolist() == [1, 2]
+    np.testing.assert_array_equal(res.finish_s, [2.0, 2.5])
+    assert r.stats[q.STAT_DROPPED] == 3
+    assert (r.state.n_waiting, r.state.n_queued) == (0, 0)
+    # with one more place, the arrival exactly at the boundary is kept
+    r = q.BatchingReplica("vllm", 0.5, 0.0, 0.0, 0.0, 1, 100, max_waiting=3)
+    res = r.step(arr, [1] * 6, [3, 1, 1, 1, 1, 1], math.inf)
+    assert res.dropped_ids.tolist() == [4, 5]
+    # an idle replica takes in and admits an arrival at once: it never blocks on the limit
+    r = q.BatchingReplica("sarathi", 0.5, 0.0, 0.0, 0.0, 1, 100, 1, max_waiting=1)
+    res = r.step([0.0, 10.0, 20.0], [1] * 3, [1] * 3, math.inf)
+    assert res.dropped_ids.tolist() == [] and res.ids.tolist() == [0, 1, 2]
+
+
+def test_waiting_limit_does_not_count_running_requests():
+    """The batch holds 4 running requests; the queue limit applies only to the others."""
+    # Iterations take ~12 ms, a request runs ~0.6 s: requests 0-3 are admitted at the
+    # boundary after their arrival (nobody waits when they arrive), 4 finds the batch full
+    # and an empty queue (kept), 5 finds 4 in the queue (dropped).
+    r = q.BatchingReplica("sarathi", C0, CPF, CB, CKV, 4, 10**6, 64, max_waiting=1)
+    arr = np.array([0.0, 0.05, 0.1, 0.15, 0.2, 0.25])
+    res = r.step(arr, [10] * 6, [50] * 6, math.inf)
+    assert res.dropped_ids.tolist() == [5]
+    assert sorted(res.ids.tolist()) == [0, 1, 2, 3, 4]
+    assert r.stats[q.STAT_RUNNING_MAX] == 4
+    # Simultaneous arrivals queue one behind the other until the next boundary, even at an
+    # idle replica with room: at t = 0 the first is taken in, the others find it queued.
+    r = q.BatchingReplica("sarathi", C0, CPF, CB, CKV, 4, 10**6, 64, max_waiting=1)
+    res = r.step(np.zeros(6), [10] * 6, [50] * 6, math.inf)
+    assert res.dropped_ids.tolist() == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize(
+    ("head", "nq", "cnt"), [(3, 1, 6), (5, 3, 6), (1, 3, 6), (4, 2, 4), (0, 0, 3)]
+)
+def test_drop_arrived_keeps_the_ring_contiguous_and_in_order(compiled, head, nq, cnt):
+    """Ring of 6 slots holding ``cnt`` requests from ``head`` (wrapping): ``nq`` queued, then
+    pending ones arriving at 1, 2, 3, ...; those arrived by 2.5 are dropped.  Either the
+    queued block moves forward (few queued) or the later pending entries move back."""
+    fn = q._drop_arrived if compiled else q._drop_arrived.py_func
+    W = 6
+    wait_i = np.full((3, W), -1, dtype=np.int64)
+    wait_f = np.full(W, np.nan)
+    ids = list(range(100, 100 + cnt))
+    arrivals = [0.0] * nq + [float(k) for k in range(1, cnt - nq + 1)]
+    for k in range(cnt):
+        wait_i[:, (head + k) % W] = ids[k]
+        wait_f[(head + k) % W] = arrivals[k]
+    out = np.full(W, -1, dtype=np.int64)
+    d, new_head = fn(wait_i, wait_f, head, nq, cnt, 2.5, out, 1)
+    dropped = [ids[k] for k in range(nq, cnt) if arrivals[k] <= 2.5]
+    assert d == len(dropped) and out[1 : 1 + d].tolist() == dropped
+    kept = [k for k in range(cnt) if k < nq or arrivals[k] > 2.5]
+    ring = [new_head + k for k in range(cnt - d)]
+    assert [int(wait_i[0, k % W]) for k in ring] == [ids[k] for k in kept]
+    assert [float(wait_f[k % W]) for k in ring] == [arrivals[k] for k in kept]
+    assert [int(wait_i[2, k % W]) for k in ring] == [ids[k] for k in kept]
+
+
+@pytest.mark.parametrize(("mode", "budget"), [("vllm", 0), ("sarathi", 256)])
+def test_waiting_limit_large_stream_windows_and_reference(mode, budget):
+    """Overloaded (~2x, KV-bound at ~1.1 req/s): the limit drops a large share; windowed ==
+    one call == reference, and a limit that never binds changes nothing."""
+    arr, pt, ot = _stream(2000, 2.0, 14)
+    params = (mode, C0, CPF, CB, CKV, 24, 30_000, budget)
+    one = q.BatchingReplica(*params, max_waiting=7)
+    r_one = one.step(arr, pt, ot, math.inf)
+    assert 0.2 < len(r_one.dropped_ids) / len(arr) < 0.8
+    ref = q.BatchingReplicaRef(*params, max_waiting=7)
+    _assert_results_equal(r_one, ref.step(arr, pt, ot, math.inf))
+    np.testing.assert_array_equal(one.stats, ref.stats)
+    _check_drop_rule(ref, arr, r_one.dropped_ids, 7)
+    ends = np.arange(2.5, arr[-1] + 2.5, 2.5)
+    idx = np.searchsorted(arr, ends, side="left")
+    win = q.BatchingReplica(*params, waiting_capacity=4, max_waiting=7)
+    parts = [
+        win.step(arr[i:j], pt[i:j], ot[i:j], u, check=False)
+        for i, j, u in zip([0, *idx[:-1]], idx, ends, strict=True)
+    ]
+    parts.append(win.step(arr[idx[-1] :], pt[idx[-1] :], ot[idx[-1] :], math.inf))
+    got = q.BatchingResult(*(np.concatenate(c) for c in zip(*parts, strict=True)))
+    _assert_results_equal(got, r_one)
+    np.testing.assert_array_equal(win.stats, one.stats)
+    unlimited = q.BatchingReplica(*params).step(arr, pt, ot, math.inf)
+    never = q.BatchingReplica(*params, max_waiting=len(arr)).step(arr, pt, ot, math.inf)
+    _assert_results_equal(never, unlimited)
+    assert len(unlimited.dropped_ids) == 0
 
 
 @pytest.mark.parametrize(("mode", "budget"), [("vllm", 0), ("vllm", 700), ("sarathi", 256)])
@@ -635,10 +776,14 @@ def test_kernel_bodies_as_python_match_compiled(monkeypatch):
         "fcfs": q.fcfs_multiserver(arr, svc, np.zeros(3)),
         "lim": q.fcfs_multiserver_limited(arr, svc, np.zeros(2), 2, 0.1),
     }
-    for mode, budget in (("vllm", 0), ("vllm", 500), ("sarathi", 128)):
-        r = q.BatchingReplica(mode, C0, CPF, CB, CKV, 4, 2000, budget)
-        expected[mode, budget] = (r.step(arr, pt, ot, 1.5), r.step([], [], [], math.inf), r.stats)
+    cases = (("vllm", 0, -1), ("vllm", 500, 2), ("sarathi", 128, -1), ("sarathi", 128, 1))
+    for mode, budget, mw in cases:
+        r = q.BatchingReplica(mode, C0, CPF, CB, CKV, 4, 2000, budget, 3, max_waiting=mw)
+        res = (r.step(arr, pt, ot, 1.5), r.step([], [], [], math.inf), r.stats)
+        expected[mode, budget, mw] = res
+    assert len(expected["vllm", 500, 2][0].dropped_ids) > 0
     helpers = ["_heap_sift_down", "_heap_build", "_heap_store", "_scan_arrivals", "_scan_fcfs"]
+    helpers += ["_drop_arrived", "_ring_move"]
     kernels = ["_scan_requests", "_fcfs_kernel", "_fcfs_limited_kernel", "_batching_kernel"]
     for name in [*helpers, *kernels]:
         monkeypatch.setattr(q, name, getattr(q, name).py_func)
@@ -646,9 +791,9 @@ def test_kernel_bodies_as_python_match_compiled(monkeypatch):
     w, s = q.fcfs_multiserver_limited(arr, svc, np.zeros(2), 2, 0.1)
     np.testing.assert_array_equal(w, expected["lim"][0])
     np.testing.assert_array_equal(s, expected["lim"][1])
-    for mode, budget in (("vllm", 0), ("vllm", 500), ("sarathi", 128)):
-        r = q.BatchingReplica(mode, C0, CPF, CB, CKV, 4, 2000, budget)
-        a, b, stats = expected[mode, budget]
+    for mode, budget, mw in cases:
+        r = q.BatchingReplica(mode, C0, CPF, CB, CKV, 4, 2000, budget, 3, max_waiting=mw)
+        a, b, stats = expected[mode, budget, mw]
         _assert_results_equal(r.step(arr, pt, ot, 1.5), a)
         _assert_results_equal(r.step([], [], [], math.inf), b)
         np.testing.assert_array_equal(r.stats, stats)
@@ -697,3 +842,11 @@ def test_batching_validation():
         q.batching_step(r.params._replace(max_batch=3), r.state, [], [], [], 7.0)
     p = q.BatchingParams("vllm", C0, CPF, CB, CKV, 2, 1000)
     assert p.iteration_time(10, 2, 30) == C0 + CPF * 10 + CB * 2 + CKV * 30
+    assert p.max_waiting == -1  # positional API of 7-8 fields unchanged, no limit by default
+    assert q.BatchingReplica("vllm", C0, CPF, CB, CKV, 2, 1000, max_waiting=None).params[-1] == -1
+    assert q.BatchingReplica("vllm", C0, CPF, CB, CKV, 2, 1000, max_waiting=-7).params[-1] == -1
+    # check=False skips the O(n) validation (garbage in, garbage out), not the shape checks
+    r = q.BatchingReplica("vllm", C0, CPF, CB, CKV, 2, 1000)
+    r.step([1.0, 0.5], [1, 1], [1, 1], 0.0, check=False)
+    with pytest.raises(ValueError, match="equal lengths"):
+        r.step([2.0], [1, 1], [1], 3.0, check=False)

@@ -350,7 +350,8 @@ class Service(StrictModel):
     max_queue: int | None = Field(
         None,
         ge=0,
-        description="waiting requests per site (per replica for llm) before arrivals are dropped",
+        description="waiting requests before arrivals are dropped: per site for single; per "
+        "replica for llm, counting those not yet admitted to the batch (>= 1)",
     )
     timeout_s: float | None = Field(
         None, gt=0, description="a request waiting longer is dropped (single)"

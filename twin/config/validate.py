@@ -296,6 +296,20 @@ def _check_inference(
             issues.append(ConfigIssue(f"{base}.regions", f"id {region_id!r} is used {count} times"))
     if len(regions) > 255:
         issues.append(ConfigIssue(f"{base}.regions", f"at most 255 regions, got {len(regions)}"))
+    diurnal = inference.get("diurnal")
+    if (
+        isinstance(diurnal, list)
+        and diurnal
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in diurnal)
+        and not any(v > 0 for v in diurnal)
+    ):
+        issues.append(
+            ConfigIssue(
+                f"{base}.diurnal",
+                "must not be all zero: expected relative demand weights with at least one "
+                "hour > 0 (omit it for the default profile)",
+            )
+        )
     services = _dicts(inference.get("services"))
     for service_id, count in Counter(str(s.get("id")) for _, s in services).items():
         if count > 1:
@@ -350,6 +364,15 @@ def _check_inference(
             if "latency_s" in slo:
                 issues.append(
                     ConfigIssue(f"{path}.slo", "kind llm has ttft_s/tpot_s, not latency_s")
+                )
+            max_queue = service.get("max_queue")
+            if isinstance(max_queue, int) and not isinstance(max_queue, bool) and max_queue == 0:
+                issues.append(
+                    ConfigIssue(
+                        f"{path}.max_queue",
+                        "must be >= 1 for kind llm (every request waits for the next iteration "
+                        "boundary, so 0 would drop them all), or omitted for no limit",
+                    )
                 )
             budget, batch = service.get("token_budget", 512), service.get("max_batch", 64)
             if (

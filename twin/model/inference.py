@@ -8,6 +8,12 @@ services, an iteration-level continuous-batching replica for ``llm`` services. O
 per-window aggregates are recorded. Replicas hold accelerators of their factory, so
 inference and training compete for the same sites and power.
 
+An ``llm`` replica's ``max_queue`` bounds its waiting queue (requests not yet admitted to the
+running batch): the kernel drops an arrival that finds it full (see
+:func:`twin.kernels.queueing.batching_step`). Scaling ``llm`` replicas down drains them
+(:class:`ServiceSite`). A service that no hosting site can hold is a config error when the
+world is built; hosting sites that cannot hold it are left out.
+
 Latencies include the network round trip from the request's region to the site.
 """
 
@@ -20,8 +26,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
+from twin.config.errors import ConfigError, ConfigIssue
 from twin.config.schema import Inference, Scenario, Service
 from twin.kernels.queueing import (
+    _S_NRUN,
+    _S_WCOUNT,
+    N_STATS,
     STAT_BATCH_SUM,
     STAT_BUSY_S,
     STAT_ITERATIONS,
@@ -40,6 +50,9 @@ from twin.model.topology import Topology
 
 REGION_BITS = 8
 """Request ids carry their region in the low bits, so completions know where they came from."""
+
+_NO_TIMES = np.zeros(0)
+_NO_IDS = np.zeros(0, dtype=np.int64)
 
 
 def default_diurnal() -> list[float]:
@@ -212,22 +225,127 @@ class WindowResult:
 
 
 def _percentiles_ms(values: np.ndarray, quantiles: tuple[float, ...]) -> list[float | None]:
-    """Percentiles (linear interpolation, as numpy's default) of the finite values, in ms."""
-    finite = np.sort(values[np.isfinite(values)])
-    if finite.size == 0:
+    """Percentiles (linear interpolation, as numpy's default) of the finite values, in ms.
+
+    One sort (numpy's vectorised float sort beats ``np.partition`` at 2–6 order statistics
+    here); NaN and ±inf sort to the ends and are cut off there.
+    """
+    ranked = np.sort(values)
+    first = int(np.searchsorted(ranked, -np.inf, side="right"))
+    last = int(np.searchsorted(ranked, np.inf, side="left"))
+    size = last - first
+    if size <= 0:
         return [None] * len(quantiles)
-    position = np.asarray(quantiles) / 100 * (finite.size - 1)
+    position = np.asarray(quantiles) / 100 * (size - 1)
     low = np.floor(position).astype(np.int64)
-    high = np.minimum(low + 1, finite.size - 1)
-    value = finite[low] + (finite[high] - finite[low]) * (position - low)
+    high = np.minimum(low + 1, size - 1)
+    low += first
+    high += first
+    value = ranked[low] + (ranked[high] - ranked[low]) * (position - (low - first))
     return (value * 1000).tolist()
+
+
+def categorical(cumulative: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    """Category of each uniform draw in [0, 1): ``min(searchsorted(cumulative, u, "right"),
+    len(cumulative) − 1)``, as int64.
+
+    For many draws, a table over ``2**12`` equal buckets of [0, 1) answers every draw whose
+    bucket holds no category boundary (a gather instead of a binary search; bucket edges
+    ``b / 2**12`` and ``u · 2**12`` are exact in binary floating point, so the answer is the
+    same); the few others fall back to the binary search.
+    """
+    last = len(cumulative) - 1
+    if len(uniform) < _TABLE_MIN_DRAWS:
+        return np.minimum(np.searchsorted(cumulative, uniform, side="right"), last)
+    edges = np.arange(_TABLE_BUCKETS + 1) / _TABLE_BUCKETS
+    low = np.searchsorted(cumulative, edges[:-1], side="right")
+    high = np.searchsorted(cumulative, edges[1:], side="left")  # boundaries below the top
+    table = np.where(low == high, np.minimum(low, last), -1)
+    regions = table[(uniform * _TABLE_BUCKETS).astype(np.int64)]
+    unsure = np.flatnonzero(regions < 0)
+    if len(unsure):
+        found = np.searchsorted(cumulative, uniform[unsure], side="right")
+        regions[unsure] = np.minimum(found, last)
+    return regions
+
+
+_TABLE_BUCKETS = 1 << 12
+_TABLE_MIN_DRAWS = 4096
+
+
+# ---------------------------------------------------------------- where replicas go
+
+
+def choose_pool(service: Service, factory: Factory) -> tuple[Pool | None, IterationModel | None]:
+    """The fastest pool of ``factory`` that can hold a replica of ``service``: an allowed
+    accelerator type, at least ``accelerators_per_replica`` accelerators, and for ``llm``
+    room for the weights and a KV cache. ``(None, None)`` if there is none."""
+    pool, model, _ = _choose_pool(service, factory)
+    return pool, model
+
+
+def _choose_pool(
+    service: Service, factory: Factory
+) -> tuple[Pool | None, IterationModel | None, dict[str, list[str]]]:
+    """:func:`choose_pool`, and why each pool was passed over (reason → pool names)."""
+    allowed = service.accelerator_types
+    why: dict[str, list[str]] = {"type": [], "size": [], "model": []}
+    for pool in sorted(factory.pools.values(), key=lambda p: (-p.spec.speed, p.accelerator)):
+        if allowed is not None and pool.accelerator not in allowed:
+            why["type"].append(pool.accelerator)
+            continue
+        if pool.total < service.accelerators_per_replica:
+            why["size"].append(f"{pool.total} × {pool.accelerator}")
+            continue
+        if service.kind != "llm":
+            return pool, None, why
+        try:
+            return pool, iteration_model(service, pool.spec), why
+        except ReplicaDoesNotFitError as error:
+            why["model"].append(f"{pool.accelerator}: {error}")
+    return None, None, why
+
+
+def _placement_issue(path: str, service: Service, unplaced: dict[str, dict]) -> ConfigIssue:
+    """Why no hosting site of ``service`` can hold a replica (the most specific reason)."""
+    sites = ", ".join(unplaced)
+    g = service.accelerators_per_replica
+    if any(why["model"] for why in unplaced.values()):
+        detail = "; ".join(f"{site}: {', '.join(why['model'])}" for site, why in unplaced.items())
+        return ConfigIssue(
+            f"{path}.model",
+            f"the model fits no accelerator pool at its hosting sites ({detail}); expected "
+            f"weights plus a KV cache that fit in {g} accelerators of some hosting site's "
+            "pool (a smaller model, more accelerators_per_replica, or another site)",
+        )
+    if any(why["size"] for why in unplaced.values()):
+        detail = "; ".join(f"{site}: {', '.join(why['size'])}" for site, why in unplaced.items())
+        return ConfigIssue(
+            f"{path}.accelerators_per_replica",
+            f"no pool at its hosting sites has {g} accelerators ({detail}); expected at most "
+            "the size of some hosting site's pool",
+        )
+    return ConfigIssue(
+        f"{path}.accelerator_types",
+        f"no hosting site ({sites}) has a pool of an allowed accelerator type "
+        f"({', '.join(service.accelerator_types or [])}); expected a type present at one of them",
+    )
 
 
 # ---------------------------------------------------------------- replicas at one site
 
 
 class ServiceSite:
-    """The replicas of one service at one site, their carried kernel state, and its process."""
+    """The replicas of one service at one site, their carried kernel state, and its process.
+
+    ``llm`` replicas are :class:`BatchingReplica` kernels. Scaling down *drains* them:
+    :meth:`scale_to` moves surplus replicas to :attr:`draining`, where they get no new
+    arrivals but keep being advanced every window until they are empty; an empty draining
+    replica gives its accelerators back at once (checked at each window end and at every
+    scaling decision). Only the active replicas (:attr:`count`) take arrivals and count as
+    routing capacity. ``single`` replicas are servers of one FCFS queue; one is removed only
+    when enough servers are idle.
+    """
 
     def __init__(
         self,
@@ -235,6 +353,8 @@ class ServiceSite:
         factory: Factory,
         column: int,
         replicas: int,
+        pool: Pool,
+        iteration: IterationModel | None,
     ) -> None:
         self.owner = owner
         self.service = owner.service
@@ -244,10 +364,15 @@ class ServiceSite:
         self.index = 0
         """Index among the service's hosting sites."""
         self.wanted = replicas
-        self.pool: Pool | None = None
-        self.iteration: IterationModel | None = None
+        self.pool = pool
+        """The pool replicas take accelerators from (see :func:`choose_pool`)."""
+        self.iteration = iteration
         self.replicas: list[BatchingReplica] = []
+        """Active llm replicas: they take the arrivals, round robin."""
+        self.draining: list[BatchingReplica] = []
+        """llm replicas scaled away that still finish their requests (no new arrivals)."""
         self.count = 0
+        """Active replicas."""
         self.free_at = np.zeros(0)
         self.queue_state = make_queue_state(self.service.max_queue)
         self.pending_done = np.zeros(0)
@@ -257,37 +382,49 @@ class ServiceSite:
         self.next_replica = 0
         self.delay_s = 0.0
         self.recent_rps = 0.0
+        self._stats_seen = np.zeros(N_STATS)
+        """Σ of the stats of every llm replica at the last window end (released ones too)."""
+        self._stats_released = np.zeros(N_STATS)
+        """Σ of the stats of the llm replicas released so far."""
 
     # ------------------------------------------------------------ replicas and accelerators
 
-    def choose_pool(self) -> Pool | None:
-        """The fastest pool whose accelerators can hold a replica (memory, allowed types)."""
-        allowed = self.service.accelerator_types
-        for pool in sorted(
-            self.factory.pools.values(), key=lambda p: (-p.spec.speed, p.accelerator)
-        ):
-            if allowed is not None and pool.accelerator not in allowed:
-                continue
-            if self.service.kind == "llm":
-                try:
-                    model = iteration_model(self.service, pool.spec)
-                except ReplicaDoesNotFitError:
-                    continue
-                self.iteration = model
-            return pool
-        return None
-
     def scale_to(self, target: int) -> None:
-        """Hold accelerators for ``target`` replicas, as far as the site can give them now."""
-        if self.pool is None:
-            self.pool = self.choose_pool()
-            if self.pool is None:
-                return
+        """Hold accelerators for ``target`` active replicas, as far as the site can give them
+        now; surplus llm replicas drain (see the class docstring)."""
         size = self.service.accelerators_per_replica
+        while self.count < target and self.draining:
+            self.replicas.append(self.draining.pop())  # already holds its accelerators
+            self.count += 1
         while self.count < target and self.factory.reserve(self.pool, size):
             self._add_replica()
-        while self.count > target and self._remove_idle_replica():
-            self.factory.release(self.pool, size)
+        if self.service.kind == "single":
+            while self.count > target and self._remove_idle_servers():
+                self.factory.release(self.pool, size)
+            return
+        if self.count > target:
+            # drain the replicas with the least work left (the latest on ties)
+            load = [r.state.n_running + r.state.n_waiting for r in self.replicas]
+            order = sorted(range(self.count), key=lambda k: (load[k], -k))
+            leaving = set(order[: self.count - target])
+            self.draining += [r for k, r in enumerate(self.replicas) if k in leaving]
+            self.replicas = [r for k, r in enumerate(self.replicas) if k not in leaving]
+            self.count = target
+        self.release_drained()
+
+    def release_drained(self) -> None:
+        """Give back the accelerators of every draining replica that is empty."""
+        if not self.draining:
+            return
+        keep = []
+        for replica in self.draining:
+            state = replica.state
+            if state.n_running or state.n_waiting:
+                keep.append(replica)
+            else:
+                self._stats_released += replica.stats
+                self.factory.release(self.pool, self.service.accelerators_per_replica)
+        self.draining = keep
 
     def _add_replica(self) -> None:
         self.count += 1
@@ -297,6 +434,7 @@ class ServiceSite:
             return
         model = self.iteration
         assert model is not None
+        max_queue = self.service.max_queue
         self.replicas.append(
             BatchingReplica(
                 self.service.scheduler,
@@ -307,51 +445,45 @@ class ServiceSite:
                 self.service.max_batch,
                 model.kv_capacity_tokens,
                 self.service.token_budget,
+                max_waiting=-1 if max_queue is None else max_queue,
             )
         )
 
-    def _remove_idle_replica(self) -> bool:
+    def _remove_idle_servers(self) -> bool:
+        """Remove one ``single`` replica's servers if that many are idle now."""
         now = self.factory.env.now
-        if self.service.kind == "single":
-            per = self.service.servers_per_replica
-            idle = np.flatnonzero(self.free_at <= now)
-            if len(idle) < per or self.count == 0:
-                return False
-            if self.count == 1 and len(self.pending_done):
-                return False  # its completions are reported by the next window
-            self.free_at = np.delete(self.free_at, idle[:per])
-        else:
-            idle = [
-                k
-                for k, replica in enumerate(self.replicas)
-                if replica.state.n_running == 0 and replica.state.n_waiting == 0
-            ]
-            if not idle:
-                return False
-            del self.replicas[idle[-1]]
+        per = self.service.servers_per_replica
+        idle = np.flatnonzero(self.free_at <= now)
+        if len(idle) < per or self.count == 0:
+            return False
+        if self.count == 1 and len(self.pending_done):
+            return False  # its completions are reported by the next window
+        self.free_at = np.delete(self.free_at, idle[:per])
         self.count -= 1
         return True
 
+    def in_system(self) -> int:
+        """Requests accepted here and not yet completed (llm: waiting or running)."""
+        if self.service.kind == "single":
+            return len(self.pending_done)
+        return sum(r.state.n_waiting + r.state.n_running for r in (*self.replicas, *self.draining))
+
     def capacity_rps(self) -> float:
-        """Requests/s the current replicas complete when saturated (for routing)."""
+        """Requests/s the active replicas complete when saturated (for routing)."""
         owner = self.owner
         if self.count == 0:
             return 0.0
         if self.service.kind == "single":
             return self.count * self.service.servers_per_replica / owner.mean_service_s
-        assert self.iteration is not None
-        per_replica = self.iteration.throughput_rps(
-            self.service.max_batch, owner.mean_prompt, owner.mean_output, self.service.token_budget
-        )
-        return self.count * per_replica
+        return self.count * owner.replica_rps(self)
 
     # ------------------------------------------------------------ the window process
 
     def run(self, window_s: float) -> Iterator[simpy.Event]:
         env = self.factory.env
         while True:
+            start = env.now
             yield env.timeout(window_s)
-            start = env.now - window_s
             rates = self.owner.routed_rps(start, window_s)[:, self.index]
             result = self.window(start, env.now, rates)
             self.owner.record(self, result, env.now)
@@ -363,16 +495,14 @@ class ServiceSite:
         count = int(rng.poisson(total * (end - start))) if total > 0 else 0
         arrivals = np.sort(rng.uniform(start, end, count))
         cumulative = np.cumsum(region_rps) / total if total > 0 else np.ones(1)
-        regions = np.minimum(
-            np.searchsorted(cumulative, rng.random(count), side="right"), len(region_rps) - 1
-        ).astype(np.int64)
+        regions = categorical(cumulative, rng.random(count))
         self.recent_rps = count / (end - start)
-        if self.count == 0:
-            result = WindowResult(arrivals=count, dropped=count, dropped_regions=regions)
-        elif self.service.kind == "single":
-            result = self._serve_single(arrivals, regions, end)
-        else:
+        if self.service.kind == "llm":
             result = self._serve_llm(arrivals, regions, end)
+        elif self.count == 0:
+            result = WindowResult(arrivals=count, dropped=count, dropped_regions=regions)
+        else:
+            result = self._serve_single(arrivals, regions, end)
         result.arrival_regions = regions
         return result
 
@@ -421,62 +551,103 @@ class ServiceSite:
         )
 
     def _serve_llm(self, arrivals: np.ndarray, regions: np.ndarray, end: float) -> WindowResult:
+        """Round robin over the active replicas; every replica (draining too) advances to
+        ``end``. Drops: requests that can never fit a replica's KV cache (or that find no
+        active replica), and those the kernel drops by the waiting-queue limit."""
         owner = self.owner
-        prompt = np.maximum(1, np.rint(owner.prompt_sampler(len(arrivals)))).astype(np.int64)
-        output = np.maximum(1, np.rint(owner.output_sampler(len(arrivals)))).astype(np.int64)
-        capacity = self.iteration.kv_capacity_tokens if self.iteration else 0
-        fits = prompt + output <= capacity
-        ids = ((self.next_id + np.arange(len(arrivals))) << REGION_BITS) | regions
-        self.next_id += len(arrivals)
-        replicas = len(self.replicas)
-        target = (self.next_replica + np.arange(len(arrivals))) % replicas
-        self.next_replica = (self.next_replica + len(arrivals)) % replicas
-        order = np.argsort(target, kind="stable")
-        bounds = np.concatenate([[0], np.cumsum(np.bincount(target, minlength=replicas))])
-        admitted = fits.copy()
+        n = len(arrivals)
+        active = self.replicas
+        n_active = len(active)
+        dropped_parts = []
         parts = []
-        before = np.zeros(3)
-        after = np.zeros(3)
-        stat_index = [STAT_ITERATIONS, STAT_BATCH_SUM, STAT_BUSY_S]
-        for k, replica in enumerate(self.replicas):
-            mine = order[bounds[k] : bounds[k + 1]]
-            mine = mine[fits[mine]]
-            if self.service.max_queue is not None:
-                room = max(0, self.service.max_queue - replica.state.n_waiting)
-                admitted[mine[room:]] = False
-                mine = mine[:room]
-            before += replica.stats[stat_index]
-            parts.append(replica.step(arrivals[mine], prompt[mine], output[mine], end, ids[mine]))
-            after += replica.stats[stat_index]
-        dropped = ~admitted
-        ids_done = np.concatenate([p.ids for p in parts]) if parts else np.zeros(0, np.int64)
-        done_regions = ids_done & ((1 << REGION_BITS) - 1)
+        if n:
+            prompt = np.maximum(1, np.rint(owner.prompt_sampler(n))).astype(np.int64)
+            output = np.maximum(1, np.rint(owner.output_sampler(n))).astype(np.int64)
+            ids = ((self.next_id + np.arange(n, dtype=np.int64)) << REGION_BITS) | regions
+            self.next_id += n
+        if n and n_active:
+            # request i goes to active replica (next_replica + i) % n_active: lay the
+            # indices out replica by replica, so each replica's requests are one slice
+            first = self.next_replica % n_active
+            self.next_replica = (first + n) % n_active
+            rows = -(-(first + n) // n_active)
+            grid = np.arange(rows * n_active, dtype=np.int64).reshape(rows, n_active)
+            order = grid.T.ravel() - first
+            order = order[(order >= 0) & (order < n)]
+            assert self.iteration is not None
+            fits = prompt[order] + output[order] <= self.iteration.kv_capacity_tokens
+            if not fits.all():
+                dropped_parts.append(regions[order[~fits]])
+                order = order[fits]
+            counts = np.bincount((order + first) % n_active, minlength=n_active)
+            bounds = np.zeros(n_active + 1, dtype=np.int64)
+            np.cumsum(counts, out=bounds[1:])
+            arrivals, prompt, output = arrivals[order], prompt[order], output[order]
+            ids = ids[order]
+            for k, replica in enumerate(active):
+                lo, hi = bounds[k], bounds[k + 1]
+                parts.append(
+                    replica.step(
+                        arrivals[lo:hi], prompt[lo:hi], output[lo:hi], end, ids[lo:hi], check=False
+                    )
+                )
+        else:
+            if n:
+                dropped_parts.append(regions)  # no active replica: nowhere to go
+            for replica in active:
+                parts.append(replica.step(_NO_TIMES, _NO_IDS, _NO_IDS, end, _NO_IDS, check=False))
+        for replica in self.draining:  # no new arrivals: they only finish their requests
+            parts.append(replica.step(_NO_TIMES, _NO_IDS, _NO_IDS, end, _NO_IDS, check=False))
+        mask = (1 << REGION_BITS) - 1
+        if parts:
+            ids_done = np.concatenate([p.ids for p in parts])
+            ttft_raw = np.concatenate([p.ttft for p in parts])
+            tpot = np.concatenate([p.tpot for p in parts])
+            e2e = np.concatenate([p.e2e for p in parts])
+            dropped_parts += [p.dropped_ids & mask for p in parts if len(p.dropped_ids)]
+        else:
+            ids_done, ttft_raw, tpot, e2e = _NO_IDS, _NO_TIMES, _NO_TIMES, _NO_TIMES
+        dropped_regions = np.concatenate(dropped_parts) if dropped_parts else _NO_IDS
+        done_regions = ids_done & mask
         rtt = owner.rtt[done_regions, self.column]
-        ttft = np.concatenate([p.ttft for p in parts]) + rtt if parts else np.zeros(0)
-        tpot = np.concatenate([p.tpot for p in parts]) if parts else np.zeros(0)
-        e2e = np.concatenate([p.e2e for p in parts]) + rtt if parts else np.zeros(0)
+        ttft = ttft_raw + rtt
+        e2e = e2e + rtt
         slo = self.service.slo
         missed = np.zeros(len(ids_done), dtype=bool)
         if slo.ttft_s is not None:
             missed |= ttft > slo.ttft_s
         if slo.tpot_s is not None:
             missed |= np.nan_to_num(tpot) > slo.tpot_s
-        iterations = after[0] - before[0]
-        self.delay_s = float(np.mean(ttft - rtt)) if len(ttft) else self.delay_s
-        in_system = sum(r.state.n_waiting + r.state.n_running for r in self.replicas)
-        return WindowResult(
-            arrivals=len(arrivals),
-            dropped=int(dropped.sum()),
-            dropped_regions=regions[dropped],
+        if len(ttft_raw):
+            self.delay_s = float(ttft_raw.mean())
+        # per-window iteration statistics and requests in the system: one read per replica
+        replicas = active + self.draining if self.draining else active
+        held = len(replicas)
+        if held:
+            states = [r.state for r in replicas]
+            stats = np.add.reduce([state.stats for state in states]) + self._stats_released
+            scal = np.add.reduce([state.scal for state in states])
+            in_system = int(scal[_S_NRUN] + scal[_S_WCOUNT])
+        else:
+            stats, in_system = self._stats_released.copy(), 0
+        delta = stats - self._stats_seen
+        self._stats_seen = stats
+        iterations = delta[STAT_ITERATIONS]
+        result = WindowResult(
+            arrivals=n,
+            dropped=len(dropped_regions),
+            dropped_regions=dropped_regions,
             served_regions=done_regions,
             latency=e2e,
             ttft=ttft,
             tpot=tpot,
             missed=missed,
             in_system=in_system,
-            mean_batch=(after[1] - before[1]) / iterations if iterations else math.nan,
-            busy=min(1.0, (after[2] - before[2]) / (replicas * owner.window_s)),
+            mean_batch=delta[STAT_BATCH_SUM] / iterations if iterations else math.nan,
+            busy=min(1.0, delta[STAT_BUSY_S] / (held * owner.window_s)) if held else 0.0,
         )
+        self.release_drained()
+        return result
 
 
 # ---------------------------------------------------------------- one service
@@ -495,11 +666,14 @@ class ServiceModel:
         rtt: np.ndarray,
         router: Router,
         recorder: Recorder,
+        index: int = 0,
     ) -> None:
         spec = scenario.workloads.inference
         assert spec is not None
         self.env = env
         self.service = service
+        self.index = index
+        """Index of the service in ``workloads.inference.services``."""
         self.demand = demand
         self.rtt = rtt
         self.router = router
@@ -512,13 +686,24 @@ class ServiceModel:
         hosting = dict(service.replicas)
         if not hosting and service.autoscale is not None:
             hosting = {factory.id: service.autoscale.min_replicas for factory in factories}
-        self.sites = [
-            ServiceSite(self, factory, column, hosting[factory.id])
-            for column, factory in enumerate(factories)
-            if factory.id in hosting
-        ]
-        for index, site in enumerate(self.sites):
-            site.index = index
+        # sites where no pool can hold a replica are left out; none at all is a config error
+        self.sites = []
+        unplaced: dict[str, dict] = {}
+        for column, factory in enumerate(factories):
+            if factory.id not in hosting:
+                continue
+            pool, model, why = _choose_pool(service, factory)
+            if pool is None:
+                unplaced[factory.id] = why
+                continue
+            self.sites.append(ServiceSite(self, factory, column, hosting[factory.id], pool, model))
+        if not self.sites and unplaced:
+            path = f"workloads.inference.services[{index}]"
+            raise ConfigError([_placement_issue(path, service, unplaced)])
+        self.unplaced = sorted(unplaced)
+        """Hosting sites left out: no pool there can hold a replica."""
+        for number, site in enumerate(self.sites):
+            site.index = number
         self._routed_at: float | None = None
         self._routed = np.zeros((len(self.regions), len(self.sites)))
         self.home_rps = np.zeros(len(self.sites))
@@ -602,7 +787,7 @@ class ServiceModel:
         self.totals["arrivals"] += result.arrivals
         self.totals["served"] += served
         self.totals["dropped"] += result.dropped
-        if result.arrivals or site.count:
+        if result.arrivals or site.count or served or result.dropped:
             self.recorder.inference_sample(
                 (
                     now,
@@ -666,9 +851,7 @@ class ServiceModel:
             for index, site in enumerate(self.sites):
                 if not site.factory.online:
                     continue
-                per_replica = (
-                    site.capacity_rps() / site.count if site.count else self._replica_rps(site)
-                )
+                per_replica = self.replica_rps(site)
                 if per_replica <= 0:
                     continue
                 wanted_rps = max(site.recent_rps, float(self.home_rps[index]))
@@ -676,16 +859,18 @@ class ServiceModel:
                 site.scale_to(max(rule.min_replicas, min(rule.max_replicas, need)))
             yield self.env.timeout(rule.interval)
 
-    def _replica_rps(self, site: ServiceSite) -> float:
-        if site.pool is None:
-            site.pool = site.choose_pool()
-        if site.pool is None:
-            return 0.0
-        if self.service.kind == "single":
-            return self.service.servers_per_replica / self.mean_service_s
+    def replica_rps(self, site: ServiceSite) -> float:
+        """Requests/s one replica at ``site`` completes when saturated."""
+        service = self.service
+        if service.kind == "single":
+            return service.servers_per_replica / self.mean_service_s
         assert site.iteration is not None
         return site.iteration.throughput_rps(
-            self.service.max_batch, self.mean_prompt, self.mean_output, self.service.token_budget
+            service.max_batch,
+            self.mean_prompt,
+            self.mean_output,
+            service.token_budget,
+            scheduler=service.scheduler,
         )
 
 
@@ -711,8 +896,8 @@ class InferenceModel:
         rtt = round_trips_s(scenario, topology)
         router = ROUTINGS[spec.routing]
         self.services = [
-            ServiceModel(env, scenario, service, factories, demand, rtt, router, recorder)
-            for service in spec.services
+            ServiceModel(env, scenario, service, factories, demand, rtt, router, recorder, index)
+            for index, service in enumerate(spec.services)
         ]
         for model in self.services:
             for site in model.sites:

@@ -17,13 +17,18 @@ BF16 peak ``F`` FLOP/s and HBM bandwidth ``W`` bytes/s:
 Assumptions: compute and memory phases add rather than overlap (conservative); attention
 FLOPs of long prompts, communication between the ``g`` accelerators and quantisation are not
 modelled; efficiencies default to η_c = 0.5 and η_m = 0.7, typical of measured vLLM serving
-(Kwon et al., SOSP 2023; Agrawal et al., OSDI 2024). For a 70B model on 8 × H100 this gives
-about 500 output tokens/s per GPU at batch 64, inside the 300–900 measured for vLLM (Lambda
-Labs vLLM benchmark, 2024). A calibrated model takes measured coefficients instead.
+(Kwon et al., SOSP 2023; Agrawal et al., OSDI 2024). For a 70B model on 8 × H100 (BF16) and
+the mean Azure conversation lengths (prompt 1,155, output 211 tokens), decode-only
+iterations at batch 64 give about 530 output tokens/s per GPU (context 1,155 + 211/2), inside
+the 300–900 measured for vLLM (Lambda Labs vLLM benchmark, 2024). Counting the prefills as
+well, a saturated replica completes about 11 requests/s (:meth:`IterationModel.throughput_rps`,
+vLLM or Sarathi with a 512-token budget alike): about 290 output tokens/s per GPU.
+A calibrated model takes measured coefficients instead.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from twin.config.schema import Accelerator, Calibrated, Roofline, Service
@@ -50,19 +55,48 @@ class IterationModel:
         return self.c0 + self.c_b * batch + self.c_kv * batch * context_tokens
 
     def throughput_rps(
-        self, batch: int, prompt: float, output: float, token_budget: int = 0
+        self,
+        batch: int,
+        prompt: float,
+        output: float,
+        token_budget: int = 0,
+        scheduler: str = "vllm",
     ) -> float:
-        """Requests/s a saturated replica completes at ``batch`` with mean lengths.
+        """Requests/s a saturated replica completes, with at most ``batch`` running and mean
+        prompt and output lengths.
 
-        Each request costs its prefill work and ``output − 1`` decode steps; a batch of
-        ``batch`` shares every iteration's fixed cost. With a per-iteration token budget the
-        number of decode iterations per request is at least its output tokens.
+        ``batch`` is first capped by the KV cache, ``⌊kv_capacity_tokens / (prompt +
+        output)⌋``. Each request costs the linear work ``w = c_pf·prompt + (output − 1)·(c_b
+        + c_kv·(prompt + output/2))`` (prefill, then decodes at their mean context), and
+        every iteration the fixed ``c0``; if an iteration completes ``m`` requests on
+        average, the throughput is ``m / (c0 + m·w)``, where
+
+        * ``vllm``: a batch of ``batch`` requests runs ``g`` prefill-only iterations, then
+          ``output − 1`` decode iterations: ``m = batch / (g + output − 1)``, with ``g = 1``,
+          or under a prompt-token cap ``token_budget > 0``, ``g = ⌈batch / max(1,
+          ⌊token_budget / prompt⌋)⌉``;
+        * ``sarathi``: a request holds a running slot for about ``output`` iterations, and an
+          iteration carries at most ``token_budget`` tokens, of which a request needs
+          ``prompt + output − 1``: ``m = min(batch / output, token_budget / (prompt + output
+          − 1))`` (the slot bound, or the token-budget bound).
+
+        These are the saturation rates that ``tests/kernels/test_queueing.py`` checks against
+        the batching kernel (vLLM with synchronised batches is its upper bound).
         """
+        output = max(1.0, float(output))
+        prompt = max(1.0, float(prompt))
         batch = max(1, min(batch, self.kv_capacity_tokens // max(1, int(prompt + output))))
-        context = prompt + output / 2
-        decode_step = self.c0 + self.c_b * batch + self.c_kv * batch * context
-        per_batch = batch * self.c_pf * prompt + self.c0 + max(0.0, output - 1) * decode_step
-        return batch / per_batch
+        work = self.c_pf * prompt + (output - 1) * (self.c_b + self.c_kv * (prompt + output / 2))
+        if scheduler == "sarathi":
+            per_iteration = batch / output
+            if token_budget > 0:
+                per_iteration = min(per_iteration, token_budget / (prompt + output - 1))
+        else:
+            prefills = 1
+            if token_budget > 0:
+                prefills = math.ceil(batch / max(1, int(token_budget // prompt)))
+            per_iteration = batch / (prefills + output - 1)
+        return per_iteration / (self.c0 + per_iteration * work)
 
 
 def iteration_model(service: Service, accelerator: Accelerator) -> IterationModel:
