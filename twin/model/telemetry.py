@@ -11,7 +11,23 @@ from twin.model.network import Network
 from twin.model.recorder import Recorder
 
 
-class SiteTelemetry:
+class Sampler:
+    """A SimPy process that calls :meth:`sample` every ``interval_s``; the world calls it
+    once more at the end of the run for the last, partial interval."""
+
+    env: simpy.Environment
+    interval_s: float
+
+    def run(self) -> Iterator[simpy.Event]:
+        while True:
+            yield self.env.timeout(self.interval_s)
+            self.sample()
+
+    def sample(self) -> None:
+        raise NotImplementedError
+
+
+class SiteTelemetry(Sampler):
     """Samples every factory each ``interval_s`` and at the end of the run."""
 
     def __init__(
@@ -27,11 +43,6 @@ class SiteTelemetry:
         self.recorder = recorder
         self.last_s = 0.0
         self._previous = {factory.id: (0.0, 0.0, 0.0, 0.0) for factory in factories}
-
-    def run(self) -> Iterator[simpy.Event]:
-        while True:
-            yield self.env.timeout(self.interval_s)
-            self.sample()
 
     def sample(self) -> None:
         """Record every site over (last sample, now]; called by the process and at the end."""
@@ -69,7 +80,7 @@ class SiteTelemetry:
         self.last_s = now
 
 
-class LinkTelemetry:
+class LinkTelemetry(Sampler):
     """Samples every channel of the network each ``interval_s`` and at the end of the run."""
 
     def __init__(
@@ -81,11 +92,6 @@ class LinkTelemetry:
         self.recorder = recorder
         self.last_s = 0.0
         self._previous_bits = network.channel_bits.copy()
-
-    def run(self) -> Iterator[simpy.Event]:
-        while True:
-            yield self.env.timeout(self.interval_s)
-            self.sample()
 
     def sample(self) -> None:
         now = self.env.now
