@@ -60,7 +60,7 @@ def test_run_refuses_to_overwrite_without_the_flag(runner, tmp_path):
         (["run", "tiny", "--set", "sites.nowhere.pue=1"], "no item with id 'nowhere'"),
         (["run", "tiny", "--set", "sites[0].power_mw=-5"], "sites[0].power_mw: must be > 0"),
         (["run", "tiny", "--horizon", "soon"], "--horizon"),
-        (["run", "tiny", "--whatif", "missing.yaml"], "no scenario file"),
+        (["run", "tiny", "--whatif", "missing.yaml"], "no what-if file"),
         (["validate", "tiny", "--set", "policies.scheduler=sjf"], "unknown scheduler 'sjf'"),
         (["summary", "."], "not a run directory"),
     ],

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
+
+MAX_ISSUES_SHOWN = 50
+"""A report lists at most this many issues, then says how many more there are."""
 
 
 class TwinUserError(Exception):
@@ -21,7 +25,11 @@ class ConfigIssue:
 
 
 class ConfigError(TwinUserError):
-    """A config that failed validation; carries every issue found, not only the first."""
+    """A config that failed validation; carries every issue found, not only the first.
+
+    Its message lists the first :data:`MAX_ISSUES_SHOWN` issues, each on one line, so that a
+    what-if with thousands of mistakes still gives a readable report.
+    """
 
     def __init__(self, issues: list[ConfigIssue], source: str = "") -> None:
         self.issues = list(issues)
@@ -29,4 +37,22 @@ class ConfigError(TwinUserError):
         where = f" in {source}" if source else ""
         count = len(self.issues)
         head = f"{count} problem{'s' if count != 1 else ''}{where}:"
-        super().__init__("\n".join([head, *(f"  {issue}" for issue in self.issues)]))
+        lines = [f"  {issue}" for issue in self.issues[:MAX_ISSUES_SHOWN]]
+        if count > MAX_ISSUES_SHOWN:
+            lines.append(f"  … and {count - MAX_ISSUES_SHOWN} more")
+        super().__init__("\n".join([head, *lines]))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle by issues (errors cross process boundaries in sweeps and test pools)."""
+        return (type(self), (self.issues, self.source))
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 60, 60
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 6
+
+
+def shorten(value: object, limit: int = 60) -> str:
+    """A short ``repr`` of ``value``: a 50 MB string or a list of thousands is not echoed."""
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

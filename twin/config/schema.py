@@ -2,8 +2,11 @@
 
 Every model forbids unknown keys and is frozen once validated. Quantities carry their unit in
 the field name (``power_mw``, ``capacity_gbps``, ``duration_s``). Durations accept ``7d``,
-``12h``, ``30m`` or plain seconds. Cross-references (pool types, link endpoints, tenant names)
-are checked in :mod:`twin.config.checks` so that every problem is reported with its path.
+``12h``, ``30m`` or plain seconds. Every number must be finite and within a physically
+meaningful range (the bounds are in the fields below and in the JSON Schema); dates must be
+real dates between 1900 and 2200. Cross-references (pool types, link endpoints, tenant names)
+are checked in :mod:`twin.config.validate`, and the size of the run a scenario asks for in
+:mod:`twin.config.budget`, so that every problem is reported with its path.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from twin.config.units import parse_duration_s
+from twin.config.units import MAX_DURATION_S, parse_duration_s, parse_timestamp
 
 # ---------------------------------------------------------------- building blocks
 
@@ -28,24 +31,27 @@ from twin.config.units import parse_duration_s
 class StrictModel(BaseModel):
     """Base of every config model: unknown keys are errors; validated configs are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 Duration = Annotated[
     float,
     BeforeValidator(parse_duration_s),
-    Field(ge=0),
+    Field(ge=0, le=MAX_DURATION_S),
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "minimum": 0},
-                {"type": "string", "pattern": r"^\s*[0-9]*\.?[0-9]+\s*(s|m|min|h|d|w)?\s*$"},
+                {"type": "number", "minimum": 0, "maximum": MAX_DURATION_S},
+                {
+                    "type": "string",
+                    "pattern": r"^\s*[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?\s*(s|m|min|h|d|w)?\s*$",
+                },
             ],
-            "description": "a duration: seconds, or a string such as 7d, 12h, 30m",
+            "description": "a duration: seconds, or a string such as 7d, 12h, 30m (≤ 10 years)",
         }
     ),
 ]
-"""Seconds; accepts ``7d``, ``12h``, ``30m``, ``90s`` or a number."""
+"""Seconds; accepts ``7d``, ``12h``, ``30m``, ``90s`` or a number; at most 10 years."""
 
 
 def _as_utc(value: dt.datetime) -> dt.datetime:
@@ -55,48 +61,67 @@ def _as_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.timezone.utc)
 
 
-Timestamp = Annotated[dt.datetime, AfterValidator(_as_utc)]
-"""An ISO date or date-time; naive values are taken as UTC."""
+Timestamp = Annotated[
+    dt.datetime,
+    BeforeValidator(parse_timestamp),
+    AfterValidator(_as_utc),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "description": "an ISO date or date-time (UTC unless it says otherwise)",
+        }
+    ),
+]
+"""An ISO date or date-time between 1900 and 2200; naive values are taken as UTC."""
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]+$", min_length=1, max_length=64)]
+Name = Annotated[str, Field(max_length=200)]
+Text = Annotated[str, Field(max_length=10_000)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-HourlyProfile = Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=24, max_length=24)]
+Weight = Annotated[float, Field(ge=0, le=1e12)]
+"""A relative weight or share (non-negative, finite)."""
+Sample = Annotated[float, Field(ge=-1e15, le=1e15)]
+"""A value a distribution produces or is bounded by (finite, |x| ≤ 1e15)."""
+HourlyProfile = Annotated[
+    list[Annotated[float, Field(ge=0, le=1e5)]], Field(min_length=24, max_length=24)
+]
 """24 values, one per hour of the day (UTC), for carbon intensity or price."""
 
 # ---------------------------------------------------------------- distributions
 
 
 class _Clipped(StrictModel):
-    min: float | None = Field(None, description="samples below are raised to this value")
-    max: float | None = Field(None, description="samples above are lowered to this value")
+    min: Sample | None = Field(None, description="samples below are raised to this value")
+    max: Sample | None = Field(None, description="samples above are lowered to this value")
 
 
 class Constant(_Clipped):
     dist: Literal["constant"]
-    value: float
+    value: Sample
 
 
 class Exponential(_Clipped):
     dist: Literal["exponential"]
-    mean: float = Field(gt=0)
+    mean: float = Field(gt=0, le=1e15)
 
 
 class LogNormal(_Clipped):
     dist: Literal["lognormal"]
-    median: float = Field(gt=0)
-    sigma: float = Field(gt=0, description="standard deviation of the log")
+    median: float = Field(gt=0, le=1e15)
+    sigma: float = Field(gt=0, le=10, description="standard deviation of the log")
 
 
 class Uniform(_Clipped):
     dist: Literal["uniform"]
-    low: float
-    high: float
+    low: Sample
+    high: Sample
 
 
 class Choice(_Clipped):
     dist: Literal["choice"]
-    values: list[float] = Field(min_length=1)
-    weights: list[Annotated[float, Field(ge=0)]] | None = Field(
+    values: list[Sample] = Field(min_length=1, max_length=100_000)
+    weights: list[Weight] | None = Field(
         None, description="relative weights, same length as values; default equal"
     )
 
@@ -107,8 +132,8 @@ class Empirical(_Clipped):
         description="CSV(.gz) of samples: 'builtin:NAME' for a packaged trace, or a path "
         "relative to the config file"
     )
-    column: str | None = Field(None, description="column to sample; default the first")
-    scale: float = Field(1.0, gt=0, description="multiplier applied to every sample")
+    column: Name | None = Field(None, description="column to sample; default the first")
+    scale: float = Field(1.0, gt=0, le=1e12, description="multiplier applied to every sample")
 
 
 Distribution = Annotated[
@@ -122,13 +147,20 @@ Distribution = Annotated[
 class Accelerator(StrictModel):
     """One accelerator type of the catalogue."""
 
-    tdp_w: float = Field(gt=0, description="board power when busy, W")
-    idle_w: float | None = Field(None, ge=0, description="power when idle, W; default 30% of TDP")
-    bf16_tflops: float = Field(gt=0, description="dense BF16 tensor throughput, TFLOPS")
-    memory_gb: float = Field(gt=0, description="HBM capacity, GB")
-    hbm_tbps: float | None = Field(None, gt=0, description="HBM bandwidth, TB/s")
+    tdp_w: float = Field(gt=0, le=100_000, description="board power when busy, W")
+    idle_w: float | None = Field(
+        None, ge=0, le=100_000, description="power when idle, W (≤ tdp_w); default 30% of TDP"
+    )
+    bf16_tflops: float = Field(
+        gt=0, le=1_000_000, description="dense BF16 tensor throughput, TFLOPS"
+    )
+    memory_gb: float = Field(gt=0, le=100_000, description="HBM capacity, GB")
+    hbm_tbps: float | None = Field(None, gt=0, le=10_000, description="HBM bandwidth, TB/s")
     speed: float = Field(
-        1.0, gt=0, description="training speed relative to the reference accelerator"
+        1.0,
+        ge=0.001,
+        le=1000,
+        description="training speed relative to the reference accelerator",
     )
 
     @property
@@ -140,31 +172,31 @@ class Pool(StrictModel):
     """Accelerators of one type at a site."""
 
     accelerator: str = Field(description="a key of the accelerator catalogue")
-    count: int = Field(gt=0, description="how many accelerators")
+    count: int = Field(gt=0, le=10_000_000, description="how many accelerators")
 
 
 class Site(StrictModel):
     """A compute site (AI factory): accelerator pools behind one facility power cap."""
 
     id: Identifier = Field(description="unique id, used by links, overlays and traces")
-    name: str = Field("", description="display name")
+    name: Name = Field("", description="display name")
     country: str = Field("", max_length=2, description="ISO 3166 country code")
     lat: float = Field(ge=-90, le=90, description="latitude, degrees")
     lon: float = Field(ge=-180, le=180, description="longitude, degrees")
     pools: list[Pool] = Field(min_length=1, description="accelerator pools")
-    power_mw: float = Field(gt=0, description="facility power cap, MW (IT load × PUE)")
+    power_mw: float = Field(gt=0, le=100_000, description="facility power cap, MW (IT load × PUE)")
     pue: float = Field(1.2, ge=1.0, le=3.0, description="power usage effectiveness")
-    carbon_gco2_per_kwh: Annotated[float, Field(ge=0)] | HourlyProfile = Field(
+    carbon_gco2_per_kwh: Annotated[float, Field(ge=0, le=1e5)] | HourlyProfile = Field(
         description="grid carbon intensity: a constant or 24 hourly values (UTC)"
     )
-    price_eur_per_mwh: float | HourlyProfile = Field(
+    price_eur_per_mwh: Annotated[float, Field(ge=-1e5, le=1e5)] | HourlyProfile = Field(
         description="electricity price: a constant or 24 hourly values (UTC)"
     )
     online_from: Timestamp | None = Field(
         None, description="when the site opens; before the scenario start means from the start"
     )
     access_gbps: float | None = Field(
-        None, gt=0, description="site access bandwidth cap on its flows, Gbps"
+        None, gt=0, le=1e7, description="site access bandwidth cap on its flows, Gbps"
     )
 
 
@@ -172,7 +204,7 @@ class Pop(StrictModel):
     """A network point of presence: a node without accelerators."""
 
     id: Identifier = Field(description="unique id, used by links")
-    name: str = Field("", description="display name")
+    name: Name = Field("", description="display name")
     country: str = Field("", max_length=2, description="ISO 3166 country code")
     lat: float = Field(ge=-90, le=90, description="latitude, degrees")
     lon: float = Field(ge=-180, le=180, description="longitude, degrees")
@@ -181,13 +213,18 @@ class Pop(StrictModel):
 class Link(StrictModel):
     """A network link between two nodes (sites or PoPs)."""
 
-    a: str = Field(description="one end (a site or PoP id)")
-    b: str = Field(description="the other end")
-    capacity_gbps: float = Field(gt=0, description="capacity, Gbps (each direction)")
+    a: Identifier = Field(description="one end (a site or PoP id)")
+    b: Identifier = Field(description="the other end")
+    capacity_gbps: float = Field(gt=0, le=1e7, description="capacity, Gbps (each direction)")
     latency_ms: float | None = Field(
-        None, ge=0, description="one-way latency; default from distance × route inflation"
+        None,
+        ge=0,
+        le=10_000,
+        description="one-way latency; default from distance × route inflation",
     )
-    km: float | None = Field(None, gt=0, description="fibre length; default great-circle × 1.3")
+    km: float | None = Field(
+        None, gt=0, le=100_000, description="fibre length; default great-circle × 1.3"
+    )
     directed: bool = Field(False, description="capacity only from a to b")
 
 
@@ -197,37 +234,41 @@ class Link(StrictModel):
 class TenantClass(StrictModel):
     """A class of users (startup, academia, industry, public)."""
 
-    share: float = Field(gt=0, description="relative share of submitted jobs")
-    weight: float = Field(1.0, gt=0, description="fair-share weight")
+    share: float = Field(gt=0, le=1e12, description="relative share of submitted jobs")
+    weight: float = Field(1.0, gt=0, le=1e12, description="fair-share weight")
 
 
 class Training(StrictModel):
     """Training and batch jobs arriving as a (diurnally modulated) Poisson process."""
 
     enabled: bool = Field(True, description="whether training jobs are generated")
-    arrivals_per_day: float = Field(gt=0, description="mean job submissions per day")
+    arrivals_per_day: float = Field(gt=0, le=1e7, description="mean job submissions per day")
     diurnal: HourlyProfile | None = Field(
         None, description="24 relative arrival weights per UTC hour; default flat"
     )
     accelerators: Distribution = Field(description="accelerators per job (rounded, ≥ 1)")
     duration_s: Distribution = Field(description="run time on a speed-1.0 accelerator, s")
     walltime_factor: float = Field(
-        1.0, ge=1.0, description="requested walltime = run time × this; schedulers plan with it"
+        1.0,
+        ge=1.0,
+        le=100,
+        description="requested walltime = run time × this; schedulers plan with it",
     )
     dataset_gb: Distribution | None = Field(None, description="dataset size, GB")
     datasets: int | None = Field(
         None,
         gt=0,
+        le=10_000_000,
         description="size of a shared dataset catalogue jobs draw from (sites cache what "
         "they staged); default: every job brings its own dataset",
     )
     dataset_popularity: float = Field(
-        1.0, ge=0, description="Zipf exponent of dataset popularity in the catalogue"
+        1.0, ge=0, le=100, description="Zipf exponent of dataset popularity in the catalogue"
     )
-    dataset_origins: dict[str, Annotated[float, Field(ge=0)]] | None = Field(
+    dataset_origins: dict[str, Weight] | None = Field(
         None, description="site id → weight of datasets living there; default by capacity"
     )
-    tenant_mix: dict[str, Annotated[float, Field(ge=0)]] | None = Field(
+    tenant_mix: dict[str, Weight] | None = Field(
         None, description="tenant class → share of these jobs; default the tenants' shares"
     )
     accelerator_types: list[str] | None = Field(
@@ -246,7 +287,7 @@ class Training(StrictModel):
         None, description="checkpoint size; replicated to a second site every interval"
     )
     checkpoint_interval: Duration | None = Field(
-        None, gt=0, description="time between checkpoints of a running job"
+        None, ge=60, description="time between checkpoints of a running job (≥ 1 minute)"
     )
 
 
@@ -254,12 +295,12 @@ class BulkTransfers(StrictModel):
     """Background bulk data transfers between sites (replication, ingest, model shipping)."""
 
     enabled: bool = Field(True, description="whether bulk transfers are generated")
-    arrivals_per_day: float = Field(gt=0, description="mean transfers started per day")
+    arrivals_per_day: float = Field(gt=0, le=1e7, description="mean transfers started per day")
     size_gb: Distribution = Field(description="bytes to move, GB")
-    sources: dict[str, Annotated[float, Field(ge=0)]] | None = Field(
+    sources: dict[str, Weight] | None = Field(
         None, description="site id → weight as a source; default by accelerator count"
     )
-    destinations: dict[str, Annotated[float, Field(ge=0)]] | None = Field(
+    destinations: dict[str, Weight] | None = Field(
         None, description="site id → weight as a destination; default by accelerator count"
     )
 
@@ -271,19 +312,21 @@ class Region(StrictModel):
     country: str = Field("", max_length=2, description="ISO 3166 country code")
     lat: float = Field(ge=-90, le=90, description="latitude, degrees")
     lon: float = Field(ge=-180, le=180, description="longitude, degrees")
-    share: float = Field(gt=0, description="relative share of demand (e.g. population)")
+    share: float = Field(gt=0, le=1e12, description="relative share of demand (e.g. population)")
     utc_offset_h: float = Field(0.0, ge=-12, le=14, description="local time − UTC, hours")
 
 
 class LLMModel(StrictModel):
     """The served model, as the iteration-time model needs it."""
 
-    parameters_b: float = Field(gt=0, description="parameters, billions")
+    parameters_b: float = Field(gt=0, le=100_000, description="parameters, billions")
     weight_bytes: float | None = Field(
-        None, gt=0, description="bytes of weights; default 2 × parameters (BF16)"
+        None, gt=0, le=1e16, description="bytes of weights; default 2 × parameters (BF16)"
     )
     kv_bytes_per_token: float = Field(
-        gt=0, description="KV-cache bytes per token (2 × layers × KV heads × head dim × bytes)"
+        gt=0,
+        le=1e9,
+        description="KV-cache bytes per token (2 × layers × KV heads × head dim × bytes)",
     )
 
 
@@ -293,7 +336,9 @@ class Roofline(StrictModel):
     model: Literal["roofline"] = "roofline"
     compute_efficiency: float = Field(0.5, gt=0, le=1, description="share of BF16 peak reached")
     memory_efficiency: float = Field(0.7, gt=0, le=1, description="share of HBM bandwidth")
-    overhead_s: float = Field(0.004, ge=0, description="fixed time per iteration (scheduling)")
+    overhead_s: float = Field(
+        0.004, ge=0, le=10, description="fixed time per iteration (scheduling)"
+    )
     memory_fraction: float = Field(
         0.9, gt=0, le=1, description="share of HBM usable for weights and KV cache"
     )
@@ -303,31 +348,33 @@ class Calibrated(StrictModel):
     """Measured iteration-time coefficients: t = c0 + c_pf·P + c_b·B + c_kv·K."""
 
     model: Literal["calibrated"]
-    c0_s: float = Field(ge=0, description="fixed time per iteration, s")
-    prefill_s_per_token: float = Field(ge=0, description="per prompt token prefilled, s")
-    decode_s_per_request: float = Field(ge=0, description="per decoding request B, s")
+    c0_s: float = Field(ge=1e-6, le=10, description="fixed time per iteration, s (at least 1 µs)")
+    prefill_s_per_token: float = Field(ge=0, le=10, description="per prompt token prefilled, s")
+    decode_s_per_request: float = Field(ge=0, le=10, description="per decoding request B, s")
     decode_s_per_context_token: float = Field(
-        ge=0, description="per context token K of the decoding requests, s"
+        ge=0, le=10, description="per context token K of the decoding requests, s"
     )
-    kv_capacity_tokens: int = Field(ge=2, description="KV-cache capacity of a replica, tokens")
+    kv_capacity_tokens: int = Field(
+        ge=2, le=10**12, description="KV-cache capacity of a replica, tokens"
+    )
 
 
 class SLO(StrictModel):
     """Latency objectives, network round trip included."""
 
-    ttft_s: float | None = Field(None, gt=0, description="time to first token (llm)")
-    tpot_s: float | None = Field(None, gt=0, description="time per output token (llm)")
-    latency_s: float | None = Field(None, gt=0, description="end-to-end latency (single)")
+    ttft_s: float | None = Field(None, gt=0, le=1e6, description="time to first token (llm)")
+    tpot_s: float | None = Field(None, gt=0, le=1e6, description="time per output token (llm)")
+    latency_s: float | None = Field(None, gt=0, le=1e6, description="end-to-end latency (single)")
 
 
 class Autoscale(StrictModel):
     """Replicas per site follow demand, taking accelerators from (and giving them back to)
     the training pool."""
 
-    min_replicas: int = Field(0, ge=0, description="replicas kept per hosting site")
-    max_replicas: int = Field(gt=0, description="most replicas per site")
+    min_replicas: int = Field(0, ge=0, le=1_000_000, description="replicas kept per hosting site")
+    max_replicas: int = Field(gt=0, le=1_000_000, description="most replicas per site")
     target_utilisation: float = Field(0.7, gt=0, le=1, description="load per replica aimed at")
-    interval: Duration = Field(300.0, gt=0, description="time between scaling decisions")
+    interval: Duration = Field(300.0, ge=1, description="time between scaling decisions (≥ 1 s)")
 
 
 class Service(StrictModel):
@@ -337,12 +384,16 @@ class Service(StrictModel):
     kind: Literal["single", "llm"] = Field(
         description="single: one request holds one server; llm: continuous batching"
     )
-    peak_rps: float = Field(gt=0, description="requests/s at the continental peak hour")
-    accelerators_per_replica: int = Field(1, gt=0, description="accelerators one replica holds")
+    peak_rps: float = Field(
+        gt=0, le=10_000_000, description="requests/s at the continental peak hour"
+    )
+    accelerators_per_replica: int = Field(
+        1, gt=0, le=100_000, description="accelerators one replica holds"
+    )
     accelerator_types: list[str] | None = Field(
         None, description="accelerator types replicas may use; default any that fits"
     )
-    replicas: dict[str, Annotated[int, Field(ge=0)]] = Field(
+    replicas: dict[str, Annotated[int, Field(ge=0, le=1_000_000)]] = Field(
         default_factory=dict, description="site id → replicas (the start count if autoscaled)"
     )
     autoscale: Autoscale | None = Field(None, description="scale replicas with demand")
@@ -350,25 +401,31 @@ class Service(StrictModel):
     max_queue: int | None = Field(
         None,
         ge=0,
+        le=10**9,
         description="waiting requests before arrivals are dropped: per site for single; per "
         "replica for llm, counting those not yet admitted to the batch (>= 1)",
     )
     timeout_s: float | None = Field(
-        None, gt=0, description="a request waiting longer is dropped (single)"
+        None, gt=0, le=1e7, description="a request waiting longer is dropped (single)"
     )
     # single
     service_s: Distribution | None = Field(None, description="service time (single)")
     servers_per_replica: int = Field(
-        1, gt=0, description="concurrent requests per replica (single)"
+        1, gt=0, le=1_000_000, description="concurrent requests per replica (single)"
     )
     # llm
     model: LLMModel | None = Field(None, description="the served model (llm)")
     prompt_tokens: Distribution | None = Field(None, description="prompt length (llm)")
     output_tokens: Distribution | None = Field(None, description="output length (llm)")
     scheduler: Literal["vllm", "sarathi"] = Field("sarathi", description="batching scheduler (llm)")
-    max_batch: int = Field(64, gt=0, description="most requests running at once (llm)")
+    max_batch: int = Field(
+        64, gt=0, le=1_000_000, description="most requests running at once (llm)"
+    )
     token_budget: int = Field(
-        512, ge=0, description="tokens per iteration (sarathi); prefill cap (vllm, 0 = none)"
+        512,
+        ge=0,
+        le=10**9,
+        description="tokens per iteration (sarathi); prefill cap (vllm, 0 = none)",
     )
     iteration: Roofline | Calibrated = Field(
         default_factory=Roofline, discriminator="model", description="iteration-time model (llm)"
@@ -379,8 +436,10 @@ class Inference(StrictModel):
     """Real-time inference: services, demand regions, routing, windows."""
 
     enabled: bool = Field(True, description="whether inference is simulated")
-    window: Duration = Field(5.0, gt=0, description="simulated time per kernel call")
-    routing: str = Field("slo_aware", description="nearest, least_latency or slo_aware")
+    window: Duration = Field(
+        5.0, ge=0.001, le=86400, description="simulated time per kernel call (1 ms to 1 d)"
+    )
+    routing: Name = Field("slo_aware", description="nearest, least_latency or slo_aware")
     diurnal: HourlyProfile | None = Field(
         None,
         description="24 relative demand weights per local hour; default trough at 04:00 at a "
@@ -400,13 +459,13 @@ class Network(StrictModel):
     """How links turn into latencies and how flows share them."""
 
     fibre_us_per_km: float = Field(
-        4.9, gt=0, description="propagation delay of fibre, µs per km (n ≈ 1.47)"
+        4.9, gt=0, le=1000, description="propagation delay of fibre, µs per km (n ≈ 1.47)"
     )
     route_inflation: float = Field(
-        1.3, ge=1.0, description="fibre km per great-circle km when a link gives no km"
+        1.3, ge=1.0, le=10, description="fibre km per great-circle km when a link gives no km"
     )
     flow_cap_gbps: float | None = Field(
-        None, gt=0, description="per-flow rate cap (end-host limit); default none"
+        None, gt=0, le=1e7, description="per-flow rate cap (end-host limit); default none"
     )
     stage_datasets: bool = Field(
         True, description="jobs placed away from their dataset wait for it to be copied"
@@ -417,12 +476,14 @@ class Network(StrictModel):
 
 
 class Policies(StrictModel):
-    scheduler: str = Field("easy_backfill", description="per-factory scheduler")
-    placement: str = Field("least_loaded", description="broker placement across factories")
+    scheduler: Name = Field("easy_backfill", description="per-factory scheduler")
+    placement: Name = Field("least_loaded", description="broker placement across factories")
 
 
 class Telemetry(StrictModel):
-    interval: Duration = Field(900.0, gt=0, description="sampling interval of site telemetry")
+    interval: Duration = Field(
+        900.0, ge=1, description="sampling interval of site and link telemetry (≥ 1 s)"
+    )
 
 
 # ---------------------------------------------------------------- the scenario
@@ -432,10 +493,12 @@ class Scenario(StrictModel):
     """A complete scenario: hardware, sites, network, demand, policies."""
 
     name: Identifier = Field(description="scenario name, used to name runs")
-    description: str = Field("", description="one or two sentences on what it models")
+    description: Text = Field("", description="one or two sentences on what it models")
     start: Timestamp = Field(description="ISO date or date-time the simulation clock starts at")
-    horizon: Duration = Field(7 * 86400.0, gt=0, description="simulated time span")
-    seed: int = Field(0, ge=0, description="seed of every random stream")
+    horizon: Duration = Field(
+        7 * 86400.0, gt=0, description="simulated time span (at most 10 years)"
+    )
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="seed of every random stream")
     accelerators: dict[str, Accelerator] = Field(min_length=1, description="type → spec")
     sites: list[Site] = Field(min_length=1, description="compute sites (factories)")
     pops: list[Pop] = Field(default_factory=list, description="network points of presence")

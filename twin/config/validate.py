@@ -14,9 +14,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from twin.config.errors import ConfigError, ConfigIssue
+from twin.config.budget import check_budget
+from twin.config.errors import ConfigError, ConfigIssue, shorten
 from twin.config.schema import Scenario
 from twin.config.units import parse_duration_s
+from twin.config.yaml_input import DEFAULT_LIMITS, InputLimits
 
 _DISTRIBUTION_TAGS = {"constant", "exponential", "lognormal", "uniform", "choice", "empirical"}
 
@@ -25,48 +27,92 @@ Check = Callable[[dict[str, Any]], list[ConfigIssue]]
 """An extra check of raw config data (e.g. that policy names exist in the model's registries)."""
 
 
-def validate_scenario(data: Any, source: str = "", checks: Sequence[Check] = ()) -> Scenario:
+def validate_scenario(
+    data: Any,
+    source: str = "",
+    checks: Sequence[Check] = (),
+    limits: InputLimits = DEFAULT_LIMITS,
+) -> Scenario:
     """Validate raw data (as loaded from YAML) into a Scenario, or raise ConfigError.
 
     Type and range problems, cross-reference problems and those of ``checks`` are reported
-    together, each with its path.
+    together, each with its path; then the size of the run it asks for is checked against
+    :mod:`twin.config.budget` (scaled by ``limits.work_scale``).
     """
     if not isinstance(data, dict):
-        raise ConfigError([ConfigIssue("", f"expected a mapping at the top level, got {data!r}")])
+        raise ConfigError(
+            [ConfigIssue("(top level)", f"expected a mapping, got {shorten(data)}")], source
+        )
     issues: list[ConfigIssue] = []
     scenario = None
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
-        issues += [_issue_from_pydantic(detail) for detail in error.errors()]
+        issues += _issues_from_pydantic(error)
     issues += cross_check(data)
     for check in checks:
         issues += check(data)
+    if scenario is not None and not issues:
+        issues += _check_scenario(scenario)
+        issues += check_budget(scenario, limits.work_scale)
     if issues or scenario is None:
         raise ConfigError(_unique(issues), source)
     return scenario
+
+
+def _check_scenario(scenario: Scenario) -> list[ConfigIssue]:
+    """Relations between validated values that one field's range cannot say."""
+    issues = []
+    for name, spec in scenario.accelerators.items():
+        if spec.idle_w is not None and spec.idle_w > spec.tdp_w:
+            issues.append(
+                ConfigIssue(
+                    f"accelerators.{name}.idle_w",
+                    f"must not exceed tdp_w ({spec.tdp_w:g} W), got {spec.idle_w:g} W",
+                )
+            )
+    return issues
 
 
 def format_path(loc: tuple[Any, ...]) -> str:
     """``('sites', 3, 'power_mw')`` → ``sites[3].power_mw``."""
     text = ""
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int) and not isinstance(part, bool):
             text += f"[{part}]"
         else:
-            text += f".{part}" if text else str(part)
+            name = str(part) if len(str(part)) <= 60 else str(part)[:59] + "…"
+            text += f".{name}" if text else name
     return text
 
 
 # ---------------------------------------------------------------- pydantic errors
 
 
-def _issue_from_pydantic(detail: dict[str, Any]) -> ConfigIssue:
+def _issues_from_pydantic(error: ValidationError) -> list[ConfigIssue]:
+    """One issue per wrong field; a value that fits no member of a union (a number or 24
+    hourly values, say) gives one issue listing what each member expected."""
+    by_path: dict[str, list[ConfigIssue]] = {}
+    for detail in error.errors(include_url=False):
+        issue = _issue_from_pydantic(detail)
+        by_path.setdefault(issue.path, []).append(issue)
+    issues = []
+    for path, found in by_path.items():
+        if len(found) > 1 and all(", got " in issue.message for issue in found):
+            expected = [issue.message.rsplit(", got ", 1)[0] for issue in found]
+            given = found[0].message.rsplit(", got ", 1)[1]
+            issues.append(ConfigIssue(path, f"{' or '.join(dict.fromkeys(expected))}, got {given}"))
+        else:
+            issues += found
+    return issues
+
+
+def _issue_from_pydantic(detail: Any) -> ConfigIssue:
     loc = tuple(part for part in detail["loc"] if not _is_union_tag(part))
-    path = format_path(loc)
+    path = format_path(loc) or "(top level)"
     kind = detail["type"]
     ctx = detail.get("ctx", {})
-    given = detail.get("input")
+    given = shorten(detail.get("input"))
     if kind == "extra_forbidden":
         return ConfigIssue(path, _unknown_key_message(loc))
     if kind == "missing":
@@ -76,20 +122,25 @@ def _issue_from_pydantic(detail: dict[str, Any]) -> ConfigIssue:
     if kind in comparisons:
         bound = next(iter(ctx.values()))
         bound = f"{bound:g}" if isinstance(bound, (int, float)) else bound
-        return ConfigIssue(path, f"must be {comparisons[kind]} {bound}, got {given!r}")
+        return ConfigIssue(path, f"must be {comparisons[kind]} {bound}, got {given}")
     if kind == "union_tag_invalid":
-        return ConfigIssue(path, f"unknown dist {ctx.get('tag')!r}; expected one of {_tags()}")
+        return ConfigIssue(
+            path, f"unknown dist {shorten(ctx.get('tag'))}; expected one of {_tags()}"
+        )
     if kind == "union_tag_not_found":
         return ConfigIssue(path, f"a distribution needs 'dist', one of {_tags()}")
     if kind == "value_error":
         return ConfigIssue(path, str(detail["msg"]).removeprefix("Value error, "))
-    return ConfigIssue(path, f"{_lower_first(detail['msg'])}, got {given!r}")
+    return ConfigIssue(path, f"{_lower_first(detail['msg'])}, got {given}")
 
 
 def _is_union_tag(part: Any) -> bool:
     """Pydantic puts the chosen union member in the location; users never wrote it."""
     return isinstance(part, str) and (
-        part in _DISTRIBUTION_TAGS or part.startswith(("float", "list[", "constrained-"))
+        part in _DISTRIBUTION_TAGS
+        or part in ("roofline", "calibrated")
+        or part in ("float", "int", "str", "bool", "datetime", "none")
+        or part.startswith(("list[", "dict[", "constrained-", "function-"))
     )
 
 

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import gzip
 from collections.abc import Callable
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
-from twin.config import data_file
-from twin.config.errors import TwinUserError
-from twin.config.loader import BUILTIN_PREFIX
+from twin.config.loader import sample_file
+from twin.config.samples import read_samples
 from twin.config.schema import Choice, Constant, Empirical, Exponential, LogNormal, Uniform
 
 Sampler = Callable[[int], np.ndarray]
@@ -42,30 +37,11 @@ def _raw_sampler(spec: object, rng: np.random.Generator) -> Sampler:
         weights = np.asarray(spec.weights or [1.0] * len(values), dtype=float)
         return lambda n: rng.choice(values, size=n, p=weights / weights.sum())
     if isinstance(spec, Empirical):
-        samples = load_samples(spec.file, spec.column) * spec.scale
+        samples = load_samples(spec) * spec.scale
         return lambda n: samples[rng.integers(0, len(samples), n)]
     raise TypeError(f"no sampler for {spec!r}")
 
 
-@lru_cache(maxsize=16)
-def load_samples(file: str, column: str | None) -> np.ndarray:
-    """The numeric column of a CSV (optionally gzipped) as float64; cached per process."""
-    path = (
-        data_file(file.removeprefix(BUILTIN_PREFIX))
-        if file.startswith(BUILTIN_PREFIX)
-        else Path(file)
-    )
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8", newline="") as handle:
-            reader = csv.reader(handle)
-            header = next(reader)
-            index = header.index(column) if column else 0
-            values = [float(row[index]) for row in reader if row and row[index].strip()]
-    except (OSError, ValueError, StopIteration) as error:
-        raise TwinUserError(
-            f"cannot read samples from {path} (column {column!r}): {error}"
-        ) from None
-    if not values:
-        raise TwinUserError(f"{path} has no samples in column {column or header[0]!r}")
-    return np.asarray(values, dtype=np.float64)
+def load_samples(spec: Empirical) -> np.ndarray:
+    """The samples of an empirical distribution (read and checked by ``twin.config``)."""
+    return np.frombuffer(read_samples(sample_file(spec), spec.column), dtype=np.float64)

@@ -8,7 +8,7 @@ from typing import Any
 
 import simpy
 
-from twin.config.errors import ConfigError, ConfigIssue
+from twin.config.errors import ConfigError, ConfigIssue, shorten
 from twin.config.schema import Scenario
 from twin.model.broker import PLACEMENTS, Broker
 from twin.model.calendar import Calendar
@@ -31,21 +31,21 @@ def check_policies(data: dict[str, Any]) -> list[ConfigIssue]:
     policies = data.get("policies") if isinstance(data.get("policies"), dict) else {}
     for field, registry in (("scheduler", SCHEDULERS), ("placement", PLACEMENTS)):
         name = policies.get(field)
-        if name is not None and name not in registry:
+        if isinstance(name, str) and name not in registry:
             issues.append(
                 ConfigIssue(
                     f"policies.{field}",
-                    f"unknown {field} {name!r}; expected one of {', '.join(registry)}",
+                    f"unknown {field} {shorten(name)}; expected one of {', '.join(registry)}",
                 )
             )
     workloads = data.get("workloads")
     inference = workloads.get("inference") if isinstance(workloads, dict) else None
     routing = inference.get("routing") if isinstance(inference, dict) else None
-    if routing is not None and routing not in ROUTINGS:
+    if isinstance(routing, str) and routing not in ROUTINGS:
         issues.append(
             ConfigIssue(
                 "workloads.inference.routing",
-                f"unknown routing {routing!r}; expected one of {', '.join(ROUTINGS)}",
+                f"unknown routing {shorten(routing)}; expected one of {', '.join(ROUTINGS)}",
             )
         )
     return issues
