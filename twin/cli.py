@@ -65,6 +65,19 @@ def _overrides(horizon: str | None, seed: int | None, sets: tuple[str, ...]) -> 
     return overrides
 
 
+LARGE_INPUT = click.option(
+    "--large-input",
+    is_flag=True,
+    help="raise the input limits (file size, nesting, list lengths, run size) 100-fold",
+)
+
+
+def _limits(large_input: bool) -> Any:
+    from twin.config.yaml_input import DEFAULT_LIMITS, LARGE_LIMITS
+
+    return LARGE_LIMITS if large_input else DEFAULT_LIMITS
+
+
 @main.command()
 @click.argument("scenario", default="europe")
 @click.option("--out", "-o", type=click.Path(path_type=Path), help="run directory to write")
@@ -74,6 +87,7 @@ def _overrides(horizon: str | None, seed: int | None, sets: tuple[str, ...]) -> 
 @click.option("--whatif", "whatifs", multiple=True, metavar="FILE", help="overlay a what-if file")
 @click.option("--overwrite", is_flag=True, help="replace an existing run directory")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar and no summary")
+@LARGE_INPUT
 @user_errors
 def run(
     scenario: str,
@@ -84,6 +98,7 @@ def run(
     whatifs: tuple[str, ...],
     overwrite: bool,
     quiet: bool,
+    large_input: bool,
 ) -> None:
     """Simulate SCENARIO (a built-in name or a YAML file; default: europe)."""
     from twin.config import load_config
@@ -91,7 +106,13 @@ def run(
     from twin.simulate import simulate
     from twin.trace.summary import summarize
 
-    config = load_config(scenario, whatifs, _overrides(horizon, seed, sets), [check_policies])
+    config = load_config(
+        scenario,
+        whatifs,
+        _overrides(horizon, seed, sets),
+        [check_policies],
+        _limits(large_input),
+    )
     if quiet:
         result = simulate(config, out, overwrite)
     else:
@@ -123,13 +144,21 @@ def run(
 @click.argument("scenario")
 @click.option("--set", "sets", multiple=True, metavar="PATH=VALUE", help="override a config value")
 @click.option("--whatif", "whatifs", multiple=True, metavar="FILE", help="overlay a what-if file")
+@LARGE_INPUT
 @user_errors
-def validate(scenario: str, sets: tuple[str, ...], whatifs: tuple[str, ...]) -> None:
-    """Check SCENARIO (a built-in name or a YAML file) and list every problem found."""
-    from twin.config import load_config
-    from twin.model.world import check_policies
+def validate(
+    scenario: str, sets: tuple[str, ...], whatifs: tuple[str, ...], large_input: bool
+) -> None:
+    """Check SCENARIO (a built-in name or a YAML file) and list every problem found.
 
-    config = load_config(scenario, whatifs, sets, [check_policies])
+    Besides the file itself, this builds the scenario's model without running it, so what
+    only the model can tell (a service no pool can host, say) is caught here too.
+    """
+    from twin.config import load_config
+    from twin.model.world import World, check_policies
+
+    config = load_config(scenario, whatifs, sets, [check_policies], _limits(large_input))
+    World(config)
     accelerators = sum(pool.count for site in config.sites for pool in site.pools)
     console.print(
         f"[green]ok[/]: {config.name}: {len(config.sites)} sites, {accelerators:,} accelerators, "
