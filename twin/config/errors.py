@@ -54,5 +54,5 @@ _REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 6
 
 def shorten(value: object, limit: int = 60) -> str:
     """A short ``repr`` of ``value``: a 50 MB string or a list of thousands is not echoed."""
-    text = _REPR.repr(value)
+    text = repr(value[: 2 * limit]) if isinstance(value, str) else _REPR.repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"

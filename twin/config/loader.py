@@ -71,25 +71,31 @@ def resolve_source(
 ) -> Path:
     """A scenario argument is a file path or the name of a built-in scenario."""
     text = str(source)
+    role = "--whatif" if what == "what-if" else what
+    if not text.strip():
+        raise TwinUserError(f"{role} {text!r}: expected a built-in name or a YAML file path")
     if "\x00" in text:
-        raise TwinUserError(f"{shorten(text)}: a file name cannot hold a NUL byte")
+        raise TwinUserError(f"{role} {shorten(text, 300)}: a file name cannot hold a NUL byte")
     path = Path(source)
     try:
         if path.is_dir():
-            raise TwinUserError(f"{shorten(text)} is a directory; expected a {what} YAML file")
+            raise TwinUserError(f"{role} {shorten(text, 300)} is a directory; expected a YAML file")
         if path.exists():
             return path
+        if path.is_symlink():
+            raise TwinUserError(f"{role} {shorten(text, 300)}: a broken or looping symbolic link")
     except OSError as error:
         if error.errno == errno.ENAMETOOLONG:
-            raise TwinUserError(f"{shorten(text)}: file name too long") from None
-        raise TwinUserError(f"cannot read {shorten(text)}: {error.strerror}") from None
+            raise TwinUserError(f"{role} {shorten(text, 300)}: file name too long") from None
+        raise TwinUserError(
+            f"{role} {shorten(text, 300)}: cannot read it: {error.strerror}"
+        ) from None
     builtins = builtin_scenarios() if builtins is None else builtins
     if text in builtins:
         return builtins[text]
-    kind = "what-if" if what == "what-if" else "scenario"
     raise TwinUserError(
-        f"no {kind} file or built-in {kind} named {shorten(text)}. "
-        f"Built-in {kind}s: {', '.join(builtins)}. Pass a path to a YAML file otherwise."
+        f"no {what} file or built-in {what} named {shorten(text, 300)}. "
+        f"Built-in {what}s: {', '.join(builtins)}. Pass a path to a YAML file otherwise."
     )
 
 
@@ -233,7 +239,8 @@ def _merge_keyed_lists(
             )
             continue
         if not _plain(key):
-            issues.append(ConfigIssue(where, f"an id must be a name, got {shorten(key[1:])}"))
+            given = key[1] if key[0] == "id" else key[1:]
+            issues.append(ConfigIssue(where, f"an id must be a name, got {shorten(given)}"))
             continue
         remove = item.get("remove", False)
         if not isinstance(remove, bool):

@@ -1,0 +1,1 @@
+"""Fuzzing of twin's inputs: seeded mutations, special files, and a judge of the answers."""

@@ -1,0 +1,126 @@
+"""A fuzz campaign over ``twin validate``: mutated scenarios, special files, ``--set`` arguments.
+
+Prints, per input family, how many inputs were tried and how each was answered (accepted,
+rejected with a path, and the failures: tracebacks, hangs, answers without a path, messages
+too long), and the slowest answer. Every case is reproducible from its seed.
+
+Usage (from the repository root)::
+
+    PYTHONPATH=tests/support python -m twin_fuzz.campaign --configs 2000 --sets 800
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from twin.config import builtin_scenarios, builtin_whatifs
+from twin.config.loader import read_yaml
+
+from .arguments import option_arguments, set_argument
+from .mutations import mutate
+from .special import SPECIAL_ARGUMENTS, SPECIAL_FILES
+from .verdict import Verdict, judge
+
+BASES = ("tiny", "europe")
+
+
+def base_data(name: str) -> dict:
+    return read_yaml(builtin_scenarios()[name])
+
+
+def mutated_files(folder: Path, count: int, seed: int) -> Iterator[tuple[str, list[str], str]]:
+    """(case label, validate arguments, the file) for ``count`` mutated scenarios."""
+    bases = {name: base_data(name) for name in BASES}
+    for case in range(count):
+        rng = random.Random(seed * 1_000_003 + case)
+        name = BASES[case % len(BASES)] if case % 5 == 0 else "tiny"
+        mutant = mutate(rng, bases[name])
+        path = folder / f"case{case}.yaml"
+        path.write_text(mutant.yaml_text(), encoding="utf-8")
+        yield f"{name} seed={seed} case={case}: {'; '.join(mutant.notes)}", [str(path)], str(path)
+
+
+def mutated_whatifs(folder: Path, count: int, seed: int) -> Iterator[tuple[str, list[str], str]]:
+    """(label, arguments, file) for mutated copies of the built-in what-ifs over europe."""
+    whatifs = {name: read_yaml(path) for name, path in builtin_whatifs().items()}
+    names = sorted(whatifs)
+    for case in range(count):
+        rng = random.Random(seed * 7_000_003 + case)
+        name = names[case % len(names)]
+        mutant = mutate(rng, whatifs[name])
+        path = folder / f"whatif{case}.yaml"
+        path.write_text(mutant.yaml_text() if mutant.data is not None else mutant.text or "")
+        label = f"whatif {name} seed={seed} case={case}: {'; '.join(mutant.notes)}"
+        yield label, ["europe", "--whatif", str(path)], str(path)
+
+
+def set_arguments(count: int, seed: int) -> Iterator[tuple[str, list[str], str]]:
+    """(label, arguments, the option) for ``count`` runs of ``--set``/``--horizon``/``--seed``."""
+    tiny = base_data("tiny")
+    for case in range(count):
+        rng = random.Random(seed * 9_000_011 + case)
+        if rng.random() < 0.15:
+            args = ["tiny", *option_arguments(rng)]
+        else:
+            args = ["tiny"]
+            for _ in range(rng.choice((1, 1, 2, 3))):
+                args += ["--set", set_argument(rng, tiny)]
+        yield f"set seed={seed} case={case}: {args[1:]}", args, "--"
+
+
+def special_inputs(folder: Path) -> Iterator[tuple[str, list[str], str]]:
+    for name, build in SPECIAL_FILES.items():
+        args = build(folder)
+        yield f"special {name}", args, args[-1]
+    for name, args in SPECIAL_ARGUMENTS.items():
+        yield f"special argument {name}", args, repr(args[-1])[:20]
+
+
+def report(family: str, verdicts: list[tuple[str, Verdict]]) -> int:
+    """Print a family's counts and its failures; the number of failures."""
+    if not verdicts:
+        return 0
+    kinds = Counter(verdict.kind for _, verdict in verdicts)
+    slowest = max(verdicts, key=lambda item: item[1].seconds)
+    failures = [(label, v) for label, v in verdicts if not v.ok]
+    print(
+        f"{family}: tried {len(verdicts)}, accepted {kinds['accepted']}, rejected with a path "
+        f"{kinds['rejected']}; tracebacks {kinds['traceback']}, hangs {kinds['slow']}, "
+        f"without a path {kinds['no_place']}, too long {kinds['too_long']}; slowest "
+        f"{slowest[1].seconds:.2f} s ({slowest[0][:70]})"
+    )
+    for label, verdict in failures[:10]:
+        print(f"  FAIL {verdict.kind}: {label}\n    {verdict.output[-800:]!r}")
+    return len(failures)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", type=int, default=1000, help="mutated scenario files")
+    parser.add_argument("--whatifs", type=int, default=200, help="mutated what-if files")
+    parser.add_argument("--sets", type=int, default=500, help="--set/--horizon/--seed cases")
+    parser.add_argument("--seed", type=int, default=0)
+    options = parser.parse_args()
+    failures = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        families = {
+            "scenario files": mutated_files(folder, options.configs, options.seed),
+            "special inputs": special_inputs(folder),
+            "what-if files": mutated_whatifs(folder, options.whatifs, options.seed),
+            "--set/--horizon/--seed arguments": set_arguments(options.sets, options.seed),
+        }
+        for family, cases in families.items():
+            verdicts = [(label, judge(args, [place])) for label, args, place in cases]
+            failures += report(family, verdicts)
+    print(f"failures: {failures}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
