@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import re
 import sys
 import types
@@ -15,6 +17,9 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from twin.config import schema as config_schema
+from twin.config.budget import WorkBounds
+from twin.config.units import format_duration
+from twin.config.yaml_input import DEFAULT_LIMITS, LARGE_LIMITS
 from twin.trace.schema import TABLES
 
 
@@ -35,7 +40,7 @@ def trace_reference() -> str:
 
 
 def config_reference() -> str:
-    """Markdown tables of the scenario schema, section by section."""
+    """Markdown tables of the scenario schema, section by section, with each number's range."""
     sections = [
         ("scenario (top level)", config_schema.Scenario),
         ("`accelerators.<type>`", config_schema.Accelerator),
@@ -45,16 +50,29 @@ def config_reference() -> str:
         ("`links[]`", config_schema.Link),
         ("`tenants.<class>`", config_schema.TenantClass),
         ("`workloads.training`", config_schema.Training),
+        ("`workloads.transfers`", config_schema.BulkTransfers),
+        ("`workloads.inference`", config_schema.Inference),
+        ("`workloads.inference.regions[]`", config_schema.Region),
+        ("`workloads.inference.services[]`", config_schema.Service),
+        ("`services[].model`", config_schema.LLMModel),
+        ("`services[].iteration` (`model: roofline`)", config_schema.Roofline),
+        ("`services[].iteration` (`model: calibrated`)", config_schema.Calibrated),
+        ("`services[].slo`", config_schema.SLO),
+        ("`services[].autoscale`", config_schema.Autoscale),
+        ("`network`", config_schema.Network),
         ("`policies`", config_schema.Policies),
         ("`telemetry`", config_schema.Telemetry),
     ]
     parts = []
     for title, model in sections:
-        parts.append(f"**{title}**\n\n| key | type | default | meaning |\n|---|---|---|---|")
+        parts.append(
+            f"**{title}**\n\n| key | type | default | range | meaning |\n|---|---|---|---|---|"
+        )
         for name, field in model.model_fields.items():
             default = "required" if field.is_required() else _default(field)
             about = field.description or ""
-            parts.append(f"| `{name}` | {_field_type(field)} | {default} | {about} |")
+            kind = _field_type(field)
+            parts.append(f"| `{name}` | {kind} | {default} | {_range(field, kind)} | {about} |")
         parts.append("")
     parts.append(
         "A distribution is a mapping with `dist:` one of `constant` (value), `exponential` "
@@ -62,6 +80,75 @@ def config_reference() -> str:
         "`empirical` (file, column, scale), each with optional `min`/`max` clipping."
     )
     return "\n".join(parts).rstrip() + "\n"
+
+
+def input_limits() -> str:
+    """The limits on what twin reads and on the size of the run a scenario asks for."""
+    limits, large, bounds = DEFAULT_LIMITS, LARGE_LIMITS, WorkBounds()
+    rows = [
+        (
+            "YAML file size",
+            f"{limits.max_file_bytes // 2**20} MB",
+            f"{large.max_file_bytes // 2**20} MB",
+        ),
+        ("nesting depth", limits.max_depth, large.max_depth),
+        ("items in one list or mapping", f"{limits.max_items:,}", f"{large.max_items:,}"),
+        ("characters in one value", f"{limits.max_string_chars:,}", f"{large.max_string_chars:,}"),
+        ("values after alias expansion", f"{limits.max_values:,}", f"{large.max_values:,}"),
+    ]
+    for field in dataclasses.fields(bounds):
+        value = getattr(bounds, field.name)
+        doc = _attribute_doc(WorkBounds, field.name)
+        rows.append((doc, f"{value:,.0f}", f"{value * large.work_scale:,.0f}"))
+    lines = ["| limit | default | with `--large-input` |", "|---|---|---|"]
+    lines += [f"| {name} | {default} | {raised} |" for name, default, raised in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _attribute_doc(cls: type, name: str) -> str:
+    """The docstring under a dataclass attribute (its first sentence), else its name."""
+    source = inspect.getsource(cls)
+    match = re.search(rf"\n\s+{name}:[^\n]*\n\s+\"\"\"(.*?)\"\"\"", source, re.DOTALL)
+    return match.group(1).split(" (")[0].rstrip(".") if match else name
+
+
+def _range(field: typing.Any, kind: str) -> str:
+    """A field's numeric bounds as text, e.g. ``> 0, ≤ 1e+07`` (empty if unbounded)."""
+    bounds = _bounds(field.metadata, field.annotation)
+    # (value, strict) pairs; the tightest lower bound is the largest, strict before loose
+    lows = [(b.gt, True) for b in bounds if getattr(b, "gt", None) is not None]
+    lows += [(b.ge, False) for b in bounds if getattr(b, "ge", None) is not None]
+    highs = [(b.lt, True) for b in bounds if getattr(b, "lt", None) is not None]
+    highs += [(b.le, False) for b in bounds if getattr(b, "le", None) is not None]
+    shown = format_duration if kind == "duration" else _number
+    parts = []
+    if lows:
+        value, strict = max(lows)
+        parts.append(f"{'>' if strict else '≥'} {shown(value)}")
+    if highs:
+        value, strict = min(highs, key=lambda bound: (bound[0], not bound[1]))
+        parts.append(f"{'<' if strict else '≤'} {shown(value)}")
+    return ", ".join(parts)
+
+
+def _bounds(metadata: list[typing.Any], annotation: typing.Any) -> list[typing.Any]:
+    found = [m for m in metadata if any(hasattr(m, n) for n in ("gt", "ge", "lt", "le"))]
+    for m in metadata:
+        if hasattr(m, "metadata"):
+            found += _bounds(m.metadata, None)
+    if typing.get_origin(annotation) is typing.Annotated:
+        found += _bounds(list(typing.get_args(annotation)[1:]), typing.get_args(annotation)[0])
+    elif typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            found += _bounds([], members[0])
+    return found
+
+
+def _number(value: float) -> str:
+    if isinstance(value, int) and abs(value) >= 10**9:
+        return f"2^{value.bit_length()} − 1" if (value + 1) & value == 0 else f"{value:.3g}"
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
 
 
 def _default(field: typing.Any) -> str:
@@ -115,7 +202,11 @@ def _is_distribution(annotation: typing.Any) -> bool:
     )
 
 
-GENERATORS = {"config-reference": config_reference, "trace-reference": trace_reference}
+GENERATORS = {
+    "config-reference": config_reference,
+    "input-limits": input_limits,
+    "trace-reference": trace_reference,
+}
 
 
 def render(readme: str) -> str:

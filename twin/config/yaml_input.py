@@ -29,7 +29,8 @@ RAISE_HINT = "pass --large-input to raise twin's input limits 100-fold"
 
 @dataclass(frozen=True)
 class InputLimits:
-    """What one YAML input may hold (documented in the README; ``--large-input`` × 100)."""
+    """What one YAML input may hold (documented in the README; ``--large-input`` raises all
+    but the depth 100-fold)."""
 
     max_file_bytes: int = 16 * 2**20
     max_depth: int = 32
@@ -42,9 +43,14 @@ class InputLimits:
     """Multiplier of the run-size bounds checked on a scenario (see ``twin.config.budget``)."""
 
     def scaled(self, factor: int) -> InputLimits:
-        """Every limit ``factor`` times larger (for the rare huge scenario)."""
+        """Every limit but the nesting depth ``factor`` times larger (for the rare huge
+        scenario; no real scenario nests deeper than a few levels, and twin's own tree walks
+        must stay far from Python's recursion limit)."""
         return InputLimits(
-            **{field.name: getattr(self, field.name) * factor for field in dataclasses.fields(self)}
+            **{
+                field.name: getattr(self, field.name) * (1 if field.name == "max_depth" else factor)
+                for field in dataclasses.fields(self)
+            }
         )
 
 

@@ -23,6 +23,7 @@ from twin.config.loader import read_yaml
 
 from .arguments import option_arguments, set_argument
 from .mutations import mutate
+from .runs import accepted_mutant, run_with_limit
 from .special import SPECIAL_ARGUMENTS, SPECIAL_FILES
 from .verdict import Verdict, judge
 
@@ -81,6 +82,40 @@ def special_inputs(folder: Path) -> Iterator[tuple[str, list[str], str]]:
         yield f"special argument {name}", args, repr(args[-1])[:20]
 
 
+def run_campaign(folder: Path, count: int, seed: int) -> int:
+    """Run ``count`` accepted mutants (tiny for 6 h, europe for 1 h); print the counts."""
+    bases = {name: base_data(name) for name in BASES}
+    kinds: Counter[str] = Counter()
+    slowest = (0.0, "")
+    failures = 0
+    for case in range(count):
+        rng = random.Random(seed * 5_000_011 + case)
+        name = "europe" if case % 3 == 0 else "tiny"
+        overrides = [f"horizon={'1h' if name == 'europe' else '6h'}"]
+        case_folder = folder / f"run{case}"
+        case_folder.mkdir()
+        found = accepted_mutant(rng, bases[name], case_folder, overrides)
+        if found is None:
+            kinds["no valid mutant"] += 1
+            continue
+        path, notes = found
+        verdict = run_with_limit(path, overrides, case_folder / "out", 120.0)
+        kinds[verdict.kind] += 1
+        slowest = max(slowest, (verdict.seconds, f"{name} case={case}: {notes}"))
+        if not verdict.ok:
+            failures += 1
+            print(
+                f"  FAIL {verdict.kind}: {name} case={case}: {notes}\n    {verdict.output[-800:]}"
+            )
+    print(
+        f"runs of accepted mutants: tried {count}, complete {kinds['complete']}, clean user "
+        f"errors {kinds['user_error']}, no valid mutant {kinds['no valid mutant']}; tracebacks "
+        f"{kinds['traceback']}, hangs {kinds['hang']}; slowest {slowest[0]:.1f} s "
+        f"({slowest[1][:80]})"
+    )
+    return failures
+
+
 def report(family: str, verdicts: list[tuple[str, Verdict]]) -> int:
     """Print a family's counts and its failures; the number of failures."""
     if not verdicts:
@@ -104,6 +139,7 @@ def main() -> int:
     parser.add_argument("--configs", type=int, default=1000, help="mutated scenario files")
     parser.add_argument("--whatifs", type=int, default=200, help="mutated what-if files")
     parser.add_argument("--sets", type=int, default=500, help="--set/--horizon/--seed cases")
+    parser.add_argument("--runs", type=int, default=0, help="accepted mutants to run")
     parser.add_argument("--seed", type=int, default=0)
     options = parser.parse_args()
     failures = 0
@@ -118,6 +154,7 @@ def main() -> int:
         for family, cases in families.items():
             verdicts = [(label, judge(args, [place])) for label, args, place in cases]
             failures += report(family, verdicts)
+        failures += run_campaign(folder, options.runs, options.seed)
     print(f"failures: {failures}")
     return 1 if failures else 0
 
