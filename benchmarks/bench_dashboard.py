@@ -27,8 +27,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow.compute as pc
 from twin.dashboards import figures
-from twin.dashboards.data import SITE, Geo, RunStore
+from twin.dashboards.columns import SITE
+from twin.dashboards.geo import Geo
 from twin.dashboards.pages.replay import map_frame
+from twin.dashboards.store import RunStore
 
 from twin.config import load_config
 from twin.simulate import simulate

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from dash import Dash, Input, Output, dcc, html
-from twin.dashboards import ids
+from dash.exceptions import UnsupportedRelativePath
+from twin.dashboards import guard, ids, inputs
 from twin.dashboards.components import Context, message
-from twin.dashboards.data import RunStore
 from twin.dashboards.pages import compare, explore, replay, runs
+from twin.dashboards.store import RunStore
 
 ASSETS = Path(__file__).parent / "assets"
 PAGES = (runs, replay, explore, compare)
@@ -59,15 +60,20 @@ def create_app(runs_dir: str | Path = "runs", *, title: str = "twin", **dash_opt
         ]
     )
 
-    @app.callback(
-        Output(ids.PAGE, "children"), Input(ids.URL, "pathname"), Input(ids.URL, "search")
+    guard.install(app)
+
+    @guard.callback(
+        app, Output(ids.PAGE, "children"), Input(ids.URL, "pathname"), Input(ids.URL, "search")
     )
-    def route(pathname: str | None, search: str | None) -> Any:
-        path = "/" + app.strip_relative_path(pathname or "/") if pathname else "/"
+    def route(pathname: Any, search: Any) -> Any:
+        try:
+            path = "/" + (app.strip_relative_path(inputs.url_path(pathname)) or "")
+        except UnsupportedRelativePath:  # a path outside the app's prefix
+            path = None
         for page in PAGES:
-            if path.rstrip("/") == page.PATH.rstrip("/"):
-                return page.layout(context, search)
-        return message(f"no page at {pathname}", "info")
+            if path is not None and path.rstrip("/") == page.PATH.rstrip("/"):
+                return page.layout(context, search if isinstance(search, str) else None)
+        return message(f"no page at {inputs.shown(pathname)}", "info")
 
     for page in PAGES:
         page.register(app, context)

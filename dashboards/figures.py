@@ -1,4 +1,5 @@
-"""Pure figure builders: plain values from :mod:`twin.dashboards.data` in, plotly figures out.
+"""Pure figure builders: plain values (:mod:`twin.dashboards.values`, :mod:`~.geo`) in,
+plotly figures out.
 
 Nothing here reads files or knows about Dash callbacks, so each builder is tested by calling
 it. Times arrive as simulated seconds and are drawn as dates from the scenario's start.
@@ -9,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 import plotly.colors as pcolors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from twin.dashboards.data import Geo, Histogram, Line, Node, Panel, SiteState, Snapshot
+from twin.dashboards.geo import Geo, Node
+from twin.dashboards.values import Histogram, Line, Panel, SiteState, Snapshot
 
 UTILISATION_SCALE = "RdYlGn_r"
 """Idle is green, saturated is red (sites and links share the scale)."""
@@ -35,20 +37,33 @@ def to_dates(seconds: np.ndarray | Sequence[float], start: dt.datetime) -> np.nd
 
 
 def to_date(t: float, start: dt.datetime) -> str:
-    """One simulated time as an ISO date-time string (for shapes and labels)."""
-    return (start + dt.timedelta(seconds=float(t))).isoformat(sep=" ", timespec="seconds")
+    """One simulated time as an ISO date-time string (for shapes and labels); the start
+    itself for a time beyond the calendar (year 1 to 9999)."""
+    try:
+        when = start + dt.timedelta(seconds=float(t))
+    except OverflowError:
+        when = start
+    return when.isoformat(sep=" ", timespec="seconds")
 
 
 def time_label(t: float, start: dt.datetime) -> str:
     """``day 2, 13:40 (2026-03-03 13:40 UTC)``: simulated time as people read it."""
     day, rest = divmod(float(t), 86400.0)
     hours, minutes = divmod(rest // 60, 60)
-    when = start + dt.timedelta(seconds=float(t))
-    return f"day {int(day) + 1}, {int(hours):02d}:{int(minutes):02d} ({when:%Y-%m-%d %H:%M} UTC)"
+    clock = f"day {int(day) + 1}, {int(hours):02d}:{int(minutes):02d}"
+    try:
+        when = start + dt.timedelta(seconds=float(t))
+    except OverflowError:
+        return f"{clock} (beyond the calendar)"
+    return f"{clock} ({when:%Y-%m-%d %H:%M} UTC)"
 
 
+@lru_cache(maxsize=256)
 def empty_figure(message: str, height: int | None = None) -> go.Figure:
-    """A blank figure carrying a message (no data, not applicable, an error)."""
+    """A blank figure carrying a message (no data, not applicable, an error).
+
+    Built once per message (its template makes it cost ~15 ms) and shared: never modify
+    the figure returned (no builder here modifies a figure it did not make)."""
     figure = go.Figure()
     figure.add_annotation(
         text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font_size=14

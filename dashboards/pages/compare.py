@@ -7,7 +7,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html
-from twin.dashboards import figures, ids
+from twin.dashboards import figures, guard, ids, inputs
 from twin.dashboards.components import (
     DATA_ERRORS,
     Context,
@@ -16,16 +16,14 @@ from twin.dashboards.components import (
     graph,
     load,
     message,
-    player,
-    query_value,
-    register_player,
     run_options,
     run_status,
     slider_settings,
-    speed_options,
 )
-from twin.dashboards.data import KpiDelta, RunStore, Timeline, kpi_deltas
 from twin.dashboards.pages.replay import map_frame
+from twin.dashboards.player import player, register_player, speed_options
+from twin.dashboards.store import RunStore
+from twin.dashboards.values import KpiDelta, Timeline, kpi_deltas
 
 PATH = "/compare"
 TITLE = "Compare"
@@ -33,8 +31,8 @@ PLAYER = ids.COMPARE_PLAYER
 
 
 def layout(context: Context, search: str | None = None) -> html.Div:
-    a = default_run(context.store, query_value(search, "a"))
-    b = default_run(context.store, query_value(search, "b"), skip=a)
+    a = default_run(context.store, inputs.query_value(search, "a"))
+    b = default_run(context.store, inputs.query_value(search, "b"), skip=a)
     options = run_options(context.store, a, b)
 
     def picker(id: str, label: str, value: str | None) -> html.Div:
@@ -125,7 +123,7 @@ def kpi_table(rows: list[KpiDelta], name_a: str, name_b: str) -> html.Table:
     )
 
 
-def compare_frame(store: RunStore, a: str | None, b: str | None) -> tuple[Any, Any, Any]:
+def compare_frame(store: RunStore, a: Any, b: Any) -> tuple[Any, Any, Any]:
     """Status notes, KPI table and overlaid totals of runs A and B."""
     notes: list[Any] = []
     runs = []
@@ -141,16 +139,21 @@ def compare_frame(store: RunStore, a: str | None, b: str | None) -> tuple[Any, A
         return notes, None, figures.empty_figure("choose two readable runs")
     try:
         table = kpi_table(kpi_deltas(data_a.kpis(), data_b.kpis()), data_a.name, data_b.name)
-        panels = figures.overlay_panels(data_a.totals(), data_b.totals(), data_a.name, data_b.name)
-        series = figures.series_figure(
-            panels, start=data_a.start, t=data_a.timeline.first_s, title="network totals"
+        series = store.derived.get(
+            ("overlay", data_a.token, data_b.token),
+            lambda: figures.series_figure(
+                figures.overlay_panels(data_a.totals(), data_b.totals(), data_a.name, data_b.name),
+                start=data_a.start,
+                t=data_a.timeline.first_s,
+                title="network totals",
+            ),
         )
     except DATA_ERRORS as error:
         return [*notes, message(str(error))], None, figures.empty_figure(str(error))
     return notes, table, series
 
 
-def joint_timeline(store: RunStore, a: str | None, b: str | None) -> Timeline | None:
+def joint_timeline(store: RunStore, a: Any, b: Any) -> Timeline | None:
     """One slider for both runs: the span covering both, at the finer step."""
     lines = []
     for name in (a, b):
@@ -169,22 +172,47 @@ def joint_timeline(store: RunStore, a: str | None, b: str | None) -> Timeline | 
     )
 
 
-def maps_frame(
-    store: RunStore, a: str | None, b: str | None, t: float | None
-) -> tuple[go.Figure, go.Figure, str]:
+def maps_frame(store: RunStore, a: Any, b: Any, t: Any) -> tuple[go.Figure, go.Figure, str]:
     """Both maps at the same simulated time ``t``."""
-    figure_a, clock = map_frame(store, a, t)
-    figure_b, clock_b = map_frame(store, b, t)
-    for figure, name in ((figure_a, a), (figure_b, b)):
-        figure.update_layout(height=440, title={"text": name, "x": 0.01}, margin_t=30)
+    figure_a, clock = map_frame(store, a, t, title=_title(a), height=440)
+    figure_b, clock_b = map_frame(store, b, t, title=_title(b), height=440)
     return figure_a, figure_b, clock or clock_b
+
+
+def _title(name: Any) -> str:
+    return name if isinstance(name, str) and len(name) <= 80 else inputs.shown(name)
+
+
+def choose_frame(store: RunStore, a: Any, b: Any, t: Any) -> tuple[Any, ...]:
+    """Runs A and B chosen: notes, KPI deltas, overlaid totals and the joint slider."""
+    notes, table, series = compare_frame(store, a, b)
+    timeline = joint_timeline(store, a, b)
+    if timeline is None:
+        return (notes, table, series, 0, 1, 1, None, 0, speed_options(None))
+    try:
+        wanted = inputs.time_s(t)
+    except inputs.InputError:
+        wanted = None
+    settings = slider_settings(timeline, wanted)
+    return (
+        notes,
+        table,
+        series,
+        settings["min"],
+        settings["max"],
+        settings["step"],
+        settings["marks"],
+        settings["value"],
+        speed_options(timeline),
+    )
 
 
 def register(app: Dash, context: Context) -> None:
     store = context.store
     register_player(app, PLAYER)
 
-    @app.callback(
+    @guard.callback(
+        app,
         Output(ids.COMPARE_STATUS, "children"),
         Output(ids.COMPARE_KPIS, "children"),
         Output(ids.COMPARE_SERIES, "figure"),
@@ -198,25 +226,11 @@ def register(app: Dash, context: Context) -> None:
         Input(ids.COMPARE_B, "value"),
         State(PLAYER.slider, "value"),
     )
-    def choose_runs(a: str | None, b: str | None, t: float | None) -> tuple[Any, ...]:
-        notes, table, series = compare_frame(store, a, b)
-        timeline = joint_timeline(store, a, b)
-        if timeline is None:
-            return (notes, table, series, 0, 1, 1, None, 0, speed_options(None))
-        settings = slider_settings(timeline, t)
-        return (
-            notes,
-            table,
-            series,
-            settings["min"],
-            settings["max"],
-            settings["step"],
-            settings["marks"],
-            settings["value"],
-            speed_options(timeline),
-        )
+    def choose_runs(a: Any, b: Any, t: Any) -> tuple[Any, ...]:
+        return choose_frame(store, a, b, t)
 
-    @app.callback(
+    @guard.callback(
+        app,
         Output(ids.COMPARE_MAP_A, "figure"),
         Output(ids.COMPARE_MAP_B, "figure"),
         Output(PLAYER.clock, "children"),
@@ -224,7 +238,7 @@ def register(app: Dash, context: Context) -> None:
         Input(ids.COMPARE_A, "value"),
         Input(ids.COMPARE_B, "value"),
     )
-    def draw_maps(t: float | None, a: str | None, b: str | None) -> tuple[Any, Any, str]:
+    def draw_maps(t: Any, a: Any, b: Any) -> tuple[Any, Any, str]:
         return maps_frame(store, a, b, t)
 
     app.clientside_callback(

@@ -7,7 +7,8 @@ from typing import Any
 
 from dash import Dash, Input, Output, dash_table, dcc, html
 from dash.dash_table.Format import Format, Scheme
-from twin.dashboards import figures, ids
+from twin.dashboards import figures, guard, ids, inputs
+from twin.dashboards.columns import JOB_FIELDS
 from twin.dashboards.components import (
     DATA_ERRORS,
     Context,
@@ -16,11 +17,12 @@ from twin.dashboards.components import (
     graph,
     load,
     message,
-    query_value,
     run_options,
     run_status,
 )
-from twin.dashboards.data import JOB_FIELDS, JobFilter, RunStore
+from twin.dashboards.limits import MAX_PAGE, MAX_PAGE_SIZE
+from twin.dashboards.store import RunStore
+from twin.dashboards.values import JobFilter
 
 PATH = "/explore"
 TITLE = "Explore"
@@ -28,7 +30,7 @@ PAGE_SIZE = 20
 
 
 def layout(context: Context, search: str | None = None) -> html.Div:
-    run = default_run(context.store, query_value(search, "run"))
+    run = default_run(context.store, inputs.query_value(search, "run"))
 
     def chooser(id: str, label: str) -> html.Div:
         return html.Div(
@@ -76,6 +78,7 @@ def layout(context: Context, search: str | None = None) -> html.Div:
                 style_cell={"fontFamily": "inherit", "fontSize": "13px", "padding": "4px 8px"},
                 style_header={"fontWeight": "600"},
             ),
+            html.Div(id=ids.EXPLORE_JOBS_NOTE, className="status"),
             html.Div(
                 [
                     html.Div(graph(ids.EXPLORE_WAIT, context), className="half"),
@@ -104,7 +107,7 @@ def _column(spec: Any) -> dict[str, Any]:
     return column
 
 
-def kpi_block(store: RunStore, run: str | None) -> Any:
+def kpi_block(store: RunStore, run: Any) -> Any:
     """The run's headline numbers: the same as ``twin summary`` (Summary.kpis())."""
     data, problem = load(store, run)
     if data is None:
@@ -112,7 +115,7 @@ def kpi_block(store: RunStore, run: str | None) -> Any:
     try:
         kpis = data.kpis()
     except DATA_ERRORS as error:
-        return message(f"{run}: {error}")
+        return message(f"{inputs.shown(run)}: {error}")
     return html.Table(
         html.Tbody(
             [
@@ -124,30 +127,99 @@ def kpi_block(store: RunStore, run: str | None) -> Any:
     )
 
 
+def job_filter(sites: Any, tenants: Any, states: Any) -> JobFilter:
+    """The filter dropdowns' values (InputError if one is not a list of short strings)."""
+    return JobFilter(
+        inputs.choices(sites, "site"),
+        inputs.choices(tenants, "tenant"),
+        inputs.choices(states, "state"),
+    )
+
+
 def jobs_frame(
     store: RunStore,
-    run: str | None,
+    run: Any,
     chosen: JobFilter,
-    query: str,
-    sort_by: list[dict[str, str]] | None,
-    page: int,
-    page_size: int,
-) -> tuple[list[dict[str, Any]], int]:
-    """One page of jobs and the page count."""
+    query: Any,
+    sort_by: Any,
+    page: Any,
+    page_size: Any,
+) -> tuple[list[dict[str, Any]], int, list[str]]:
+    """One page of jobs, the page count, and notes on inputs left out or not understood."""
+    data, problem = load(store, run)
+    if data is None:
+        return [], 1, [problem] if problem and run else []
+    size = inputs.integer(page_size, 1, MAX_PAGE_SIZE, PAGE_SIZE)
+    number = inputs.integer(page, 0, MAX_PAGE, 0)
+    notes = [] if number == page or page is None else [f"no page {inputs.shown(page)}: the first"]
+    if size != page_size and page_size is not None:
+        notes.append(f"page size {inputs.shown(page_size)} not understood: {size} rows")
+    try:
+        text = inputs.query(query)
+        keys, ignored = inputs.sort_by(sort_by, set(data.jobs.column_names))
+        notes += ignored
+        notes += [
+            f"filter not understood: {inputs.shown(t)}" for t in data.ignored_filter_terms(text)
+        ]
+        rows, total = data.jobs_page(chosen, text, keys, number, size)
+    except DATA_ERRORS as error:
+        return [], 1, [*notes, f"{inputs.shown(run)}: {error}"]
+    return rows, max(1, -(-total // size)), notes
+
+
+def choose_frame(store: RunStore, run: Any) -> tuple[Any, ...]:
+    """A run chosen: its status, KPIs, the filter choices and the transfer-time histogram."""
+    status = run_status(store.info(run)) if run else [message("choose a run", "info")]
+    hidden = {"display": "none"}
     data, _ = load(store, run)
     if data is None:
-        return [], 1
+        return status, kpi_block(store, run), [], [], [], figures.empty_figure(""), hidden
     try:
-        rows, total = data.jobs_page(chosen, query or "", sort_by or [], page or 0, page_size)
-    except DATA_ERRORS:
-        return [], 1
-    return rows, max(1, -(-total // max(page_size, 1)))
+        choices = data.job_choices()
+    except DATA_ERRORS as error:
+        choices, status = {}, [*status, message(f"jobs: {error}", "warning")]
+    try:
+        transfers = store.derived.get(("transfers", data.token), lambda: _transfers(data))
+    except DATA_ERRORS as error:
+        transfers, status = None, [*status, message(f"transfers: {error}", "warning")]
+    return (
+        status,
+        kpi_block(store, run),
+        choices.get("site", []),
+        choices.get("tenant", []),
+        choices.get("state", []),
+        transfers if transfers is not None else figures.empty_figure(""),
+        {} if transfers is not None else hidden,
+    )
+
+
+def _transfers(data: Any) -> Any:
+    histogram = data.transfer_histogram()
+    if histogram is None:
+        return None
+    return figures.histogram_figure(histogram, title="transfer times")
+
+
+def waits_frame(store: RunStore, run: Any, sites: Any, tenants: Any, states: Any) -> Any:
+    """The wait histogram of the filtered jobs."""
+    data, problem = load(store, run)
+    if data is None:
+        return figures.empty_figure(problem or "no run")
+    try:
+        chosen = job_filter(sites, tenants, states)
+        return store.derived.get(
+            ("waits", data.token, chosen),
+            lambda: figures.histogram_figure(data.wait_histogram(chosen), title="waits"),
+        )
+    except DATA_ERRORS as error:
+        return figures.empty_figure(f"{inputs.shown(run)}: {error}")
 
 
 def register(app: Dash, context: Context) -> None:
     store = context.store
 
-    @app.callback(
+    @guard.callback(
+        app,
         Output(ids.EXPLORE_STATUS, "children"),
         Output(ids.EXPLORE_KPIS, "children"),
         Output(ids.EXPLORE_SITE, "options"),
@@ -157,36 +229,11 @@ def register(app: Dash, context: Context) -> None:
         Output(ids.EXPLORE_TRANSFERS_BOX, "style"),
         Input(ids.EXPLORE_RUN, "value"),
     )
-    def choose_run(run: str | None) -> tuple[Any, ...]:
-        status = run_status(store.info(run)) if run else [message("choose a run", "info")]
-        hidden = {"display": "none"}
-        data, _ = load(store, run)
-        if data is None:
-            return status, kpi_block(store, run), [], [], [], figures.empty_figure(""), hidden
-        try:
-            choices = data.job_choices()
-        except DATA_ERRORS:
-            choices = {}
-        try:
-            transfers = data.transfer_histogram()
-        except DATA_ERRORS as error:
-            transfers, status = None, [*status, message(f"transfers: {error}", "warning")]
-        transfer_figure = (
-            figures.histogram_figure(transfers, title="transfer times")
-            if transfers is not None
-            else figures.empty_figure("")
-        )
-        return (
-            status,
-            kpi_block(store, run),
-            choices.get("site", []),
-            choices.get("tenant", []),
-            choices.get("state", []),
-            transfer_figure,
-            {} if transfers is not None else hidden,
-        )
+    def choose_run(run: Any) -> tuple[Any, ...]:
+        return choose_frame(store, run)
 
-    @app.callback(
+    @guard.callback(
+        app,
         Output(ids.EXPLORE_JOBS, "page_current"),
         Input(ids.EXPLORE_RUN, "value"),
         Input(ids.EXPLORE_SITE, "value"),
@@ -198,9 +245,11 @@ def register(app: Dash, context: Context) -> None:
     def first_page(*_: Any) -> int:
         return 0
 
-    @app.callback(
+    @guard.callback(
+        app,
         Output(ids.EXPLORE_JOBS, "data"),
         Output(ids.EXPLORE_JOBS, "page_count"),
+        Output(ids.EXPLORE_JOBS_NOTE, "children"),
         Input(ids.EXPLORE_RUN, "value"),
         Input(ids.EXPLORE_SITE, "value"),
         Input(ids.EXPLORE_TENANT, "value"),
@@ -210,23 +259,21 @@ def register(app: Dash, context: Context) -> None:
         Input(ids.EXPLORE_JOBS, "page_current"),
         Input(ids.EXPLORE_JOBS, "page_size"),
     )
-    def jobs(run, sites, tenants, states, query, sort_by, page, page_size) -> tuple[Any, int]:
-        chosen = JobFilter(tuple(sites or ()), tuple(tenants or ()), tuple(states or ()))
-        return jobs_frame(store, run, chosen, query, sort_by, page, page_size or PAGE_SIZE)
+    def jobs(run, sites, tenants, states, query, sort_by, page, page_size) -> tuple[Any, ...]:
+        try:
+            chosen = job_filter(sites, tenants, states)
+        except inputs.InputError as error:
+            return [], 1, message(str(error), "warning")
+        rows, pages, notes = jobs_frame(store, run, chosen, query, sort_by, page, page_size)
+        return rows, pages, [message(note, "warning") for note in notes]
 
-    @app.callback(
+    @guard.callback(
+        app,
         Output(ids.EXPLORE_WAIT, "figure"),
         Input(ids.EXPLORE_RUN, "value"),
         Input(ids.EXPLORE_SITE, "value"),
         Input(ids.EXPLORE_TENANT, "value"),
         Input(ids.EXPLORE_STATE, "value"),
     )
-    def waits(run, sites, tenants, states) -> Any:
-        data, problem = load(store, run)
-        if data is None:
-            return figures.empty_figure(problem or "no run")
-        chosen = JobFilter(tuple(sites or ()), tuple(tenants or ()), tuple(states or ()))
-        try:
-            return figures.histogram_figure(data.wait_histogram(chosen), title="waits")
-        except DATA_ERRORS as error:
-            return figures.empty_figure(f"{run}: {error}")
+    def waits(run: Any, sites: Any, tenants: Any, states: Any) -> Any:
+        return waits_frame(store, run, sites, tenants, states)

@@ -6,7 +6,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html, no_update
-from twin.dashboards import figures, ids
+from twin.dashboards import figures, guard, ids, inputs
 from twin.dashboards.components import (
     DATA_ERRORS,
     Context,
@@ -14,15 +14,13 @@ from twin.dashboards.components import (
     graph,
     load,
     message,
-    player,
-    query_value,
-    register_player,
     run_options,
     run_status,
     slider_settings,
-    speed_options,
 )
-from twin.dashboards.data import RunData, RunStore
+from twin.dashboards.data import RunData
+from twin.dashboards.player import player, register_player, speed_options
+from twin.dashboards.store import RunStore
 
 PATH = "/replay"
 TITLE = "Replay"
@@ -30,7 +28,7 @@ PLAYER = ids.REPLAY_PLAYER
 
 
 def layout(context: Context, search: str | None = None) -> html.Div:
-    run = default_run(context.store, query_value(search, "run"))
+    run = default_run(context.store, inputs.query_value(search, "run"))
     return html.Div(
         [
             html.Div(
@@ -78,41 +76,75 @@ def layout(context: Context, search: str | None = None) -> html.Div:
 
 
 def map_frame(
-    store: RunStore, run: str | None, t: float | None, selected: str | None = None
+    store: RunStore,
+    run: Any,
+    t: Any,
+    selected: Any = None,
+    *,
+    title: str | None = None,
+    height: int = 560,
 ) -> tuple[go.Figure, str]:
-    """The map at ``t`` and the clock text. Cost: two binary searches and one stamp's rows."""
+    """The map at ``t`` and the clock text. Cost: two binary searches and one stamp's rows;
+    the figure of a stamp is built once (shared by every request for it)."""
     data, problem = load(store, run)
     if data is None:
         return figures.empty_figure(problem or "no run"), ""
     try:
-        now = data.timeline.first_s if t is None else float(t)
-        snapshot = data.snapshot(now)
+        wanted = inputs.time_s(t)
+        try:
+            chosen = inputs.selection(selected)
+        except inputs.InputError:  # nothing outlined: the map still shows
+            chosen = None
+        timeline = data.timeline
+        now = timeline.first_s if wanted is None else timeline.clamp(wanted)
+        stamp = data.sites.rows_at(now)[2]
+        key = chosen[1] if chosen else None
+
+        def build() -> go.Figure:
+            snapshot = data.snapshot(now)
+            return figures.map_figure(
+                data.geo, snapshot, selected=key, title=title, height=height, uirevision=data.name
+            )
+
+        figure = store.derived.get(("map", data.token, stamp, key, title, height), build)
     except DATA_ERRORS as error:
-        return figures.empty_figure(f"{run}: {error}"), ""
-    figure = figures.map_figure(data.geo, snapshot, selected=_id(selected), uirevision=data.name)
+        return figures.empty_figure(f"{inputs.shown(run)}: {error}"), ""
     return figure, figures.time_label(now, data.start)
 
 
-def series_frame(store: RunStore, run: str | None, selected: str | None, t: float | None):
+def series_frame(store: RunStore, run: Any, selected: Any, t: Any) -> go.Figure:
     """The stacked series of the selected factory (``site:<id>``) or link (``link:<id>``)."""
     data, problem = load(store, run)
     if data is None:
         return figures.empty_figure(problem or "no run")
-    if not selected:
-        return figures.empty_figure("pick a factory or a link")
-    kind, _, key = selected.partition(":")
     try:
-        if kind == "link":
-            panels, title = data.link_series(key), f"link {key}"
-        else:
+        chosen = inputs.selection(selected)
+        if chosen is None:
+            return figures.empty_figure("pick a factory or a link")
+        wanted = inputs.time_s(t)
+        cursor = None if wanted is None else data.timeline.clamp(wanted)
+        kind, key = chosen
+
+        def build() -> go.Figure:
+            if kind == "link":
+                if data.links is None or key not in data.links.keys:
+                    return figures.empty_figure(f"not found: link {inputs.shown(key)}")
+                return figures.series_figure(
+                    data.link_series(key), start=data.start, t=cursor, title=f"link {key}"
+                )
             node = data.geo.nodes.get(key)
-            panels, title = data.site_series(key), node.name if node else key
+            if node is None and key not in data.sites.keys:
+                return figures.empty_figure(f"not found: factory {inputs.shown(key)}")
+            return figures.series_figure(
+                data.site_series(key), start=data.start, t=cursor, title=node.name if node else key
+            )
+
+        return store.derived.get(("series", data.token, kind, key, cursor), build)
     except DATA_ERRORS as error:
-        return figures.empty_figure(f"{run}: {error}")
-    return figures.series_figure(panels, start=data.start, t=t, title=title)
+        return figures.empty_figure(f"{inputs.shown(run)}: {error}")
 
 
-def selection_options(store: RunStore, run: str | None) -> list[dict[str, str]]:
+def selection_options(store: RunStore, run: Any) -> list[dict[str, str]]:
     data, _ = load(store, run)
     if data is None:
         return []
@@ -141,15 +173,43 @@ def default_selection(data: RunData, values: list[str]) -> str | None:
     return (wanted or values or [None])[0]
 
 
-def _id(selected: str | None) -> str | None:
-    return selected.partition(":")[2] if selected else None
+def run_frame(store: RunStore, run: Any, t: Any, selected: Any) -> tuple[Any, ...]:
+    """A run chosen: its status, the slider over its timeline, and what can be selected."""
+    info = store.info(run) if run else None
+    status: list[Any] = run_status(info) if info else [message("choose a run", "info")]
+    empty = (status, 0, 1, 1, None, 0, speed_options(None), [], None)
+    data, _ = load(store, run)
+    if data is None:
+        return empty
+    try:
+        timeline = data.timeline
+        wanted = inputs.time_s(t)
+    except DATA_ERRORS as error:
+        return ([*status, message(f"{inputs.shown(run)}: {error}")], *empty[1:])
+    settings = slider_settings(timeline, wanted)
+    options = selection_options(store, run)
+    values = [o["value"] for o in options]
+    choice = selected if isinstance(selected, str) and selected in values else None
+    choice = choice or default_selection(data, values)
+    return (
+        status,
+        settings["min"],
+        settings["max"],
+        settings["step"],
+        settings["marks"],
+        settings["value"],
+        speed_options(timeline),
+        options,
+        choice,
+    )
 
 
 def register(app: Dash, context: Context) -> None:
     store = context.store
     register_player(app, PLAYER)
 
-    @app.callback(
+    @guard.callback(
+        app,
         Output(ids.REPLAY_STATUS, "children"),
         Output(PLAYER.slider, "min"),
         Output(PLAYER.slider, "max"),
@@ -163,62 +223,37 @@ def register(app: Dash, context: Context) -> None:
         State(PLAYER.slider, "value"),
         State(ids.REPLAY_SELECT, "value"),
     )
-    def choose_run(run: str | None, t: float | None, selected: str | None) -> tuple[Any, ...]:
-        info = store.info(run) if run else None
-        status: list[Any] = run_status(info) if info else [message("choose a run", "info")]
-        empty = (status, 0, 1, 1, None, 0, speed_options(None), [], None)
-        data, _ = load(store, run)
-        if data is None:
-            return empty
-        try:
-            timeline = data.timeline
-        except DATA_ERRORS as error:
-            return ([*status, message(f"{run}: {error}")], *empty[1:])
-        settings = slider_settings(timeline, t)
-        options = selection_options(store, run)
-        values = [o["value"] for o in options]
-        choice = selected if selected in values else default_selection(data, values)
-        return (
-            status,
-            settings["min"],
-            settings["max"],
-            settings["step"],
-            settings["marks"],
-            settings["value"],
-            speed_options(timeline),
-            options,
-            choice,
-        )
+    def choose_run(run: Any, t: Any, selected: Any) -> tuple[Any, ...]:
+        return run_frame(store, run, t, selected)
 
-    @app.callback(
+    @guard.callback(
+        app,
         Output(ids.REPLAY_MAP, "figure"),
         Output(PLAYER.clock, "children"),
         Input(PLAYER.slider, "value"),
         Input(ids.REPLAY_RUN, "value"),
         Input(ids.REPLAY_SELECT, "value"),
     )
-    def draw_map(t: float | None, run: str | None, selected: str | None) -> tuple[Any, str]:
+    def draw_map(t: Any, run: Any, selected: Any) -> tuple[Any, str]:
         return map_frame(store, run, t, selected)
 
-    @app.callback(
+    @guard.callback(
+        app,
         Output(ids.REPLAY_SELECT, "value", allow_duplicate=True),
         Input(ids.REPLAY_MAP, "clickData"),
         prevent_initial_call=True,
     )
-    def click(click_data: dict | None) -> Any:
-        try:
-            kind, key = click_data["points"][0]["customdata"][:2]  # type: ignore[index]
-        except (TypeError, KeyError, IndexError, ValueError):
-            return no_update
-        return f"{kind}:{key}" if kind in ("site", "link") else no_update
+    def click(click_data: Any) -> Any:
+        return inputs.clicked(click_data) or no_update
 
-    @app.callback(
+    @guard.callback(
+        app,
         Output(ids.REPLAY_SERIES, "figure"),
         Input(ids.REPLAY_SELECT, "value"),
         Input(ids.REPLAY_RUN, "value"),
         State(PLAYER.slider, "value"),
     )
-    def draw_series(selected: str | None, run: str | None, t: float | None) -> Any:
+    def draw_series(selected: Any, run: Any, t: Any) -> Any:
         return series_frame(store, run, selected, t)
 
     app.clientside_callback(

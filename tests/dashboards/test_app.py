@@ -12,9 +12,11 @@ import pytest
 from click.testing import CliRunner
 from dash import Dash, dcc
 from twin.dashboards import create_app
-from twin.dashboards.components import Context, format_number, next_time, slider_settings
-from twin.dashboards.data import RunError, RunStore, Timeline
+from twin.dashboards.components import Context, format_number, slider_settings
 from twin.dashboards.pages import compare, explore, replay, runs
+from twin.dashboards.player import next_time
+from twin.dashboards.store import RunError, RunStore
+from twin.dashboards.values import Timeline
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +139,7 @@ def test_broken_or_refused_runs_give_messages_not_crashes(store, run, words):
     series = replay.series_frame(store, run, "site:north", 0.0)
     assert words in series.layout.annotations[0].text.lower()
     assert words in str(explore.kpi_block(store, run)).lower()
-    rows, _ = explore.jobs_frame(store, run, explore.JobFilter(), "", [], 0, 20)
+    rows, _, _ = explore.jobs_frame(store, run, explore.JobFilter(), "", [], 0, 20)
     assert bool(rows) == (run in ("truncated", "nosites"))  # their jobs table is fine
 
 

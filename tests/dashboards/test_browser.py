@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from twin.dashboards import create_app, ids
 from twin.dashboards.components import format_number
-from twin.dashboards.data import RunStore
+from twin.dashboards.store import RunStore
 
 from .conftest import CHROMIUM
 

@@ -9,17 +9,12 @@ import shutil
 import numpy as np
 import pyarrow as pa
 import pytest
-from twin.dashboards.data import (
-    JobFilter,
-    RunAccessError,
-    RunError,
-    RunStore,
-    TableView,
-    downsample,
-    kpi_deltas,
-    parse_filter_query,
-    parse_geo,
-)
+from twin.dashboards.errors import RunAccessError, RunError
+from twin.dashboards.geo import parse_geo
+from twin.dashboards.queries import parse_filter_query
+from twin.dashboards.store import RunStore
+from twin.dashboards.values import JobFilter, kpi_deltas
+from twin.dashboards.views import TableView, downsample
 
 from twin.trace.reader import open_run
 from twin.trace.summary import summarize

@@ -7,18 +7,9 @@ import datetime as dt
 import numpy as np
 import pytest
 from twin.dashboards import figures
-from twin.dashboards.data import (
-    Edge,
-    Geo,
-    Histogram,
-    Line,
-    LinkState,
-    Node,
-    Panel,
-    RunStore,
-    SiteState,
-    Snapshot,
-)
+from twin.dashboards.geo import Edge, Geo, Node
+from twin.dashboards.store import RunStore
+from twin.dashboards.values import Histogram, Line, LinkState, Panel, SiteState, Snapshot
 
 START = dt.datetime(2026, 3, 2)
 GEO = Geo(

@@ -1,0 +1,133 @@
+"""Plain values handed from the data layer to the figure builders and pages."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SiteState:
+    site: str
+    online: bool
+    total: int
+    busy: int
+    queue: int
+    utilisation: float
+    power_mw: float
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """A link at one telemetry stamp, both directions folded: peak direction utilisation."""
+
+    link: str
+    a: str
+    b: str
+    capacity_gbps: float
+    throughput_gbps: float  # the busier direction
+    utilisation: float  # the busier direction
+    active_flows: int  # both directions
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The network at simulated time ``t``: the last telemetry stamp at or before it."""
+
+    t: float
+    stamp_s: float | None
+    sites: dict[str, SiteState]
+    links: dict[str, LinkState] | None = None  # None: the run has no links table
+
+
+@dataclass(frozen=True)
+class Line:
+    name: str
+    x: np.ndarray  # simulated seconds
+    y: np.ndarray
+    dash: str | None = None
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    lines: tuple[Line, ...]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The telemetry stamps of a run: what the time slider moves over."""
+
+    first_s: float
+    last_s: float
+    step_s: float
+
+    def clamp(self, t: float) -> float:
+        """``t`` moved into ``[first_s, last_s]``."""
+        return min(max(t, self.first_s), self.last_s)
+
+
+@dataclass(frozen=True)
+class Histogram:
+    edges: np.ndarray
+    counts: dict[str, np.ndarray]  # group → counts per bin
+    label: str
+    log_x: bool = False
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    sites: tuple[str, ...] = ()
+    tenants: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KpiDelta:
+    name: str
+    a: float | None
+    b: float | None
+
+    @property
+    def delta(self) -> float | None:
+        return None if self.a is None or self.b is None else self.b - self.a
+
+    @property
+    def delta_pct(self) -> float | None:
+        if self.delta is None or not self.a:
+            return None
+        return 100 * self.delta / abs(self.a)
+
+
+def kpi_deltas(a: dict[str, float], b: dict[str, float]) -> list[KpiDelta]:
+    """KPIs of run A next to run B, in A's order then B's extra ones."""
+    names = list(a) + [name for name in b if name not in a]
+    return [KpiDelta(name, finite(a.get(name)), finite(b.get(name))) for name in names]
+
+
+def finite(value: object) -> float | None:
+    """``value`` as a finite float, else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+__all__ = [
+    "Histogram",
+    "JobFilter",
+    "KpiDelta",
+    "Line",
+    "LinkState",
+    "Panel",
+    "SiteState",
+    "Snapshot",
+    "Timeline",
+    "finite",
+    "kpi_deltas",
+]
