@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twin_fuzz.arguments import HOSTILE_SETS, option_arguments, set_argument
-from twin_fuzz.mutations import mutate
+from twin_fuzz.mutations import mutate, single_target
 from twin_fuzz.special import SPECIAL_ARGUMENTS, SPECIAL_FILES
-from twin_fuzz.verdict import Verdict, judge
+from twin_fuzz.verdict import Verdict, issue_paths, judge, points_near
 
 from twin.config import builtin_scenarios, builtin_whatifs
 from twin.config.loader import read_yaml
@@ -42,7 +42,11 @@ def test_mutated_scenarios_are_accepted_or_rejected_with_a_path(rng, base, tmp_p
     mutant = mutate(rng, BASES[base])
     path = tmp_path / "mutant.yaml"
     path.write_text(mutant.yaml_text(), encoding="utf-8")
-    assert_good(judge([str(path)], [str(path)]), mutant.notes)
+    verdict = judge([str(path)], [str(path)])
+    assert_good(verdict, mutant.notes)
+    target = single_target(mutant.notes) if mutant.data is not None else None
+    if verdict.kind == "rejected" and target is not None and issue_paths(verdict.output):
+        assert points_near(verdict.output, target), (mutant.notes, verdict.output)
 
 
 @settings(FUZZ, max_examples=50)

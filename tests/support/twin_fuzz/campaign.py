@@ -22,16 +22,38 @@ from twin.config import builtin_scenarios, builtin_whatifs
 from twin.config.loader import read_yaml
 
 from .arguments import option_arguments, set_argument
-from .mutations import mutate
+from .mutations import mutate, single_target
 from .runs import accepted_mutant, run_with_limit
 from .special import SPECIAL_ARGUMENTS, SPECIAL_FILES
-from .verdict import Verdict, judge
+from .verdict import Verdict, issue_paths, judge, points_near
 
 BASES = ("tiny", "europe")
 
 
 def base_data(name: str) -> dict:
     return read_yaml(builtin_scenarios()[name])
+
+
+def wrong_places(folder: Path, count: int, seed: int) -> tuple[int, int, list[str]]:
+    """Of rejected lone value mutations: how many, how many not pointing near the change."""
+    tiny = base_data("tiny")
+    judged, wrong, examples = 0, 0, []
+    for case in range(count):
+        rng = random.Random(seed * 3_000_017 + case)
+        mutant = mutate(rng, tiny)
+        target = single_target(mutant.notes)
+        if target is None or mutant.data is None:
+            continue
+        path = folder / f"place{case}.yaml"
+        path.write_text(mutant.yaml_text(), encoding="utf-8")
+        verdict = judge([str(path)], [str(path)])
+        if verdict.kind != "rejected" or not issue_paths(verdict.output):
+            continue
+        judged += 1
+        if not points_near(verdict.output, target):
+            wrong += 1
+            examples.append(f"{mutant.notes[0][:90]} -> {verdict.output.splitlines()[1:3]}")
+    return judged, wrong, examples
 
 
 def mutated_files(folder: Path, count: int, seed: int) -> Iterator[tuple[str, list[str], str]]:
@@ -155,6 +177,11 @@ def main() -> int:
             verdicts = [(label, judge(args, [place])) for label, args, place in cases]
             failures += report(family, verdicts)
         failures += run_campaign(folder, options.runs, options.seed)
+        judged, wrong, examples = wrong_places(folder, options.configs, options.seed)
+        print(f"lone value mutations rejected: {judged}, not pointing at the change: {wrong}")
+        for example in examples[:15]:
+            print(f"  WRONG PLACE {example}")
+        failures += wrong
     print(f"failures: {failures}")
     return 1 if failures else 0
 

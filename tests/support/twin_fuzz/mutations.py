@@ -9,6 +9,7 @@ nest deeply, duplicate ids), and on the text (truncate, duplicate a line, inject
 
 from __future__ import annotations
 
+import ast
 import copy
 import math
 import random
@@ -321,7 +322,12 @@ TREE_MUTATIONS: tuple[Callable[[random.Random, Any], str], ...] = (
 )
 """Mutations of the data tree."""
 
-RUNNABLE_MUTATIONS: tuple[Callable[[random.Random, Any], str], ...] = (scaled_number, delete)
+RUNNABLE_MUTATIONS: tuple[Callable[[random.Random, Any], str], ...] = (
+    scaled_number,
+    scaled_number,
+    extreme_number,
+    delete,
+)
 """Mutations that often leave a valid scenario (for the run-time fuzz)."""
 
 
@@ -369,3 +375,17 @@ def mutate(rng: random.Random, base: dict[str, Any], *, runnable: bool = False) 
         text, note = text_mutation(rng, dump(data))
         return Mutant(None, text, [*notes, note])
     return Mutant(data, None, notes)
+
+
+def single_target(notes: list[str]) -> tuple[object, ...] | None:
+    """The path a lone value mutation changed (None for other mutations)."""
+    if len(notes) != 1 or not notes[0].startswith("(") or " = " not in notes[0]:
+        return None
+    head = notes[0].split(" = ", 1)[0]
+    try:
+        target = ast.literal_eval(head)
+    except (ValueError, SyntaxError):
+        return None
+    if not target or target[-1] in ("id", "dist", "kind", "model", "a", "b"):
+        return None
+    return target

@@ -72,3 +72,29 @@ def names_a_place(output: str, places: Sequence[str]) -> bool:
         issues = [line for line in lines[1:] if not line.startswith("  … and ")]
         return bool(issues) and all(_ISSUE.match(line) for line in issues)
     return any(place and place in output for place in places)
+
+
+def issue_paths(output: str) -> list[tuple[str, ...]]:
+    """The field paths an error report lists, each as a tuple of its parts."""
+    found = []
+    for line in output.splitlines():
+        match = _ISSUE.match(line)
+        if match and not line.startswith("  … and "):
+            found.append(_parts(match.group("path")))
+    return found
+
+
+def points_near(output: str, target: tuple[object, ...]) -> bool:
+    """Whether a report lists ``target`` (a mutated path), a field inside or above it, or a
+    sibling of it (cross-field checks such as low/high point at the partner field)."""
+    wanted = tuple(str(part) for part in target)
+    parent = wanted[:-1]
+    for path in issue_paths(output):
+        shortest = min(len(path), len(wanted))
+        if path[:shortest] == wanted[:shortest] or (parent and path[: len(parent)] == parent):
+            return True
+    return False
+
+
+def _parts(path: str) -> tuple[str, ...]:
+    return tuple(part for part in re.split(r"[.\[\]]+", path) if part)
