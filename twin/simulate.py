@@ -1,20 +1,27 @@
-"""Run a scenario into a run directory: the library entry point behind ``twin run``."""
+"""Run a scenario into a run directory: the library entry point behind ``twin run``.
+
+However the run ends (it completes; an exception while the model is built, while it runs or
+while it closes; Ctrl-C, SIGTERM or SIGHUP), the run directory is left readable and its
+manifest says how: ``complete``, or ``incomplete`` with the reason.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from twin.config import Scenario, TwinUserError, scenario_to_yaml
+from twin.interrupts import RunInterrupted, Stop, stop_signals
 from twin.model.recorder import TraceRecorder
 from twin.model.world import World
+from twin.trace.errors import RunDirectoryError, RunError
 from twin.trace.reader import Run, open_run
-from twin.trace.writer import MANIFEST, RunWriter
+from twin.trace.writer import RunWriter
 from twin.version import __version__
 
 
@@ -40,18 +47,6 @@ def default_run_dir(scenario: Scenario, root: Path = Path("runs")) -> Path:
     return root / f"{scenario.name}-{stamp}"
 
 
-def prepare_run_dir(path: Path, overwrite: bool) -> None:
-    """Refuse to mix a new run into an existing directory unless asked to replace it."""
-    if path.exists() and any(path.iterdir()):
-        if not overwrite:
-            raise TwinUserError(
-                f"{path} already exists and is not empty; choose another --out or pass --overwrite"
-            )
-        if not (path / MANIFEST).exists():
-            raise TwinUserError(f"{path} is not a run directory; refusing to overwrite it")
-        shutil.rmtree(path)
-
-
 def simulate(
     scenario: Scenario,
     out: str | Path | None = None,
@@ -60,12 +55,39 @@ def simulate(
 ) -> RunResult:
     """Simulate ``scenario`` and write its run directory (default ``runs/<name>-<time>``).
 
-    On an exception or Ctrl-C the tables written so far are kept and the manifest says
-    ``incomplete``, with the reason; the exception is then re-raised.
+    ``overwrite`` replaces an existing run of twin (its files only). RunDirectoryError if the
+    directory cannot be claimed or written. On an exception, Ctrl-C, SIGTERM or SIGHUP (a
+    :class:`~twin.interrupts.RunInterrupted`, handled when called from the main thread) the
+    tables written so far are kept, the manifest says ``incomplete`` with the reason, and
+    the exception is re-raised.
     """
     path = Path(out) if out is not None else default_run_dir(scenario)
-    prepare_run_dir(path, overwrite)
-    manifest = {
+    with stop_signals() as stop:
+        with stop.deferred():
+            writer = RunWriter(
+                path,
+                _manifest(scenario),
+                scenario_to_yaml(scenario),
+                _tables(scenario),
+                overwrite=overwrite,
+            )
+        world: World | None = None
+        try:
+            world = World(scenario, TraceRecorder(writer), keep_jobs=False)
+            with stop.deferred():
+                world.run(progress=_flushing(writer, progress), check=stop.check)
+                world.finish()
+        except BaseException as error:
+            _close_stopped(writer, world, error, stop)
+            raise
+        with stop.deferred():
+            writer.close("complete", end_s=world.env.now, **_totals(world))
+        stop.check()  # a signal that came while the run was closing
+    return RunResult(path, world)
+
+
+def _manifest(scenario: Scenario) -> dict[str, Any]:
+    return {
         "twin_version": __version__,
         "scenario": scenario.name,
         "config_hash": config_hash(scenario),
@@ -74,28 +96,68 @@ def simulate(
         "start_s": 0.0,
         "horizon_s": scenario.horizon,
     }
+
+
+def _tables(scenario: Scenario) -> tuple[str, ...]:
     tables = ("events", "jobs", "sites") + (("transfers", "links") if scenario.links else ())
     inference = scenario.workloads.inference
     if inference is not None and inference.enabled:
         tables += ("inference", "inference_regions")
-    writer = RunWriter(path, manifest, scenario_to_yaml(scenario), tables)
-    world = World(scenario, TraceRecorder(writer), keep_jobs=False)
-    try:
-        world.run(progress=progress)
-        world.finish()
-    except BaseException as error:
-        writer.close(
-            "incomplete",
-            end_s=world.env.now,
-            reason=f"{type(error).__name__}: {error}" if str(error) else type(error).__name__,
-        )
-        raise
-    totals = {"jobs_submitted": world.submitted}
+    return tables
+
+
+def _flushing(
+    writer: RunWriter, progress: Callable[[float], None] | None
+) -> Callable[[float], None]:
+    """The progress callback of a run: flush what has waited long enough, then report."""
+
+    def advance(now: float) -> None:
+        writer.flush_due()
+        if progress is not None:
+            progress(now)
+
+    return advance
+
+
+def _totals(world: World) -> dict[str, Any]:
+    totals: dict[str, Any] = {"jobs_submitted": world.submitted}
     if world.network is not None:
         totals["bytes_requested"] = world.network.bytes_requested
         totals["bytes_delivered"] = world.network.bytes_delivered
         totals["rate_solves"] = world.network.solves
     if world.inference is not None:
         totals["inference"] = {m.service.id: dict(m.totals) for m in world.inference.services}
-    writer.close("complete", end_s=world.env.now, **totals)
-    return RunResult(path, world)
+    return totals
+
+
+def _close_stopped(
+    writer: RunWriter, world: World | None, error: BaseException, stop: Stop
+) -> None:
+    """Close the run as ``incomplete`` after ``error``; signals wait until it is closed.
+
+    An interruption stops the model between events, so its books are closed too (jobs still
+    queued or running get their rows). A failure of the close itself is raised instead of
+    ``error`` unless ``error`` already says the directory cannot be written.
+    """
+    with stop.deferred():
+        reason = _reason(error)
+        extra: dict[str, Any] = {}
+        if world is not None and isinstance(error, KeyboardInterrupt):
+            try:
+                world.finish()
+                extra = _totals(world)
+            except Exception as failure:  # the rows written so far still matter more
+                reason += f" (closing the books failed: {_reason(failure)})"
+        end_s = world.env.now if world is not None else 0.0
+        try:
+            writer.close("incomplete", end_s=end_s, reason=reason, **extra)
+        except RunDirectoryError as failure:
+            if not isinstance(error, RunDirectoryError):
+                raise failure from error
+            # error already says the directory cannot be written; raised by the caller
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, (RunInterrupted, TwinUserError, RunError)):
+        return str(error)
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

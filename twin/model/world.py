@@ -159,15 +159,30 @@ class World:
         until_s: float | None = None,
         steps: int = 200,
         progress: Callable[[float], None] | None = None,
+        check: Callable[[], None] | None = None,
     ) -> None:
-        """Run to ``until_s`` (default: the horizon) in ``steps`` slices, reporting progress."""
+        """Run to ``until_s`` (default: the horizon) in ``steps`` slices, reporting progress.
+
+        ``check`` is called between events and may raise to stop the run there: the model is
+        then in a consistent state (no event half processed), so :meth:`finish` may follow.
+        """
         end = self.scenario.horizon if until_s is None else until_s
         for k in range(1, steps + 1):
             target = end * k / steps
             if target > self.env.now:
-                self.env.run(until=target)
+                self._advance(target, check)
             if progress is not None:
                 progress(self.env.now)
+
+    def _advance(self, target: float, check: Callable[[], None] | None) -> None:
+        """Process the events before ``target``, then set the clock to it."""
+        if check is not None:
+            peek, step = self.env.peek, self.env.step
+            check()
+            while peek() < target:
+                step()
+                check()
+        self.env.run(until=target)
 
     def finish(self) -> None:
         """Close the books: a last telemetry sample; jobs still in the system are recorded."""

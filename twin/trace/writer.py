@@ -1,10 +1,14 @@
 """Streaming writer of a run directory.
 
 Rows are buffered per table and written as compressed Arrow record batches, so memory stays
-flat however long the run. Tables are written under temporary names (``.arrow.part``) and
-renamed at the end; the manifest says ``incomplete`` until :meth:`RunWriter.close` marks it
-``complete``. A run that fails or is interrupted is closed as ``incomplete``: its tables are
-still valid Arrow files holding every row written before the stop.
+flat however long the run. While the run goes each table is an Arrow IPC stream
+(``NAME.arrow.part``), flushed every ``batch_rows`` rows and at least every ``flush_s`` seconds
+of wall time, so a run killed outright (SIGKILL, a crash of the machine) keeps every batch
+written before the kill: readers read such streams, and ``twin repair`` finishes them. The
+close converts each stream into an Arrow IPC file (``NAME.arrow``) and writes the manifest;
+the manifest says ``incomplete`` (reason: running) until then.
+
+The writer claims its directory first (:mod:`twin.trace.claim`): one writer per directory.
 """
 
 from __future__ import annotations
@@ -19,24 +23,33 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from twin.trace.claim import Claim, claim_run_dir
+from twin.trace.errors import RunDirectoryError, os_error_message
+from twin.trace.layout import CONFIG, MANIFEST, TMP, part_file, table_file
 from twin.trace.schema import SCHEMA_VERSION, TABLES
+from twin.trace.streams import BATCH_ROWS, OPTIONS, stream_to_file
 
-MANIFEST = "manifest.json"
-PART = ".part"
+__all__ = ["MANIFEST", "RunWriter", "TableWriter"]
+
+FLUSH_S = 2.0
+"""Longest wall time rows wait in memory before they are written (what a kill can lose)."""
 
 
 class TableWriter:
-    """Buffers rows (tuples in schema order) and writes them as record batches."""
+    """Buffers rows (tuples in schema order) and streams them out as record batches."""
 
     def __init__(self, path: Path, schema: pa.Schema, batch_rows: int) -> None:
         self.path = path
+        """The final file (``NAME.arrow``); rows stream into :attr:`part` until the close."""
+        self.part = path.with_name(path.name.removesuffix(".arrow") + ".arrow.part")
         self.schema = schema
         self.batch_rows = batch_rows
         self.rows_written = 0
         self._rows: list[tuple[Any, ...]] = []
-        self._sink = pa.OSFile(str(path), "wb")
-        options = ipc.IpcWriteOptions(compression="zstd")
-        self._writer = ipc.new_file(self._sink, schema, options=options)
+        self._sink: pa.NativeFile | None = pa.OSFile(str(self.part), "wb")
+        self._writer: ipc.RecordBatchStreamWriter | None = ipc.new_stream(
+            self._sink, schema, options=OPTIONS
+        )
 
     def append(self, row: tuple[Any, ...]) -> None:
         self._rows.append(row)
@@ -44,25 +57,54 @@ class TableWriter:
             self.flush()
 
     def flush(self) -> None:
-        if not self._rows:
+        """Write the buffered rows as one batch (RunDirectoryError if the disk refuses)."""
+        if not self._rows or self._writer is None:
             return
         columns = list(zip(*self._rows, strict=True))
         arrays = [
             pa.array(column, type=field.type)
             for column, field in zip(columns, self.schema, strict=True)
         ]
-        self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
+        batch = pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+        try:
+            self._writer.write_batch(batch)
+        except OSError as error:
+            self._abandon()  # the stream may end in half a batch: write no more after it
+            raise RunDirectoryError(os_error_message(error, self.part)) from None
         self.rows_written += len(self._rows)
         self._rows.clear()
 
-    def close(self) -> None:
-        self.flush()
-        self._writer.close()
-        self._sink.close()
+    def finish(self) -> None:
+        """Flush, end the stream and convert it into the final file; idempotent."""
+        if self._writer is not None:
+            self.flush()
+            try:
+                self._writer.close()
+                self._sink.close()  # type: ignore[union-attr]
+            except OSError as error:
+                self._abandon()
+                raise RunDirectoryError(os_error_message(error, self.part)) from None
+            self._writer = self._sink = None
+        if self.part.exists():
+            try:
+                self.rows_written = stream_to_file(self.part, self.path, self.schema)
+            except OSError as error:
+                raise RunDirectoryError(os_error_message(error, self.path)) from None
+
+    def _abandon(self) -> None:
+        """Stop writing after an I/O error: drop the buffer, close what can be closed."""
+        self._rows.clear()
+        for handle in (self._writer, self._sink):
+            try:
+                if handle is not None:
+                    handle.close()
+            except (OSError, pa.ArrowException):
+                pass
+        self._writer = self._sink = None
 
 
 class RunWriter:
-    """Owns a run directory while the model writes it."""
+    """Owns a run directory while the model writes it (from its claim to its close)."""
 
     def __init__(
         self,
@@ -70,48 +112,106 @@ class RunWriter:
         manifest: dict[str, Any],
         config_yaml: str,
         tables: tuple[str, ...] = tuple(TABLES),
-        batch_rows: int = 8192,
+        batch_rows: int = BATCH_ROWS,
+        overwrite: bool = False,
+        flush_s: float = FLUSH_S,
     ) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.claim: Claim = claim_run_dir(self.directory, overwrite)
+        self.flush_s = flush_s
         self._wall_start = time.perf_counter()
+        self._flushed_at = time.monotonic()
+        self._appends = 0
         self.manifest: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             **manifest,
             "status": "incomplete",
+            "reason": f"running (pid {os.getpid()})",
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "host": {"python": platform.python_version(), "machine": platform.machine()},
             "tables": {},
         }
-        (self.directory / "config.yaml").write_text(config_yaml, encoding="utf-8")
-        self._write_manifest()
-        self.tables = {
-            name: TableWriter(self._part_path(name), TABLES[name], batch_rows) for name in tables
-        }
+        self.tables: dict[str, TableWriter] = {}
         self.closed = False
-
-    def _part_path(self, name: str) -> Path:
-        return self.directory / f"{name}.arrow{PART}"
+        try:
+            (self.directory / CONFIG).write_text(config_yaml, encoding="utf-8")
+            self._write_manifest()
+            for name in tables:
+                path = self.directory / table_file(name)
+                self.tables[name] = TableWriter(path, TABLES[name], batch_rows)
+        except OSError as error:
+            self.claim.release()
+            raise RunDirectoryError(os_error_message(error, self.directory)) from None
+        except BaseException:
+            self.claim.release()
+            raise
 
     def append(self, table: str, row: tuple[Any, ...]) -> None:
         self.tables[table].append(row)
+        self._appends += 1
+        if not self._appends & 1023:
+            self.flush_due()
+
+    def flush_due(self) -> None:
+        """Flush every table if rows have waited ``flush_s`` or more (cheap otherwise)."""
+        if time.monotonic() - self._flushed_at >= self.flush_s:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every table's buffered rows now."""
+        self._flushed_at = time.monotonic()
+        for table in self.tables.values():
+            table.flush()
 
     def close(self, status: str, **extra: Any) -> None:
-        """Close every table, rename them to their final names and write the manifest."""
+        """Finish every table (stream → file), write the manifest, release the directory.
+
+        Every step is tried even if one fails (a full disk, say); a table that cannot be
+        finished stays a readable ``.part`` stream and the run is marked ``incomplete``.
+        Raises RunDirectoryError afterwards if anything failed.
+        """
         if self.closed:
             return
         self.closed = True
-        for name, table in self.tables.items():
-            table.close()
-            os.replace(table.path, self.directory / f"{name}.arrow")
-            self.manifest["tables"][name] = {"file": f"{name}.arrow", "rows": table.rows_written}
-        self.manifest.update(extra)
-        self.manifest["status"] = status
-        self.manifest["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        self.manifest["wall_time_s"] = round(time.perf_counter() - self._wall_start, 3)
-        self._write_manifest()
+        problems: list[str] = []
+        try:
+            for name, table in self.tables.items():
+                try:
+                    table.finish()
+                except RunDirectoryError as error:
+                    problems.append(str(error))
+                    entry = {"file": part_file(name), "rows": table.rows_written}
+                else:
+                    entry = {"file": table_file(name), "rows": table.rows_written}
+                self.manifest["tables"][name] = entry
+            self.manifest.update(extra)
+            if status != "complete" and "reason" not in extra:
+                self.manifest["reason"] = "closed before the end of the run"
+            if problems:
+                status = "incomplete"
+                left = [n for n, e in self.manifest["tables"].items() if e["file"] == part_file(n)]
+                note = f"not finished: {', '.join(left)} (run twin repair when the disk has room)"
+                reason = self.manifest.get("reason")
+                self.manifest["reason"] = f"{reason}; {note}" if reason else note
+            elif status == "complete":
+                self.manifest.pop("reason", None)
+            self.manifest["status"] = status
+            self.manifest["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            self.manifest["wall_time_s"] = round(time.perf_counter() - self._wall_start, 3)
+            try:
+                self._write_manifest()
+            except OSError as error:
+                problems.append(os_error_message(error, self.directory / MANIFEST))
+        finally:
+            self.claim.release()
+        if problems:
+            raise RunDirectoryError("; ".join(dict.fromkeys(problems)))
 
     def _write_manifest(self) -> None:
-        temporary = self.directory / (MANIFEST + PART)
-        temporary.write_text(json.dumps(self.manifest, indent=2, default=str), encoding="utf-8")
-        os.replace(temporary, self.directory / MANIFEST)
+        temporary = self.directory / (MANIFEST + TMP)
+        try:
+            temporary.write_text(json.dumps(self.manifest, indent=2, default=str), encoding="utf-8")
+            os.replace(temporary, self.directory / MANIFEST)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
