@@ -76,8 +76,8 @@ def check_file(root: Path, entry: Path) -> FileRef:
     name = entry.name
     try:
         target = entry.resolve() if entry.is_symlink() else entry
-    except (OSError, RuntimeError) as error:  # a loop of links
-        raise RunAccessError(f"refused: {name} cannot be resolved ({_why(error)})") from None
+    except (OSError, RuntimeError):  # RuntimeError: a loop of links (Python < 3.13)
+        raise RunAccessError(f"refused: {name} cannot be resolved (a loop of links?)") from None
     if not inside(root, target):
         raise RunAccessError(f"refused: {name} points outside the runs directory")
     try:

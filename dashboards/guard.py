@@ -103,6 +103,42 @@ def install(app: Dash) -> None:
     app.backend.before_request(check)
 
 
+def server_callbacks(app: Dash) -> dict[str, dict[str, Any]]:
+    """The callbacks of ``app`` that run on the server, by output key (clientside ones
+    never reach it)."""
+    return {key: spec for key, spec in app.callback_map.items() if "callback" in spec}
+
+
+def request_body(app: Dash, output: str, values: list[Any]) -> dict[str, Any]:
+    """The body the browser POSTs to run callback ``output`` with ``values`` for its inputs
+    then its state, in order (for tests and benchmarks, and the shape checked here)."""
+    spec = app.callback_map[output]
+    dependencies = [*spec["inputs"], *spec["state"]]
+    if len(values) != len(dependencies):
+        raise ValueError(f"{output} takes {len(dependencies)} values, not {len(values)}")
+    items = [
+        {"id": d["id"], "property": d["property"], "value": v}
+        for d, v in zip(dependencies, values, strict=True)
+    ]
+    if output.startswith(".."):
+        outputs: Any = [_split(part) for part in output[2:-2].split("...")]
+    else:
+        outputs = _split(output)
+    inputs = len(spec["inputs"])
+    return {
+        "output": output,
+        "outputs": outputs,
+        "inputs": items[:inputs],
+        "state": items[inputs:],
+        "changedPropIds": [f"{d['id']}.{d['property']}" for d in spec["inputs"]],
+    }
+
+
+def _split(output: str) -> dict[str, str]:
+    id_, prop = output.split("@")[0].rsplit(".", 1)
+    return {"id": id_, "property": prop}
+
+
 def _is_dependency(value: Any) -> bool:
     return (
         isinstance(value, dict)
@@ -148,4 +184,11 @@ def envelope_problem(app: Dash, body: Any) -> str | None:
     return None
 
 
-__all__ = ["callback", "envelope_problem", "fallback", "install"]
+__all__ = [
+    "callback",
+    "envelope_problem",
+    "fallback",
+    "install",
+    "request_body",
+    "server_callbacks",
+]

@@ -138,7 +138,7 @@ def sort_by(value: Any, columns: set[str]) -> tuple[list[dict[str, str]], list[s
     for item in value[:MAX_SORT_KEYS]:
         column = item.get("column_id") if isinstance(item, dict) else None
         direction = item.get("direction", "asc") if isinstance(item, dict) else None
-        if column in columns and direction in ("asc", "desc"):
+        if isinstance(column, str) and column in columns and direction in ("asc", "desc"):
             kept.append({"column_id": column, "direction": direction})
         else:
             ignored.append(f"sort not understood: {shown(item)}")

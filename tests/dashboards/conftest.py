@@ -205,3 +205,13 @@ def _webdriver_timeouts(request):
 
         RemoteConnection.set_timeout(60)
     yield
+
+
+@pytest.fixture(scope="session")
+def hostile_dir(tmp_path_factory: pytest.TempPathFactory, runs_dir: Path) -> Path:
+    """A runs directory of hostile and broken runs (tests/dashboards/hostile.py)."""
+    from .hostile import make_hostile_runs
+
+    return make_hostile_runs(
+        tmp_path_factory.mktemp("hostile"), tmp_path_factory.mktemp("outside"), runs_dir / "base"
+    )
