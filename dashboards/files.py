@@ -22,10 +22,13 @@ import pyarrow.ipc as ipc
 from twin.dashboards.errors import MalformedError, RunAccessError, RunError, malformed
 from twin.dashboards.limits import MAX_TABLE_BYTES
 
-from twin.trace.writer import MANIFEST
+from twin.trace.layout import CONFIG, MANIFEST, TABLE
+from twin.trace.layout import PART as _PART
+from twin.trace.reader import check_table
+from twin.trace.schema import TABLES
+from twin.trace.streams import whole_batches
 
-CONFIG = "config.yaml"
-TABLE, PART = ".arrow", ".arrow.part"
+PART = TABLE + _PART
 _FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 _FLAGS |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
@@ -162,19 +165,28 @@ def read_bytes(root: Path, ref: FileRef, limit: int) -> bytes:
 
 
 def read_table(root: Path, ref: FileRef, table: str) -> pa.Table:
-    """The Arrow table in ``ref``: an IPC file (``.arrow``), or for ``.arrow.part`` the
-    complete record batches of an IPC file or stream cut short (a killed or running run).
-    ``malformed: <table>: …`` if it is neither."""
+    """The Arrow table in ``ref``: an IPC file (``.arrow``), or for ``.arrow.part`` the whole
+    record batches of a stream cut short (a killed or running run), its data validated and
+    its columns checked against :mod:`twin.trace.schema` (``twin.trace``'s own rules), else
+    ``malformed: <table>: …``. Read into memory: nothing stays mapped to a file someone
+    could truncate under the server."""
     data = read_bytes(root, ref, MAX_TABLE_BYTES)
-    if not data:
+    if not data and not (ref.name.endswith(PART) and table in TABLES):
         raise malformed(table, f"{ref.name} is empty")
-    buffer = pa.py_buffer(data)
     try:
-        if ref.name.endswith(PART):
-            return _read_partial(buffer)
-        return ipc.open_file(pa.BufferReader(buffer)).read_all()
+        if not data:  # a stream not yet written to
+            loaded = TABLES[table].empty_table()
+        elif ref.name.endswith(PART):
+            loaded = _read_partial(pa.py_buffer(data))
+        else:
+            loaded = ipc.open_file(pa.BufferReader(pa.py_buffer(data))).read_all()
+            loaded.validate(full=True)
     except (pa.ArrowException, OSError, ValueError) as error:
         raise malformed(table, f"{ref.name} is not an Arrow file ({_why(error)})") from None
+    try:
+        return check_table(table, loaded)
+    except RunError as error:
+        raise malformed(table, str(error).split("malformed table: ", 1)[-1]) from None
 
 
 def table_schema(root: Path, ref: FileRef, table: str) -> pa.Schema:
@@ -200,19 +212,11 @@ def table_schema(root: Path, ref: FileRef, table: str) -> pa.Schema:
 
 
 def _read_partial(buffer: pa.Buffer) -> pa.Table:
-    """The whole record batches of an IPC stream, or of an IPC file without its footer (the
-    file format is magic bytes, then a stream), up to where it was cut."""
+    """The whole, valid record batches of an IPC stream (or of an IPC file cut before its
+    footer: magic bytes, then a stream), up to where it was cut."""
     start = 8 if buffer.slice(0, 6).to_pybytes() == b"ARROW1" else 0
     reader = ipc.open_stream(pa.BufferReader(buffer.slice(start)))
-    batches = []
-    while True:
-        try:
-            batches.append(reader.read_next_batch())
-        except StopIteration:
-            break
-        except (pa.ArrowException, OSError, ValueError):
-            break  # cut mid-batch: keep the batches before
-    return pa.Table.from_batches(batches, schema=reader.schema)
+    return pa.Table.from_batches(list(whole_batches(reader, validate=True)), schema=reader.schema)
 
 
 def _too_large(name: str, size: int, limit: int) -> MalformedError:

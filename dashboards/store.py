@@ -42,8 +42,8 @@ from twin.dashboards.limits import (
 from twin.dashboards.memo import Memo
 from twin.dashboards.values import finite
 
-from twin.trace.reader import Run
-from twin.trace.writer import MANIFEST
+from twin.trace.layout import MANIFEST
+from twin.trace.reader import Run, check_manifest
 
 STATUSES = ("complete", "incomplete", "malformed", "refused", "missing")
 
@@ -273,7 +273,10 @@ class RunStore:
             raise malformed(MANIFEST, f"not readable JSON ({str(error)[:100]})") from None
         if not isinstance(manifest, dict):
             raise malformed(MANIFEST, "does not hold a JSON object")
-        return manifest
+        try:
+            return check_manifest(manifest, MANIFEST)  # the field types twin.trace expects
+        except RunError as error:
+            raise malformed(MANIFEST, str(error).removeprefix(f"{MANIFEST}: ")) from None
 
     def _config(self, files: RunFiles) -> Config:
         """The run's map from its ``config.yaml`` (parsed once per file identity)."""
