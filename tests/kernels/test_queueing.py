@@ -29,7 +29,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from twin.kernels import _checks, batching, batching_kernel, fcfs
 from twin.kernels import queueing as q
+from twin.kernels.batching_kernel import _drop_arrived
 
 HYP = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CHUNK = 1 << 20
@@ -690,7 +692,7 @@ def test_drop_arrived_keeps_the_ring_contiguous_and_in_order(compiled, head, nq,
     """Ring of 6 slots holding ``cnt`` requests from ``head`` (wrapping): ``nq`` queued, then
     pending ones arriving at 1, 2, 3, ...; those arrived by 2.5 are dropped.  Either the
     queued block moves forward (few queued) or the later pending entries move back."""
-    fn = q._drop_arrived if compiled else q._drop_arrived.py_func
+    fn = _drop_arrived if compiled else _drop_arrived.py_func
     W = 6
     wait_i = np.full((3, W), -1, dtype=np.int64)
     wait_f = np.full(W, np.nan)
@@ -785,8 +787,12 @@ def test_kernel_bodies_as_python_match_compiled(monkeypatch):
     helpers = ["_heap_sift_down", "_heap_build", "_heap_store", "_scan_arrivals", "_scan_fcfs"]
     helpers += ["_drop_arrived", "_ring_move"]
     kernels = ["_scan_requests", "_fcfs_kernel", "_fcfs_limited_kernel", "_batching_kernel"]
+    modules = (_checks, batching, batching_kernel, fcfs)
     for name in [*helpers, *kernels]:
-        monkeypatch.setattr(q, name, getattr(q, name).py_func)
+        compiled = next(getattr(m, name) for m in modules if hasattr(m, name))
+        for module in modules:  # wherever a caller looks the name up
+            if getattr(module, name, None) is compiled:
+                monkeypatch.setattr(module, name, compiled.py_func)
     np.testing.assert_array_equal(q.fcfs_multiserver(arr, svc, np.zeros(3)), expected["fcfs"])
     w, s = q.fcfs_multiserver_limited(arr, svc, np.zeros(2), 2, 0.1)
     np.testing.assert_array_equal(w, expected["lim"][0])

@@ -29,8 +29,6 @@ import simpy
 from twin.config.errors import ConfigError, ConfigIssue
 from twin.config.schema import Inference, Scenario, Service
 from twin.kernels.queueing import (
-    _S_NRUN,
-    _S_WCOUNT,
     N_STATS,
     STAT_BATCH_SUM,
     STAT_BUSY_S,
@@ -626,8 +624,7 @@ class ServiceSite:
         if held:
             states = [r.state for r in replicas]
             stats = np.add.reduce([state.stats for state in states]) + self._stats_released
-            scal = np.add.reduce([state.scal for state in states])
-            in_system = int(scal[_S_NRUN] + scal[_S_WCOUNT])
+            in_system = sum(state.n_running + state.n_waiting for state in states)
         else:
             stats, in_system = self._stats_released.copy(), 0
         delta = stats - self._stats_seen
