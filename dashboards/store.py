@@ -109,12 +109,18 @@ class CheckedRun(Run):
 class RunStore:
     """The run directories under ``runs_dir``, listed and opened on demand (see module)."""
 
-    def __init__(self, runs_dir: str | Path, cache_size: int = RUN_CACHE_SIZE) -> None:
+    def __init__(
+        self,
+        runs_dir: str | Path,
+        cache_size: int = RUN_CACHE_SIZE,
+        listing_ttl_s: float = LISTING_TTL_S,
+    ) -> None:
         root = Path(runs_dir).expanduser()
         if not root.is_dir():
             raise RunError(f"{runs_dir} is not a directory (make a run first: twin run)")
         self.root = root.resolve()
         self.cache_size = cache_size
+        self.listing_ttl_s = listing_ttl_s
         self.derived: Memo[Any] = Memo(size=FIGURE_CACHE_SIZE)
         """Values derived from runs (figures), keyed by the runs' ``token``s."""
         self._runs: Memo[RunData] = Memo(size=cache_size)
@@ -174,10 +180,10 @@ class RunStore:
     def list_runs(self) -> list[RunInfo]:
         """Every directory under the runs dir, each with its state (nothing outside read).
 
-        Reused for LISTING_TTL_S; then one thread rebuilds it (cheaply: only runs whose
+        Reused for ``listing_ttl_s``; then one thread rebuilds it (cheaply: only runs whose
         files changed are looked at again) while the others get the previous list."""
         listing = self._listing
-        if listing is not None and time.monotonic() - listing[0] < LISTING_TTL_S:
+        if listing is not None and time.monotonic() - listing[0] < self.listing_ttl_s:
             return list(listing[1])
         if listing is None:
             self._listing_gate.acquire()  # the first list: wait for whoever builds it
@@ -185,7 +191,7 @@ class RunStore:
             return list(listing[1])
         try:
             listing = self._listing
-            if listing is None or time.monotonic() - listing[0] >= LISTING_TTL_S:
+            if listing is None or time.monotonic() - listing[0] >= self.listing_ttl_s:
                 infos = [self.info(name) for name in self.names()]
                 listing = self._listing = (time.monotonic(), infos)
         finally:
