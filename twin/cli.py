@@ -103,44 +103,113 @@ def run(
     quiet: bool,
     large_input: bool,
 ) -> None:
-    """Simulate SCENARIO (a built-in name or a YAML file; default: europe)."""
-    from twin.config import load_config
-    from twin.model.world import check_policies
+    """Simulate SCENARIO (a built-in name or a YAML file; default: europe).
+
+    Ctrl-C, SIGTERM and SIGHUP stop the run within about a second, leaving a readable run
+    marked incomplete; the exit code is 128 + the signal's number (130 for Ctrl-C).
+    """
+    from twin.interrupts import RunInterrupted, stop_signals
+
+    with stop_signals():
+        path: Path | None = None
+        try:
+            from twin.config import load_config
+            from twin.model.world import check_policies
+            from twin.simulate import default_run_dir
+            from twin.trace.summary import summarize
+
+            config = load_config(
+                scenario,
+                whatifs,
+                _overrides(horizon, seed, sets),
+                [check_policies],
+                _limits(large_input),
+            )
+            path = out if out is not None else default_run_dir(config)
+            result = _simulate(config, path, overwrite, quiet)
+        except KeyboardInterrupt as stop:
+            name = stop.signal_name if isinstance(stop, RunInterrupted) else "SIGINT"
+            errors.print(
+                f"interrupted by {name}: {escape(_run_state(path))}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            sys.exit(stop.exit_code if isinstance(stop, RunInterrupted) else 130)
+        except TwinUserError as error:
+            if path is None:
+                raise  # a mistake in the config: nothing was written
+            errors.print(
+                f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
+            )
+            errors.print(escape(_run_state(path)), highlight=False, soft_wrap=True)
+            sys.exit(2)
+        if not quiet:
+            print_summary(summarize(result.open()))
+        console.print(f"run written to [bold]{escape(str(result.path))}[/]")
+
+
+def _simulate(config: Any, path: Path, overwrite: bool, quiet: bool) -> Any:
+    """``twin.simulate`` with a progress bar on stderr (none if ``quiet``)."""
     from twin.simulate import simulate
-    from twin.trace.summary import summarize
 
-    config = load_config(
-        scenario,
-        whatifs,
-        _overrides(horizon, seed, sets),
-        [check_policies],
-        _limits(large_input),
-    )
     if quiet:
-        result = simulate(config, out, overwrite)
-    else:
-        progress = Progress(
-            TextColumn(f"[bold]{config.name}[/]"),
-            BarColumn(),
-            TextColumn("{task.fields[sim]} / " + format_duration(config.horizon)),
-            TimeElapsedColumn(),
-            console=errors,
-            transient=True,
+        return simulate(config, path, overwrite)
+    progress = Progress(
+        TextColumn(f"[bold]{escape(config.name)}[/]"),
+        BarColumn(),
+        TextColumn("{task.fields[sim]} / " + format_duration(config.horizon)),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("run", total=config.horizon, sim="0s")
+
+        def advance(now: float) -> None:
+            progress.update(task, completed=now, sim=format_duration(now) if now else "0s")
+
+        return simulate(config, path, overwrite, progress=advance)
+
+
+def _run_state(path: Path | None) -> str:
+    """What a stopped ``twin run`` left behind, in words."""
+    from twin.trace.reader import RunError, open_run
+
+    if path is None:
+        return "the run had not started; nothing was written"
+    try:
+        run = open_run(path)
+    except RunError:
+        return f"nothing usable was written to {path}"
+    if run.complete:
+        return f"the run had finished: {path} is complete"
+    reason = run.manifest.get("reason", "")
+    if str(reason).startswith("running"):
+        return f"{path} was left unfinished; `twin repair {path}` finishes it"
+    return f"{path} is marked incomplete ({reason}); its tables hold every row up to the stop"
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@user_errors
+def repair(run_dir: Path) -> None:
+    """Finish RUN_DIR, a run killed outright (SIGKILL, a crash, a full disk).
+
+    Its tables keep every row flushed before the kill (at most a couple of seconds are
+    lost); the run is marked incomplete. A run still being written is refused.
+    """
+    from twin.trace.repair import repair_run
+
+    result = repair_run(run_dir)
+    if not result.repaired:
+        console.print(
+            f"nothing to repair: {escape(str(run_dir))} was closed by twin ({result.status}"
+            + (f": {escape(result.reason)}" if result.reason else "")
+            + ")"
         )
-        with progress:
-            task = progress.add_task("run", total=config.horizon, sim="0s")
-
-            def advance(now: float) -> None:
-                progress.update(task, completed=now, sim=format_duration(now) if now else "0s")
-
-            try:
-                result = simulate(config, out, overwrite, progress=advance)
-            except KeyboardInterrupt:
-                errors.print("interrupted: the run directory is marked incomplete")
-                sys.exit(130)
-    if not quiet:
-        print_summary(summarize(result.open()))
-    console.print(f"run written to [bold]{result.path}[/]")
+        return
+    rows = ", ".join(f"{name} {count:,}" for name, count in result.rows.items())
+    console.print(f"repaired {escape(str(run_dir))}: marked incomplete; rows: {rows}")
 
 
 @main.command()

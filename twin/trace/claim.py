@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from twin.trace.errors import RunDirectoryError, os_error_message
+from twin.trace.errors import RunBusyError, RunDirectoryError, os_error_message
 from twin.trace.layout import LOCK, MANIFEST, read_twin_manifest, twin_files
 
 
@@ -72,8 +72,8 @@ def claim_run_dir(directory: str | Path, overwrite: bool = False) -> Claim:
 
 
 def lock_run_dir(directory: Path) -> Claim:
-    """Take the lock of an existing run directory; RunDirectoryError if a live process
-    holds it."""
+    """Take the lock of an existing run directory; RunBusyError if a live process holds it,
+    RunDirectoryError if the lock file cannot be made."""
     path = directory / LOCK
     while True:
         try:
@@ -83,11 +83,13 @@ def lock_run_dir(directory: Path) -> Claim:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = _holder(fd)
+            pid = _holder(fd)
             os.close(fd)
-            raise RunDirectoryError(
+            holder = f" (pid {pid})" if pid else ""
+            raise RunBusyError(
                 f"another twin run{holder} is writing into {directory}; "
-                "wait for it to end or choose another --out"
+                "wait for it to end or choose another --out",
+                pid,
             ) from None
         if _still_the_lock_file(fd, path):
             _write_pid(fd)
@@ -146,9 +148,10 @@ def _write_pid(fd: int) -> None:
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
 
 
-def _holder(fd: int) -> str:
+def _holder(fd: int) -> int | None:
+    """The pid the holder of the lock wrote into it, if readable."""
     try:
         text = os.pread(fd, 32, 0).decode("ascii").strip()
     except (OSError, UnicodeDecodeError):
-        return ""
-    return f" (pid {text})" if text.isdigit() else ""
+        return None
+    return int(text) if text.isdigit() else None

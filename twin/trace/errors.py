@@ -15,6 +15,14 @@ class RunDirectoryError(RunError):
     writable, or on a full disk. The message names the path and what to do."""
 
 
+class RunBusyError(RunDirectoryError):
+    """A run directory whose lock a live process holds (a run writing it, or a repair)."""
+
+    def __init__(self, message: str, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
+
+
 def os_error_message(error: OSError, path: str | Path) -> str:
     """A one-line description of an OS error met while writing ``path`` (no traceback)."""
     code = error.errno
@@ -32,3 +40,9 @@ def os_error_message(error: OSError, path: str | Path) -> str:
         return f"{path} exists and is not a directory"
     reason = error.strerror or str(error) or type(error).__name__
     return f"cannot write {path}: {reason}"
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (pyarrow's run to several), or its type."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +58,15 @@ def read_twin_manifest(directory: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if is_twin_manifest(data) else None
+
+
+def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
+    """Write ``manifest.json`` whole or not at all (a temporary file renamed over it)."""
+    temporary = directory / (MANIFEST + TMP)
+    try:
+        temporary.write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+        os.replace(temporary, directory / MANIFEST)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        raise

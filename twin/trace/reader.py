@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from twin.trace.errors import RunError
+from twin.trace.errors import RunError, first_line
 from twin.trace.layout import CONFIG, MANIFEST, MAX_MANIFEST_BYTES, PART, TABLE, part_file
 from twin.trace.schema import TABLES
 from twin.trace.streams import read_stream
@@ -99,7 +99,7 @@ class Run:
         except RunError:
             raise
         except (pa.ArrowException, OSError, ValueError) as error:
-            raise RunError(f"{file} is not a readable Arrow file: {_first_line(error)}") from None
+            raise RunError(f"{file} is not a readable Arrow file: {first_line(error)}") from None
         raise RunError(f"{self.path} has no table {name!r} (it has {self.table_names})")
 
 
@@ -156,8 +156,3 @@ def open_run(path: str | Path) -> Run:
     except (OSError, ValueError) as error:
         raise RunError(f"{manifest_path} is not readable JSON: {error}") from None
     return Run(directory, check_manifest(manifest, manifest_path))
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__

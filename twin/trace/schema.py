@@ -49,7 +49,13 @@ JOBS = _table(
     "one row per training/batch job, written when it ends (or at the end of the run)",
     _col("job", I64, "job id, in order of submission"),
     _col("tenant", STR, "tenant class"),
-    _col("state", STR, "completed, failed, cancelled, rejected; queued or running at run end"),
+    _col(
+        "state",
+        STR,
+        "completed, failed, cancelled or rejected; a job still in the system when the run ends "
+        "has the state it had then: submitted (held until a site that can run it opens), "
+        "staging (its dataset being copied to the site), queued or running",
+    ),
     _col("reason", STR, "why a job was rejected or cancelled", nullable=True),
     _col("site", STR, "site it was placed on", nullable=True),
     _col("accelerator", STR, "accelerator type it ran on", nullable=True),

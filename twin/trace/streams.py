@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from twin.trace.errors import RunError
+from twin.trace.errors import RunError, first_line
 from twin.trace.layout import TMP
 
 OPTIONS = ipc.IpcWriteOptions(compression="zstd")
@@ -29,7 +29,7 @@ def open_stream(path: Path) -> ipc.RecordBatchStreamReader:
     try:
         return ipc.open_stream(pa.memory_map(str(path), "r"))
     except (pa.ArrowException, OSError, ValueError) as error:
-        raise RunError(f"{path} is not a readable Arrow stream: {_first_line(error)}") from None
+        raise RunError(f"{path} is not a readable Arrow stream: {first_line(error)}") from None
 
 
 def whole_batches(
@@ -58,9 +58,16 @@ def read_stream(path: Path, schema: pa.Schema | None = None) -> pa.Table:
     return pa.Table.from_batches(list(whole_batches(reader, validate=True)), schema=reader.schema)
 
 
-def stream_to_file(part: Path, final: Path, schema: pa.Schema, batch_rows: int = BATCH_ROWS) -> int:
+def stream_to_file(
+    part: Path,
+    final: Path,
+    schema: pa.Schema,
+    batch_rows: int = BATCH_ROWS,
+    validate: bool = False,
+) -> int:
     """Convert the stream ``part`` into the IPC file ``final`` (via a temporary name, so
-    ``final`` is whole or absent) and remove ``part``; returns the rows written."""
+    ``final`` is whole or absent) and remove ``part``; returns the rows written. ``validate``
+    checks each batch's data too (for streams of unknown history: ``twin repair``)."""
     temporary = final.with_name(final.name + TMP)
     rows = 0
     try:
@@ -69,7 +76,7 @@ def stream_to_file(part: Path, final: Path, schema: pa.Schema, batch_rows: int =
         else:
             reader = open_stream(part)
             schema = reader.schema
-            batches = whole_batches(reader)
+            batches = whole_batches(reader, validate)
         with (
             pa.OSFile(str(temporary), "wb") as sink,
             ipc.new_file(sink, schema, options=OPTIONS) as writer,
@@ -107,8 +114,3 @@ def rebatch(
 def _one_batch(table: pa.Table) -> pa.RecordBatch:
     (batch,) = table.combine_chunks().to_batches()
     return batch
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__

@@ -9,7 +9,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from twin.trace.reader import Run
+from twin.trace.errors import RunError, first_line
+from twin.trace.layout import MANIFEST
+from twin.trace.reader import Run, check_manifest, check_table
 
 TERMINAL_STATES = ("completed", "failed", "cancelled", "rejected")
 
@@ -64,8 +66,23 @@ def _quantile(values: list[float], q: float) -> float:
 
 
 def summarize(run: Run) -> Summary:
-    """The summary of a run directory (complete or not)."""
-    jobs = run.table("jobs").select(["tenant", "state", "wait_s", "start_s"]).to_pydict()
+    """The summary of a run directory (complete or not); RunError, saying what is wrong, if
+    its manifest or a table it needs is missing or malformed."""
+    check_manifest(run.manifest, run.path / MANIFEST)
+    try:
+        return _summarize(run)
+    except RunError:
+        raise
+    except (pa.ArrowException, ArithmeticError, KeyError, TypeError, ValueError) as error:
+        raise RunError(f"{run.path}: cannot summarise the run: {first_line(error)}") from None
+
+
+def _table(run: Run, name: str) -> pa.Table:
+    return check_table(name, run.table(name), run.path)
+
+
+def _summarize(run: Run) -> Summary:
+    jobs = _table(run, "jobs").select(["tenant", "state", "wait_s", "start_s"]).to_pydict()
     states = Counter(jobs["state"])
     by_tenant: dict[str, list[float]] = defaultdict(list)
     submitted: Counter[str] = Counter(jobs["tenant"])
@@ -84,11 +101,12 @@ def summarize(run: Run) -> Summary:
         }
         for tenant in sorted(submitted)
     ]
-    sites, totals = _site_rows(run.table("sites"))
-    transfers = _transfer_rows(run.table("transfers")) if run.has("transfers") else []
-    links = _busiest_links(run.table("links")) if run.has("links") else []
-    services = _service_rows(run.table("inference")) if run.has("inference") else []
-    regions = _region_rows(run.table("inference_regions")) if run.has("inference_regions") else []
+    sites, totals = _site_rows(_table(run, "sites"))
+    transfers = _transfer_rows(_table(run, "transfers")) if run.has("transfers") else []
+    links = _busiest_links(_table(run, "links")) if run.has("links") else []
+    services = _service_rows(_table(run, "inference")) if run.has("inference") else []
+    has_regions = run.has("inference_regions")
+    regions = _region_rows(_table(run, "inference_regions")) if has_regions else []
     return Summary(
         scenario=run.scenario,
         status=run.status,

@@ -13,7 +13,6 @@ The writer claims its directory first (:mod:`twin.trace.claim`): one writer per 
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
@@ -25,7 +24,7 @@ import pyarrow.ipc as ipc
 
 from twin.trace.claim import Claim, claim_run_dir
 from twin.trace.errors import RunDirectoryError, os_error_message
-from twin.trace.layout import CONFIG, MANIFEST, TMP, part_file, table_file
+from twin.trace.layout import CONFIG, MANIFEST, part_file, table_file, write_manifest
 from twin.trace.schema import SCHEMA_VERSION, TABLES
 from twin.trace.streams import BATCH_ROWS, OPTIONS, stream_to_file
 
@@ -208,10 +207,4 @@ class RunWriter:
             raise RunDirectoryError("; ".join(dict.fromkeys(problems)))
 
     def _write_manifest(self) -> None:
-        temporary = self.directory / (MANIFEST + TMP)
-        try:
-            temporary.write_text(json.dumps(self.manifest, indent=2, default=str), encoding="utf-8")
-            os.replace(temporary, self.directory / MANIFEST)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        write_manifest(self.directory, self.manifest)
