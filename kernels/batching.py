@@ -203,6 +203,7 @@ def _step(p, state, arrivals, prompt_tokens, output_tokens, until_s, ids, check=
         p.kv_capacity_tokens,
         p.token_budget,
         p.max_waiting,
+        p.event_skipping,
         scal,
         tstate,
         state.run_i,
@@ -242,6 +243,9 @@ class BatchingReplica:
         Initial waiting-ring capacity (grows on demand).
     max_waiting : int, default -1
         Waiting-queue limit (keyword only; ``-1`` or None = none), see :func:`batching_step`.
+    event_skipping : bool, default True
+        Jump over decode-only runs in closed form (keyword only); ``False`` steps every
+        iteration.
 
     Examples
     --------
@@ -262,6 +266,7 @@ class BatchingReplica:
         waiting_capacity=1024,
         *,
         max_waiting=-1,
+        event_skipping=True,
     ):
         self.params = _validate_params(
             BatchingParams(
@@ -274,6 +279,7 @@ class BatchingReplica:
                 kv_capacity_tokens,
                 token_budget,
                 max_waiting,
+                event_skipping,
             )
         )
         self.state = BatchingState(self.params.max_batch, waiting_capacity)

@@ -49,6 +49,7 @@ from twin.kernels.batching_state import (
     STAT_DECODE_TOKENS,
     STAT_DROPPED,
     STAT_ITERATIONS,
+    STAT_JUMPED,
     STAT_KV_MAX,
     STAT_PREFILL_TOKENS,
     STAT_RUNNING_MAX,
@@ -115,6 +116,75 @@ def _ring_move(wait_i, wait_f, src, dst):
 
 
 @njit(cache=True)
+def _decode_run(c0, c_b, c_kv, n_run, now, horizon, run_i, run_f, stats):
+    """Jump over the decode-only iterations that start before ``horizon`` and complete no
+    request; return the clock after them (``now`` if there are fewer than two).
+
+    Between two events that change the batch (an admission, a prefill chunk, a completion),
+    every running request decodes one token per iteration, so iteration ``i`` of the run
+    takes ``dt_i = a + b·i`` with ``a = c0 + c_b·B + c_kv·K`` and ``b = c_kv·B`` (``B``
+    requests, ``K`` the sum of their contexts, which grows by ``B`` per iteration). The
+    iterations starting before ``horizon - now`` are the ``k`` with
+    ``S(k) = a·k + b·k(k-1)/2 < horizon - now``; the run stops one iteration short of the
+    first completion. Tokens, gaps (the largest is the last iteration's) and statistics
+    advance as ``m`` stepped iterations would advance them (a request's first gap of the run
+    counts from its last token, which a vLLM prefill may have stalled). Returns ``now`` at
+    once when a
+    running request still has prompt to prefill.
+    """
+    K = 0
+    r_min = 1 << 62
+    for j in range(n_run):
+        prompt = run_i[_RI_PROMPT, j]
+        if run_i[_RI_PF, j] != prompt:
+            return now  # a prefill chunk is pending: not a decode-only run
+        produced = run_i[_RI_PROD, j]
+        K += prompt + produced
+        left = run_i[_RI_OUT, j] - produced
+        if left < r_min:
+            r_min = left
+    if r_min < 3:
+        return now
+    a = c0 + c_b * n_run + c_kv * K
+    b = c_kv * n_run
+    span = horizon - now
+    m = r_min - 1  # at most up to the iteration before the first completion
+    if a * (m - 1) + 0.5 * b * (m - 1) * (m - 2) >= span:
+        # fewer start before the horizon: k < root of b/2 k^2 + (a - b/2) k = span
+        half = a - 0.5 * b
+        root = 2.0 * span / (half + np.sqrt(half * half + 2.0 * b * span))
+        m = min(int(root) + 1, m)
+        while m > 0 and a * (m - 1) + 0.5 * b * (m - 1) * (m - 2) >= span:
+            m -= 1
+        if m < 2:
+            return now
+    total = a * m + 0.5 * b * m * (m - 1)
+    last_dt = a + b * (m - 1)
+    end = now + total
+    first_end = now + a
+    for j in range(n_run):
+        run_i[_RI_PROD, j] += m
+        # the first token of the run comes a after the clock, the request's last token
+        # earlier still if it stalled (vLLM prefill); later gaps grow to the last dt
+        gap = first_end - run_f[_RF_LAST, j]
+        if last_dt > gap:
+            gap = last_dt
+        if gap > run_f[_RF_GAP, j]:
+            run_f[_RF_GAP, j] = gap
+        run_f[_RF_LAST, j] = end
+    stats[STAT_ITERATIONS] += m
+    stats[STAT_JUMPED] += m
+    stats[STAT_BATCH_SUM] += m * n_run
+    if n_run > stats[STAT_BATCH_MAX]:
+        stats[STAT_BATCH_MAX] = n_run
+    if n_run > stats[STAT_RUNNING_MAX]:
+        stats[STAT_RUNNING_MAX] = n_run
+    stats[STAT_BUSY_S] += total
+    stats[STAT_DECODE_TOKENS] += m * n_run
+    return end
+
+
+@njit(cache=True)
 def _batching_kernel(
     mode,
     c0,
@@ -125,6 +195,7 @@ def _batching_kernel(
     kv_cap,
     budget,
     max_waiting,
+    skip,
     scal,
     tstate,
     run_i,
@@ -153,6 +224,9 @@ def _batching_kernel(
         Running-set cap, KV capacity [tokens], token budget (vLLM: 0 = unlimited).
     max_waiting : int
         Waiting-queue limit (``< 0`` = none).
+    skip : bool
+        Jump over runs of decode-only iterations in closed form (:func:`_decode_run`);
+        ``False`` steps every iteration (the reference the jump is tested against).
     scal, tstate, run_i, run_f, wait_i, wait_f : numpy.ndarray
         Carried state, updated in place; layouts in :class:`BatchingState`.  ``wait_*`` must
         have room for the new arrivals (the wrapper grows it).
@@ -221,6 +295,21 @@ def _batching_kernel(
             cnt -= d
             if n_run == 0 and nq == 0:
                 continue  # max_waiting == 0: every arrival is dropped
+        # ---- a run of decode-only iterations that change nothing but the clock: jump it
+        if skip and n_run > 0:
+            blocked = nq == 0 or n_run == max_batch
+            if not blocked:
+                blocked = kv + wait_i[_WI_PROMPT, head] + wait_i[_WI_OUT, head] > kv_cap
+            if blocked:
+                horizon = until_s
+                if nq == 0 and n_run < max_batch and cnt > 0 and wait_f[head] < horizon:
+                    horizon = wait_f[head]  # the next arrival may be admitted
+                jumped = _decode_run(c0, c_b, c_kv, n_run, now, horizon, run_i, run_f, stats)
+                if jumped > now:
+                    if kv > stats[STAT_KV_MAX]:
+                        stats[STAT_KV_MAX] = kv
+                    now = jumped
+                    continue
         P = 0  # prefill tokens in this iteration
         nd = 0  # decoding requests
         K = 0  # sum of their contexts

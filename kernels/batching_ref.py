@@ -56,7 +56,9 @@ class BatchingReplicaRef:
         waiting_capacity=1024,
         *,
         max_waiting=-1,
+        event_skipping=False,
     ):
+        del event_skipping  # accepted for the kernel's signature; the reference always steps
         self.params = _validate_params(
             BatchingParams(
                 mode,

@@ -55,7 +55,8 @@ STAT_PREFILL_TOKENS = 6  #: prompt tokens processed
 STAT_DECODE_TOKENS = 7  #: decode tokens processed (one per decoding request per iteration)
 STAT_COMPLETED = 8  #: requests completed
 STAT_DROPPED = 9  #: requests dropped on arrival by the waiting-queue limit (``max_waiting``)
-N_STATS = 10
+STAT_JUMPED = 10  #: iterations jumped over in closed form (``event_skipping``), not stepped
+N_STATS = 11
 
 
 class BatchingParams(NamedTuple):
@@ -86,6 +87,9 @@ class BatchingParams(NamedTuple):
         for admission is dropped (see :func:`batching_step`).  Negative (default ``-1``) or
         None = no limit; ``0`` drops every request (each one waits at least until the next
         iteration boundary).
+    event_skipping : bool
+        Jump over runs of decode-only iterations in closed form (default); ``False`` steps
+        every iteration, the reference the jumps are tested against.
     """
 
     mode: int
@@ -97,6 +101,7 @@ class BatchingParams(NamedTuple):
     kv_capacity_tokens: int
     token_budget: int = 0
     max_waiting: int = -1
+    event_skipping: bool = True
 
     def iteration_time(self, prefill_tokens, n_decodes, sum_context) -> float:
         """``c0 + c_pf*prefill_tokens + c_b*n_decodes + c_kv*sum_context`` [s]."""
@@ -154,6 +159,7 @@ def _validate_params(p: BatchingParams) -> BatchingParams:
         int(p.kv_capacity_tokens),
         int(p.token_budget),
         max(max_waiting, -1),
+        bool(p.event_skipping),
     )
     for name in ("c0", "c_pf", "c_b", "c_kv"):
         v = getattr(q, name)

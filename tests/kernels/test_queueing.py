@@ -583,6 +583,25 @@ def _assert_results_equal(a, b):
         np.testing.assert_array_equal(x, y)
 
 
+def _assert_results_close(a, b):
+    """Event skipping vs stepping: the same requests in the same order, times to 1e-9."""
+    np.testing.assert_array_equal(a.ids, b.ids)
+    np.testing.assert_array_equal(a.dropped_ids, b.dropped_ids)
+    for x, y in zip(a[1:6], b[1:6], strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-12)
+
+
+def _assert_stats_close(a, b):
+    """Counts agree exactly; the busy time (a float sum) to 1e-9; jumps aside."""
+    busy, jumped = q.STAT_BUSY_S, q.STAT_JUMPED
+    np.testing.assert_array_equal(np.delete(a, [busy, jumped]), np.delete(b, [busy, jumped]))
+    assert a[busy] == pytest.approx(b[busy], rel=1e-9)
+
+
+STEPPING = {"event_skipping": False}
+"""The kernel stepping every iteration: bit for bit the plain-Python reference."""
+
+
 def _check_drop_rule(ref, arrivals, dropped_ids, max_waiting):
     """Independent statement of the waiting-queue limit, from the reference's iteration
     starts and admission times: request r is taken in at the first iteration boundary
@@ -607,7 +626,7 @@ def _check_drop_rule(ref, arrivals, dropped_ids, max_waiting):
 @given(batching_case())
 def test_batching_numba_equals_reference_and_windows_equal_one_window(case):
     params, arrivals, prompt, output, cuts, fracs, cap, max_waiting = case
-    one = q.BatchingReplica(*params, max_waiting=max_waiting)
+    one = q.BatchingReplica(*params, max_waiting=max_waiting, **STEPPING)
     r_one = one.step(arrivals, prompt, output, math.inf)
     ref = q.BatchingReplicaRef(*params, max_waiting=max_waiting)
     _assert_results_equal(r_one, ref.step(arrivals, prompt, output, math.inf))
@@ -621,20 +640,51 @@ def test_batching_numba_equals_reference_and_windows_equal_one_window(case):
     _check_drop_rule(ref, arrivals, r_one.dropped_ids, max_waiting)
     wins = _split_windows(arrivals, cuts, fracs)
     # small ring: wrap-around, growth, and drop gaps across the wrap
-    win = q.BatchingReplica(*params, waiting_capacity=cap, max_waiting=max_waiting)
+    win = q.BatchingReplica(*params, waiting_capacity=cap, max_waiting=max_waiting, **STEPPING)
     _assert_results_equal(_run_windows(win, arrivals, prompt, output, wins), r_one)
     np.testing.assert_array_equal(win.stats, one.stats)
     assert win.state.clock == one.state.clock
     ref_w = q.BatchingReplicaRef(*params, max_waiting=max_waiting)
     _assert_results_equal(_run_windows(ref_w, arrivals, prompt, output, wins), r_one)
     # the carried queue state agrees window by window (queued vs not yet taken in)
-    win = q.BatchingReplica(*params, waiting_capacity=cap, max_waiting=max_waiting)
+    win = q.BatchingReplica(*params, waiting_capacity=cap, max_waiting=max_waiting, **STEPPING)
     ref_w = q.BatchingReplicaRef(*params, max_waiting=max_waiting)
     for i, j, u in wins:
         win.step(arrivals[i:j], prompt[i:j], output[i:j], u)
         ref_w.step(arrivals[i:j], prompt[i:j], output[i:j], u)
         assert (win.state.n_queued, win.state.n_waiting) == (ref_w.n_queued, ref_w.n_waiting)
         assert max_waiting < 0 or win.state.n_queued <= max_waiting
+
+
+@given(batching_case())
+@settings(max_examples=150, deadline=None)
+def test_event_skipping_equals_stepping(case):
+    """Jumping over decode-only runs in closed form gives the per-request TTFT, TPOT, E2E,
+    gaps and finish times of stepping every iteration (to 1e-9), the same drops and counts,
+    in one call and across windows with carried state, KV limits and queue limits."""
+    params, arrivals, prompt, output, cuts, fracs, cap, max_waiting = case
+    stepped = q.BatchingReplica(*params, max_waiting=max_waiting, **STEPPING)
+    expected = stepped.step(arrivals, prompt, output, math.inf)
+    jumping = q.BatchingReplica(*params, max_waiting=max_waiting)
+    _assert_results_close(jumping.step(arrivals, prompt, output, math.inf), expected)
+    _assert_stats_close(jumping.stats, stepped.stats)
+    wins = _split_windows(arrivals, cuts, fracs)
+    win = q.BatchingReplica(*params, waiting_capacity=cap, max_waiting=max_waiting)
+    _assert_results_close(_run_windows(win, arrivals, prompt, output, wins), expected)
+    _assert_stats_close(win.stats, stepped.stats)
+    assert win.state.clock == pytest.approx(stepped.state.clock, rel=1e-12)
+
+
+def test_event_skipping_jumps_most_iterations_of_a_light_load():
+    """At low load a replica mostly decodes with nothing changing: the jumps leave a
+    handful of stepped iterations per request, not one per output token."""
+    arr, pt, ot = _stream(300, 2.0, 21, p_lo=50, p_hi=500, o_lo=100, o_hi=400)
+    jumping = q.BatchingReplica("sarathi", C0, CPF, CB, CKV, 32, 200_000, 512)
+    stepped = q.BatchingReplica("sarathi", C0, CPF, CB, CKV, 32, 200_000, 512, **STEPPING)
+    _assert_results_close(jumping.step(arr, pt, ot, math.inf), stepped.step(arr, pt, ot, math.inf))
+    _assert_stats_close(jumping.stats, stepped.stats)
+    assert stepped.stats[q.STAT_JUMPED] == 0
+    assert jumping.stats[q.STAT_JUMPED] > 0.8 * jumping.stats[q.STAT_ITERATIONS]
 
 
 def test_waiting_limit_hand_example():
@@ -713,29 +763,32 @@ def test_drop_arrived_keeps_the_ring_contiguous_and_in_order(compiled, head, nq,
 
 
 @pytest.mark.parametrize(("mode", "budget"), [("vllm", 0), ("sarathi", 256)])
-def test_waiting_limit_large_stream_windows_and_reference(mode, budget):
+@pytest.mark.parametrize("skipping", [False, True])
+def test_waiting_limit_large_stream_windows_and_reference(mode, budget, skipping):
     """Overloaded (~2x, KV-bound at ~1.1 req/s): the limit drops a large share; windowed ==
-    one call == reference, and a limit that never binds changes nothing."""
+    one call == reference (bit for bit when stepping, to 1e-9 when jumping), and a limit
+    that never binds changes nothing."""
+    same, same_stats = _comparisons(skipping)
     arr, pt, ot = _stream(2000, 2.0, 14)
     params = (mode, C0, CPF, CB, CKV, 24, 30_000, budget)
-    one = q.BatchingReplica(*params, max_waiting=7)
+    one = q.BatchingReplica(*params, max_waiting=7, event_skipping=skipping)
     r_one = one.step(arr, pt, ot, math.inf)
     assert 0.2 < len(r_one.dropped_ids) / len(arr) < 0.8
     ref = q.BatchingReplicaRef(*params, max_waiting=7)
-    _assert_results_equal(r_one, ref.step(arr, pt, ot, math.inf))
-    np.testing.assert_array_equal(one.stats, ref.stats)
+    same(r_one, ref.step(arr, pt, ot, math.inf))
+    same_stats(one.stats, ref.stats)
     _check_drop_rule(ref, arr, r_one.dropped_ids, 7)
     ends = np.arange(2.5, arr[-1] + 2.5, 2.5)
     idx = np.searchsorted(arr, ends, side="left")
-    win = q.BatchingReplica(*params, waiting_capacity=4, max_waiting=7)
+    win = q.BatchingReplica(*params, waiting_capacity=4, max_waiting=7, event_skipping=skipping)
     parts = [
         win.step(arr[i:j], pt[i:j], ot[i:j], u, check=False)
         for i, j, u in zip([0, *idx[:-1]], idx, ends, strict=True)
     ]
     parts.append(win.step(arr[idx[-1] :], pt[idx[-1] :], ot[idx[-1] :], math.inf))
     got = q.BatchingResult(*(np.concatenate(c) for c in zip(*parts, strict=True)))
-    _assert_results_equal(got, r_one)
-    np.testing.assert_array_equal(win.stats, one.stats)
+    same(got, r_one)
+    same_stats(win.stats, one.stats)
     unlimited = q.BatchingReplica(*params).step(arr, pt, ot, math.inf)
     never = q.BatchingReplica(*params, max_waiting=len(arr)).step(arr, pt, ot, math.inf)
     _assert_results_equal(never, unlimited)
@@ -743,20 +796,22 @@ def test_waiting_limit_large_stream_windows_and_reference(mode, budget):
 
 
 @pytest.mark.parametrize(("mode", "budget"), [("vllm", 0), ("vllm", 700), ("sarathi", 256)])
-def test_batching_large_stream_windows_and_reference(mode, budget):
+@pytest.mark.parametrize("skipping", [False, True])
+def test_batching_large_stream_windows_and_reference(mode, budget, skipping):
+    same, same_stats = _comparisons(skipping)
     arr, pt, ot = _stream(4000, 30.0, 4)
     params = (mode, C0, CPF, CB, CKV, 24, 30_000, budget)
-    one = q.BatchingReplica(*params)
+    one = q.BatchingReplica(*params, event_skipping=skipping)
     r_one = one.step(arr, pt, ot, math.inf)
     ref = q.BatchingReplicaRef(*params)
-    _assert_results_equal(r_one, ref.step(arr, pt, ot, math.inf))
-    np.testing.assert_array_equal(one.stats, ref.stats)
+    same(r_one, ref.step(arr, pt, ot, math.inf))
+    same_stats(one.stats, ref.stats)
     # SimPy-like use: a wake-up every 2.5 s passes the arrivals of [t - 2.5, t).
     ends = np.arange(2.5, arr[-1] + 2.5, 2.5)
     idx = np.searchsorted(arr, ends, side="left")
     wins = [(int(i), int(j), float(u)) for i, j, u in zip([0, *idx[:-1]], idx, ends, strict=True)]
     wins.append((int(idx[-1]), len(arr), math.inf))
-    win = q.BatchingReplica(*params, waiting_capacity=8)
+    win = q.BatchingReplica(*params, waiting_capacity=8, event_skipping=skipping)
     parts, prev_until = [], -math.inf
     for i, j, u in wins:
         res = win.step(arr[i:j], pt[i:j], ot[i:j], u)
@@ -766,8 +821,15 @@ def test_batching_large_stream_windows_and_reference(mode, budget):
         parts.append(res)
         prev_until = u
     got = q.BatchingResult(*(np.concatenate(c) for c in zip(*parts, strict=True)))
-    _assert_results_equal(got, r_one)
-    np.testing.assert_array_equal(win.stats, one.stats)
+    same(got, r_one)
+    same_stats(win.stats, one.stats)
+
+
+def _comparisons(skipping: bool):
+    """How results must agree: bit for bit when stepping, to 1e-9 when jumping."""
+    if skipping:
+        return _assert_results_close, _assert_stats_close
+    return _assert_results_equal, np.testing.assert_array_equal
 
 
 def test_kernel_bodies_as_python_match_compiled(monkeypatch):
@@ -849,8 +911,10 @@ def test_batching_validation():
     p = q.BatchingParams("vllm", C0, CPF, CB, CKV, 2, 1000)
     assert p.iteration_time(10, 2, 30) == C0 + CPF * 10 + CB * 2 + CKV * 30
     assert p.max_waiting == -1  # positional API of 7-8 fields unchanged, no limit by default
-    assert q.BatchingReplica("vllm", C0, CPF, CB, CKV, 2, 1000, max_waiting=None).params[-1] == -1
-    assert q.BatchingReplica("vllm", C0, CPF, CB, CKV, 2, 1000, max_waiting=-7).params[-1] == -1
+    replica = q.BatchingReplica("vllm", C0, CPF, CB, CKV, 2, 1000, max_waiting=None)
+    assert replica.params.max_waiting == -1
+    replica = q.BatchingReplica("vllm", C0, CPF, CB, CKV, 2, 1000, max_waiting=-7)
+    assert replica.params.max_waiting == -1
     # check=False skips the O(n) validation (garbage in, garbage out), not the shape checks
     r = q.BatchingReplica("vllm", C0, CPF, CB, CKV, 2, 1000)
     r.step([1.0, 0.5], [1, 1], [1, 1], 0.0, check=False)
