@@ -109,6 +109,7 @@ def run(
     marked incomplete; the exit code is 128 + the signal's number (130 for Ctrl-C).
     """
     from twin.interrupts import RunInterrupted, stop_signals
+    from twin.trace.errors import RunWriteError
 
     with stop_signals():
         path: Path | None = None
@@ -135,7 +136,7 @@ def run(
                 soft_wrap=True,
             )
             sys.exit(stop.exit_code if isinstance(stop, RunInterrupted) else 130)
-        except TwinUserError as error:
+        except (TwinUserError, RunWriteError) as error:
             if path is None:
                 raise  # a mistake in the config: nothing was written
             errors.print(
@@ -183,10 +184,15 @@ def _run_state(path: Path | None) -> str:
         return f"nothing usable was written to {path}"
     if run.complete:
         return f"the run had finished: {path} is complete"
-    reason = run.manifest.get("reason", "")
-    if str(reason).startswith("running"):
+    if str(run.manifest.get("reason", "")).startswith("running"):
         return f"{path} was left unfinished; `twin repair {path}` finishes it"
-    return f"{path} is marked incomplete ({reason}); its tables hold every row up to the stop"
+    streams = [n for n, e in run.manifest.get("tables", {}).items() if str(e).find(".part") >= 0]
+    if streams:
+        return (
+            f"{path} is marked incomplete; its tables are kept as streams: "
+            f"`twin repair {path}` finishes them once the disk has room"
+        )
+    return f"{path} is marked incomplete; its tables hold every row up to the stop"
 
 
 @main.command()

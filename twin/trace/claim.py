@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,8 +84,8 @@ def lock_run_dir(directory: Path) -> Claim:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            pid = _holder(fd)
             os.close(fd)
+            pid = _holder(directory)
             holder = f" (pid {pid})" if pid else ""
             raise RunBusyError(
                 f"another twin run{holder} is writing into {directory}; "
@@ -92,7 +93,6 @@ def lock_run_dir(directory: Path) -> Claim:
                 pid,
             ) from None
         if _still_the_lock_file(fd, path):
-            _write_pid(fd)
             return Claim(directory, fd)
         os.close(fd)  # the lock file was removed or replaced meanwhile: lock the new one
 
@@ -142,16 +142,8 @@ def _still_the_lock_file(fd: int, path: Path) -> bool:
     return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
 
 
-def _write_pid(fd: int) -> None:
-    with contextlib.suppress(OSError):
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-
-
-def _holder(fd: int) -> int | None:
-    """The pid the holder of the lock wrote into it, if readable."""
-    try:
-        text = os.pread(fd, 32, 0).decode("ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return int(text) if text.isdigit() else None
+def _holder(directory: Path) -> int | None:
+    """The pid of the run writing ``directory``, as its manifest says (if it says so yet)."""
+    manifest = read_twin_manifest(directory) or {}
+    match = re.fullmatch(r"running \(pid (\d+)\)", str(manifest.get("reason", "")))
+    return int(match.group(1)) if match else None

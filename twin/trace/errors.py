@@ -15,6 +15,10 @@ class RunDirectoryError(RunError):
     writable, or on a full disk. The message names the path and what to do."""
 
 
+class RunWriteError(RunDirectoryError):
+    """Writing a run directory this process holds failed (a full disk, say)."""
+
+
 class RunBusyError(RunDirectoryError):
     """A run directory whose lock a live process holds (a run writing it, or a repair)."""
 

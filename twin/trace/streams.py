@@ -20,6 +20,8 @@ from twin.trace.errors import RunError, first_line
 from twin.trace.layout import TMP
 
 OPTIONS = ipc.IpcWriteOptions(compression="zstd")
+_CONTINUATION = b"\xff\xff\xff\xff"
+"""How every message of an IPC stream starts (then its metadata length, int32)."""
 BATCH_ROWS = 8192
 """Rows per record batch of a finished table file."""
 
@@ -50,12 +52,28 @@ def whole_batches(
 
 
 def read_stream(path: Path, schema: pa.Schema | None = None) -> pa.Table:
-    """The whole batches of the stream in ``path``; an empty file is an empty ``schema``
-    table (a run stopped before the table's first byte), if the schema is known."""
-    if schema is not None and path.stat().st_size == 0:
+    """The whole batches of the stream in ``path``. A stream cut before the end of its
+    first message (the schema, written with the first batch) is an empty ``schema`` table,
+    if the schema is known: the run stopped before the table's first batch."""
+    if schema is not None and cut_before_schema(path):
         return schema.empty_table()
     reader = open_stream(path)
     return pa.Table.from_batches(list(whole_batches(reader, validate=True)), schema=reader.schema)
+
+
+def cut_before_schema(path: Path) -> bool:
+    """Whether ``path`` is empty or the start of a stream cut inside its schema message (a
+    continuation marker, then fewer metadata bytes than it announces)."""
+    with path.open("rb") as handle:
+        head = handle.read(8)
+        if not head:
+            return True
+        if len(head) < 8:
+            return _CONTINUATION.startswith(head[:4])
+        if head[:4] != _CONTINUATION:
+            return False
+        length = int.from_bytes(head[4:], "little", signed=True)
+        return length > 0 and len(handle.read(length)) < length
 
 
 def stream_to_file(
@@ -71,7 +89,7 @@ def stream_to_file(
     temporary = final.with_name(final.name + TMP)
     rows = 0
     try:
-        if part.stat().st_size == 0:
+        if cut_before_schema(part):
             batches: Iterator[pa.RecordBatch] = iter(())
         else:
             reader = open_stream(part)

@@ -13,6 +13,7 @@ The writer claims its directory first (:mod:`twin.trace.claim`): one writer per 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import time
@@ -23,8 +24,8 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from twin.trace.claim import Claim, claim_run_dir
-from twin.trace.errors import RunDirectoryError, os_error_message
-from twin.trace.layout import CONFIG, MANIFEST, part_file, table_file, write_manifest
+from twin.trace.errors import RunWriteError, os_error_message
+from twin.trace.layout import CONFIG, MANIFEST, PART, part_file, table_file, write_manifest
 from twin.trace.schema import SCHEMA_VERSION, TABLES
 from twin.trace.streams import BATCH_ROWS, OPTIONS, stream_to_file
 
@@ -40,10 +41,12 @@ class TableWriter:
     def __init__(self, path: Path, schema: pa.Schema, batch_rows: int) -> None:
         self.path = path
         """The final file (``NAME.arrow``); rows stream into :attr:`part` until the close."""
-        self.part = path.with_name(path.name.removesuffix(".arrow") + ".arrow.part")
+        self.part = path.with_name(path.name + PART)
         self.schema = schema
         self.batch_rows = batch_rows
         self.rows_written = 0
+        self.finished = False
+        """Whether :attr:`path` holds the whole table (the stream was converted)."""
         self._rows: list[tuple[Any, ...]] = []
         self._sink: pa.NativeFile | None = pa.OSFile(str(self.part), "wb")
         self._writer: ipc.RecordBatchStreamWriter | None = ipc.new_stream(
@@ -56,7 +59,7 @@ class TableWriter:
             self.flush()
 
     def flush(self) -> None:
-        """Write the buffered rows as one batch (RunDirectoryError if the disk refuses)."""
+        """Write the buffered rows as one batch; RunWriteError if the disk refuses."""
         if not self._rows or self._writer is None:
             return
         columns = list(zip(*self._rows, strict=True))
@@ -65,40 +68,43 @@ class TableWriter:
             for column, field in zip(columns, self.schema, strict=True)
         ]
         batch = pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+        offset = self._sink.tell()  # type: ignore[union-attr]
         try:
             self._writer.write_batch(batch)
         except OSError as error:
-            self._abandon()  # the stream may end in half a batch: write no more after it
-            raise RunDirectoryError(os_error_message(error, self.part)) from None
+            self.abandon()
+            with contextlib.suppress(OSError):  # drop the half batch: room for the manifest
+                os.truncate(self.part, offset)
+            raise RunWriteError(os_error_message(error, self.part)) from None
         self.rows_written += len(self._rows)
         self._rows.clear()
 
     def finish(self) -> None:
-        """Flush, end the stream and convert it into the final file; idempotent."""
+        """Flush, end the stream and convert it into the final file; RunWriteError if the
+        disk refuses (the stream then stays, readable up to its last whole batch)."""
+        self.flush()
         if self._writer is not None:
-            self.flush()
             try:
                 self._writer.close()
                 self._sink.close()  # type: ignore[union-attr]
             except OSError as error:
-                self._abandon()
-                raise RunDirectoryError(os_error_message(error, self.part)) from None
+                self.abandon()
+                raise RunWriteError(os_error_message(error, self.part)) from None
             self._writer = self._sink = None
-        if self.part.exists():
-            try:
-                self.rows_written = stream_to_file(self.part, self.path, self.schema)
-            except OSError as error:
-                raise RunDirectoryError(os_error_message(error, self.path)) from None
+        try:
+            self.rows_written = stream_to_file(self.part, self.path, self.schema)
+        except OSError as error:
+            raise RunWriteError(os_error_message(error, self.path)) from None
+        self.finished = True
 
-    def _abandon(self) -> None:
-        """Stop writing after an I/O error: drop the buffer, close what can be closed."""
+    def abandon(self) -> None:
+        """Stop writing (after an I/O error): drop the buffer, close what can be closed,
+        keep the stream as it is."""
         self._rows.clear()
         for handle in (self._writer, self._sink):
-            try:
+            with contextlib.suppress(OSError, pa.ArrowException):
                 if handle is not None:
                     handle.close()
-            except (OSError, pa.ArrowException):
-                pass
         self._writer = self._sink = None
 
 
@@ -132,6 +138,8 @@ class RunWriter:
         }
         self.tables: dict[str, TableWriter] = {}
         self.closed = False
+        self.failed: RunWriteError | None = None
+        """The first write the disk refused, if any: the close then converts nothing."""
         try:
             (self.directory / CONFIG).write_text(config_yaml, encoding="utf-8")
             self._write_manifest()
@@ -140,13 +148,17 @@ class RunWriter:
                 self.tables[name] = TableWriter(path, TABLES[name], batch_rows)
         except OSError as error:
             self.claim.release()
-            raise RunDirectoryError(os_error_message(error, self.directory)) from None
+            raise RunWriteError(os_error_message(error, self.directory)) from None
         except BaseException:
             self.claim.release()
             raise
 
     def append(self, table: str, row: tuple[Any, ...]) -> None:
-        self.tables[table].append(row)
+        try:
+            self.tables[table].append(row)
+        except RunWriteError as error:
+            self.failed = self.failed or error
+            raise
         self._appends += 1
         if not self._appends & 1023:
             self.flush_due()
@@ -157,41 +169,45 @@ class RunWriter:
             self.flush()
 
     def flush(self) -> None:
-        """Write every table's buffered rows now."""
+        """Write every table's buffered rows now; RunWriteError if the disk refuses."""
         self._flushed_at = time.monotonic()
-        for table in self.tables.values():
-            table.flush()
+        try:
+            for table in self.tables.values():
+                table.flush()
+        except RunWriteError as error:
+            self.failed = self.failed or error
+            raise
 
     def close(self, status: str, **extra: Any) -> None:
         """Finish every table (stream → file), write the manifest, release the directory.
 
-        Every step is tried even if one fails (a full disk, say); a table that cannot be
-        finished stays a readable ``.part`` stream and the run is marked ``incomplete``.
-        Raises RunDirectoryError afterwards if anything failed.
+        Once the disk has refused a write, no table is converted (that needs room for a
+        copy): the streams stay, readable up to their last whole batch, the manifest is
+        written if it still can be, with the reason, and ``twin repair`` finishes the run
+        once there is room. Raises RunWriteError afterwards if a write failed.
         """
         if self.closed:
             return
         self.closed = True
-        problems: list[str] = []
         try:
             for name, table in self.tables.items():
-                try:
-                    table.finish()
-                except RunDirectoryError as error:
-                    problems.append(str(error))
-                    entry = {"file": part_file(name), "rows": table.rows_written}
-                else:
-                    entry = {"file": table_file(name), "rows": table.rows_written}
-                self.manifest["tables"][name] = entry
+                if self.failed is None:
+                    try:
+                        table.finish()
+                    except RunWriteError as error:
+                        self.failed = error
+                if not table.finished:
+                    with contextlib.suppress(RunWriteError):
+                        table.flush()  # small writes may still fit where a copy did not
+                    table.abandon()
+                file = table_file(name) if table.finished else part_file(name)
+                self.manifest["tables"][name] = {"file": file, "rows": table.rows_written}
             self.manifest.update(extra)
             if status != "complete" and "reason" not in extra:
                 self.manifest["reason"] = "closed before the end of the run"
-            if problems:
+            if self.failed is not None:
                 status = "incomplete"
-                left = [n for n, e in self.manifest["tables"].items() if e["file"] == part_file(n)]
-                note = f"not finished: {', '.join(left)} (run twin repair when the disk has room)"
-                reason = self.manifest.get("reason")
-                self.manifest["reason"] = f"{reason}; {note}" if reason else note
+                self.manifest["reason"] = self._unfinished_reason(self.manifest.get("reason"))
             elif status == "complete":
                 self.manifest.pop("reason", None)
             self.manifest["status"] = status
@@ -200,11 +216,21 @@ class RunWriter:
             try:
                 self._write_manifest()
             except OSError as error:
-                problems.append(os_error_message(error, self.directory / MANIFEST))
+                self.failed = self.failed or RunWriteError(
+                    os_error_message(error, self.directory / MANIFEST)
+                )
         finally:
             self.claim.release()
-        if problems:
-            raise RunDirectoryError("; ".join(dict.fromkeys(problems)))
+        if self.failed is not None:
+            raise self.failed
+
+    def _unfinished_reason(self, reason: object) -> str:
+        streams = [n for n, table in self.tables.items() if not table.finished]
+        note = (
+            f"{self.failed}; tables left as streams ({', '.join(streams)}): "
+            f"twin repair {self.directory} finishes them once the disk has room"
+        )
+        return note if not reason or str(reason) == str(self.failed) else f"{reason}; {note}"
 
     def _write_manifest(self) -> None:
         write_manifest(self.directory, self.manifest)
