@@ -3,6 +3,13 @@ plotly figures out.
 
 Nothing here reads files or knows about Dash callbacks, so each builder is tested by calling
 it. Times arrive as simulated seconds and are drawn as dates from the scenario's start.
+
+Figures are built as plotly's JSON figure spec (plain dicts and lists, what ``dcc.Graph``
+takes), not as ``plotly.graph_objects`` objects: those validate every property on every
+assignment, which made one map frame cost ~15 ms and a stack of series ~50 ms of the
+server's time per request; a dict costs well under a millisecond. ``go.Figure(spec)``
+still validates one (the tests do). A figure returned here is never modified by its callers
+(the pages cache and share them); :func:`move_cursor` makes a new one.
 """
 
 from __future__ import annotations
@@ -10,14 +17,17 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from functools import cache, lru_cache
+from functools import cache
+from typing import Any
 
 import numpy as np
 import plotly.colors as pcolors
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
+import plotly.io as pio
 from twin.dashboards.geo import Geo, Node
 from twin.dashboards.values import Histogram, Line, Panel, SiteState, Snapshot
+
+Figure = dict[str, Any]
+"""A plotly figure as JSON: ``{"data": [...], "layout": {...}}``."""
 
 UTILISATION_SCALE = "RdYlGn_r"
 """Idle is green, saturated is red (sites and links share the scale)."""
@@ -28,6 +38,12 @@ LINK_BANDS = 10
 """Link colours are drawn in this many utilisation bands (one trace per band and width)."""
 EUROPE_LON = (-11.0, 35.0)
 EUROPE_LAT = (35.0, 70.5)
+
+
+@cache
+def template(name: str) -> dict[str, Any]:
+    """A plotly template (``"plotly"``, ``"plotly_white"``) as JSON, built once and shared."""
+    return pio.templates[name].to_plotly_json()
 
 
 def to_dates(seconds: np.ndarray | Sequence[float], start: dt.datetime) -> np.ndarray:
@@ -58,25 +74,38 @@ def time_label(t: float, start: dt.datetime) -> str:
     return f"{clock} ({when:%Y-%m-%d %H:%M} UTC)"
 
 
-@lru_cache(maxsize=256)
-def empty_figure(message: str, height: int | None = None) -> go.Figure:
-    """A blank figure carrying a message (no data, not applicable, an error).
+def _numbers(values: np.ndarray | Sequence[float]) -> list[float | None]:
+    """Floats for JSON: NaN and ±inf become gaps (null)."""
+    return [v if math.isfinite(v) else None for v in np.asarray(values, dtype=float).tolist()]
 
-    Built once per message (its template makes it cost ~15 ms) and shared: never modify
-    the figure returned (no builder here modifies a figure it did not make)."""
-    figure = go.Figure()
-    figure.add_annotation(
-        text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font_size=14
-    )
-    figure.update_layout(
-        xaxis_visible=False,
-        yaxis_visible=False,
-        shapes=[{**_cursor(0.0, dt.datetime(2000, 1, 1)), "visible": False}],
-        template="plotly_white",
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        height=height,
-    )
-    return figure
+
+def _dates(seconds: np.ndarray, start: dt.datetime) -> list[str]:
+    return np.datetime_as_string(to_dates(seconds, start), unit="ms").tolist()
+
+
+def empty_figure(message: str, height: int | None = None) -> Figure:
+    """A blank figure carrying a message (no data, not applicable, an error)."""
+    layout: dict[str, Any] = {
+        "annotations": [
+            {
+                "text": message,
+                "showarrow": False,
+                "x": 0.5,
+                "y": 0.5,
+                "xref": "paper",
+                "yref": "paper",
+                "font": {"size": 14},
+            }
+        ],
+        "xaxis": {"visible": False},
+        "yaxis": {"visible": False},
+        "shapes": [_cursor(0.0, dt.datetime(2000, 1, 1), visible=False)],
+        "template": template("plotly_white"),
+        "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+    }
+    if height is not None:
+        layout["height"] = height
+    return {"data": [], "layout": layout}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,68 +140,69 @@ def map_figure(
     title: str | None = None,
     height: int = 560,
     uirevision: str = "map",
-) -> go.Figure:
+) -> Figure:
     """Europe with factories sized by accelerators and coloured by utilisation at the
     snapshot's time, PoPs, and links (coloured by utilisation when the run traces links,
     else drawn grey by capacity). ``selected`` (a site or link id) is outlined.
 
     Every clickable point carries ``customdata = [kind, id]``.
     """
-    figure = go.Figure()
-    nodes = geo.nodes
     states = snapshot.sites if snapshot is not None else {}
     links = snapshot.links if snapshot is not None else None
-    _add_links(figure, geo, links, selected)
+    data = _links(geo, links, selected)
     if geo.pops:
-        figure.add_trace(
-            go.Scattergeo(
-                name="PoPs",
-                lon=[p.lon for p in geo.pops],
-                lat=[p.lat for p in geo.pops],
-                text=[f"<b>{p.name}</b><br>PoP {p.id}" for p in geo.pops],
-                customdata=[["pop", p.id] for p in geo.pops],
-                hoverinfo="text",
-                mode="markers",
-                marker={"size": 5, "color": "#5b6670", "symbol": "square"},
-                showlegend=False,
-            )
+        data.append(
+            {
+                "type": "scattergeo",
+                "name": "PoPs",
+                "lon": [p.lon for p in geo.pops],
+                "lat": [p.lat for p in geo.pops],
+                "text": [f"<b>{p.name}</b><br>PoP {p.id}" for p in geo.pops],
+                "customdata": [["pop", p.id] for p in geo.pops],
+                "hoverinfo": "text",
+                "mode": "markers",
+                "marker": {"size": 5, "color": "#5b6670", "symbol": "square"},
+                "showlegend": False,
+            }
         )
-    _add_sites(figure, list(geo.sites), states, selected)
-    lon, lat = _extent(list(nodes.values()))
-    figure.update_geos(
-        scope="europe",
-        resolution=50,
-        projection_type="azimuthal equal area",  # as EPSG:3035, Europe's equal-area grid
-        projection_rotation={"lon": 10, "lat": 52},
-        bgcolor=OCEAN,
-        showland=True,
-        landcolor="#eef0eb",
-        showocean=True,
-        oceancolor=OCEAN,
-        showcountries=True,
-        countrycolor="#b9c0c7",
-        showcoastlines=True,
-        coastlinecolor="#7d8791",
-        showlakes=False,
-        lonaxis_range=list(lon),
-        lataxis_range=list(lat),
-        # explicit: plotly.js otherwise centres some projections on the data
-        center={"lon": sum(lon) / 2, "lat": sum(lat) / 2},
-    )
-    figure.update_layout(
-        height=height,
-        margin={"l": 0, "r": 0, "t": 30 if title else 0, "b": 0},
-        title={"text": title, "x": 0.01, "font_size": 14} if title else None,
-        uirevision=uirevision,
-        clickmode="event",
-        hoverlabel={"align": "left"},
-    )
-    return figure
+    data += _sites(list(geo.sites), states, selected)
+    lon, lat = _extent(list(geo.nodes.values()))
+    layout: dict[str, Any] = {
+        "geo": {
+            "scope": "europe",
+            "resolution": 50,
+            # as EPSG:3035, Europe's equal-area grid
+            "projection": {"type": "azimuthal equal area", "rotation": {"lon": 10, "lat": 52}},
+            "bgcolor": OCEAN,
+            "showland": True,
+            "landcolor": "#eef0eb",
+            "showocean": True,
+            "oceancolor": OCEAN,
+            "showcountries": True,
+            "countrycolor": "#b9c0c7",
+            "showcoastlines": True,
+            "coastlinecolor": "#7d8791",
+            "showlakes": False,
+            "lonaxis": {"range": list(lon)},
+            "lataxis": {"range": list(lat)},
+            # explicit: plotly.js otherwise centres some projections on the data
+            "center": {"lon": sum(lon) / 2, "lat": sum(lat) / 2},
+        },
+        "height": height,
+        "margin": {"l": 0, "r": 0, "t": 30 if title else 0, "b": 0},
+        "uirevision": uirevision,
+        "clickmode": "event",
+        "hoverlabel": {"align": "left"},
+        "template": template("plotly"),
+    }
+    if title:
+        layout["title"] = {"text": title, "x": 0.01, "font": {"size": 14}}
+    return {"data": data, "layout": layout}
 
 
-def _add_sites(
-    figure: go.Figure, sites: list[Node], states: dict[str, SiteState], selected: str | None
-) -> None:
+def _sites(
+    sites: list[Node], states: dict[str, SiteState], selected: str | None
+) -> list[dict[str, Any]]:
     """Factories: a coloured trace for those reporting at the stamp, a grey one for those
     offline or without telemetry yet (a traced site absent from the config can't be placed)."""
     largest = max([states[s.id].total if s.id in states else s.accelerators for s in sites] or [1])
@@ -188,7 +218,7 @@ def _add_sites(
         if state is None:
             group["text"].append(f"<b>{site.name}</b><br>{total:,} accelerators<br>no telemetry")
             continue
-        group["colour"].append(state.utilisation)
+        group["colour"].append(state.utilisation if math.isfinite(state.utilisation) else None)
         group["text"].append(
             f"<b>{site.name}</b> ({site.id})<br>"
             f"{state.busy:,} / {state.total:,} accelerators busy<br>"
@@ -196,10 +226,11 @@ def _add_sites(
             f"queue {state.queue:,} jobs<br>power {state.power_mw:,.2f} MW"
             + ("" if state.online else "<br><i>offline</i>")
         )
+    traces = []
     for group, name in ((idle, "factories (offline or no data)"), (live, "factories")):
         if not group["site"]:
             continue
-        marker: dict = {
+        marker: dict[str, Any] = {
             "size": group["size"],
             "opacity": 0.9,
             "line": {"width": group["line"], "color": "#1b1f23"},
@@ -220,19 +251,21 @@ def _add_sites(
             )
         else:
             marker.update(color=NO_DATA, symbol="circle-open")
-        figure.add_trace(
-            go.Scattergeo(
-                name=name,
-                lon=[s.lon for s in group["site"]],
-                lat=[s.lat for s in group["site"]],
-                text=group["text"],
-                customdata=[["site", s.id] for s in group["site"]],
-                hoverinfo="text",
-                mode="markers",
-                marker=marker,
-                showlegend=False,
-            )
+        traces.append(
+            {
+                "type": "scattergeo",
+                "name": name,
+                "lon": [s.lon for s in group["site"]],
+                "lat": [s.lat for s in group["site"]],
+                "text": group["text"],
+                "customdata": [["site", s.id] for s in group["site"]],
+                "hoverinfo": "text",
+                "mode": "markers",
+                "marker": marker,
+                "showlegend": False,
+            }
         )
+    return traces
 
 
 def _extent(nodes: list) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -244,7 +277,7 @@ def _extent(nodes: list) -> tuple[tuple[float, float], tuple[float, float]]:
     return lon, lat
 
 
-def _add_links(figure: go.Figure, geo: Geo, links: dict | None, selected: str | None) -> None:
+def _links(geo: Geo, links: dict | None, selected: str | None) -> list[dict[str, Any]]:
     """Links as lines (width by capacity, colour by utilisation, grouped into a few traces by
     width and colour band so a large network stays cheap to draw) and a clickable marker at
     each link's middle."""
@@ -256,7 +289,7 @@ def _add_links(figure: go.Figure, geo: Geo, links: dict | None, selected: str | 
         if state.link not in edges:
             edges[state.link] = (state.a, state.b, state.capacity_gbps)
     if not edges:
-        return
+        return []
     widest = max(capacity for _, _, capacity in edges.values()) or 1.0
     groups: dict[tuple[str, float], tuple[list, list]] = {}
     middles: dict[str, list] = {key: [] for key in ("lon", "lat", "text", "data", "colour")}
@@ -285,32 +318,35 @@ def _add_links(figure: go.Figure, geo: Geo, links: dict | None, selected: str | 
         middles["text"].append(text)
         middles["data"].append(["link", link])
         middles["colour"].append(colour)
-    for (colour, width), (lons, lats) in sorted(groups.items(), key=lambda item: item[0][1]):
-        figure.add_trace(
-            go.Scattergeo(
-                lon=lons,
-                lat=lats,
-                mode="lines",
-                line={"width": width, "color": colour},
-                opacity=0.85,
-                hoverinfo="skip",
-                showlegend=False,
-            )
-        )
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "scattergeo",
+            "lon": lons,
+            "lat": lats,
+            "mode": "lines",
+            "line": {"width": width, "color": colour},
+            "opacity": 0.85,
+            "hoverinfo": "skip",
+            "showlegend": False,
+        }
+        for (colour, width), (lons, lats) in sorted(groups.items(), key=lambda item: item[0][1])
+    ]
     if middles["data"]:
-        figure.add_trace(
-            go.Scattergeo(
-                name="links",
-                lon=middles["lon"],
-                lat=middles["lat"],
-                text=middles["text"],
-                customdata=middles["data"],
-                hoverinfo="text",
-                mode="markers",
-                marker={"size": 6, "color": middles["colour"], "symbol": "diamond"},
-                showlegend=False,
-            )
+        traces.append(
+            {
+                "type": "scattergeo",
+                "name": "links",
+                "lon": middles["lon"],
+                "lat": middles["lat"],
+                "text": middles["text"],
+                "customdata": middles["data"],
+                "hoverinfo": "text",
+                "mode": "markers",
+                "marker": {"size": 6, "color": middles["colour"], "symbol": "diamond"},
+                "showlegend": False,
+            }
         )
+    return traces
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,51 +361,83 @@ def series_figure(
     t: float | None = None,
     title: str | None = None,
     height_per_panel: int = 150,
-) -> go.Figure:
+) -> Figure:
     """Stacked time series sharing one time axis, with a vertical cursor at ``t`` (the first
-    layout shape, moved by :func:`cursor_patch`)."""
+    layout shape, moved by :func:`move_cursor` and, in the browser, :data:`CURSOR_JS`)."""
     panels = [p for p in panels if p.lines]
     if not panels:
         return empty_figure("no series for this selection")
-    figure = make_subplots(
-        rows=len(panels),
-        cols=1,
-        shared_xaxes=True,
-        vertical_spacing=min(0.06, 0.3 / len(panels)),
-        subplot_titles=[p.title for p in panels],
-    )
+    rows = len(panels)
+    spacing = min(0.06, 0.3 / rows)
+    height = (1.0 - spacing * (rows - 1)) / rows
+    layout: dict[str, Any] = {"annotations": []}
+    data = []
     colours: dict[str, str] = {}
+    seen: set[str] = set()
     for row, panel in enumerate(panels, start=1):
+        suffix = "" if row == 1 else str(row)
+        top = 1.0 - (row - 1) * (height + spacing)
+        axis: dict[str, Any] = {"anchor": f"y{suffix}", "domain": [0.0, 1.0]}
+        if row < rows:  # one shared time axis, labelled at the bottom
+            axis |= {"matches": f"x{rows}", "showticklabels": False}
+        layout[f"xaxis{suffix}"] = axis
+        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "domain": [max(top - height, 0.0), top]}
+        layout["annotations"].append(
+            {
+                "text": panel.title,
+                "showarrow": False,
+                "x": 0.5,
+                "xanchor": "center",
+                "xref": "paper",
+                "y": top,
+                "yanchor": "bottom",
+                "yref": "paper",
+                "font": {"size": 12},
+            }
+        )
         for line in panel.lines:
             colour = colours.setdefault(line.name, PALETTE[len(colours) % len(PALETTE)])
-            figure.add_trace(
-                go.Scatter(
-                    x=to_dates(line.x, start),
-                    y=np.asarray(line.y, dtype=float),
-                    name=line.name,
-                    mode="lines",
-                    line={"width": 1.6, "color": colour, "dash": line.dash},
-                    legendgroup=line.name,
-                ),
-                row=row,
-                col=1,
+            style: dict[str, Any] = {"width": 1.6, "color": colour}
+            if line.dash:
+                style["dash"] = line.dash
+            data.append(
+                {
+                    "type": "scatter",
+                    "x": _dates(np.asarray(line.x, dtype=float), start),
+                    "y": _numbers(line.y),
+                    "name": line.name,
+                    "mode": "lines",
+                    "line": style,
+                    "legendgroup": line.name,
+                    "showlegend": line.name not in seen,
+                    "xaxis": f"x{suffix}",
+                    "yaxis": f"y{suffix}",
+                }
             )
-    seen: set[str] = set()
-    for trace in figure.data:
-        trace.showlegend = trace.name not in seen
-        seen.add(trace.name)
-    figure.update_layout(
-        height=max(260, height_per_panel * len(panels) + 80),
-        margin={"l": 50, "r": 10, "t": 40 if title else 25, "b": 30},
-        template="plotly_white",
-        title={"text": title, "x": 0.01, "font_size": 14} if title else None,
-        legend={"orientation": "h", "y": -0.08 if len(panels) > 2 else -0.2},
-        hovermode="x unified",
-        shapes=[_cursor(t if t is not None else 0.0, start, visible=t is not None)],
-        meta={"start_ms": _epoch_ms(start)},
-    )
-    figure.update_annotations(font_size=12)
-    return figure
+            seen.add(line.name)
+    layout |= {
+        "height": max(260, height_per_panel * rows + 80),
+        "margin": {"l": 50, "r": 10, "t": 40 if title else 25, "b": 30},
+        "template": template("plotly_white"),
+        "legend": {"orientation": "h", "y": -0.08 if rows > 2 else -0.2},
+        "hovermode": "x unified",
+        "shapes": [_cursor(t if t is not None else 0.0, start, visible=t is not None)],
+        "meta": {"start_ms": _epoch_ms(start)},
+    }
+    if title:
+        layout["title"] = {"text": title, "x": 0.01, "font": {"size": 14}}
+    return {"data": data, "layout": layout}
+
+
+def move_cursor(figure: Figure, t: float | None, start: dt.datetime) -> Figure:
+    """``figure`` (a series figure) with its cursor at ``t`` (hidden for None): a new figure
+    sharing the traces, so a cached one can serve any time."""
+    layout = figure.get("layout", {})
+    shapes = list(layout.get("shapes") or [])
+    if not shapes or "meta" not in layout:
+        return figure
+    shapes[0] = _cursor(t if t is not None else 0.0, start, visible=t is not None)
+    return {**figure, "layout": {**layout, "shapes": shapes}}
 
 
 def _epoch_ms(start: dt.datetime) -> float:
@@ -427,41 +495,44 @@ def overlay_panels(a: Sequence[Panel], b: Sequence[Panel], name_a: str, name_b: 
 # ---------------------------------------------------------------------------------------------
 
 
-def histogram_figure(histogram: Histogram, *, title: str, height: int = 300) -> go.Figure:
+def histogram_figure(histogram: Histogram, *, title: str, height: int = 300) -> Figure:
     """Counts per bin (computed server-side) as bars, one colour per group."""
     if not histogram.counts or not any(int(np.sum(c)) for c in histogram.counts.values()):
         return empty_figure(f"{title}: nothing to show", height=height)
     edges = np.asarray(histogram.edges, dtype=float)
     centres = np.sqrt(edges[:-1] * edges[1:]) if histogram.log_x else (edges[:-1] + edges[1:]) / 2
     widths = np.diff(edges)
-    figure = go.Figure()
-    for index, (group, counts) in enumerate(histogram.counts.items()):
-        figure.add_trace(
-            go.Bar(
-                x=centres,
-                y=np.asarray(counts),
-                width=widths,
-                name=group,
-                marker_color=PALETTE[index % len(PALETTE)],
-                opacity=0.8,
-                hovertemplate=f"{group}<br>%{{x:.3g}}: %{{y}}<extra></extra>",
-            )
-        )
-    figure.update_layout(
-        barmode="stack",
-        bargap=0.02,
-        height=height,
-        template="plotly_white",
-        title={"text": title, "x": 0.01, "font_size": 14},
-        margin={"l": 50, "r": 10, "t": 40, "b": 40},
-        xaxis_title=histogram.label,
-        yaxis_title="count",
-        showlegend=len(histogram.counts) > 1,
-    )
-    if histogram.log_x:
-        figure.update_xaxes(type="log")
+    data = [
+        {
+            "type": "bar",
+            "x": _numbers(centres),
+            "y": np.asarray(counts).tolist(),
+            "width": _numbers(widths),
+            "name": group,
+            "marker": {"color": PALETTE[index % len(PALETTE)]},
+            "opacity": 0.8,
+            "hovertemplate": f"{group}<br>%{{x:.3g}}: %{{y}}<extra></extra>",
+        }
+        for index, (group, counts) in enumerate(histogram.counts.items())
+    ]
     totals = np.sum([np.asarray(c) for c in histogram.counts.values()], axis=0)
     nonzero = totals[totals > 0]
-    if len(nonzero) and nonzero.max() > 50 * nonzero.min():
-        figure.update_yaxes(type="log", title="count (log)")
-    return figure
+    logged = bool(len(nonzero) and nonzero.max() > 50 * nonzero.min())
+    xaxis: dict[str, Any] = {"title": {"text": histogram.label}}
+    if histogram.log_x:
+        xaxis["type"] = "log"
+    yaxis: dict[str, Any] = {"title": {"text": "count (log)" if logged else "count"}}
+    if logged:
+        yaxis["type"] = "log"
+    layout = {
+        "barmode": "stack",
+        "bargap": 0.02,
+        "height": height,
+        "template": template("plotly_white"),
+        "title": {"text": title, "x": 0.01, "font": {"size": 14}},
+        "margin": {"l": 50, "r": 10, "t": 40, "b": 40},
+        "xaxis": xaxis,
+        "yaxis": yaxis,
+        "showlegend": len(histogram.counts) > 1,
+    }
+    return {"data": data, "layout": layout}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html
 from twin.dashboards import figures, guard, ids, inputs
 from twin.dashboards.components import (
@@ -172,7 +171,7 @@ def joint_timeline(store: RunStore, a: Any, b: Any) -> Timeline | None:
     )
 
 
-def maps_frame(store: RunStore, a: Any, b: Any, t: Any) -> tuple[go.Figure, go.Figure, str]:
+def maps_frame(store: RunStore, a: Any, b: Any, t: Any) -> tuple[Any, Any, str]:
     """Both maps at the same simulated time ``t``."""
     figure_a, clock = map_frame(store, a, t, title=_title(a), height=440)
     figure_b, clock_b = map_frame(store, b, t, title=_title(b), height=440)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html, no_update
 from twin.dashboards import figures, guard, ids, inputs
 from twin.dashboards.components import (
@@ -83,7 +82,7 @@ def map_frame(
     *,
     title: str | None = None,
     height: int = 560,
-) -> tuple[go.Figure, str]:
+) -> tuple[figures.Figure, str]:
     """The map at ``t`` and the clock text. Cost: two binary searches and one stamp's rows;
     the figure of a stamp is built once (shared by every request for it)."""
     data, problem = load(store, run)
@@ -100,7 +99,7 @@ def map_frame(
         stamp = data.sites.rows_at(now)[2]
         key = chosen[1] if chosen else None
 
-        def build() -> go.Figure:
+        def build() -> figures.Figure:
             snapshot = data.snapshot(now)
             return figures.map_figure(
                 data.geo, snapshot, selected=key, title=title, height=height, uirevision=data.name
@@ -112,8 +111,9 @@ def map_frame(
     return figure, figures.time_label(now, data.start)
 
 
-def series_frame(store: RunStore, run: Any, selected: Any, t: Any) -> go.Figure:
-    """The stacked series of the selected factory (``site:<id>``) or link (``link:<id>``)."""
+def series_frame(store: RunStore, run: Any, selected: Any, t: Any) -> figures.Figure:
+    """The stacked series of the selected factory (``site:<id>``) or link (``link:<id>``),
+    with the cursor at ``t``: the series are built once per selection, the cursor per call."""
     data, problem = load(store, run)
     if data is None:
         return figures.empty_figure(problem or "no run")
@@ -125,21 +125,21 @@ def series_frame(store: RunStore, run: Any, selected: Any, t: Any) -> go.Figure:
         cursor = None if wanted is None else data.timeline.clamp(wanted)
         kind, key = chosen
 
-        def build() -> go.Figure:
+        def build() -> figures.Figure:
             if kind == "link":
                 if data.links is None or key not in data.links.keys:
                     return figures.empty_figure(f"not found: link {inputs.shown(key)}")
                 return figures.series_figure(
-                    data.link_series(key), start=data.start, t=cursor, title=f"link {key}"
+                    data.link_series(key), start=data.start, title=f"link {key}"
                 )
             node = data.geo.nodes.get(key)
             if node is None and key not in data.sites.keys:
                 return figures.empty_figure(f"not found: factory {inputs.shown(key)}")
-            return figures.series_figure(
-                data.site_series(key), start=data.start, t=cursor, title=node.name if node else key
-            )
+            title = node.name if node else key
+            return figures.series_figure(data.site_series(key), start=data.start, title=title)
 
-        return store.derived.get(("series", data.token, kind, key, cursor), build)
+        figure = store.derived.get(("series", data.token, kind, key), build)
+        return figures.move_cursor(figure, cursor, data.start)
     except DATA_ERRORS as error:
         return figures.empty_figure(f"{inputs.shown(run)}: {error}")
 

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 
+import plotly.graph_objects as go
 import pytest
 from click.testing import CliRunner
 from dash import Dash, dcc
@@ -112,11 +113,12 @@ def test_runs_page_lists_every_run(store):
 
 def test_replay_frames(store):
     figure, clock = replay.map_frame(store, "base", 3600.0, "site:north")
+    figure = go.Figure(figure)
     assert clock.startswith("day 1, 01:00")
     assert any(t.name == "factories" for t in figure.data)
-    series = replay.series_frame(store, "base", "site:north", 3600.0)
+    series = go.Figure(replay.series_frame(store, "base", "site:north", 3600.0))
     assert series.layout.title.text == "North factory"
-    link = replay.series_frame(store, "net", "link:north~pop_x", 3600.0)
+    link = go.Figure(replay.series_frame(store, "net", "link:north~pop_x", 3600.0))
     assert "throughput (Gbps)" in [a.text for a in link.layout.annotations]
     options = [o["value"] for o in replay.selection_options(store, "net")]
     assert options == ["site:north", "site:south", "link:north~pop_x", "link:pop_x~south"]
@@ -135,8 +137,9 @@ def test_replay_frames(store):
 )
 def test_broken_or_refused_runs_give_messages_not_crashes(store, run, words):
     figure, clock = replay.map_frame(store, run, 0.0)
+    figure = go.Figure(figure)
     assert words in figure.layout.annotations[0].text.lower() and clock == ""
-    series = replay.series_frame(store, run, "site:north", 0.0)
+    series = go.Figure(replay.series_frame(store, run, "site:north", 0.0))
     assert words in series.layout.annotations[0].text.lower()
     assert words in str(explore.kpi_block(store, run)).lower()
     rows, _, _ = explore.jobs_frame(store, run, explore.JobFilter(), "", [], 0, 20)
@@ -154,6 +157,7 @@ def test_explore_kpis_are_the_summary(store):
 
 def test_compare_frame_shows_deltas(store):
     notes, table, series = compare.compare_frame(store, "base", "green")
+    series = go.Figure(series)
     a, b = store.get("base").kpis(), store.get("green").kpis()
     text = str(table)
     assert format_number(b["CO2 (t)"] - a["CO2 (t)"], sign=True) in text
@@ -164,6 +168,7 @@ def test_compare_frame_shows_deltas(store):
 
 def test_both_compare_maps_follow_one_time(store):
     figure_a, figure_b, clock = compare.maps_frame(store, "base", "green", 7200.0)
+    figure_a, figure_b = go.Figure(figure_a), go.Figure(figure_b)
     assert clock.startswith("day 1, 02:00")
     assert figure_a.layout.title.text == "base" and figure_b.layout.title.text == "green"
 

@@ -99,7 +99,7 @@ def test_malformed_runs_say_what_is_wrong(store, name, word):
         return
     # seen when the table is read (its values): the map says so instead of drawing
     figure, clock = replay.map_frame(store, name, 0.0)
-    text = figure.layout.annotations[0].text
+    text = figure["layout"]["annotations"][0]["text"]
     assert "malformed" in text and word in text and clock == ""
 
 

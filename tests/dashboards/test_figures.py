@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 from twin.dashboards import figures
 from twin.dashboards.geo import Edge, Geo, Node
@@ -29,6 +30,19 @@ def state(site: str, utilisation: float, online: bool = True) -> SiteState:
     return SiteState(site, online, 100, int(100 * utilisation), 3, utilisation, 0.1)
 
 
+def map_figure(*args, **kwargs) -> go.Figure:
+    """The builder's figure, validated by plotly (an invalid property raises)."""
+    return go.Figure(figures.map_figure(*args, **kwargs))
+
+
+def series_figure(*args, **kwargs) -> go.Figure:
+    return go.Figure(figures.series_figure(*args, **kwargs))
+
+
+def histogram_figure(*args, **kwargs) -> go.Figure:
+    return go.Figure(figures.histogram_figure(*args, **kwargs))
+
+
 def trace(figure, name):
     return next(t for t in figure.data if t.name == name)
 
@@ -39,7 +53,7 @@ def store(runs_dir):
 
 
 def test_map_is_europe_drawn_from_local_geometry():
-    figure = figures.map_figure(GEO, None)
+    figure = map_figure(GEO, None)
     geo = figure.layout.geo
     assert geo.scope == "europe" and geo.resolution == 50
     assert geo.showcoastlines and geo.showland and geo.showcountries
@@ -47,7 +61,7 @@ def test_map_is_europe_drawn_from_local_geometry():
 
 def test_factories_are_sized_by_accelerators_and_coloured_by_utilisation():
     snapshot = Snapshot(0.0, 0.0, {"north": state("north", 0.25), "south": state("south", 0.75)})
-    figure = figures.map_figure(GEO, snapshot)
+    figure = map_figure(GEO, snapshot)
     factories = trace(figure, "factories")
     assert [c[1] for c in factories.customdata] == ["north", "south"]
     assert list(factories.marker.color) == [0.25, 0.75]
@@ -57,7 +71,7 @@ def test_factories_are_sized_by_accelerators_and_coloured_by_utilisation():
 
 def test_sites_offline_or_without_data_are_grey():
     snapshot = Snapshot(0.0, 0.0, {"north": state("north", 0.5, online=False)})
-    figure = figures.map_figure(GEO, snapshot)
+    figure = map_figure(GEO, snapshot)
     grey = trace(figure, "factories (offline or no data)")
     assert [c[1] for c in grey.customdata] == ["north", "south"]
     assert grey.marker.color == figures.NO_DATA
@@ -68,7 +82,7 @@ def test_the_map_changes_with_time(store):
     data = store.get("base")
     timeline = data.timeline
     colours = {
-        tuple(trace(figures.map_figure(data.geo, data.snapshot(t)), "factories").marker.color)
+        tuple(trace(map_figure(data.geo, data.snapshot(t)), "factories").marker.color)
         for t in np.arange(timeline.first_s, timeline.last_s, timeline.step_s)
     }
     assert len(colours) > 1
@@ -76,12 +90,12 @@ def test_the_map_changes_with_time(store):
 
 def test_selected_site_is_outlined():
     snapshot = Snapshot(0.0, 0.0, {"north": state("north", 0.1), "south": state("south", 0.2)})
-    figure = figures.map_figure(GEO, snapshot, selected="south")
+    figure = map_figure(GEO, snapshot, selected="south")
     assert list(trace(figure, "factories").marker.line.width) == [0.8, 3.0]
 
 
 def test_links_are_grey_without_telemetry_and_coloured_with_it():
-    figure = figures.map_figure(GEO, None)
+    figure = map_figure(GEO, None)
     middles = trace(figure, "links")
     assert [c[1] for c in middles.customdata] == ["north~pop_x", "pop_x~south"]
     assert set(middles.marker.color) == {"#8a939c"}
@@ -89,7 +103,7 @@ def test_links_are_grey_without_telemetry_and_coloured_with_it():
         "north~pop_x": LinkState("north~pop_x", "north", "pop_x", 400.0, 360.0, 0.9, 3),
         "pop_x~south": LinkState("pop_x~south", "pop_x", "south", 100.0, 5.0, 0.05, 1),
     }
-    figure = figures.map_figure(GEO, Snapshot(0.0, 0.0, {}, links))
+    figure = map_figure(GEO, Snapshot(0.0, 0.0, {}, links))
     colours = list(trace(figure, "links").marker.color)
     assert colours == [figures._colour(0.9), figures._colour(0.05)] and colours[0] != colours[1]
     widths = sorted(t.line.width for t in figure.data if t.mode == "lines")
@@ -98,7 +112,7 @@ def test_links_are_grey_without_telemetry_and_coloured_with_it():
 
 def test_the_map_of_a_run_with_links_has_them(store):
     data = store.get("net")
-    figure = figures.map_figure(data.geo, data.snapshot(7200))
+    figure = map_figure(data.geo, data.snapshot(7200))
     assert [c[1] for c in trace(figure, "links").customdata] == ["north~pop_x", "pop_x~south"]
     assert trace(figure, "PoPs").customdata[0][1] == "pop_x"
 
@@ -110,7 +124,7 @@ def test_series_share_a_time_axis_with_a_cursor():
         Panel("b", (Line("two", x, np.array([3.0, 2.0, 1.0]), dash="dot"),)),
         Panel("empty", ()),
     ]
-    figure = figures.series_figure(panels, start=START, t=600.0, title="T")
+    figure = series_figure(panels, start=START, t=600.0, title="T")
     assert len(figure.data) == 2
     assert [a.text for a in figure.layout.annotations] == ["a", "b"]
     cursor = figure.layout.shapes[0]
@@ -123,7 +137,7 @@ def test_series_share_a_time_axis_with_a_cursor():
 
 
 def test_series_of_nothing_say_so():
-    figure = figures.series_figure([], start=START)
+    figure = series_figure([], start=START)
     assert "no series" in figure.layout.annotations[0].text
 
 
@@ -141,7 +155,7 @@ def test_overlay_panels_draw_b_dashed():
 
 def test_histograms_are_bars_of_server_side_counts():
     histogram = Histogram(np.array([0.0, 1.0, 2.0]), {"x": np.array([3, 4])}, "wait (h)")
-    figure = figures.histogram_figure(histogram, title="waits")
+    figure = histogram_figure(histogram, title="waits")
     assert list(figure.data[0].y) == [3, 4]
     assert list(figure.data[0].x) == [0.5, 1.5]
     logged = Histogram(
@@ -150,12 +164,10 @@ def test_histograms_are_bars_of_server_side_counts():
         "s",
         log_x=True,
     )
-    figure = figures.histogram_figure(logged, title="transfers")
+    figure = histogram_figure(logged, title="transfers")
     assert figure.layout.xaxis.type == "log" and len(figure.data) == 2
     empty = Histogram(np.array([0.0, 1.0]), {"x": np.array([0])}, "s")
-    assert (
-        "nothing to show" in figures.histogram_figure(empty, title="t").layout.annotations[0].text
-    )
+    assert "nothing to show" in histogram_figure(empty, title="t").layout.annotations[0].text
 
 
 def test_time_label():
