@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.compute as pc
-from twin.dashboards import figures
+from twin.dashboards import maps
 from twin.dashboards.columns import SITE
 from twin.dashboards.geo import Geo
 from twin.dashboards.pages.replay import map_frame
@@ -94,7 +94,7 @@ def main() -> None:
             overrides = [f"horizon={horizon}", f"telemetry.interval={args.interval}"]
             simulate(load_config("tiny", overrides=overrides), out=root / name)
             print(f"simulated tiny {horizon:>4} in {time.perf_counter() - t0:6.2f} s")
-        figures.map_figure(Geo(), None)  # plotly's one-time set-up, outside the timings
+        maps.map_figure(Geo(), None)  # plotly's one-time set-up, outside the timings
         store = RunStore(root)
         a, b = prepare(store, "short"), prepare(store, "long")
         for key, factor in (("callback", 1), ("lookup", 20), ("naive", 20)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dash import Dash, Input, Output, State, dcc, html, no_update
-from twin.dashboards import figures, guard, ids, inputs
+from twin.dashboards import figures, guard, ids, inputs, maps
 from twin.dashboards.components import (
     DATA_ERRORS,
     Context,
@@ -101,7 +101,7 @@ def map_frame(
 
         def build() -> figures.Figure:
             snapshot = data.snapshot(now)
-            return figures.map_figure(
+            return maps.map_figure(
                 data.geo, snapshot, selected=key, title=title, height=height, uirevision=data.name
             )
 

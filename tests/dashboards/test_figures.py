@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-from twin.dashboards import figures
+from twin.dashboards import figures, maps
 from twin.dashboards.geo import Edge, Geo, Node
 from twin.dashboards.store import RunStore
 from twin.dashboards.values import Histogram, Line, LinkState, Panel, SiteState, Snapshot
@@ -32,7 +32,7 @@ def state(site: str, utilisation: float, online: bool = True) -> SiteState:
 
 def map_figure(*args, **kwargs) -> go.Figure:
     """The builder's figure, validated by plotly (an invalid property raises)."""
-    return go.Figure(figures.map_figure(*args, **kwargs))
+    return go.Figure(maps.map_figure(*args, **kwargs))
 
 
 def series_figure(*args, **kwargs) -> go.Figure:
@@ -74,7 +74,7 @@ def test_sites_offline_or_without_data_are_grey():
     figure = map_figure(GEO, snapshot)
     grey = trace(figure, "factories (offline or no data)")
     assert [c[1] for c in grey.customdata] == ["north", "south"]
-    assert grey.marker.color == figures.NO_DATA
+    assert grey.marker.color == maps.NO_DATA
     assert not [t for t in figure.data if t.name == "factories"]
 
 
@@ -105,7 +105,7 @@ def test_links_are_grey_without_telemetry_and_coloured_with_it():
     }
     figure = map_figure(GEO, Snapshot(0.0, 0.0, {}, links))
     colours = list(trace(figure, "links").marker.color)
-    assert colours == [figures._colour(0.9), figures._colour(0.05)] and colours[0] != colours[1]
+    assert colours == [maps._colour(0.9), maps._colour(0.05)] and colours[0] != colours[1]
     widths = sorted(t.line.width for t in figure.data if t.mode == "lines")
     assert widths[0] < widths[-1]  # the 400 Gbps link is drawn wider
 
