@@ -62,7 +62,8 @@ class RunData:
 
     def _once(self, key: Any, what: str, build: Callable[[], T], memo: Memo | None = None) -> T:
         """``build()`` once per key; what it raises on bad data becomes ``malformed: what``."""
-        return (memo or self._parts).get(key, lambda: converted(what, build))
+        memo = self._parts if memo is None else memo
+        return memo.get(key, lambda: converted(what, build))
 
     # -- metadata --------------------------------------------------------------------------
 

@@ -150,3 +150,15 @@ def test_a_map_figure_is_built_once_per_stamp(runs):
     same_stamp, clock = replay.map_frame(store, "a", 3 * step + 2.0, "site:north")
     assert same_stamp is figures[0] and clock  # the clock still follows t
     assert replay.map_frame(store, "a", 4 * step, "site:north")[0] is not figures[0]
+
+
+def test_caches_stay_bounded_whatever_keys_requests_ask_for(runs):
+    from twin.dashboards.limits import FIGURE_CACHE_SIZE, SERIES_CACHE_SIZE
+
+    store = RunStore(runs)
+    data = store.get("a")
+    for index in range(FIGURE_CACHE_SIZE + 50):
+        replay.series_frame(store, "a", f"site:nowhere-{index}", 0.0)
+        data.site_series(f"nowhere-{index}")
+    assert len(store.derived) == FIGURE_CACHE_SIZE
+    assert len(data._series) == SERIES_CACHE_SIZE and len(data._parts) < 10
