@@ -111,7 +111,7 @@ def run(
     from twin.interrupts import RunInterrupted, stop_signals
     from twin.trace.errors import RunWriteError
 
-    with stop_signals():
+    with stop_signals(exiting=True):
         path: Path | None = None
         try:
             from twin.config import load_config
@@ -128,6 +128,9 @@ def run(
             )
             path = out if out is not None else default_run_dir(config)
             result = _simulate(config, path, overwrite, quiet)
+            if not quiet:
+                print_summary(summarize(result.open()))
+            console.print(f"run written to [bold]{escape(str(result.path))}[/]")
         except KeyboardInterrupt as stop:
             name = stop.signal_name if isinstance(stop, RunInterrupted) else "SIGINT"
             errors.print(
@@ -144,9 +147,6 @@ def run(
             )
             errors.print(escape(_run_state(path)), highlight=False, soft_wrap=True)
             sys.exit(2)
-        if not quiet:
-            print_summary(summarize(result.open()))
-        console.print(f"run written to [bold]{escape(str(result.path))}[/]")
 
 
 def _simulate(config: Any, path: Path, overwrite: bool, quiet: bool) -> Any:

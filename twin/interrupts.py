@@ -77,11 +77,13 @@ class Stop:
 
 
 @contextmanager
-def stop_signals() -> Iterator[Stop]:
+def stop_signals(exiting: bool = False) -> Iterator[Stop]:
     """Handle SIGINT, SIGTERM and SIGHUP as :class:`Stop` requests within the block.
 
     Nested blocks share the outer one's :class:`Stop`. Outside the main thread signals
-    cannot be handled: the block yields a Stop that no signal reaches.
+    cannot be handled: the block yields a Stop that no signal reaches. The handlers before
+    the block are restored after it, unless ``exiting`` (the process ends after the block)
+    and a signal came: then later ones are ignored, so they cannot change the exit code.
     """
     installed = signal.getsignal(signal.SIGINT)
     outer = getattr(installed, "__self__", None)
@@ -97,4 +99,4 @@ def stop_signals() -> Iterator[Stop]:
         yield stop
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            signal.signal(signum, signal.SIG_IGN if exiting and stop.requested else handler)

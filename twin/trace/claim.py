@@ -45,9 +45,11 @@ def claim_run_dir(directory: str | Path, overwrite: bool = False) -> Claim:
     removed and anything else in the directory is left alone.
     """
     directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise RunDirectoryError(f"{directory} exists and is not a directory; choose another --out")
     try:
+        if directory.exists() and not directory.is_dir():
+            raise RunDirectoryError(
+                f"{directory} exists and is not a directory; choose another --out"
+            )
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise RunDirectoryError(os_error_message(error, directory)) from None

@@ -33,6 +33,7 @@ from twin.trace.schema import TABLES
 from twin.trace.streams import stream_to_file
 
 REASON = "killed: repaired by twin repair (rows up to the last flushed batch)"
+REPAIRED = "tables finished by twin repair"
 
 
 @dataclass
@@ -83,7 +84,9 @@ def repair_run(path: str | Path) -> Repair:
         if "end_s" not in manifest:
             manifest["end_s"] = _last_time_s(directory, rows)
         manifest["status"] = "incomplete"
-        manifest["reason"] = REASON
+        before = str(manifest.get("reason", ""))
+        reason = REASON if before.startswith("running") or not before else f"{before}; {REPAIRED}"
+        manifest["reason"] = reason
         manifest["repaired_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         try:
             write_manifest(directory, manifest)
@@ -91,7 +94,7 @@ def repair_run(path: str | Path) -> Repair:
             raise RunDirectoryError(os_error_message(error, directory / MANIFEST)) from None
     finally:
         claim.release()
-    return Repair(directory, True, "incomplete", REASON, rows)
+    return Repair(directory, True, "incomplete", reason, rows)
 
 
 def _finish_table(directory: Path, name: str) -> int | None:
