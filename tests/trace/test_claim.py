@@ -38,7 +38,7 @@ def test_overwrite_refuses_a_folder_with_a_foreign_manifest(tmp_path, scenario):
     (project / "src" / "app.js").write_text("console.log(1)")
     (project / "events.arrow").write_bytes(b"not twin's, whatever its name")
     before = snapshot(project)
-    with pytest.raises(RunDirectoryError, match="not a twin run directory.*refusing to overwrite"):
+    with pytest.raises(RunDirectoryError, match=r"not a twin run directory.*refusing to overwrite"):
         simulate(scenario, project, overwrite=True)
     assert snapshot(project) == before
     assert sorted(p.name for p in project.iterdir()) == [

@@ -103,3 +103,12 @@ def test_corrupt_table_is_a_run_error(tmp_path):
     (tmp_path / "jobs.arrow").write_bytes(b"garbage")
     with pytest.raises(RunError, match="not a readable Arrow file"):
         open_run(tmp_path).table("jobs")
+
+
+def test_the_trace_reference_lists_every_job_state():
+    """Every state a job can be written with is named in the column's description."""
+    from twin.model.job import JobState
+
+    description = TABLES["jobs"].field("state").metadata[b"description"].decode()
+    for state in JobState:
+        assert state.value in description, state
