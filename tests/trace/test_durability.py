@@ -176,20 +176,20 @@ def test_an_exception_in_finish(tmp_path, monkeypatch):
 
 
 def test_a_failure_in_the_close_keeps_the_rest(tmp_path, monkeypatch):
-    """The disk refuses the copy of one table: that table stays a readable stream, the
-    others are finished, the manifest says why and the error names the disk."""
-    convert = writer_module.stream_to_file
+    """The disk refuses to finish one table: that table stays a readable stream with every
+    row, the others are finished, the manifest says why and the error names the disk."""
+    close = writer_module._Sink.close
 
-    def refusing(part, final, schema, *args, **kwargs):
-        if part.name == "jobs.arrow.part":
+    def refusing(self, cut=False):
+        if not cut and self.path.name == "jobs.arrow.tmp":
             raise OSError(errno.ENOSPC, "No space left on device")
-        return convert(part, final, schema, *args, **kwargs)
+        return close(self, cut)
 
-    monkeypatch.setattr(writer_module, "stream_to_file", refusing)  # fault injection
+    monkeypatch.setattr(writer_module._Sink, "close", refusing)  # fault injection
     with pytest.raises(RunWriteError, match="the disk is full"):
         simulate(load_config("tiny", overrides=["horizon=3h"]), tmp_path / "run")
     run = assert_readable_incomplete(tmp_path / "run", "the disk is full", "twin repair")
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["tables"]["events"]["file"] == "events.arrow"
     assert manifest["tables"]["jobs"]["file"] == "jobs.arrow.part"
-    assert run.table("jobs").num_rows > 0
+    assert run.table("jobs").num_rows == manifest["jobs_submitted"] > 0, "no row is lost"

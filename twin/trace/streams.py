@@ -1,10 +1,11 @@
 """Arrow IPC streams of a run's tables: read up to the last whole batch, convert to files.
 
-While a run goes each table is an IPC *stream* (``NAME.arrow.part``): a reader, or
+While a run goes each table is also an IPC *stream* (``NAME.arrow.part``): a reader, or
 ``twin repair`` after a kill, gets every batch written before the stop, and a batch cut short
-at the end is left out. At the close each stream becomes an IPC *file* (``NAME.arrow``), batch
-by batch so memory stays flat, re-cut into batches of a fixed row count: the stream's batches
-depend on wall-clock flushes, the file's do not, so equal runs give equal bytes.
+at the end is left out. :func:`stream_to_file` turns such a stream into the IPC *file*
+(``NAME.arrow``) the run would have closed with, batch by batch so memory stays flat,
+re-cut into batches of a fixed row count (the stream's batches follow the wall clock, the
+file's do not).
 """
 
 from __future__ import annotations

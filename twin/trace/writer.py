@@ -1,14 +1,19 @@
 """Streaming writer of a run directory.
 
 Rows are buffered per table and written as compressed Arrow record batches, so memory stays
-flat however long the run. While the run goes each table is an Arrow IPC stream
-(``NAME.arrow.part``), flushed every ``batch_rows`` rows and at least every ``flush_s`` seconds
-of wall time, so a run killed outright (SIGKILL, a crash of the machine) keeps every batch
-written before the kill: readers read such streams, and ``twin repair`` finishes them. The
-close converts each stream into an Arrow IPC file (``NAME.arrow``) and writes the manifest;
-the manifest says ``incomplete`` (reason: running) until then.
+flat however long the run. Each table is written twice while the run goes:
 
-The writer claims its directory first (:mod:`twin.trace.claim`): one writer per directory.
+- as an Arrow IPC *stream*, ``NAME.arrow.part``, flushed every ``batch_rows`` rows and at
+  least every ``flush_s`` seconds of wall time: what a run killed outright (SIGKILL, a crash
+  of the machine) leaves. Readers read it up to its last whole batch; ``twin repair``
+  turns it into the final file.
+- as the Arrow IPC *file* it becomes, ``NAME.arrow.tmp``, in batches of exactly
+  ``batch_rows`` rows (the cut does not depend on the wall clock, so equal runs give equal
+  bytes). The close writes its last batch and footer and renames it ``NAME.arrow``, then
+  deletes the stream: closing costs the same however long the run was.
+
+The manifest says ``incomplete`` (reason: running) until the close. The writer claims its
+directory first (:mod:`twin.trace.claim`): one writer per directory.
 """
 
 from __future__ import annotations
@@ -25,9 +30,9 @@ import pyarrow.ipc as ipc
 
 from twin.trace.claim import Claim, claim_run_dir
 from twin.trace.errors import RunWriteError, os_error_message
-from twin.trace.layout import CONFIG, MANIFEST, PART, part_file, table_file, write_manifest
+from twin.trace.layout import CONFIG, MANIFEST, PART, TMP, part_file, table_file, write_manifest
 from twin.trace.schema import SCHEMA_VERSION, TABLES
-from twin.trace.streams import BATCH_ROWS, OPTIONS, stream_to_file
+from twin.trace.streams import BATCH_ROWS, OPTIONS
 
 __all__ = ["MANIFEST", "RunWriter", "TableWriter"]
 
@@ -36,76 +41,143 @@ FLUSH_S = 2.0
 
 
 class TableWriter:
-    """Buffers rows (tuples in schema order) and streams them out as record batches."""
+    """Buffers rows (tuples in schema order); streams them out, and writes the final file."""
 
     def __init__(self, path: Path, schema: pa.Schema, batch_rows: int) -> None:
         self.path = path
-        """The final file (``NAME.arrow``); rows stream into :attr:`part` until the close."""
+        """The final file (``NAME.arrow``), written as :attr:`temporary` until the close."""
         self.part = path.with_name(path.name + PART)
+        self.temporary = path.with_name(path.name + TMP)
         self.schema = schema
         self.batch_rows = batch_rows
         self.rows_written = 0
+        """Rows in the final file so far."""
+        self.rows_streamed = 0
+        """Rows in the stream so far."""
         self.finished = False
-        """Whether :attr:`path` holds the whole table (the stream was converted)."""
+        """Whether :attr:`path` holds the whole table."""
         self._rows: list[tuple[Any, ...]] = []
-        self._sink: pa.NativeFile | None = pa.OSFile(str(self.part), "wb")
-        self._writer: ipc.RecordBatchStreamWriter | None = ipc.new_stream(
-            self._sink, schema, options=OPTIONS
-        )
+        """Rows not in the final file yet (fewer than ``batch_rows``)."""
+        self._streamed = 0
+        """How many of those are in the stream already."""
+        self.broken: RunWriteError | None = None
+        """The write the disk refused, if one was: nothing more is written then."""
+        self._stream: _Sink | None = _Sink(self.part, ipc.new_stream, schema)
+        self._file: _Sink | None = _Sink(self.temporary, ipc.new_file, schema)
 
     def append(self, row: tuple[Any, ...]) -> None:
+        if self.broken is not None:
+            raise self.broken
         self._rows.append(row)
         if len(self._rows) >= self.batch_rows:
-            self.flush()
+            self._write_batch()
 
     def flush(self) -> None:
-        """Write the buffered rows as one batch; RunWriteError if the disk refuses."""
-        if not self._rows or self._writer is None:
-            return
-        columns = list(zip(*self._rows, strict=True))
+        """Stream the rows not streamed yet; RunWriteError if the disk refuses."""
+        if self.broken is not None:
+            raise self.broken
+        if len(self._rows) > self._streamed and self._stream is not None:
+            self._to_stream(self._batch(self._rows[self._streamed :]))
+            self._streamed = len(self._rows)
+
+    def _write_batch(self) -> None:
+        """The buffer is a whole batch: stream what is not streamed, write it to the file."""
+        batch = self._batch(self._rows)
+        if self._stream is not None:
+            self._to_stream(batch.slice(self._streamed) if self._streamed else batch)
+        if self._file is not None:
+            try:
+                self._file.write(batch)
+            except OSError as error:
+                raise self._broke(error, self.temporary) from None
+        self.rows_written += len(self._rows)
+        self._rows.clear()
+        self._streamed = 0
+
+    def _to_stream(self, batch: pa.RecordBatch) -> None:
+        try:
+            self._stream.write(batch)  # type: ignore[union-attr]
+        except OSError as error:
+            raise self._broke(error, self.part) from None
+        self.rows_streamed += batch.num_rows
+
+    def _broke(self, error: OSError, path: Path) -> RunWriteError:
+        """Give up writing after ``error`` on ``path``: the error to raise (now and after)."""
+        self.broken = RunWriteError(os_error_message(error, path))
+        self.abandon()
+        return self.broken
+
+    def _batch(self, rows: list[tuple[Any, ...]]) -> pa.RecordBatch:
+        columns = list(zip(*rows, strict=True))
         arrays = [
             pa.array(column, type=field.type)
             for column, field in zip(columns, self.schema, strict=True)
         ]
-        batch = pa.RecordBatch.from_arrays(arrays, schema=self.schema)
-        offset = self._sink.tell()  # type: ignore[union-attr]
-        try:
-            self._writer.write_batch(batch)
-        except OSError as error:
-            self.abandon()
-            with contextlib.suppress(OSError):  # drop the half batch: room for the manifest
-                os.truncate(self.part, offset)
-            raise RunWriteError(os_error_message(error, self.part)) from None
-        self.rows_written += len(self._rows)
-        self._rows.clear()
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
     def finish(self) -> None:
-        """Flush, end the stream and convert it into the final file; RunWriteError if the
-        disk refuses (the stream then stays, readable up to its last whole batch)."""
-        self.flush()
-        if self._writer is not None:
-            try:
-                self._writer.close()
-                self._sink.close()  # type: ignore[union-attr]
-            except OSError as error:
-                self.abandon()
-                raise RunWriteError(os_error_message(error, self.part)) from None
-            self._writer = self._sink = None
+        """Write the last batch and the footer, rename the file to its final name, delete
+        the stream; RunWriteError if the disk refuses (the stream then stays)."""
+        if self.broken is not None or self._file is None:
+            raise self.broken or RunWriteError(f"{self.path}: the table was abandoned")
+        self.flush()  # the stream gets every row first: it is what stays if the file fails
         try:
-            self.rows_written = stream_to_file(self.part, self.path, self.schema)
+            if self._rows:
+                self._file.write(self._batch(self._rows))
+                self.rows_written += len(self._rows)
+                self._rows.clear()
+            self._file.close()
+            self._file = None
+            os.replace(self.temporary, self.path)
         except OSError as error:
-            raise RunWriteError(os_error_message(error, self.path)) from None
+            raise self._broke(error, self.path) from None
         self.finished = True
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+        with contextlib.suppress(OSError):
+            self.part.unlink()
 
     def abandon(self) -> None:
-        """Stop writing (after an I/O error): drop the buffer, close what can be closed,
-        keep the stream as it is."""
+        """Stop writing (after an I/O error): drop the unfinished file, keep the stream up
+        to its last whole batch, drop what was not streamed."""
         self._rows.clear()
-        for handle in (self._writer, self._sink):
+        self._streamed = 0
+        for sink in (self._stream, self._file):
+            if sink is not None:
+                sink.close(cut=True)
+        self._stream = self._file = None
+        with contextlib.suppress(OSError):
+            self.temporary.unlink(missing_ok=True)
+
+
+class _Sink:
+    """An Arrow IPC writer on a file; a failed write can be cut off (so a stream ends in
+    whole batches and the disk gets the half batch back)."""
+
+    def __init__(self, path: Path, new: Any, schema: pa.Schema) -> None:
+        self.path = path
+        self._file = pa.OSFile(str(path), "wb")
+        self._writer = new(self._file, schema, options=OPTIONS)
+        self._whole = 0
+        """Bytes up to the end of the last whole write."""
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._writer.write_batch(batch)
+        self._whole = self._file.tell()
+
+    def close(self, cut: bool = False) -> None:
+        """End the file (footer or end-of-stream); if ``cut``, quietly, and truncate it to
+        its last whole write."""
+        if not cut:
+            self._writer.close()
+            self._file.close()
+            return
+        for handle in (self._writer, self._file):
             with contextlib.suppress(OSError, pa.ArrowException):
-                if handle is not None:
-                    handle.close()
-        self._writer = self._sink = None
+                handle.close()
+        with contextlib.suppress(OSError):
+            os.truncate(self.path, self._whole)
 
 
 class RunWriter:
@@ -179,29 +251,31 @@ class RunWriter:
             raise
 
     def close(self, status: str, **extra: Any) -> None:
-        """Finish every table (stream → file), write the manifest, release the directory.
+        """Finish every table (last batch, footer, final name), write the manifest with
+        ``status`` and ``extra``, release the directory.
 
-        Once the disk has refused a write, no table is converted (that needs room for a
-        copy): the streams stay, readable up to their last whole batch, the manifest is
-        written if it still can be, with the reason, and ``twin repair`` finishes the run
-        once there is room. Raises RunWriteError afterwards if a write failed.
+        A table the disk refuses to finish keeps its stream, readable up to its last whole
+        batch; the manifest then says ``incomplete`` and why (if it can still be written),
+        ``twin repair`` finishes the run once there is room, and RunWriteError is raised
+        after everything else was done.
         """
         if self.closed:
             return
         self.closed = True
         try:
             for name, table in self.tables.items():
-                if self.failed is None:
+                if table.broken is None:
                     try:
                         table.finish()
                     except RunWriteError as error:
-                        self.failed = error
-                if not table.finished:
-                    with contextlib.suppress(RunWriteError):
-                        table.flush()  # small writes may still fit where a copy did not
-                    table.abandon()
-                file = table_file(name) if table.finished else part_file(name)
-                self.manifest["tables"][name] = {"file": file, "rows": table.rows_written}
+                        self.failed = self.failed or error
+                self.failed = self.failed or table.broken
+                file, rows = (
+                    (table_file(name), table.rows_written)
+                    if table.finished
+                    else (part_file(name), table.rows_streamed)
+                )
+                self.manifest["tables"][name] = {"file": file, "rows": rows}
             self.manifest.update(extra)
             if status != "complete" and "reason" not in extra:
                 self.manifest["reason"] = "closed before the end of the run"
