@@ -1,7 +1,9 @@
 """Load benchmark of the dashboard: concurrent clients over loopback against a real server.
 
-Makes three small runs (``tiny``, one simulated day, three placement policies), serves
-``create_app`` with werkzeug's multi-threaded server on 127.0.0.1, and fires N concurrent
+Makes three small runs (``tiny``, one simulated day, three placement policies) and, beside
+them, 30 more run folders (copies, a third of them with a truncated table, a third with a
+manifest that is not JSON: the runs list has work to do), serves ``create_app`` with
+werkzeug's multi-threaded server on 127.0.0.1, and fires N concurrent
 clients × M requests each (default 20 × 50) at a mix of the app's real server callbacks,
 with the payloads the browser sends (built from ``app.callback_map`` by
 ``twin.dashboards.guard.request_body``): the runs list, a replay map frame at a random
@@ -27,6 +29,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import tempfile
 import threading
 import time
@@ -50,10 +53,17 @@ QUERIES = ("", "{state} scontains completed", "{wait_h} > 0.5", "{accelerators} 
 SORTS = ("wait_h", "submit_h", "site", "energy_mwh")
 
 
-def make_runs(root: Path, horizon: str) -> None:
+def make_runs(root: Path, horizon: str, extra: int) -> None:
     for name, placement in RUNS.items():
         overrides = [f"horizon={horizon}", f"policies.placement={placement}"]
         simulate(load_config("tiny", overrides=overrides), out=root / name)
+    for index in range(extra):
+        copy = Path(shutil.copytree(root / "base", root / f"extra-{index:02d}"))
+        if index % 3 == 1:
+            sites = copy / "sites.arrow"
+            sites.write_bytes(sites.read_bytes()[: sites.stat().st_size // 2])
+        elif index % 3 == 2:
+            (copy / "manifest.json").write_text("{not json")
 
 
 class Mix:
@@ -163,6 +173,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10 requests per client, 6 h runs")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, help="per client (default 50, quick 10)")
+    parser.add_argument("--extra", type=int, default=30, help="more run folders (default 30)")
     args = parser.parse_args()
     horizon = "6h" if args.quick else "1d"
     requests = args.requests or (10 if args.quick else 50)
@@ -171,9 +182,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         started = time.perf_counter()
-        make_runs(root, horizon)
+        make_runs(root, horizon, args.extra)
         spent = time.perf_counter() - started
-        print(f"simulated {len(RUNS)} tiny runs of {horizon} in {spent:.1f} s")
+        print(
+            f"simulated {len(RUNS)} tiny runs of {horizon} (+{args.extra} more folders) "
+            f"in {spent:.1f} s"
+        )
         horizon_s = float(json.loads((root / "base" / "manifest.json").read_text())["horizon_s"])
         many = phase(root, horizon_s, args.clients, requests, seed=1)
         one = phase(root, horizon_s, 1, requests, seed=2)

@@ -7,13 +7,19 @@ from typing import Any
 from dash import Dash, dcc, html
 from twin.dashboards import ids
 from twin.dashboards.components import Context, format_duration, message, status_badge
+from twin.dashboards.store import RunInfo
 
 PATH = "/"
 TITLE = "Runs"
 
 
 def layout(context: Context, search: str | None = None) -> html.Div:
+    """The runs list; built once per state of the runs (and shared: never modified)."""
     runs = context.store.list_runs()
+    return context.store.derived.get(("runs page", tuple(runs)), lambda: _page(context, runs))
+
+
+def _page(context: Context, runs: list[RunInfo]) -> html.Div:
     head = html.Div(
         [
             html.H2(TITLE),
