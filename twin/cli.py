@@ -192,6 +192,8 @@ def _run_state(path: Path | None) -> str:
             f"{path} is marked incomplete; its tables are kept as streams: "
             f"`twin repair {path}` finishes them once the disk has room"
         )
+    if not run.manifest.get("end_s"):
+        return f"{path} is marked incomplete: the run stopped before it began"
     return f"{path} is marked incomplete; its tables hold every row up to the stop"
 
 

@@ -193,3 +193,23 @@ def test_a_failure_in_the_close_keeps_the_rest(tmp_path, monkeypatch):
     assert manifest["tables"]["events"]["file"] == "events.arrow"
     assert manifest["tables"]["jobs"]["file"] == "jobs.arrow.part"
     assert run.table("jobs").num_rows == manifest["jobs_submitted"] > 0, "no row is lost"
+
+
+def test_a_run_in_another_thread(tmp_path):
+    """Signal handlers can only be set in the main thread: a library caller's thread runs
+    without them, and the run is the same."""
+    import threading
+
+    outcome = {}
+
+    def work():
+        try:
+            outcome["run"] = simulate(load_config("tiny", overrides=["horizon=2h"]), tmp_path / "r")
+        except BaseException as error:  # reported below
+            outcome["error"] = error
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(timeout=60)
+    assert "error" not in outcome, outcome.get("error")
+    assert open_run(tmp_path / "r").complete
