@@ -72,13 +72,17 @@ def simulate(
                 overwrite=overwrite,
             )
         world: World | None = None
+        running = False
         try:
+            stop.check()  # a signal while the directory was claimed
             world = World(scenario, TraceRecorder(writer), keep_jobs=False)
+            running = True
             with stop.deferred():
                 world.run(progress=_flushing(writer, progress), check=stop.check)
+                running = False
                 world.finish()
         except BaseException as error:
-            _close_stopped(writer, world, error, stop)
+            _close_stopped(writer, world, error, stop, running=running)
             raise
         with stop.deferred():
             writer.close("complete", end_s=world.env.now, **_totals(world))
@@ -131,18 +135,19 @@ def _totals(world: World) -> dict[str, Any]:
 
 
 def _close_stopped(
-    writer: RunWriter, world: World | None, error: BaseException, stop: Stop
+    writer: RunWriter, world: World | None, error: BaseException, stop: Stop, running: bool
 ) -> None:
     """Close the run as ``incomplete`` after ``error``; signals wait until it is closed.
 
-    An interruption stops the model between events, so its books are closed too (jobs still
-    queued or running get their rows). A failure of the close itself is raised instead of
-    ``error`` unless ``error`` already says the directory cannot be written.
+    ``running``: the model was running (not being built, not finishing). An interruption
+    stops it between events, so its books are closed then (jobs still queued or running get
+    their rows). A failure of the close itself is raised instead of ``error``
+    unless ``error`` already says the directory cannot be written.
     """
     with stop.deferred():
         reason = _reason(error)
         extra: dict[str, Any] = {}
-        if world is not None and isinstance(error, KeyboardInterrupt):
+        if world is not None and running and isinstance(error, KeyboardInterrupt):
             try:
                 world.finish()
                 extra = _totals(world)

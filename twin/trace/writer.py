@@ -133,7 +133,7 @@ class TableWriter:
             raise self._broke(error, self.path) from None
         self.finished = True
         if self._stream is not None:
-            self._stream.close()
+            self._stream.close(cut=True)  # not needed any more: quietly
             self._stream = None
         with contextlib.suppress(OSError):
             self.part.unlink()
