@@ -83,6 +83,8 @@ Weight = Annotated[float, Field(ge=0, le=1e12)]
 """A relative weight or share (non-negative, finite)."""
 Sample = Annotated[float, Field(ge=-1e15, le=1e15)]
 """A value a distribution produces or is bounded by (finite, |x| ≤ 1e15)."""
+MAX_POOL = 10_000_000
+"""The most accelerators of one pool, and so of one job."""
 HourlyProfile = Annotated[
     list[Annotated[float, Field(ge=0, le=1e5)]], Field(min_length=24, max_length=24)
 ]
@@ -172,7 +174,7 @@ class Pool(StrictModel):
     """Accelerators of one type at a site."""
 
     accelerator: str = Field(description="a key of the accelerator catalogue")
-    count: int = Field(gt=0, le=10_000_000, description="how many accelerators")
+    count: int = Field(gt=0, le=MAX_POOL, description="how many accelerators")
 
 
 class Site(StrictModel):
@@ -246,7 +248,10 @@ class Training(StrictModel):
     diurnal: HourlyProfile | None = Field(
         None, description="24 relative arrival weights per UTC hour; default flat"
     )
-    accelerators: Distribution = Field(description="accelerators per job (rounded, ≥ 1)")
+    accelerators: Distribution = Field(
+        description="accelerators per job (rounded, ≥ 1; above the largest pool possible, "
+        "10,000,000, taken as that)"
+    )
     duration_s: Distribution = Field(description="run time on a speed-1.0 accelerator, s")
     walltime_factor: float = Field(
         1.0,

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from twin.model.factory import Factory
 
 RESERVATION_TOLERANCE = 1e-9
+BACKFILL_DEPTH = 1000
+"""Queued jobs a backfill pass looks at behind the head (as Slurm's ``bf_max_job_test``):
+it bounds the work of one pass however long the queue grows."""
 
 
 class Scheduler:
@@ -66,7 +69,9 @@ class EasyBackfill(Scheduler):
     power will be free, planning with the walltimes jobs requested. A later job may start
     out of order (backfill) only if it fits now and either ends, by its walltime, before the
     reservation, or uses only what the head will not need then. Since jobs never run past
-    their walltime, the head never starts later than its reservation.
+    their walltime, the head never starts later than its reservation. A pass looks at the
+    first :data:`BACKFILL_DEPTH` jobs behind the head (a job arriving later is still tried
+    when it arrives).
     """
 
     def __init__(self, tenants: dict[str, TenantClass]) -> None:
@@ -86,7 +91,7 @@ class EasyBackfill(Scheduler):
         _start_heads(factory)
         if len(factory.queue) < 2:
             return
-        for job in list(factory.queue[1:]):
+        for job in factory.queue[1 : BACKFILL_DEPTH + 1]:
             if not any(pool.free for pool in factory.pools.values()):
                 break
             if not factory.fits_now(job):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from twin.config.schema import Scenario, Training
+from twin.config.schema import MAX_POOL, Scenario, Training
 from twin.model.calendar import DAY_S, Calendar
 from twin.model.distributions import make_sampler
 from twin.model.job import Job
@@ -125,7 +125,7 @@ class TrainingWorkload:
         job = Job(
             id=self.submitted,
             tenant=self.tenants[int(next(self._tenant))],
-            accelerators=max(1, round(float(next(self._accelerators)))),
+            accelerators=min(MAX_POOL, max(1, round(float(next(self._accelerators))))),
             work_s=max(1.0, float(next(self._duration))),
             walltime_factor=self.spec.walltime_factor,
             submit_s=self.env.now,
