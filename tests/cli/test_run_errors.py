@@ -3,6 +3,7 @@ run that says why."""
 
 from __future__ import annotations
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -42,3 +43,19 @@ def test_a_model_that_cannot_be_built_is_a_user_error_with_a_readable_run(tmp_pa
     assert all(run.table(name).num_rows == 0 for name in run.table_names)
     again = CliRunner().invoke(main, ["run", "tiny", "-q", "--out", str(out), "--overwrite"])
     assert again.exit_code == 0 and open_run(out).complete
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("file", "exists and is not a directory"),
+        ("file/run", "a part of this path is a file, not a directory"),
+        ("n" * 300, "the name is too long"),
+    ],
+)
+def test_an_unusable_out_is_a_clear_error(tmp_path, out, message):
+    (tmp_path / "file").write_text("not a folder")
+    result = CliRunner().invoke(main, ["run", "tiny", "-q", "--out", str(tmp_path / out)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert (tmp_path / "file").read_text() == "not a folder"

@@ -57,9 +57,10 @@ class TableWriter:
         self.finished = False
         """Whether :attr:`path` holds the whole table."""
         self._rows: list[tuple[Any, ...]] = []
-        """Rows not in the final file yet (fewer than ``batch_rows``)."""
-        self._streamed = 0
-        """How many of those are in the stream already."""
+        """Rows not written anywhere yet."""
+        self._pieces: list[pa.RecordBatch] = []
+        """Batches in the stream but not yet in the file (together under ``batch_rows``)."""
+        self._piece_rows = 0
         self.broken: RunWriteError | None = None
         """The write the disk refused, if one was: nothing more is written then."""
         self._stream: _Sink | None = _Sink(self.part, ipc.new_stream, schema)
@@ -69,30 +70,36 @@ class TableWriter:
         if self.broken is not None:
             raise self.broken
         self._rows.append(row)
-        if len(self._rows) >= self.batch_rows:
+        if len(self._rows) + self._piece_rows >= self.batch_rows:
             self._write_batch()
 
     def flush(self) -> None:
-        """Stream the rows not streamed yet; RunWriteError if the disk refuses."""
+        """Stream the buffered rows; RunWriteError if the disk refuses."""
         if self.broken is not None:
             raise self.broken
-        if len(self._rows) > self._streamed and self._stream is not None:
-            self._to_stream(self._batch(self._rows[self._streamed :]))
-            self._streamed = len(self._rows)
+        if self._rows:
+            batch = self._batch(self._rows)
+            self._to_stream(batch)
+            self._pieces.append(batch)
+            self._piece_rows += batch.num_rows
+            self._rows.clear()
 
     def _write_batch(self) -> None:
-        """The buffer is a whole batch: stream what is not streamed, write it to the file."""
-        batch = self._batch(self._rows)
-        if self._stream is not None:
-            self._to_stream(batch.slice(self._streamed) if self._streamed else batch)
-        if self._file is not None:
-            try:
-                self._file.write(batch)
-            except OSError as error:
-                raise self._broke(error, self.temporary) from None
-        self.rows_written += len(self._rows)
-        self._rows.clear()
-        self._streamed = 0
+        """A whole batch is buffered: stream it, and write it to the file in one piece (cut
+        the same whenever the stream was flushed: equal runs, equal bytes)."""
+        self.flush()
+        self._to_file(self._pieces)
+
+    def _to_file(self, pieces: list[pa.RecordBatch]) -> None:
+        table = pa.Table.from_batches(pieces, schema=self.schema).combine_chunks()
+        (batch,) = table.to_batches()
+        try:
+            self._file.write(batch)  # type: ignore[union-attr]
+        except OSError as error:
+            raise self._broke(error, self.temporary) from None
+        self.rows_written += batch.num_rows
+        self._pieces = []
+        self._piece_rows = 0
 
     def _to_stream(self, batch: pa.RecordBatch) -> None:
         try:
@@ -121,12 +128,10 @@ class TableWriter:
         if self.broken is not None or self._file is None:
             raise self.broken or RunWriteError(f"{self.path}: the table was abandoned")
         self.flush()  # the stream gets every row first: it is what stays if the file fails
+        if self._pieces:
+            self._to_file(self._pieces)
         try:
-            if self._rows:
-                self._file.write(self._batch(self._rows))
-                self.rows_written += len(self._rows)
-                self._rows.clear()
-            self._file.close()
+            self._file.close()  # type: ignore[union-attr]
             self._file = None
             os.replace(self.temporary, self.path)
         except OSError as error:
@@ -142,7 +147,8 @@ class TableWriter:
         """Stop writing (after an I/O error): drop the unfinished file, keep the stream up
         to its last whole batch, drop what was not streamed."""
         self._rows.clear()
-        self._streamed = 0
+        self._pieces = []
+        self._piece_rows = 0
         for sink in (self._stream, self._file):
             if sink is not None:
                 sink.close(cut=True)
