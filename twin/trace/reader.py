@@ -67,7 +67,7 @@ class Run:
     def config_text(self) -> str:
         """The resolved config the run was made with (YAML text)."""
         path = self.path / CONFIG
-        return path.read_text(encoding="utf-8") if path.exists() else ""
+        return path.read_text(encoding="utf-8") if path.is_file() else ""
 
     @property
     def table_names(self) -> list[str]:
