@@ -28,7 +28,7 @@ errors = Console(stderr=True)
 
 
 def user_errors(command: F) -> F:
-    """Turn user mistakes into exit code 2 with the message alone."""
+    """Turn user mistakes into exit code 2 with the message alone, and Ctrl-C into 130."""
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -41,6 +41,9 @@ def user_errors(command: F) -> F:
                 f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
             )
             sys.exit(2)
+        except KeyboardInterrupt:
+            errors.print("interrupted", highlight=False)
+            sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
 
