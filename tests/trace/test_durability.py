@@ -213,3 +213,27 @@ def test_a_run_in_another_thread(tmp_path):
     thread.join(timeout=60)
     assert "error" not in outcome, outcome.get("error")
     assert open_run(tmp_path / "r").complete
+
+
+def test_a_signal_during_the_close_waits_for_it(tmp_path, monkeypatch):
+    """Ctrl-C while the tables are being finished: the close completes, then the run
+    reports the interruption (a second Ctrl-C cannot lose the tables)."""
+    import os
+    import signal
+
+    from twin.interrupts import RunInterrupted
+    from twin.trace.writer import TableWriter
+
+    finish = TableWriter.finish
+
+    def finish_after_a_signal(self):
+        os.kill(os.getpid(), signal.SIGINT)  # handled at once, in this thread
+        finish(self)
+
+    monkeypatch.setattr(TableWriter, "finish", finish_after_a_signal)
+    with pytest.raises(RunInterrupted, match="stopped by SIGINT"):
+        simulate(load_config("tiny", overrides=["horizon=2h"]), tmp_path / "run")
+    run = open_run(tmp_path / "run")
+    assert run.complete, "the run had reached its horizon when the signal came"
+    for name in run.table_names:
+        assert run.table(name).num_rows == run.manifest["tables"][name]["rows"]
