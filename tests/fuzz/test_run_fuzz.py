@@ -16,8 +16,8 @@ from twin.config import builtin_scenarios
 from twin.config.loader import read_yaml
 
 BASES = {name: read_yaml(path) for name, path in builtin_scenarios().items()}
-HORIZON = {"tiny": "6h", "europe": "1h"}
-LIMIT_S = 90.0
+HORIZON = {"tiny": "3h", "europe": "1h"}
+LIMIT_S = 120.0
 """Far above what any of these short runs needs (a few seconds); only a hang reaches it."""
 RUNS = settings(
     max_examples=12,

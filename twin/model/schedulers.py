@@ -8,42 +8,58 @@ Adding a policy is one class and one line in :data:`SCHEDULERS`.
 
 from __future__ import annotations
 
+import bisect
+import heapq
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import groupby
 from typing import TYPE_CHECKING
 
 from twin.config.schema import TenantClass
-from twin.model.job import Job
+from twin.model.job import Job, JobState
 
 if TYPE_CHECKING:
     from twin.model.factory import Factory
 
 RESERVATION_TOLERANCE = 1e-9
-BACKFILL_DEPTH = 1000
+BACKFILL_DEPTH = 500
 """Queued jobs a backfill pass looks at behind the head (as Slurm's ``bf_max_job_test``):
 it bounds the work of one pass however long the queue grows."""
 
 
 class Scheduler:
-    """Base: start queue heads in order while they fit (strict FCFS)."""
+    """Base: start queue heads in order while they fit (strict FCFS).
+
+    The order a scheduler serves the queue in is :meth:`candidates` (submission order
+    here); a policy that orders differently overrides it rather than sorting the queue, so
+    the cost of a decision does not grow with the queue's length.
+    """
 
     def __init__(self, tenants: dict[str, TenantClass]) -> None:
         self.tenants = tenants
 
     def on_submit(self, factory: Factory, job: Job) -> None:
-        if factory.queue[0] is job:
+        if self.head(factory) is job:
             self.schedule(factory)
 
     def on_release(self, factory: Factory) -> None:
         self.schedule(factory)
 
     def schedule(self, factory: Factory) -> None:
-        _start_heads(factory)
+        self.start_heads(factory)
 
+    def candidates(self, factory: Factory, count: int) -> Iterable[Job]:
+        """The first ``count`` queued jobs in the order this policy serves them (lazily: a
+        pass that stops early builds no more)."""
+        return factory.queue[:count]
 
-def _start_heads(factory: Factory) -> None:
-    queue = factory.queue
-    while queue and factory.fits_now(queue[0]):
-        factory.start(queue[0])
+    def head(self, factory: Factory) -> Job | None:
+        return next(iter(self.candidates(factory, 1)), None)
+
+    def start_heads(self, factory: Factory) -> None:
+        """Start the head of the order while it fits."""
+        while (head := self.head(factory)) is not None and factory.fits_now(head):
+            factory.start(head)
 
 
 class FCFS(Scheduler):
@@ -79,32 +95,32 @@ class EasyBackfill(Scheduler):
         self._reservation: Reservation | None = None
 
     def on_submit(self, factory: Factory, job: Job) -> None:
-        if factory.queue[0] is job:
+        if self.head(factory) is job:
             self.schedule(factory)
         elif factory.fits_now(job):
-            reservation = self._reservation_for(factory)
-            if reservation is not None and self._may_backfill(factory, job, reservation):
+            head = self.head(factory)
+            if head is not None and self._may_backfill(
+                factory, job, self._reservation_for(factory, head)
+            ):
                 factory.start(job)
 
     def schedule(self, factory: Factory) -> None:
         self._reservation = None
-        _start_heads(factory)
+        self.start_heads(factory)
         if len(factory.queue) < 2:
             return
-        for job in factory.queue[1 : BACKFILL_DEPTH + 1]:
+        order = iter(self.candidates(factory, BACKFILL_DEPTH + 1))
+        head = next(order)
+        for job in order:  # the head stays put: backfilled jobs never are the head
             if not any(pool.free for pool in factory.pools.values()):
                 break
             if not factory.fits_now(job):
                 continue
-            reservation = self._reservation_for(factory)
-            if reservation is not None and self._may_backfill(factory, job, reservation):
+            if self._may_backfill(factory, job, self._reservation_for(factory, head)):
                 factory.start(job)
 
-    def _reservation_for(self, factory: Factory) -> Reservation | None:
-        """The current head's reservation, computed once per release (arrivals keep it)."""
-        if not factory.queue:
-            return None
-        head = factory.queue[0]
+    def _reservation_for(self, factory: Factory, head: Job) -> Reservation:
+        """The head's reservation, computed once per release (arrivals keep it)."""
         if self._reservation is None or self._reservation.head is not head:
             self._reservation = reserve(factory, head)
             if head.reserved_start_s is None:
@@ -150,25 +166,57 @@ FAIR_SHARE_HALF_LIFE_S = 86400.0
 
 
 class FairShare(EasyBackfill):
-    """Fair share with EASY backfilling: the queue is ordered by each tenant class's recent
-    use of this factory (accelerator-seconds, decaying with a one-day half-life) divided by
-    its weight, then by submission; the head of that order gets the EASY reservation.
+    """Fair share with EASY backfilling: the queue is served in order of each tenant class's
+    recent use of this factory (accelerator-seconds, decaying with a one-day half-life)
+    divided by its weight, then of submission; the head of that order gets the EASY
+    reservation.
+
+    Each tenant's queued jobs are kept in submission order (a job that waited for its data
+    joins at its submission's place), so the order is the tenants' queues one after another,
+    by priority (tenants of equal priority merged by submission): a decision reads the first
+    jobs of that order and never sorts the whole queue.
     """
 
     def __init__(self, tenants: dict[str, TenantClass]) -> None:
         super().__init__(tenants)
         self.usage = dict.fromkeys(tenants, 0.0)
         self._decayed_at = 0.0
+        self._waiting: dict[str, list[Job]] = {}
+        self._groups: list[list[str]] = []
+        """Tenants with queued jobs by priority, equal priorities together (set per pass)."""
 
     def on_submit(self, factory: Factory, job: Job) -> None:
+        bisect.insort(self._waiting.setdefault(job.tenant, []), job, key=_submission)
         self.schedule(factory)
 
     def schedule(self, factory: Factory) -> None:
         self._charge_running(factory)
-        factory.queue.sort(key=lambda job: (self.priority(job.tenant), job.submit_s, job.id))
+        # priorities hold still during a pass (usage is charged at its start only)
+        ranked = sorted(self._waiting, key=self.priority)
+        self._groups = [list(group) for _, group in groupby(ranked, key=self.priority)]
         super().schedule(factory)
 
+    def candidates(self, factory: Factory, count: int) -> Iterator[Job]:
+        chosen = 0
+        for waiting in self._waiting.values():
+            gone = 0
+            while gone < len(waiting) and waiting[gone].state is not JobState.QUEUED:
+                gone += 1  # started or cancelled since
+            del waiting[:gone]
+        for group in self._groups:
+            queues = [self._waiting[tenant] for tenant in group if self._waiting[tenant]]
+            if not queues:
+                continue
+            merged = heapq.merge(*queues, key=_submission) if len(queues) > 1 else queues[0]
+            for job in merged:
+                if job.state is JobState.QUEUED:
+                    yield job
+                    chosen += 1
+                    if chosen == count:
+                        return
+
     def priority(self, tenant: str) -> float:
+        """Recent use over weight: the lower, the sooner the tenant's jobs are served."""
         weight = self.tenants[tenant].weight if tenant in self.tenants else 1.0
         return self.usage.get(tenant, 0.0) / weight
 
@@ -187,6 +235,10 @@ class FairShare(EasyBackfill):
                 now - since
             )
         self._decayed_at = now
+
+
+def _submission(job: Job) -> tuple[float, int]:
+    return (job.submit_s, job.id)
 
 
 SCHEDULERS: dict[str, type[Scheduler]] = {

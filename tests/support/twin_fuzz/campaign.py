@@ -105,7 +105,7 @@ def special_inputs(folder: Path) -> Iterator[tuple[str, list[str], str]]:
 
 
 def run_campaign(folder: Path, count: int, seed: int) -> int:
-    """Run ``count`` accepted mutants (tiny for 6 h, europe for 1 h); print the counts."""
+    """Run ``count`` accepted mutants (tiny for 3 h, europe for 1 h); print the counts."""
     bases = {name: base_data(name) for name in BASES}
     kinds: Counter[str] = Counter()
     slowest = (0.0, "")
@@ -113,7 +113,7 @@ def run_campaign(folder: Path, count: int, seed: int) -> int:
     for case in range(count):
         rng = random.Random(seed * 5_000_011 + case)
         name = "europe" if case % 3 == 0 else "tiny"
-        overrides = [f"horizon={'1h' if name == 'europe' else '6h'}"]
+        overrides = [f"horizon={'1h' if name == 'europe' else '3h'}"]
         case_folder = folder / f"run{case}"
         case_folder.mkdir()
         found = accepted_mutant(rng, bases[name], case_folder, overrides)
