@@ -25,8 +25,8 @@ if not (Path(__file__).parent / "kernels").is_dir() and (_checkout / "kernels").
 _API = {
     "load_config": "twin.config",
     "Scenario": "twin.config",
-    "simulate": "twin.simulate",
-    "RunResult": "twin.simulate",
+    "simulate": "twin.simulation",
+    "RunResult": "twin.simulation",
     "open_run": "twin.trace.reader",
     "Run": "twin.trace.reader",
     "World": "twin.model.world",

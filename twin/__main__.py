@@ -1,6 +1,6 @@
 """python -m twin"""
 
-from twin.cli import main
+from twin.entry import main
 
 if __name__ == "__main__":
     main()

@@ -119,7 +119,7 @@ def run(
         try:
             from twin.config import load_config
             from twin.model.world import check_policies
-            from twin.simulate import default_run_dir
+            from twin.simulation import default_run_dir
             from twin.trace.summary import summarize
 
             config = load_config(
@@ -154,7 +154,7 @@ def run(
 
 def _simulate(config: Any, path: Path, overwrite: bool, quiet: bool) -> Any:
     """``twin.simulate`` with a progress bar on stderr (none if ``quiet``)."""
-    from twin.simulate import simulate
+    from twin.simulation import simulate
 
     if quiet:
         return simulate(config, path, overwrite)
@@ -314,7 +314,10 @@ def dash_command(runs_dir: Path, host: str, port: int, debug: bool) -> None:
 
 def print_summary(result: Any) -> None:
     """Render a :class:`twin.trace.summary.Summary` as tables."""
-    head = f"{result.scenario}: {format_duration(result.horizon_s)} simulated"
+    reached = result.simulated_s if result.simulated_s is not None else result.horizon_s
+    head = f"{result.scenario}: {format_duration(reached)} simulated"
+    if reached < result.horizon_s:
+        head += f" of {format_duration(result.horizon_s)}"
     if result.wall_time_s is not None:
         head += f" in {result.wall_time_s:.1f} s"
     status = "" if result.status == "complete" else f"  [bold red]({result.status})[/]"

@@ -194,3 +194,19 @@ def test_the_run_command_restores_the_signal_handlers():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True"]
+
+
+@pytest.mark.parametrize("delay_s", [0.05, 0.3, 0.8])
+def test_ctrl_c_while_starting_or_validating_exits_130_without_a_traceback(delay_s):
+    """Early (the CLI still importing) or later (a scenario being read): a plain exit."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "twin", "validate", "europe"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(delay_s)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode in (130, 0), stderr  # 0: it finished before the signal
+    assert "Traceback" not in stderr

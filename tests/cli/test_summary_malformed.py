@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from twin.cli import main
 from twin.config import load_config
-from twin.simulate import simulate
+from twin.simulation import simulate
 from twin.trace.errors import RunError
 from twin.trace.reader import open_run
 from twin.trace.summary import summarize

@@ -33,7 +33,7 @@ LINKS = (("north", "pop_x", 400.0), ("pop_x", "south", 100.0))
 
 def simulate_tiny(out: Path, *overrides: str) -> Path:
     from twin.config import load_config
-    from twin.simulate import simulate
+    from twin.simulation import simulate
 
     simulate(load_config("tiny", overrides=["horizon=6h", *overrides]), out=out)
     return out

@@ -20,7 +20,7 @@ import simpy
 from twin.config import Scenario, validate_scenario
 from twin.model.job import Job
 from twin.model.world import World, check_policies
-from twin.simulate import simulate
+from twin.simulation import simulate
 from twin.trace.reader import open_run
 
 START = "2026-03-02T00:00:00"

@@ -1,7 +1,7 @@
 """Tests of the flow-level network: topology, routes, fair sharing, conservation, telemetry.
 
 Hand-computed cases drive :class:`twin.model.network.Network` directly on a SimPy
-environment; whole-run cases go through :func:`twin.simulate.simulate` and read the run
+environment; whole-run cases go through :func:`twin.simulation.simulate` and read the run
 directory back (``transfers``, ``links`` and ``jobs`` tables).
 """
 
@@ -26,7 +26,7 @@ from twin.model.network import Network, Transfer
 from twin.model.recorder import Recorder
 from twin.model.topology import Topology
 from twin.model.world import World
-from twin.simulate import simulate
+from twin.simulation import simulate
 from twin.trace.reader import open_run
 
 GB = 1e9

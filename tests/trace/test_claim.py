@@ -8,7 +8,7 @@ import os
 import pytest
 
 from twin.config import load_config
-from twin.simulate import simulate
+from twin.simulation import simulate
 from twin.trace.claim import claim_run_dir
 from twin.trace.errors import RunBusyError, RunDirectoryError
 from twin.trace.reader import open_run

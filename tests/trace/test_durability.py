@@ -19,7 +19,7 @@ import yaml
 from twin.config import TwinUserError, builtin_scenarios, load_config, validate_scenario
 from twin.config.errors import ConfigError
 from twin.model.world import World
-from twin.simulate import simulate
+from twin.simulation import simulate
 from twin.trace import writer as writer_module
 from twin.trace.errors import RunWriteError
 from twin.trace.reader import open_run

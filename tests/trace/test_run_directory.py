@@ -8,7 +8,7 @@ import pyarrow.ipc as ipc
 import pytest
 
 from twin.config import load_config
-from twin.simulate import simulate
+from twin.simulation import simulate
 from twin.trace.reader import RunError, open_run
 from twin.trace.schema import SCHEMA_VERSION, TABLES
 

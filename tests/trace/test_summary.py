@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from twin.config import builtin_scenarios, validate_scenario
-from twin.simulate import simulate
+from twin.simulation import simulate
 from twin.trace.reader import open_run
 from twin.trace.summary import summarize
 
@@ -70,3 +70,28 @@ def test_kpis_are_flat_numbers(run_with_everything):
     kpis = summarize(run_with_everything).kpis()
     assert "embed SLO attainment (%)" in kpis and "data moved (TB)" in kpis
     assert all(isinstance(value, float) for value in kpis.values())
+
+
+def test_summary_of_an_interrupted_run_says_how_far_it_got(tmp_path):
+    from click.testing import CliRunner
+
+    from twin.cli import main
+    from twin.config import load_config
+    from twin.simulation import simulate
+    from twin.trace.reader import open_run
+    from twin.trace.summary import summarize
+
+    scenario = load_config("tiny")  # one day
+    calls = []
+
+    def progress(now):
+        calls.append(now)
+        if len(calls) == 100:  # half way
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        simulate(scenario, tmp_path / "run", progress=progress)
+    summary = summarize(open_run(tmp_path / "run"))
+    assert summary.simulated_s == pytest.approx(scenario.horizon / 2, rel=0.02)
+    shown = CliRunner().invoke(main, ["summary", str(tmp_path / "run")]).output
+    assert "12h simulated of 1d" in shown and "incomplete" in shown

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twin.simulate import simulate
+from twin.simulation import simulate
 
 START = "2026-03-02T05:30:00"
 HORIZON_S = 3 * 86400.0

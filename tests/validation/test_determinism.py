@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from twin.simulate import simulate
+from twin.simulation import simulate
 from twin.trace.reader import open_run
 
 TABLES = ("jobs", "sites", "events")

@@ -29,7 +29,7 @@ import pytest
 
 from twin.config import validate_scenario
 from twin.model.world import World
-from twin.simulate import simulate
+from twin.simulation import simulate
 
 # M/M/c parameters: c servers, utilisation rho, mean service time 1 min (the queue is
 # scale-free: minutes keep 300,000 jobs inside the 10-year horizon a scenario may ask for).

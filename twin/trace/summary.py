@@ -25,6 +25,9 @@ class Summary:
     horizon_s: float
     wall_time_s: float | None
     jobs_by_state: dict[str, int]
+    simulated_s: float | None = None
+    """The simulated span the run reached (its manifest's ``end_s``; less than the horizon
+    for an incomplete run)."""
     tenants: list[dict[str, Any]] = field(default_factory=list)
     sites: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[str, float] = field(default_factory=dict)
@@ -113,6 +116,7 @@ def _summarize(run: Run) -> Summary:
         horizon_s=float(run.manifest.get("horizon_s", 0.0)),
         wall_time_s=run.manifest.get("wall_time_s"),
         jobs_by_state=dict(sorted(states.items())),
+        simulated_s=_end_s(run.manifest),
         tenants=tenants,
         sites=sites,
         totals=totals,
@@ -285,3 +289,8 @@ def _site_rows(table: pa.Table) -> tuple[list[dict[str, Any]], dict[str, float]]
         "cost_eur": sum(s["cost_eur"] for s in sites),
     }
     return sites, totals
+
+
+def _end_s(manifest: dict[str, Any]) -> float | None:
+    value = manifest.get("end_s")
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -49,7 +49,7 @@ def accepted_mutant(
 
 
 def _child(path: str, overrides: list[str], out: str, report: str) -> None:
-    from twin.simulate import simulate
+    from twin.simulation import simulate
 
     try:
         simulate(load_config(path, overrides=overrides), out)
