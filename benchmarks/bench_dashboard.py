@@ -33,7 +33,7 @@ from twin.dashboards.pages.replay import map_frame
 from twin.dashboards.store import RunStore
 
 from twin.config import load_config
-from twin.simulate import simulate
+from twin.simulation import simulate
 
 
 def median_times(fns: list[Callable[[], object]], repeats: int) -> list[float]:

@@ -45,7 +45,7 @@ from twin.dashboards.guard import request_body
 from werkzeug.serving import make_server
 
 from twin.config import load_config
-from twin.simulate import simulate
+from twin.simulation import simulate
 
 RUNS = {"base": "least_loaded", "green": "lowest_carbon", "cheap": "lowest_cost"}
 SITES = ("site:north", "site:south")

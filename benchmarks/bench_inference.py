@@ -41,7 +41,7 @@ from twin.kernels import queueing as q
 
 import twin.model.inference as inference
 from twin.config import load_config
-from twin.simulate import simulate
+from twin.simulation import simulate
 from twin.trace.reader import open_run
 
 

@@ -66,7 +66,7 @@ def model_events_per_s(horizon: str) -> tuple[float, int, float]:
 CHILD = """
 import json, resource, sys, time
 from twin.config import load_config
-from twin.simulate import simulate
+from twin.simulation import simulate
 scenario = load_config("europe", overrides=["horizon=" + sys.argv[1]])
 begin = time.perf_counter()
 result = simulate(scenario, sys.argv[2])

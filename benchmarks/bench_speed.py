@@ -98,7 +98,7 @@ def layer_of(filename: str) -> str:
 def layer_shares(horizon: str) -> dict[str, float]:
     """Own time by layer of an in-process europe run (cProfile), as shares of the total."""
     from twin.config import load_config
-    from twin.simulate import simulate
+    from twin.simulation import simulate
 
     scenario = load_config("europe", overrides=[f"horizon={horizon}"])
     profile = cProfile.Profile()
@@ -122,7 +122,7 @@ def kernel_speedup(horizon: str) -> tuple[float, float, float]:
 
     import twin.model.inference as inference
     from twin.config import load_config
-    from twin.simulate import simulate
+    from twin.simulation import simulate
 
     scenario = load_config(
         "europe",
