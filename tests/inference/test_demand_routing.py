@@ -11,12 +11,12 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from twin.kernels.window_stats import categorical
 
 from twin.config.errors import ConfigError
 from twin.model.inference import (
     SLO_AWARE_HEADROOM,
     SiteView,
-    categorical,
     least_latency,
     nearest,
     slo_aware,
@@ -406,8 +406,8 @@ def test_replicas_wait_for_a_site_to_open(kit) -> None:
     seed=st.integers(0, 2**16),
 )
 def test_region_draws_equal_a_binary_search(weights: list[float], n: int, seed: int) -> None:
-    """The bucket table used for large windows gives exactly the binary search's regions,
-    bucket edges included."""
+    """The compiled draw gives exactly numpy's binary search's regions, bucket edges of
+    binary fractions included."""
     w = np.asarray(weights)
     if w.sum() == 0:
         w[0] = 1.0

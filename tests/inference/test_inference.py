@@ -18,8 +18,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from twin.model.inference import _percentiles_ms
+from twin.kernels.window_stats import percentiles_ms
 
 # ---------------------------------------------------------------- conservation
 
@@ -324,7 +323,7 @@ def test_window_percentiles_are_numpys_linear_ones_over_finite_values(
 ) -> None:
     array = np.asarray(values, dtype=float)
     finite = array[np.isfinite(array)]
-    got = _percentiles_ms(array, quantiles)
+    got = percentiles_ms(array, np.asarray(quantiles, dtype=float))
     if finite.size == 0:
         assert got == [None] * len(quantiles)
     else:

@@ -37,6 +37,8 @@ from twin.kernels.queueing import (
     fcfs_multiserver_limited,
     make_queue_state,
 )
+from twin.kernels.routing import fill_nearest_first
+from twin.kernels.window_stats import categorical, percentiles_ms
 from twin.model.calendar import HOUR_S, Calendar
 from twin.model.distributions import make_sampler
 from twin.model.factory import Factory, Pool
@@ -175,22 +177,8 @@ def slo_aware(
     region's nearest site."""
     budget = service.slo.ttft_s or service.slo.latency_s or math.inf
     columns = [view.column for view in views]
-    times = rtt[:, columns]
-    left = demand.astype(float).copy()
     room = np.array([view.capacity_rps * SLO_AWARE_HEADROOM for view in views])
-    flows = np.zeros((len(demand), len(views)))
-    order = np.argsort(times, axis=None, kind="stable")
-    for flat in order:
-        r, v = divmod(int(flat), len(views))
-        if left[r] <= 0 or room[v] <= 0 or times[r, v] >= budget:
-            continue
-        take = min(left[r], room[v])
-        flows[r, v] += take
-        left[r] -= take
-        room[v] -= take
-    nearest_view = np.argmin(times, axis=1)
-    flows[np.arange(len(demand)), nearest_view] += left
-    return flows
+    return fill_nearest_first(demand, rtt[:, columns], room, budget)
 
 
 ROUTINGS: dict[str, Router] = {
@@ -222,53 +210,8 @@ class WindowResult:
     busy: float = 0.0
 
 
-def _percentiles_ms(values: np.ndarray, quantiles: tuple[float, ...]) -> list[float | None]:
-    """Percentiles (linear interpolation, as numpy's default) of the finite values, in ms.
-
-    One sort (numpy's vectorised float sort beats ``np.partition`` at 2–6 order statistics
-    here); NaN and ±inf sort to the ends and are cut off there.
-    """
-    ranked = np.sort(values)
-    first = int(np.searchsorted(ranked, -np.inf, side="right"))
-    last = int(np.searchsorted(ranked, np.inf, side="left"))
-    size = last - first
-    if size <= 0:
-        return [None] * len(quantiles)
-    position = np.asarray(quantiles) / 100 * (size - 1)
-    low = np.floor(position).astype(np.int64)
-    high = np.minimum(low + 1, size - 1)
-    low += first
-    high += first
-    value = ranked[low] + (ranked[high] - ranked[low]) * (position - (low - first))
-    return (value * 1000).tolist()
-
-
-def categorical(cumulative: np.ndarray, uniform: np.ndarray) -> np.ndarray:
-    """Category of each uniform draw in [0, 1): ``min(searchsorted(cumulative, u, "right"),
-    len(cumulative) − 1)``, as int64.
-
-    For many draws, a table over ``2**12`` equal buckets of [0, 1) answers every draw whose
-    bucket holds no category boundary (a gather instead of a binary search; bucket edges
-    ``b / 2**12`` and ``u · 2**12`` are exact in binary floating point, so the answer is the
-    same); the few others fall back to the binary search.
-    """
-    last = len(cumulative) - 1
-    if len(uniform) < _TABLE_MIN_DRAWS:
-        return np.minimum(np.searchsorted(cumulative, uniform, side="right"), last)
-    edges = np.arange(_TABLE_BUCKETS + 1) / _TABLE_BUCKETS
-    low = np.searchsorted(cumulative, edges[:-1], side="right")
-    high = np.searchsorted(cumulative, edges[1:], side="left")  # boundaries below the top
-    table = np.where(low == high, np.minimum(low, last), -1)
-    regions = table[(uniform * _TABLE_BUCKETS).astype(np.int64)]
-    unsure = np.flatnonzero(regions < 0)
-    if len(unsure):
-        found = np.searchsorted(cumulative, uniform[unsure], side="right")
-        regions[unsure] = np.minimum(found, last)
-    return regions
-
-
-_TABLE_BUCKETS = 1 << 12
-_TABLE_MIN_DRAWS = 4096
+_Q_TWO = np.array([50.0, 99.0])
+_Q_THREE = np.array([50.0, 95.0, 99.0])
 
 
 # ---------------------------------------------------------------- where replicas go
@@ -795,9 +738,9 @@ class ServiceModel:
                     served,
                     result.dropped,
                     result.in_system,
-                    *_percentiles_ms(result.ttft, (50, 99)),
-                    *_percentiles_ms(result.tpot, (50, 99)),
-                    *_percentiles_ms(result.latency, (50, 95, 99)),
+                    *percentiles_ms(result.ttft, _Q_TWO),
+                    *percentiles_ms(result.tpot, _Q_TWO),
+                    *percentiles_ms(result.latency, _Q_THREE),
                     int(result.missed.sum()) + result.dropped,
                     None if math.isnan(result.mean_batch) else result.mean_batch,
                     result.busy,
