@@ -1,9 +1,9 @@
 """Real-time inference: regional demand, routing, and replicas served by numba kernels.
 
 Requests are far too many for one SimPy event each, so the model is hybrid (DESIGN §3): one
-SimPy process per service × site wakes every window, draws the window's arrivals as arrays
-from the routed regional demand, and passes them through a queueing kernel whose state is
-carried across windows (:mod:`twin.kernels.queueing`): multi-server FCFS for ``single``
+SimPy process per service wakes every window and, for each hosting site in turn, draws the
+window's arrivals as arrays from the routed regional demand, and passes them through a
+queueing kernel whose state is carried across windows (:mod:`twin.kernels.queueing`): multi-server FCFS for ``single``
 services, an iteration-level continuous-batching replica for ``llm`` services. Only
 per-window aggregates are recorded. Replicas hold accelerators of their factory, so
 inference and training compete for the same sites and power.
@@ -418,16 +418,7 @@ class ServiceSite:
             return self.count * self.service.servers_per_replica / owner.mean_service_s
         return self.count * owner.replica_rps(self)
 
-    # ------------------------------------------------------------ the window process
-
-    def run(self, window_s: float) -> Iterator[simpy.Event]:
-        env = self.factory.env
-        while True:
-            start = env.now
-            yield env.timeout(window_s)
-            rates = self.owner.routed_rps(start, window_s)[:, self.index]
-            result = self.window(start, env.now, rates)
-            self.owner.record(self, result, env.now)
+    # ------------------------------------------------------------ one window
 
     def window(self, start: float, end: float, region_rps: np.ndarray) -> WindowResult:
         """Draw the window's arrivals from the per-region rates and serve them."""
@@ -678,6 +669,17 @@ class ServiceModel:
                 make_sampler(service.output_tokens, stream(seed, "means"))(20000).mean()
             )
 
+    def run(self) -> Iterator[simpy.Event]:
+        """Every window: route the demand, then serve and record each hosting site in turn."""
+        env = self.env
+        while True:
+            start = env.now
+            yield env.timeout(self.window_s)
+            rates = self.routed_rps(start, self.window_s)
+            for site in self.sites:
+                result = site.window(start, env.now, rates[:, site.index])
+                self.record(site, result, env.now)
+
     def routed_rps(self, start: float, window_s: float) -> np.ndarray:
         """Rates per region × hosting site for the window starting at ``start`` (cached).
 
@@ -844,7 +846,7 @@ class InferenceModel:
                 site.factory.open_listeners.append(lambda _f, site=site: site.scale_to(site.wanted))
                 if site.factory.online:
                     site.scale_to(site.wanted)
-                env.process(site.run(spec.window))
+            env.process(model.run())
             if model.service.autoscale is not None:
                 env.process(model.autoscale())
 
