@@ -60,7 +60,7 @@ from twin.kernels.batching_state import (
 # ============================================================================================
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _drop_arrived(wait_i, wait_f, head, nq, cnt, now, out_drop, n_drop):
     """Drop the pending requests of the waiting ring that arrived by ``now`` (they find the
     queue full): record their ids in ``out_drop[n_drop:]`` and remove them from the ring.
@@ -115,7 +115,7 @@ def _ring_move(wait_i, wait_f, src, dst):
     wait_f[dst] = wait_f[src]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _decode_run(c0, c_b, c_kv, n_run, now, horizon, run_i, run_f, stats):
     """Jump over the decode-only iterations that start before ``horizon`` and complete no
     request; return the clock after them (``now`` if there are fewer than two).
@@ -184,7 +184,7 @@ def _decode_run(c0, c_b, c_kv, n_run, now, horizon, run_i, run_f, stats):
     return end
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _batching_kernel(
     mode,
     c0,

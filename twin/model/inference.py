@@ -3,10 +3,10 @@
 Requests are far too many for one SimPy event each, so the model is hybrid (DESIGN §3): one
 SimPy process per service wakes every window and, for each hosting site in turn, draws the
 window's arrivals as arrays from the routed regional demand, and passes them through a
-queueing kernel whose state is carried across windows (:mod:`twin.kernels.queueing`): multi-server FCFS for ``single``
-services, an iteration-level continuous-batching replica for ``llm`` services. Only
-per-window aggregates are recorded. Replicas hold accelerators of their factory, so
-inference and training compete for the same sites and power.
+queueing kernel whose state is carried across windows (:mod:`twin.kernels.queueing`):
+multi-server FCFS for ``single`` services, an iteration-level continuous-batching replica
+for ``llm`` services. Only per-window aggregates are recorded. Replicas hold accelerators of
+their factory, so inference and training compete for the same sites and power.
 
 An ``llm`` replica's ``max_queue`` bounds its waiting queue (requests not yet admitted to the
 running batch): the kernel drops an arrival that finds it full (see
@@ -34,6 +34,7 @@ from twin.kernels.queueing import (
     STAT_BUSY_S,
     STAT_ITERATIONS,
     BatchingReplica,
+    BatchingResult,
     fcfs_multiserver_limited,
     make_queue_state,
 )
@@ -491,7 +492,6 @@ class ServiceSite:
         active = self.replicas
         n_active = len(active)
         dropped_parts = []
-        parts = []
         if n:
             prompt = np.maximum(1, np.rint(owner.prompt_sampler(n))).astype(np.int64)
             output = np.maximum(1, np.rint(owner.output_sampler(n))).astype(np.int64)
@@ -516,20 +516,17 @@ class ServiceSite:
             np.cumsum(counts, out=bounds[1:])
             arrivals, prompt, output = arrivals[order], prompt[order], output[order]
             ids = ids[order]
-            for k, replica in enumerate(active):
-                lo, hi = bounds[k], bounds[k + 1]
-                parts.append(
-                    replica.step(
-                        arrivals[lo:hi], prompt[lo:hi], output[lo:hi], end, ids[lo:hi], check=False
-                    )
-                )
+            work = [
+                (replica, arrivals[lo:hi], prompt[lo:hi], output[lo:hi], ids[lo:hi])
+                for replica, lo, hi in zip(active, bounds[:-1], bounds[1:], strict=True)
+            ]
         else:
             if n:
                 dropped_parts.append(regions)  # no active replica: nowhere to go
-            for replica in active:
-                parts.append(replica.step(_NO_TIMES, _NO_IDS, _NO_IDS, end, _NO_IDS, check=False))
-        for replica in self.draining:  # no new arrivals: they only finish their requests
-            parts.append(replica.step(_NO_TIMES, _NO_IDS, _NO_IDS, end, _NO_IDS, check=False))
+            work = [(replica, _NO_TIMES, _NO_IDS, _NO_IDS, _NO_IDS) for replica in active]
+        # draining replicas get no new arrivals: they only finish their requests
+        work += [(replica, _NO_TIMES, _NO_IDS, _NO_IDS, _NO_IDS) for replica in self.draining]
+        parts = owner.advance(work, end)
         mask = (1 << REGION_BITS) - 1
         if parts:
             ids_done = np.concatenate([p.ids for p in parts])
@@ -668,6 +665,14 @@ class ServiceModel:
             self.mean_output = float(
                 make_sampler(service.output_tokens, stream(seed, "means"))(20000).mean()
             )
+
+    @staticmethod
+    def advance(work: list[tuple], end: float) -> list[BatchingResult]:
+        """Step each replica of ``work`` (replica, arrivals, prompts, outputs, ids) to ``end``."""
+        return [
+            replica.step(arrivals, prompt, output, end, ids, check=False)
+            for replica, arrivals, prompt, output, ids in work
+        ]
 
     def run(self) -> Iterator[simpy.Event]:
         """Every window: route the demand, then serve and record each hosting site in turn."""
