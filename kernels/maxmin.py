@@ -427,6 +427,9 @@ def maxmin_rates(
     route_links: np.ndarray,
     capacity: np.ndarray,
     rate_cap: np.ndarray | None = None,
+    *,
+    out: np.ndarray | None = None,
+    check: bool = True,
 ) -> np.ndarray:
     """Max-min fair rate of every flow sharing a set of capacitated links.
 
@@ -449,6 +452,13 @@ def maxmin_rates(
     rate_cap : numpy.ndarray of float64, shape (n_flows,), optional
         Upper bound on each flow's rate in the same unit (``np.inf`` = no cap), modelling
         a flow limited by its endpoint. Must be >= 0 and not NaN. Default: no caps.
+    out : numpy.ndarray of float64, shape (n_flows,), optional
+        Where to write the rates (and what is returned): a caller that solves once per
+        event reuses one buffer instead of allocating.
+    check : bool, default True
+        Validate the inputs first. A caller whose inputs are valid by construction (the
+        network model, which builds them itself and solves per event) may skip the scan;
+        invalid inputs are then undefined behaviour, never a ``ValueError``.
 
     Returns
     -------
@@ -484,11 +494,18 @@ def maxmin_rates(
     ... ).tolist()
     [2.0, 8.0, 2.0]
     """
-    _check_inputs(route_ptr, route_links, capacity, rate_cap)
+    if check:
+        _check_inputs(route_ptr, route_links, capacity, rate_cap)
+        if out is not None and (
+            not isinstance(out, np.ndarray)
+            or out.dtype != np.float64
+            or out.shape != (route_ptr.shape[0] - 1,)
+        ):
+            raise ValueError("out must be a float64 array with one entry per flow")
     n_flows = route_ptr.shape[0] - 1
     if rate_cap is None:
         rate_cap = np.full(n_flows, np.inf)
-    rates = np.empty(n_flows, dtype=np.float64)
+    rates = np.empty(n_flows, dtype=np.float64) if out is None else out
     _maxmin_kernel(route_ptr, route_links, capacity, rate_cap, rates)
     return rates
 

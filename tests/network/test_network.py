@@ -111,9 +111,9 @@ def count_solver_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     solver = network_module.maxmin_rates
 
-    def counting(route_ptr, route_links, capacity, rate_cap=None):
+    def counting(route_ptr, route_links, capacity, rate_cap=None, **options):
         calls.append(len(route_ptr) - 1)
-        return solver(route_ptr, route_links, capacity, rate_cap)
+        return solver(route_ptr, route_links, capacity, rate_cap, **options)
 
     monkeypatch.setattr(network_module, "maxmin_rates", counting)
     return calls

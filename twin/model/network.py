@@ -9,6 +9,7 @@ latency + bytes × 8 / rate for a lone flow.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +21,8 @@ from twin.model.topology import Route, Topology
 
 DRAIN_TOLERANCE_S = 1e-9
 """A flow with less than this much sending time left has drained (float rounding)."""
+_START = 16
+"""Flows the per-flow buffers hold before they first grow."""
 
 
 @dataclass(eq=False, slots=True)
@@ -51,7 +54,13 @@ class Transfer:
 
 
 class Network:
-    """Active transfers over a topology, their fair rates and their completions."""
+    """Active transfers over a topology, their fair rates and their completions.
+
+    The active flows' state lives in growable numpy buffers (the first ``len(_flows)``
+    entries are live, in the order of ``_flows``): a start appends, a drain compacts, and a
+    solve hands views of them to the kernel, so an event costs a few array operations
+    whatever the number of flows.
+    """
 
     def __init__(
         self,
@@ -68,13 +77,21 @@ class Network:
         n = len(self.capacity_gbps)
         self.active: dict[int, Transfer] = {}
         self._flows: list[Transfer] = []
-        """Active transfers, in the order of the per-flow arrays below."""
-        self._remaining_bits = np.zeros(0)
-        self._rates_bps = np.zeros(0)
-        self._caps_gbps = np.zeros(0)
-        self._lengths = np.zeros(0, dtype=np.int64)
-        self._links = np.zeros(0, dtype=np.int64)
-        """The active flows' routes, concatenated (CSR with ``_lengths``)."""
+        """Active transfers, in the order of the per-flow buffers below."""
+        self._remaining_buf = np.zeros(_START)
+        self._caps_buf = np.zeros(_START)
+        """Each flow's own rate cap, Gbps."""
+        self._gbps_buf = np.zeros(_START)
+        """The kernel's output: each flow's rate, Gbps."""
+        self._rates_buf = np.zeros(_START)
+        self._lengths_buf = np.zeros(_START, dtype=np.int64)
+        self._ptr_buf = np.zeros(_START + 1, dtype=np.int64)
+        """CSR row pointer of the routes (``_ptr_buf[0]`` stays 0)."""
+        self._links_buf = np.zeros(4 * _START, dtype=np.int64)
+        """The active flows' routes, concatenated (CSR with ``_ptr_buf``)."""
+        self._occupied = 0
+        """Live entries of ``_links_buf``."""
+        self._views()
         self.delivering: dict[int, Transfer] = {}
         """Drained transfers whose last bit is still on its way (one route latency)."""
         self.channel_bits = np.zeros(n)
@@ -87,6 +104,27 @@ class Network:
         self._next_id = 0
         self._version = 0
         self._last_s = 0.0
+
+    def _views(self) -> None:
+        """Point the per-flow arrays at the live part of the buffers."""
+        n, m = len(self._flows), self._occupied
+        self._remaining_bits = self._remaining_buf[:n]
+        self._rates_bps = self._rates_buf[:n]
+        self._caps_gbps = self._caps_buf[:n]
+        self._lengths = self._lengths_buf[:n]
+        self._route_ptr = self._ptr_buf[: n + 1]
+        self._links = self._links_buf[:m]
+
+    def _make_room(self, flows: int, occupied: int) -> None:
+        """Grow the buffers (doubling) to hold ``flows`` flows crossing ``occupied`` channels."""
+        if flows > len(self._remaining_buf):
+            size = max(flows, 2 * len(self._remaining_buf))
+            for name in ("_remaining_buf", "_caps_buf", "_gbps_buf", "_rates_buf"):
+                setattr(self, name, _grown(getattr(self, name), size))
+            self._lengths_buf = _grown(self._lengths_buf, size)
+            self._ptr_buf = _grown(self._ptr_buf, size + 1)
+        if occupied > len(self._links_buf):
+            self._links_buf = _grown(self._links_buf, max(occupied, 2 * len(self._links_buf)))
 
     # ------------------------------------------------------------ sending
 
@@ -119,12 +157,20 @@ class Network:
             return transfer.done
         self.advance()
         self.active[transfer.id] = transfer
+        n, m = len(self._flows), self._occupied
+        hops = route.channel_ids
+        self._make_room(n + 1, m + len(hops))
         self._flows.append(transfer)
-        self._remaining_bits = np.append(self._remaining_bits, transfer.remaining_bits)
-        self._caps_gbps = np.append(self._caps_gbps, transfer.cap_bps / 1e9)
-        self._lengths = np.append(self._lengths, len(route.channels))
-        self._links = np.concatenate([self._links, route.channels])
-        np.add.at(self.channel_flows, route.channels, 1)
+        self._remaining_buf[n] = transfer.remaining_bits
+        self._caps_buf[n] = transfer.cap_bps / 1e9
+        self._lengths_buf[n] = len(hops)
+        self._links_buf[m : m + len(hops)] = route.channels
+        self._occupied = m + len(hops)
+        self._ptr_buf[n + 1] = self._occupied
+        flows = self.channel_flows
+        for channel in hops:
+            flows[channel] += 1
+        self._views()
         self._resolve()
         return transfer.done
 
@@ -155,21 +201,27 @@ class Network:
     def _resolve(self) -> None:
         """Recompute the max-min fair rates and schedule the next drain."""
         self._version += 1
-        if not self._flows:
-            self._rates_bps = np.zeros(0)
+        n = len(self._flows)
+        if not n:
             self.channel_rate_bps[:] = 0.0
             return
-        route_ptr = np.zeros(len(self._flows) + 1, dtype=np.int64)
-        np.cumsum(self._lengths, out=route_ptr[1:])
-        rates_gbps = maxmin_rates(route_ptr, self._links, self.capacity_gbps, self._caps_gbps)
+        rates_gbps = maxmin_rates(
+            self._route_ptr,
+            self._links,
+            self.capacity_gbps,
+            self._caps_gbps,
+            out=self._gbps_buf[:n],
+            check=False,  # built here, valid by construction
+        )
         self.solves += 1
-        self._rates_bps = rates_gbps * 1e9
+        rates_bps = self._rates_bps
+        np.multiply(rates_gbps, 1e9, out=rates_bps)
         self.channel_rate_bps = np.bincount(
             self._links,
-            weights=np.repeat(self._rates_bps, self._lengths),
+            weights=np.repeat(rates_bps, self._lengths),
             minlength=len(self.capacity_gbps),
         )
-        next_drain_s = max(0.0, float((self._remaining_bits / self._rates_bps).min()))
+        next_drain_s = max(0.0, float((self._remaining_bits / rates_bps).min()))
         version = self._version
         self.env.timeout(next_drain_s).callbacks.append(lambda _: self._on_drain(version))
 
@@ -179,24 +231,39 @@ class Network:
         self.advance()
         # Late in a long run the clock's resolution exceeds the tolerance: a residue that
         # needs less than one clock tick would be rescheduled at the same instant forever.
-        tolerance_s = max(DRAIN_TOLERANCE_S, float(np.spacing(self.env.now)))
+        tolerance_s = max(DRAIN_TOLERANCE_S, math.ulp(self.env.now))
         done = self._remaining_bits <= self._rates_bps * tolerance_s
-        keep = ~done
-        drained = [
-            flow for flow, finished in zip(self._flows, done.tolist(), strict=True) if finished
-        ]
-        self._flows = [
-            flow for flow, finished in zip(self._flows, done.tolist(), strict=True) if not finished
-        ]
-        self._links = self._links[np.repeat(keep, self._lengths)]
-        self._remaining_bits = self._remaining_bits[keep]
-        self._caps_gbps = self._caps_gbps[keep]
-        self._lengths = self._lengths[keep]
+        finished = np.flatnonzero(done).tolist()
+        drained = [self._flows[i] for i in finished]
+        if drained:
+            self._compact(done, finished)
         for transfer in drained:
             del self.active[transfer.id]
-            np.subtract.at(self.channel_flows, transfer.route.channels, 1)
+            flows = self.channel_flows
+            for channel in transfer.route.channel_ids:
+                flows[channel] -= 1
             self._drained(transfer)
         self._resolve()
+
+    def _compact(self, done: np.ndarray, finished: list[int]) -> None:
+        """Drop the drained flows from the buffers, keeping the others' order."""
+        if len(finished) == len(self._flows):
+            self._flows = []
+            self._occupied = 0
+            self._views()
+            return
+        keep = ~done
+        links = self._links[np.repeat(keep, self._lengths)]
+        for buffer in (self._remaining_buf, self._caps_buf, self._lengths_buf):
+            kept = buffer[: len(self._flows)][keep]
+            buffer[: len(kept)] = kept
+        for i in reversed(finished):
+            del self._flows[i]
+        n = len(self._flows)
+        self._links_buf[: len(links)] = links
+        self._occupied = len(links)
+        np.cumsum(self._lengths_buf[:n], out=self._ptr_buf[1 : n + 1])
+        self._views()
 
     def _drained(self, transfer: Transfer) -> None:
         transfer.remaining_bits = 0.0
@@ -220,3 +287,10 @@ class Network:
             transfer.remaining_bits = bits
         pending = [*self.active.values(), *self.delivering.values()]
         return sorted(pending, key=lambda transfer: transfer.id)
+
+
+def _grown(buffer: np.ndarray, size: int) -> np.ndarray:
+    """``buffer`` copied into a larger one of ``size`` entries (the rest zero)."""
+    grown = np.zeros(size, dtype=buffer.dtype)
+    grown[: len(buffer)] = buffer
+    return grown

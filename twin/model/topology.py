@@ -42,6 +42,8 @@ class Route:
     channels: np.ndarray
     """Channel indices (int64)."""
     latency_s: float
+    channel_ids: tuple[int, ...] = ()
+    """The same indices as Python ints (cheap to loop over per transfer)."""
 
     @property
     def label(self) -> str:
@@ -115,7 +117,12 @@ class Topology:
             channels.append(self.access[destination][1])
         latency_s = sum(self.channels[c].latency_s for c in channels)
         return Route(
-            source, destination, tuple(nodes), np.array(channels, dtype=np.int64), latency_s
+            source,
+            destination,
+            tuple(nodes),
+            np.array(channels, dtype=np.int64),
+            latency_s,
+            tuple(int(channel) for channel in channels),
         )
 
     def changed(self) -> None:
