@@ -32,20 +32,29 @@ def user_errors(command: F) -> F:
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from twin.trace.reader import RunError
-
         try:
             return command(*args, **kwargs)
-        except (TwinUserError, RunError) as error:
+        except KeyboardInterrupt:
+            errors.print("interrupted", highlight=False)
+            sys.exit(130)
+        except Exception as error:
+            if not _is_user_error(error):
+                raise
             errors.print(
                 f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
             )
             sys.exit(2)
-        except KeyboardInterrupt:
-            errors.print("interrupted", highlight=False)
-            sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _is_user_error(error: Exception) -> bool:
+    """A user mistake (bad input, an unreadable run), as opposed to a bug in twin."""
+    if isinstance(error, TwinUserError):
+        return True
+    from twin.trace.reader import RunError  # loads pyarrow: only once something failed
+
+    return isinstance(error, RunError)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,5 +1,6 @@
-"""The ``twin`` command's entry point: the CLI, with a Ctrl-C during start-up (while the CLI
-and its libraries are still being imported) an exit like any other, not a traceback."""
+"""The ``twin`` command's entry point: the CLI, with a Ctrl-C at any moment (while the CLI
+and its libraries are still being imported, while click parses the arguments, or inside a
+command) an exit with status 130, not a traceback or click's "Aborted!" with status 1."""
 
 from __future__ import annotations
 
@@ -8,8 +9,21 @@ import sys
 
 def main() -> None:
     try:
+        import click
+
         from twin.cli import main as cli
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted while starting\n")
-        raise SystemExit(130) from None
-    cli()
+        _interrupted()
+    try:
+        code = cli.main(standalone_mode=False)
+    except click.exceptions.Abort:  # how click reports a Ctrl-C outside a command
+        _interrupted()
+    except click.ClickException as error:  # a usage error: click's message and status
+        error.show()
+        raise SystemExit(error.exit_code) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _interrupted() -> None:
+    sys.stderr.write("interrupted\n")
+    raise SystemExit(130)
