@@ -5,7 +5,7 @@ compiled scans of the arrival arrays).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from twin.kernels._jit import njit
 
 # ============================================================================================
 # Shared validation helpers (plain Python)

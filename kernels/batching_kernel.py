@@ -13,7 +13,7 @@ References
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from twin.kernels._jit import njit
 from twin.kernels.batching_state import (
     _N_RF,
     _N_RI,

@@ -20,8 +20,8 @@ import math
 from collections import deque
 
 import numpy as np
-from numba import njit
 from twin.kernels._checks import _as_f64, _check_inplace, _out_array, _raise_scan, _scan_fcfs
+from twin.kernels._jit import njit
 
 # ============================================================================================
 # Multi-server FCFS: binary min-heap over the servers' next-free times

@@ -27,7 +27,7 @@ from __future__ import annotations
 import heapq
 
 import numpy as np
-from numba import njit
+from twin.kernels._jit import njit
 
 __all__ = ["SATURATION_RTOL", "maxmin_rates", "maxmin_rates_reference"]
 

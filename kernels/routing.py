@@ -7,7 +7,7 @@ round trip, so in Python it costs a loop over regions × sites each window.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from twin.kernels._jit import njit
 
 
 @njit(cache=True)

@@ -10,7 +10,7 @@ replaces a handful of numpy calls. Results are bit-identical to their numpy refe
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from twin.kernels._jit import njit
 
 # ============================================================================================
 # Percentiles
