@@ -233,7 +233,7 @@ class Network:
         # needs less than one clock tick would be rescheduled at the same instant forever.
         tolerance_s = max(DRAIN_TOLERANCE_S, math.ulp(self.env.now))
         done = self._remaining_bits <= self._rates_bps * tolerance_s
-        finished = np.flatnonzero(done).tolist()
+        finished = done.nonzero()[0].tolist()
         drained = [self._flows[i] for i in finished]
         if drained:
             self._compact(done, finished)
@@ -247,11 +247,25 @@ class Network:
 
     def _compact(self, done: np.ndarray, finished: list[int]) -> None:
         """Drop the drained flows from the buffers, keeping the others' order."""
-        if len(finished) == len(self._flows):
+        n, m = len(self._flows), self._occupied
+        if len(finished) == n:
             self._flows = []
             self._occupied = 0
-            self._views()
-            return
+        elif len(finished) == 1:  # the usual case: shift the tail down by one flow
+            (i,) = finished
+            hops = int(self._lengths_buf[i])
+            for buffer in (self._remaining_buf, self._caps_buf, self._lengths_buf):
+                buffer[i : n - 1] = buffer[i + 1 : n]
+            start = int(self._ptr_buf[i])
+            self._links_buf[start : m - hops] = self._links_buf[start + hops : m]
+            self._ptr_buf[i + 1 : n] = self._ptr_buf[i + 2 : n + 1] - hops
+            self._occupied = m - hops
+            del self._flows[i]
+        else:
+            self._compact_many(done, finished)
+        self._views()
+
+    def _compact_many(self, done: np.ndarray, finished: list[int]) -> None:
         keep = ~done
         links = self._links[np.repeat(keep, self._lengths)]
         for buffer in (self._remaining_buf, self._caps_buf, self._lengths_buf):
@@ -263,7 +277,6 @@ class Network:
         self._links_buf[: len(links)] = links
         self._occupied = len(links)
         np.cumsum(self._lengths_buf[:n], out=self._ptr_buf[1 : n + 1])
-        self._views()
 
     def _drained(self, transfer: Transfer) -> None:
         transfer.remaining_bits = 0.0
