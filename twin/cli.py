@@ -1,7 +1,8 @@
 """The ``twin`` command line: thin over the library (parse, call, print).
 
 User mistakes (bad config, missing file, bad ``--set``) exit with code 2 and a short message,
-never a traceback.
+never a traceback. Libraries are imported by the commands that use them, so ``twin --help``
+and ``twin --version`` load no pydantic, SimPy, numba or pyarrow.
 """
 
 from __future__ import annotations
@@ -16,11 +17,6 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
-from twin.config import TwinUserError
-from twin.config.units import format_duration, parse_duration_s
 
 F = TypeVar("F", bound=Callable[..., Any])
 console = Console()
@@ -50,6 +46,8 @@ def user_errors(command: F) -> F:
 
 def _is_user_error(error: Exception) -> bool:
     """A user mistake (bad input, an unreadable run), as opposed to a bug in twin."""
+    from twin.config import TwinUserError
+
     if isinstance(error, TwinUserError):
         return True
     from twin.trace.reader import RunError  # loads pyarrow: only once something failed
@@ -68,6 +66,9 @@ def main() -> None:
 
 
 def _overrides(horizon: str | None, seed: int | None, sets: tuple[str, ...]) -> list[str]:
+    from twin.config import TwinUserError
+    from twin.config.units import parse_duration_s
+
     overrides = list(sets)
     if horizon is not None:
         try:
@@ -120,6 +121,7 @@ def run(
     Ctrl-C, SIGTERM and SIGHUP stop the run within about a second, leaving a readable run
     marked incomplete; the exit code is 128 + the signal's number (130 for Ctrl-C).
     """
+    from twin.config import TwinUserError
     from twin.interrupts import RunInterrupted, stop_signals
     from twin.trace.errors import RunWriteError
 
@@ -167,6 +169,10 @@ def _simulate(config: Any, path: Path, overwrite: bool, quiet: bool) -> Any:
 
     if quiet:
         return simulate(config, path, overwrite)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from twin.config.units import format_duration
+
     progress = Progress(
         TextColumn(f"[bold]{escape(config.name)}[/]"),
         BarColumn(),
@@ -247,6 +253,7 @@ def validate(
     only the model can tell (a service no pool can host, say) is caught here too.
     """
     from twin.config import load_config
+    from twin.config.units import format_duration
     from twin.model.world import World, check_policies
 
     config = load_config(scenario, whatifs, sets, [check_policies], _limits(large_input))
@@ -279,6 +286,8 @@ def summary(run_dir: Path, as_json: bool) -> None:
 @main.command()
 def scenarios() -> None:
     """List the built-in scenarios and what-if overlays."""
+    from rich.table import Table
+
     from twin.config import builtin_scenarios, builtin_whatifs
     from twin.config.loader import read_yaml
 
@@ -323,6 +332,10 @@ def dash_command(runs_dir: Path, host: str, port: int, debug: bool) -> None:
 
 def print_summary(result: Any) -> None:
     """Render a :class:`twin.trace.summary.Summary` as tables."""
+    from rich.table import Table
+
+    from twin.config.units import format_duration
+
     reached = result.simulated_s if result.simulated_s is not None else result.horizon_s
     head = f"{result.scenario}: {format_duration(reached)} simulated"
     if reached < result.horizon_s:
