@@ -9,6 +9,7 @@ boundaries when carbon intensity or price follow an hourly profile.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -153,6 +154,10 @@ class Factory:
         self.reserved_accelerators = 0
         """Accelerators held by standing reservations (inference replicas)."""
         self.running: dict[int, Job] = {}
+        self.running_ends: list[tuple[float, int, Job]] = []
+        """The running jobs as (start + walltime, id, job), sorted: when each must end at the
+        latest (what a backfilling reservation plans with), kept in order as jobs start and
+        end rather than sorted per decision."""
         self.meter = EnergyMeter(calendar, site)
 
     # ------------------------------------------------------------ state
@@ -272,6 +277,7 @@ class Factory:
         job.state = JobState.RUNNING
         job.start_s = self.env.now
         self.running[job.id] = job
+        bisect.insort(self.running_ends, (job.start_s + job.walltime_s, job.id, job))
         self.recorder.event(self.env.now, "start", site=self.id, job=job.id, value=job.accelerators)
         self.env.timeout(job.run_s).callbacks.append(lambda _: self._finish(job))
         for listener in self.start_listeners:
@@ -283,6 +289,8 @@ class Factory:
         self.busy_accelerators -= job.accelerators
         self._power_changed()
         del self.running[job.id]
+        ends = self.running_ends
+        del ends[bisect.bisect_left(ends, (job.start_s + job.walltime_s, job.id))]  # type: ignore[operator]
         job.end_s = self.env.now
         job.state = JobState.FAILED if job.fail_fraction is not None else JobState.COMPLETED
         self._charge(job, pool)

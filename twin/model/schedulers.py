@@ -111,13 +111,16 @@ class EasyBackfill(Scheduler):
             return
         order = iter(self.candidates(factory, BACKFILL_DEPTH + 1))
         head = next(order)
+        pools = factory.pools.values()
+        if not any(pool.free for pool in pools):
+            return
         for job in order:  # the head stays put: backfilled jobs never are the head
-            if not any(pool.free for pool in factory.pools.values()):
-                break
             if not factory.fits_now(job):
                 continue
             if self._may_backfill(factory, job, self._reservation_for(factory, head)):
                 factory.start(job)
+                if not any(pool.free for pool in pools):  # only a start takes accelerators
+                    break
 
     def _reservation_for(self, factory: Factory, head: Job) -> Reservation:
         """The head's reservation, computed once per release (arrivals keep it)."""
@@ -150,11 +153,10 @@ def reserve(factory: Factory, head: Job) -> Reservation:
     headroom = factory.cap_w - factory.power_w
     need_power = factory.extra_power_w(head)
     start_s = factory.env.now
-    ends = sorted(factory.running.values(), key=lambda job: (job.start_s + job.walltime_s, job.id))
-    for job in ends:
+    for end_s, _, job in factory.running_ends:
         if free >= head.accelerators and headroom >= need_power * (1 - RESERVATION_TOLERANCE):
             break
-        start_s = job.start_s + job.walltime_s
+        start_s = end_s
         if job.accelerator == head.accelerator:
             free += job.accelerators
         headroom += factory.extra_power_w(job)
