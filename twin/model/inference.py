@@ -107,15 +107,16 @@ def round_trips_s(scenario: Scenario, topology: Topology | None) -> np.ndarray:
     nodes += [(pop.id, pop.lat, pop.lon) for pop in scenario.pops]
     rtt = np.zeros((len(spec.regions), len(scenario.sites)))
     for r, region in enumerate(spec.regions):
+        if topology is not None:  # where the region enters the network
+            entry, lat, lon = min(
+                nodes, key=lambda n: great_circle_km(region.lat, region.lon, n[1], n[2])
+            )
+            access = great_circle_km(region.lat, region.lon, lat, lon) * fibre_s_per_km
         for s, site in enumerate(scenario.sites):
             direct = great_circle_km(region.lat, region.lon, site.lat, site.lon) * fibre_s_per_km
             best = direct
             if topology is not None:
-                entry, lat, lon = min(
-                    nodes, key=lambda n: great_circle_km(region.lat, region.lon, n[1], n[2])
-                )
                 route = topology.route(entry, site.id) if entry != site.id else None
-                access = great_circle_km(region.lat, region.lon, lat, lon) * fibre_s_per_km
                 if entry == site.id:
                     best = access
                 elif route is not None:
