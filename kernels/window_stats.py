@@ -53,9 +53,16 @@ def percentiles_ms(values: np.ndarray, quantiles_pct: np.ndarray) -> list[float 
     quantiles_pct : numpy.ndarray of float64, shape (k,)
         Percentiles wanted, in [0, 100].
     """
+    if values.shape[0] > _COMPILED_UP_TO:  # numpy's sort is the faster one for large arrays
+        return percentiles_ms_ref(values, quantiles_pct)
     out = np.empty(quantiles_pct.shape[0])
     _percentiles_kernel(np.ascontiguousarray(values, dtype=np.float64), quantiles_pct, out)
     return [None if value != value else float(value) for value in out]
+
+
+_COMPILED_UP_TO = 1000
+"""Up to this many values the compiled kernel (no call overhead) is faster than numpy's
+vectorised sort; beyond, numpy is (the two give the same numbers)."""
 
 
 def percentiles_ms_ref(values: np.ndarray, quantiles_pct: np.ndarray) -> list[float | None]:
