@@ -196,7 +196,7 @@ def test_the_run_command_restores_the_signal_handlers():
     assert result.stdout.split() == ["True", "True"]
 
 
-@pytest.mark.parametrize("after_start_s", [0.02, 0.3, 0.8])
+@pytest.mark.parametrize("after_start_s", [0.12, 0.4, 0.9])
 def test_ctrl_c_while_starting_or_validating_exits_130_without_a_traceback(after_start_s):
     """Early (the CLI still importing) or later (a scenario being read): a plain exit. The
     delays count from when the interpreter itself has started (Python's own start-up, before
