@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import bisect
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -21,6 +22,34 @@ def make_sampler(spec: object, rng: np.random.Generator) -> Sampler:
     if low is None and high is None:
         return draw
     return lambda n: np.clip(draw(n), low, high)
+
+
+BLOCK = 1024
+"""Draws made at once by :func:`one_by_one`."""
+
+
+def one_by_one(spec: object, rng: np.random.Generator) -> Iterator[float]:
+    """Successive single draws of a distribution, made ``BLOCK`` at a time: the values of
+    calling ``sample(1)`` again and again, since numpy fills a block element by element from
+    the bit stream (PCG64 keeps a spare 32-bit half in its own state, so bounded integers
+    agree too; ``tests/model/test_distributions.py`` checks every kind). Draws left unused
+    at the end are the stream's alone."""
+    sample = make_sampler(spec, rng)
+    while True:
+        yield from sample(BLOCK).tolist()
+
+
+class WeightedIndex:
+    """Draws ``rng.choice(len(p), p=p)`` (one index) the way numpy does (a uniform draw
+    placed on the normalised cumulative weights), without its per-call checks."""
+
+    def __init__(self, p: np.ndarray) -> None:
+        cdf = np.asarray(p, dtype=np.float64).cumsum()
+        cdf /= cdf[-1]
+        self._cdf = cdf.tolist()
+
+    def __call__(self, rng: np.random.Generator) -> int:
+        return bisect.bisect_right(self._cdf, rng.random())
 
 
 def _raw_sampler(spec: object, rng: np.random.Generator) -> Sampler:

@@ -9,7 +9,7 @@ import simpy
 
 from twin.config.schema import BulkTransfers, Scenario
 from twin.model.calendar import DAY_S
-from twin.model.distributions import make_sampler
+from twin.model.distributions import WeightedIndex, one_by_one
 from twin.model.network import Network
 from twin.model.rng import stream
 
@@ -27,9 +27,10 @@ class BulkTransferWorkload:
         self.horizon_s = scenario.horizon
         self.mean_gap_s = DAY_S / spec.arrivals_per_day
         capacity = {site.id: float(sum(p.count for p in site.pools)) for site in scenario.sites}
-        self.sources, self.source_p = _weights(spec.sources or capacity)
-        self.destinations, self.destination_p = _weights(spec.destinations or capacity)
-        self.size_gb = make_sampler(spec.size_gb, stream(scenario.seed, "transfers.size"))
+        self.sources, source_p = _weights(spec.sources or capacity)
+        self.destinations, destination_p = _weights(spec.destinations or capacity)
+        self._source, self._destination = WeightedIndex(source_p), WeightedIndex(destination_p)
+        self.size_gb = one_by_one(spec.size_gb, stream(scenario.seed, "transfers.size"))
         self.rng = stream(scenario.seed, "transfers.arrivals")
         self.started = 0
 
@@ -42,17 +43,15 @@ class BulkTransferWorkload:
             source, destination = self._pair()
             if source is None or destination is None:
                 continue
-            size = max(0.0, float(self.size_gb(1)[0])) * GB
+            size = max(0.0, next(self.size_gb)) * GB
             self.network.send(source, destination, size, "bulk")
             self.started += 1
 
     def _pair(self) -> tuple[str | None, str | None]:
         """A reachable (source, destination) pair of distinct sites, drawn by weight."""
         for _ in range(32):
-            source = self.sources[int(self.rng.choice(len(self.sources), p=self.source_p))]
-            destination = self.destinations[
-                int(self.rng.choice(len(self.destinations), p=self.destination_p))
-            ]
+            source = self.sources[self._source(self.rng)]
+            destination = self.destinations[self._destination(self.rng)]
             if source != destination and self.network.reachable(source, destination):
                 return source, destination
         return None, None
