@@ -20,6 +20,7 @@ from typing import Any
 
 _lock = threading.RLock()
 _pending: list[LazyKernel] = []
+_dispatchers: list[Any] = []
 _loaded = False
 
 
@@ -58,7 +59,9 @@ def njit(function: Callable[..., Any] | None = None, **options: Any) -> Any:
     def decorate(py_func: Callable[..., Any]) -> Any:
         with _lock:
             if _loaded:
-                return _dispatcher(py_func, options)
+                dispatcher = _dispatcher(py_func, options)
+                _dispatchers.append(dispatcher)
+                return dispatcher
             kernel = LazyKernel(py_func, options)
             _pending.append(kernel)
             return kernel
@@ -90,8 +93,16 @@ def load_numba() -> None:
                         setattr(module, attribute, dispatchers[id(value)])
         for kernel in _pending:
             kernel.compiled = dispatchers[id(kernel)]
+        _dispatchers.extend(dispatchers.values())
         _pending.clear()
         _loaded = True
+
+
+def loaded_kernels() -> list[Any]:
+    """The dispatcher of every kernel made so far (none before numba is loaded); their
+    ``stats`` say which signatures were compiled and which loaded from the cache."""
+    with _lock:
+        return list(_dispatchers)
 
 
 def _dispatcher(py_func: Callable[..., Any], options: dict[str, Any]) -> Any:
@@ -105,8 +116,9 @@ def _dispatcher(py_func: Callable[..., Any], options: dict[str, Any]) -> Any:
             raise
     warnings.warn(
         "twin: no folder can hold the compiled kernels (not the package's, not "
-        "NUMBA_CACHE_DIR, not the user's cache folder): they are compiled in every run",
+        "NUMBA_CACHE_DIR, not the user's cache folder), so they are compiled in every run; "
+        "set NUMBA_CACHE_DIR to a folder you can write",
         RuntimeWarning,
-        stacklevel=2,
+        stacklevel=1,
     )
     return numba.njit(**{**options, "cache": False})(py_func)

@@ -315,6 +315,35 @@ def schema(out: Path | None) -> None:
         console.print(f"schema written to {out}")
 
 
+@main.command("compile")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    help="processes at a time (default: one per part, at most one per core)",
+)
+@user_errors
+def compile_command(jobs: int | None) -> None:
+    """Compile the numba kernels now, so that no run waits for them.
+
+    A run compiles each kernel the first time one needs it (about half a minute in all) and
+    caches it; this does it ahead, in parallel: once after installing or upgrading twin.
+    """
+    from twin.kernel_cache import compile_kernels
+
+    errors.print(
+        "compiling the kernels (about half a minute if none is cached yet)", highlight=False
+    )
+    report = compile_kernels(jobs)
+    console.print(
+        f"kernels: {report.compiled} compiled, {report.loaded} loaded from the cache, in "
+        f"{report.wall_s:.1f} s ({report.processes} processes); cached in "
+        + escape(", ".join(sorted(report.caches)) or "no folder (NUMBA_DISABLE_JIT?)"),
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 @main.command("dash")
 @click.argument("runs_dir", default="runs", type=click.Path(path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to serve on")
