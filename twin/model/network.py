@@ -21,6 +21,8 @@ from twin.model.topology import Route, Topology
 
 DRAIN_TOLERANCE_S = 1e-9
 """A flow with less than this much sending time left has drained (float rounding)."""
+_smallest = np.minimum.reduce
+"""``array.min()`` without its Python wrapper (the same ufunc reduction)."""
 _START = 16
 """Flows the per-flow buffers hold before they first grow."""
 
@@ -74,7 +76,7 @@ class Network:
         self.recorder = recorder
         self.flow_cap_bps = flow_cap_gbps * 1e9 if flow_cap_gbps else np.inf
         self.capacity_gbps = topology.capacity_gbps.copy()
-        n = len(self.capacity_gbps)
+        n = self._channels = len(self.capacity_gbps)
         self.active: dict[int, Transfer] = {}
         self._flows: list[Transfer] = []
         """Active transfers, in the order of the per-flow buffers below."""
@@ -217,11 +219,9 @@ class Network:
         rates_bps = self._rates_bps
         np.multiply(rates_gbps, 1e9, out=rates_bps)
         self.channel_rate_bps = np.bincount(
-            self._links,
-            weights=np.repeat(rates_bps, self._lengths),
-            minlength=len(self.capacity_gbps),
+            self._links, weights=rates_bps.repeat(self._lengths), minlength=self._channels
         )
-        next_drain_s = max(0.0, float((self._remaining_bits / rates_bps).min()))
+        next_drain_s = max(0.0, float(_smallest(self._remaining_bits / rates_bps)))
         version = self._version
         self.env.timeout(next_drain_s).callbacks.append(lambda _: self._on_drain(version))
 
