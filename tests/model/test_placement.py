@@ -6,8 +6,7 @@ import datetime as dt
 
 import pytest
 
-from twin.model.broker import least_loaded
-from twin.model.job import JobState
+from twin.model.broker import least_loaded, lowest_carbon, lowest_cost
 from twin.model.world import World
 
 LONG_S = 10_000.0
@@ -172,23 +171,32 @@ def test_least_loaded_counts_queued_work(model_kit) -> None:
     assert [job.start_s for job in world.jobs] == pytest.approx([0.0, 1.0, LONG_S, 1 + LONG_S])
 
 
-def test_least_loaded_fast_choice_is_the_key_minimum(model_kit) -> None:
-    """The broker picks a least_loaded placement without building the key's tuples; at
-    every placement of a busy run over mixed pools (loads tied at first, then queued work)
-    its pick is the one ``min`` with the :func:`least_loaded` key gives."""
+@pytest.mark.parametrize(
+    ("placement", "key"),
+    [
+        ("least_loaded", least_loaded),
+        ("lowest_carbon", lowest_carbon),
+        ("lowest_cost", lowest_cost),
+    ],
+)
+def test_fast_choice_is_the_key_minimum(model_kit, placement, key) -> None:
+    """The broker picks a placement without building the key's tuples for every candidate;
+    at every placement of a busy run over mixed pools, equal and hourly grids (ties on every
+    part of the key, sites full or not) its pick is the one ``min`` with the key gives."""
+    hourly = [50.0 + 10.0 * (hour % 6) for hour in range(24)]
     sites = [
-        model_kit.site("a", 8),
-        model_kit.site("b", 16, "A100"),
-        model_kit.site("c", 8),
-        model_kit.site("d", 24),
-        model_kit.site("e", 16, "A100"),
+        model_kit.site("a", 8, carbon=100.0, price=40.0),
+        model_kit.site("b", 16, "A100", carbon=100.0, price=40.0),
+        model_kit.site("c", 8, carbon=100.0, price=40.0),
+        model_kit.site("d", 24, carbon=hourly, price=hourly),
+        model_kit.site("e", 16, "A100", carbon=hourly, price=hourly),
     ]
     training = {
         "arrivals_per_day": 2000,
         "accelerators": {"dist": "choice", "values": [1, 2, 4, 8]},
         "duration_s": {"dist": "exponential", "mean": 3600},
     }
-    world = World(model_kit.build(model_kit.scenario(sites, "least_loaded", training)))
+    world = World(model_kit.build(model_kit.scenario(sites, placement, training)))
     broker = world.broker
     fast = broker._choice
     assert fast is not None
@@ -196,13 +204,12 @@ def test_least_loaded_fast_choice_is_the_key_minimum(model_kit) -> None:
 
     def checked(job, candidates, broker):
         chosen = fast(job, candidates, broker)
-        by_key = min(candidates, key=lambda fp: least_loaded(job, fp[0], fp[1], broker))
-        assert chosen == by_key
+        assert chosen == min(candidates, key=lambda fp: key(job, fp[0], fp[1], broker))
         picks.append(chosen[0].id)
         return chosen
 
     broker._choice = checked
     world.run(steps=1)
     assert len(picks) > 1000
-    assert set(picks) == {"a", "b", "c", "d", "e"}
-    assert any(job.state is JobState.QUEUED for f in world.factories for job in f.queue)
+    assert len(set(picks)) >= 3
+    assert any(factory.queue for factory in world.factories)  # some sites were full

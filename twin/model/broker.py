@@ -71,14 +71,39 @@ def _least_loaded_choice(
     return candidates[loads.index(min(loads))]
 
 
+def _by_energy_choice(now_value: Callable[[Factory], float]) -> PlacementChoice:
+    """The chooser of a key ``(cannot start now, now_value × energy per work, load, id,
+    accelerator)`` (:func:`lowest_carbon`, :func:`lowest_cost`): the first two parts for
+    every candidate, the rest only among those tied on them."""
+
+    def choose(
+        job: Job, candidates: list[tuple[Factory, Pool]], broker: Broker
+    ) -> tuple[Factory, Pool]:
+        heads = [
+            (not f.fits_now_on(job, p), now_value(f) * _energy_per_work(f, p))
+            for f, p in candidates
+        ]
+        low = min(heads)
+        tied = [fp for fp, head in zip(candidates, heads, strict=True) if head == low]
+        if len(tied) == 1:
+            return tied[0]
+        return min(tied, key=lambda fp: (fp[1].load(), fp[0].id, fp[1].accelerator))
+
+    return choose
+
+
 PlacementChoice = Callable[[Job, list[tuple[Factory, Pool]], "Broker"], tuple[Factory, Pool]]
 """Picks the candidate a placement key scores lowest, faster than ``min`` with the key."""
 
-_FAST_CHOICES: dict[PlacementKey, tuple[PlacementChoice, Callable[[Factory, Pool], tuple]]] = {
+_FAST_CHOICES: dict[
+    PlacementKey, tuple[PlacementChoice, Callable[[Factory, Pool], tuple] | None]
+] = {
     least_loaded: (
         _least_loaded_choice,
         lambda factory, pool: (-pool.spec.speed, factory.id, pool.accelerator),
     ),
+    lowest_carbon: (_by_energy_choice(Factory.carbon_now), None),
+    lowest_cost: (_by_energy_choice(Factory.price_now), None),
 }
 """Placements with a fast chooser, and the order (their key's tie-breakers, after the load)
 it needs the candidates in."""
