@@ -7,6 +7,7 @@ chosen where the compiled code is cached), makes every recorded kernel a numba d
 with its options, and puts the dispatchers in place of the placeholders in every kernel
 module, so that compiled code calling another kernel sees a dispatcher, and later calls go
 straight to numba. A kernel module imported after that gets dispatchers at once.
+``prange`` stands for ``numba.prange`` the same way.
 """
 
 from __future__ import annotations
@@ -53,6 +54,21 @@ class LazyKernel:
         return f"<kernel {self.__qualname__} (numba not loaded yet)>"
 
 
+class _Prange:
+    """``numba.prange`` until numba is loaded (then the real one takes its place): ``range``
+    when called from Python, e.g. by a kernel's ``py_func``."""
+
+    def __call__(self, *args: int) -> range:
+        return range(*args)
+
+    def __repr__(self) -> str:
+        return "<prange (numba not loaded yet)>"
+
+
+prange: Any = _Prange()
+"""``numba.prange`` for kernels with ``parallel=True``."""
+
+
 def njit(function: Callable[..., Any] | None = None, **options: Any) -> Any:
     """``numba.njit`` (same options), deferred to the first call of any kernel."""
 
@@ -86,11 +102,12 @@ def load_numba() -> None:
         dispatchers = {
             id(kernel): _dispatcher(kernel.py_func, kernel.options) for kernel in _pending
         }
+        real = {**dispatchers, id(prange): numba.prange}
         for name, module in list(sys.modules.items()):
             if name == "twin.kernels" or name.startswith("twin.kernels."):
                 for attribute, value in list(vars(module).items()):
-                    if isinstance(value, LazyKernel):
-                        setattr(module, attribute, dispatchers[id(value)])
+                    if isinstance(value, (LazyKernel, _Prange)):
+                        setattr(module, attribute, real[id(value)])
         for kernel in _pending:
             kernel.compiled = dispatchers[id(kernel)]
         _dispatchers.extend(dispatchers.values())

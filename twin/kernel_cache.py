@@ -23,7 +23,7 @@ PARTS: dict[str, tuple[str, ...]] = {
     "network": ("workloads.inference.enabled=false",),
     "inference": ("workloads.training.enabled=false", "workloads.transfers.enabled=false"),
 }
-"""The parts of ``europe`` that between them call every kernel: overrides of each."""
+"""Parts of ``SCENARIO`` that between them call every kernel: the overrides of each."""
 SCENARIO = "europe"
 HORIZON = "1h"
 
@@ -43,13 +43,18 @@ class CompileReport:
     processes: int = 0
 
 
-def compile_kernels(jobs: int | None = None) -> CompileReport:
-    """Compile (or load) every kernel the built-in scenarios call, ``jobs`` processes at a
-    time (default: one per part, at most one per core); KernelCompileError if one fails."""
+def compile_kernels(
+    jobs: int | None = None,
+    scenario: str = SCENARIO,
+    parts: dict[str, tuple[str, ...]] = PARTS,
+) -> CompileReport:
+    """Compile (or load) every kernel the parts of ``scenario`` call, running each part for
+    ``HORIZON`` in its own process, ``jobs`` at a time (default: one per part, at most one
+    per core); KernelCompileError if one fails."""
     from twin.kernels import _cache
 
     _cache.configure()  # the processes inherit the choice of cache folder
-    waiting = list(PARTS)
+    waiting = list(parts)
     jobs = max(1, min(len(waiting), jobs or os.cpu_count() or 1))
     report = CompileReport(processes=jobs)
     started = time.perf_counter()
@@ -59,7 +64,7 @@ def compile_kernels(jobs: int | None = None) -> CompileReport:
             while waiting and len(running) < jobs:
                 part = waiting.pop(0)
                 errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed once it is read)
-                command = [sys.executable, "-m", "twin.kernel_cache", part]
+                command = [sys.executable, "-m", "twin.kernel_cache", scenario, *parts[part]]
                 process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
                 running.append((part, process, errors))
             part, process, errors = running.pop(0)
@@ -84,15 +89,14 @@ def compile_kernels(jobs: int | None = None) -> CompileReport:
     return report
 
 
-def run_part(part: str) -> dict[str, object]:
-    """Run an hour of ``part`` of europe (nothing written but the kernel cache); how many
-    signatures were compiled and loaded, and the cache folders."""
+def run_part(scenario: str, overrides: list[str]) -> dict[str, object]:
+    """Run ``scenario`` with ``overrides`` for ``HORIZON`` (nothing written but the kernel
+    cache); how many signatures were compiled and loaded, and the cache folders."""
     from twin.config import load_config
     from twin.kernels._jit import loaded_kernels
     from twin.model.world import World
 
-    scenario = load_config(SCENARIO, overrides=[f"horizon={HORIZON}", *PARTS[part]])
-    World(scenario).run()
+    World(load_config(scenario, overrides=[f"horizon={HORIZON}", *overrides])).run()
     compiled = loaded = 0
     caches = set()
     for kernel in loaded_kernels():
@@ -107,4 +111,4 @@ def run_part(part: str) -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(run_part(sys.argv[1])))
+    print(json.dumps(run_part(sys.argv[1], sys.argv[2:])))
