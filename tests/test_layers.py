@@ -23,7 +23,9 @@ def loaded_modules(statement: str) -> set[str]:
         ("import twin.kernels", {"simpy", "dash", "pyarrow", "pydantic", "twin.model"}),
         ("import twin.trace", {"simpy", "dash", "numba", "twin.model", "twin.config"}),
         ("import twin.config", {"simpy", "dash", "pyarrow", "numba", "twin.model"}),
-        ("import twin.model.world", {"dash", "twin.dashboards", "twin.cli"}),
+        ("import twin.model.world", {"dash", "twin.dashboards", "twin.cli", "numba"}),
+        ("import twin.kernels.queueing, twin.kernels.maxmin", {"numba", "simpy", "pyarrow"}),
+        ("import twin.cli", {"simpy", "dash", "pyarrow", "numba", "pydantic", "twin.config"}),
     ],
 )
 def test_imports_stay_in_their_layer(statement, forbidden):
