@@ -13,7 +13,12 @@ figure is also printed as a multiple of R. Printed:
   the europe chat workload (the compiled kernel's own time in a one-day run, both ways);
 * where the wall time of a one-day europe run goes, by layer (cProfile own time grouped
   by module: training, network, inference kernels, inference Python, trace writing, SimPy,
-  the rest), as shares.
+  the rest), as shares;
+* start-up, each the median of 3 fresh processes: ``python -c pass``, ``twin --version``,
+  ``twin validate tiny``, ``twin run tiny`` with a cold kernel cache (a fresh
+  ``NUMBA_CACHE_DIR``) and a warm one; without ``--quick`` also what compiling costs, once
+  each: a first ``twin run europe --horizon 1h`` on a cold cache, ``twin compile`` on a
+  cold cache, and (median of 3) the same run on the warm cache.
 
 Usage::
 
@@ -84,6 +89,47 @@ LAYERS = (
     ("SimPy", ("simpy/",)),
     ("numpy", ("numpy/",)),
 )
+
+
+def startup_s(command: list[str], cache: Path | None = None, times: int = 3) -> float:
+    """Median wall time [s] of ``command`` in ``times`` fresh processes; ``cache``: a parent
+    folder for a fresh NUMBA_CACHE_DIR each time (a cold kernel cache)."""
+    walls = []
+    for _ in range(times):
+        env = dict(os.environ)
+        if cache is not None:
+            env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(dir=cache)
+        started = time.perf_counter()
+        subprocess.run(command, check=True, env=env, capture_output=True)
+        walls.append(time.perf_counter() - started)
+    return statistics.median(walls)
+
+
+def startup(r: float, quick: bool) -> None:
+    """Print the start-up figures, in seconds and in R."""
+    twin = [sys.executable, "-m", "twin"]
+    print("start-up (median of 3 fresh processes):")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        run = [*twin, "run", "tiny", "-q", "--overwrite", "--out", str(root / "run")]
+        figures = [
+            ("python -c pass", startup_s([sys.executable, "-c", "pass"])),
+            ("twin --version", startup_s([*twin, "--version"])),
+            ("twin validate tiny", startup_s([*twin, "validate", "tiny"])),
+            ("twin run tiny, cold cache", startup_s(run, cache=root)),
+            ("twin run tiny, warm cache", startup_s(run)),
+        ]
+        if not quick:
+            hour = [*twin, "run", "europe", "--horizon", "1h", "-q", "--overwrite"]
+            hour += ["--out", str(root / "hour")]
+            figures += [
+                ("europe 1h, cold cache (1)", startup_s(hour, cache=root, times=1)),
+                ("twin compile, cold (1)", startup_s([*twin, "compile"], cache=root, times=1)),
+            ]
+            startup_s([*twin, "compile"], times=1)  # the package's own cache is warm
+            figures.append(("europe 1h, warm cache", startup_s(hour)))
+    for name, wall in figures:
+        print(f"  {name:28s} {wall:6.2f} s = {wall / r:5.2f} R")
 
 
 def layer_of(filename: str) -> str:
@@ -215,6 +261,7 @@ def main() -> None:
     print("where a one-day europe run spends its time (cProfile own time):")
     for layer, share in sorted(shares.items(), key=lambda item: -item[1]):
         print(f"  {layer:28s} {100 * share:5.1f}%")
+    startup(r, options.quick)
     print(f"load {os.getloadavg()[0]:.2f} at the end")
 
 
