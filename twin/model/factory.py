@@ -154,6 +154,8 @@ class Factory:
         self.reserved_accelerators = 0
         """Accelerators held by standing reservations (inference replicas)."""
         self.running: dict[int, Job] = {}
+        self.running_by_tenant: dict[str, dict[int, Job]] = {}
+        """The running jobs of each tenant, in the order they started (as in ``running``)."""
         self.running_ends: list[tuple[float, int, Job]] = []
         """The running jobs as (start + walltime, id, job), sorted: when each must end at the
         latest (what a backfilling reservation plans with), kept in order as jobs start and
@@ -277,6 +279,7 @@ class Factory:
         job.state = JobState.RUNNING
         job.start_s = self.env.now
         self.running[job.id] = job
+        self.running_by_tenant.setdefault(job.tenant, {})[job.id] = job
         bisect.insort(self.running_ends, (job.start_s + job.walltime_s, job.id, job))
         self.recorder.event(self.env.now, "start", site=self.id, job=job.id, value=job.accelerators)
         self.env.timeout(job.run_s).callbacks.append(lambda _: self._finish(job))
@@ -289,6 +292,7 @@ class Factory:
         self.busy_accelerators -= job.accelerators
         self._power_changed()
         del self.running[job.id]
+        del self.running_by_tenant[job.tenant][job.id]
         ends = self.running_ends
         del ends[bisect.bisect_left(ends, (job.start_s + job.walltime_s, job.id))]  # type: ignore[operator]
         job.end_s = self.env.now

@@ -198,13 +198,28 @@ class FairShare(EasyBackfill):
         self._groups = [list(group) for _, group in groupby(ranked, key=self.priority)]
         super().schedule(factory)
 
-    def candidates(self, factory: Factory, count: int) -> Iterator[Job]:
-        chosen = 0
+    def _prune(self) -> None:
+        """Drop the jobs at the front of each tenant's queue that started or left since."""
         for waiting in self._waiting.values():
             gone = 0
             while gone < len(waiting) and waiting[gone].state is not JobState.QUEUED:
-                gone += 1  # started or cancelled since
+                gone += 1
             del waiting[:gone]
+
+    def head(self, factory: Factory) -> Job | None:
+        """The first job :meth:`candidates` would give, without merging the queues: the
+        earliest submission at the fronts of the first group's queues."""
+        self._prune()
+        waiting = self._waiting
+        for group in self._groups:
+            fronts = [waiting[tenant][0] for tenant in group if waiting[tenant]]
+            if fronts:
+                return fronts[0] if len(fronts) == 1 else min(fronts, key=_submission)
+        return None
+
+    def candidates(self, factory: Factory, count: int) -> Iterator[Job]:
+        chosen = 0
+        self._prune()
         for group in self._groups:
             queues = [self._waiting[tenant] for tenant in group if self._waiting[tenant]]
             if not queues:
@@ -225,17 +240,25 @@ class FairShare(EasyBackfill):
     def _charge_running(self, factory: Factory) -> None:
         """Decay past usage to now and add what running jobs used since the last call."""
         now = factory.env.now
-        elapsed = now - self._decayed_at
+        decayed_at = self._decayed_at
+        elapsed = now - decayed_at
         if elapsed <= 0:
             return
         decay = 0.5 ** (elapsed / FAIR_SHARE_HALF_LIFE_S)
-        for tenant in self.usage:
-            self.usage[tenant] *= decay
-        for job in factory.running.values():
-            since = max(job.start_s or now, self._decayed_at)
-            self.usage[job.tenant] = self.usage.get(job.tenant, 0.0) + job.accelerators * (
-                now - since
-            )
+        usage = self.usage
+        for tenant in usage:
+            usage[tenant] *= decay
+        # Each tenant's running jobs in the order they started: the same additions, in the
+        # same order, as over all running jobs (the hot loop: max() and lookups inlined).
+        for tenant, jobs in factory.running_by_tenant.items():
+            if not jobs:
+                continue
+            used = usage.get(tenant, 0.0)
+            for job in jobs.values():
+                start = job.start_s or now
+                since = decayed_at if decayed_at > start else start  # max(start, decayed_at)
+                used = used + job.accelerators * (now - since)
+            usage[tenant] = used
         self._decayed_at = now
 
 
