@@ -69,6 +69,13 @@ class EnergyMeter:
         self.calendar = calendar
         self.carbon = site.carbon_gco2_per_kwh
         self.price = site.price_eur_per_mwh
+        self._constant = (
+            (float(self.carbon), float(self.price))
+            if isinstance(self.carbon, (int, float)) and isinstance(self.price, (int, float))
+            else None
+        )
+        """Carbon intensity and price when neither follows an hourly profile (the common
+        case, integrated inline: the same arithmetic as :meth:`Calendar.integral`)."""
         self.last_s = 0.0
         self.power_w = 0.0
         self.busy = 0
@@ -87,14 +94,19 @@ class EnergyMeter:
         dt = now - self.last_s
         if dt <= 0.0:
             return
-        if self.power_w > 0.0:
-            self.energy_j += self.power_w * dt
-            self.co2_g += (
-                self.power_w / J_PER_KWH * self.calendar.integral(self.carbon, self.last_s, now)
-            )
-            self.cost_eur += (
-                self.power_w / J_PER_MWH * self.calendar.integral(self.price, self.last_s, now)
-            )
+        power_w = self.power_w
+        if power_w > 0.0:
+            self.energy_j += power_w * dt
+            if self._constant is not None:
+                carbon, price = self._constant
+                self.co2_g += power_w / J_PER_KWH * (carbon * dt)
+                self.cost_eur += power_w / J_PER_MWH * (price * dt)
+            else:
+                calendar = self.calendar
+                self.co2_g += power_w / J_PER_KWH * calendar.integral(self.carbon, self.last_s, now)
+                self.cost_eur += (
+                    power_w / J_PER_MWH * calendar.integral(self.price, self.last_s, now)
+                )
         self.busy_accelerator_s += self.busy * dt
         self.last_s = now
 
@@ -131,6 +143,7 @@ class Factory:
                 busy_extra_w=(spec.tdp_w - spec.idle_power_w) * site.pue,
                 busy_facility_w=spec.tdp_w * site.pue,
             )
+        self._pool_list = list(self.pools.values())
         self.total_accelerators = sum(p.total for p in self.pools.values())
         self.busy_accelerators = 0
         self.cap_w = site.power_mw * 1e6
@@ -306,7 +319,12 @@ class Factory:
 
     def _power_changed(self) -> None:
         """Recompute power from the pools (no drift from running sums) and meter the change."""
-        busy_extra = sum(pool.busy * pool.busy_extra_w for pool in self.pools.values())
+        pools = self._pool_list
+        if len(pools) == 1:  # sum() of one float is that float
+            pool = pools[0]
+            busy_extra = (pool.total - pool.free) * pool.busy_extra_w
+        else:
+            busy_extra = sum([(pool.total - pool.free) * pool.busy_extra_w for pool in pools])
         self.power_w = self.idle_w + busy_extra
         self.meter.update(self.env.now, self.power_w, self.busy_accelerators)
 
