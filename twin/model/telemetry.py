@@ -98,24 +98,27 @@ class LinkTelemetry(Sampler):
         span = now - self.last_s
         if span <= 0:
             return
-        self.network.advance()
-        bits = self.network.channel_bits.copy()
-        throughput_gbps = (bits - self._previous_bits) / span / 1e9
+        network = self.network
+        network.advance()
+        bits = network.channel_bits.copy()
+        throughput_gbps = ((bits - self._previous_bits) / span / 1e9).tolist()
         self._previous_bits = bits
-        flows = self.network.channel_flows
-        for channel in self.network.topology.channels:
+        capacities = network.capacity_gbps.tolist()
+        flows = network.channel_flows.tolist()
+        record = self.recorder.link_sample
+        for channel in network.topology.channels:
             i = channel.index
-            capacity = float(self.network.capacity_gbps[i])
-            self.recorder.link_sample(
+            capacity, throughput = capacities[i], throughput_gbps[i]
+            record(
                 (
                     now,
                     channel.link,
                     channel.a,
                     channel.b,
                     capacity,
-                    float(throughput_gbps[i]),
-                    float(throughput_gbps[i]) / capacity,
-                    int(flows[i]),
+                    throughput,
+                    throughput / capacity,
+                    flows[i],
                 )
             )
         self.last_s = now
