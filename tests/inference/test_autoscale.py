@@ -162,17 +162,18 @@ def test_a_draining_replica_finishes_its_requests_then_gives_back_its_accelerato
 
     def drive() -> Any:
         yield world.env.timeout(105.0)
-        before = [r.state.n_running + r.state.n_waiting for r in site.replicas]
+        bank = site.bank
+        before = [bank.n_running(r) + bank.n_waiting(r) for r in site.replicas]
         assert min(before) > 0  # both busy: none can just be removed
         site.scale_to(1)
         leaving.extend(site.draining)
-        last_arrival = float(leaving[0].state.time[2])  # the last request it was given
+        last_arrival = bank.last_arrival(leaving[0])  # the last request it was given
         while True:
-            left = leaving[0].state.n_running + leaving[0].state.n_waiting
+            left = bank.n_running(leaving[0]) + bank.n_waiting(leaving[0])
             seen.append(
                 (world.env.now, site.count, len(site.draining), factory.reserved_accelerators, left)
             )
-            assert leaving[0].state.time[2] == last_arrival  # no new arrivals
+            assert bank.last_arrival(leaving[0]) == last_arrival  # no new arrivals
             yield world.env.timeout(10.0)
 
     world.env.process(drive())
@@ -262,7 +263,8 @@ def test_replicas_leaving_lose_no_request(kit, kind: str) -> None:
     if kind == "single":
         left = len(site.pending_done)
     else:
-        left = sum(r.state.n_waiting + r.state.n_running for r in (*site.replicas, *site.draining))
+        bank = site.bank
+        left = sum(bank.n_waiting(r) + bank.n_running(r) for r in (*site.replicas, *site.draining))
         assert 10 < sum(drained) < len(drained)  # often left with work in flight
     assert left == site.in_system()
     assert totals["arrivals"] == totals["served"] + totals["dropped"] + left

@@ -213,7 +213,9 @@ def test_world_totals_match_the_kernel_state(kit) -> None:
     )
     running = sum(site.in_system() for site in chat.sites)
     assert running == sum(
-        r.state.n_waiting + r.state.n_running for site in chat.sites for r in site.replicas
+        site.bank.n_waiting(r) + site.bank.n_running(r)
+        for site in chat.sites
+        for r in site.replicas
     )  # no replica drains here
     assert chat.totals["arrivals"] == chat.totals["served"] + chat.totals["dropped"] + running
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from twin.kernels.batching_bank import ReplicaBank
 from twin.kernels.queueing import BatchingReplica
 
 from twin.config import load_config
@@ -343,14 +344,14 @@ def test_llm_queue_limit_bounds_each_replicas_waiting_queue_under_overload(
         window=7.0,
     )
     queued: list[int] = []
-    original = BatchingReplica.step
+    original = ReplicaBank.step
 
-    def step(self: BatchingReplica, *args: Any, **kwargs: Any) -> Any:
-        result = original(self, *args, **kwargs)
-        queued.append(self.state.n_queued)
+    def step(self: ReplicaBank, slots: list[int], *args: Any, **kwargs: Any) -> Any:
+        result = original(self, slots, *args, **kwargs)
+        queued.extend(self.n_queued(slot) for slot in slots)
         return result
 
-    monkeypatch.setattr(BatchingReplica, "step", step)
+    monkeypatch.setattr(ReplicaBank, "step", step)
     manifest, table, regions = kit.run_trace(data, tmp_path / "run")
     totals = manifest["inference"]["chat"]
     assert 0.4 < totals["dropped"] / totals["arrivals"] < 0.8

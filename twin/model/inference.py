@@ -28,13 +28,13 @@ import simpy
 
 from twin.config.errors import ConfigError, ConfigIssue
 from twin.config.schema import Inference, Scenario, Service
+from twin.kernels.batching_bank import ReplicaBank
 from twin.kernels.queueing import (
     N_STATS,
     STAT_BATCH_SUM,
     STAT_BUSY_S,
     STAT_ITERATIONS,
-    BatchingReplica,
-    BatchingResult,
+    BatchingParams,
     fcfs_multiserver_limited,
     make_queue_state,
 )
@@ -43,6 +43,7 @@ from twin.kernels.window_stats import categorical, percentiles_ms
 from twin.model.calendar import HOUR_S, Calendar
 from twin.model.distributions import make_sampler
 from twin.model.factory import Factory, Pool
+from twin.model.fluid import FluidService, FluidWindow
 from twin.model.geo import great_circle_km
 from twin.model.iteration import IterationModel, ReplicaDoesNotFitError, iteration_model
 from twin.model.recorder import Recorder
@@ -278,10 +279,30 @@ def _placement_issue(path: str, service: Service, unplaced: dict[str, dict]) -> 
 # ---------------------------------------------------------------- replicas at one site
 
 
+def _bank(service: Service, model: IterationModel | None) -> ReplicaBank:
+    """An empty bank for the llm replicas of ``service`` on a pool with ``model``."""
+    assert model is not None
+    max_queue = service.max_queue
+    return ReplicaBank(
+        BatchingParams(
+            service.scheduler,
+            model.c0,
+            model.c_pf,
+            model.c_b,
+            model.c_kv,
+            service.max_batch,
+            model.kv_capacity_tokens,
+            service.token_budget,
+            -1 if max_queue is None else max_queue,
+        )
+    )
+
+
 class ServiceSite:
     """The replicas of one service at one site, their carried kernel state, and its process.
 
-    ``llm`` replicas are :class:`BatchingReplica` kernels. Scaling down *drains* them:
+    ``llm`` replicas are slots of a :class:`~twin.kernels.batching_bank.ReplicaBank`, stepped
+    together each window (on numba's threads). Scaling down *drains* them:
     :meth:`scale_to` moves surplus replicas to :attr:`draining`, where they get no new
     arrivals but keep being advanced every window until they are empty; an empty draining
     replica gives its accelerators back at once (checked at each window end and at every
@@ -310,9 +331,11 @@ class ServiceSite:
         self.pool = pool
         """The pool replicas take accelerators from (see :func:`choose_pool`)."""
         self.iteration = iteration
-        self.replicas: list[BatchingReplica] = []
-        """Active llm replicas: they take the arrivals, round robin."""
-        self.draining: list[BatchingReplica] = []
+        self.bank = _bank(self.service, iteration) if self.service.kind == "llm" else None
+        """The carried state of the site's llm replicas."""
+        self.replicas: list[int] = []
+        """Active llm replicas (bank slots): they take the arrivals, round robin."""
+        self.draining: list[int] = []
         """llm replicas scaled away that still finish their requests (no new arrivals)."""
         self.count = 0
         """Active replicas."""
@@ -329,6 +352,8 @@ class ServiceSite:
         """Σ of the stats of every llm replica at the last window end (released ones too)."""
         self._stats_released = np.zeros(N_STATS)
         """Σ of the stats of the llm replicas released so far."""
+        self.fluid = owner.fluid.site(self) if owner.fluid is not None else None
+        """The carried state of the ``fluid`` fidelity (None: ``request``)."""
 
     # ------------------------------------------------------------ replicas and accelerators
 
@@ -347,7 +372,9 @@ class ServiceSite:
             return
         if self.count > target:
             # drain the replicas with the least work left (the latest on ties)
-            load = [r.state.n_running + r.state.n_waiting for r in self.replicas]
+            bank = self.bank
+            assert bank is not None
+            load = [bank.n_running(r) + bank.n_waiting(r) for r in self.replicas]
             order = sorted(range(self.count), key=lambda k: (load[k], -k))
             leaving = set(order[: self.count - target])
             self.draining += [r for k, r in enumerate(self.replicas) if k in leaving]
@@ -359,13 +386,15 @@ class ServiceSite:
         """Give back the accelerators of every draining replica that is empty."""
         if not self.draining:
             return
+        bank = self.bank
+        assert bank is not None
         keep = []
         for replica in self.draining:
-            state = replica.state
-            if state.n_running or state.n_waiting:
+            if bank.n_running(replica) or bank.n_waiting(replica):
                 keep.append(replica)
             else:
-                self._stats_released += replica.stats
+                self._stats_released += bank.stats[replica]
+                bank.remove(replica)
                 self.factory.release(self.pool, self.service.accelerators_per_replica)
         self.draining = keep
 
@@ -375,22 +404,8 @@ class ServiceSite:
             servers = np.full(self.service.servers_per_replica, self.factory.env.now)
             self.free_at = np.concatenate([self.free_at, servers])
             return
-        model = self.iteration
-        assert model is not None
-        max_queue = self.service.max_queue
-        self.replicas.append(
-            BatchingReplica(
-                self.service.scheduler,
-                model.c0,
-                model.c_pf,
-                model.c_b,
-                model.c_kv,
-                self.service.max_batch,
-                model.kv_capacity_tokens,
-                self.service.token_budget,
-                max_waiting=-1 if max_queue is None else max_queue,
-            )
-        )
+        assert self.bank is not None
+        self.replicas.append(self.bank.add())
 
     def _remove_idle_servers(self) -> bool:
         """Remove one ``single`` replica's servers if that many are idle now."""
@@ -407,9 +422,13 @@ class ServiceSite:
 
     def in_system(self) -> int:
         """Requests accepted here and not yet completed (llm: waiting or running)."""
+        if self.fluid is not None:
+            return self.fluid.in_system
         if self.service.kind == "single":
             return len(self.pending_done)
-        return sum(r.state.n_waiting + r.state.n_running for r in (*self.replicas, *self.draining))
+        bank = self.bank
+        assert bank is not None
+        return sum(bank.n_waiting(r) + bank.n_running(r) for r in (*self.replicas, *self.draining))
 
     def capacity_rps(self) -> float:
         """Requests/s the active replicas complete when saturated (for routing)."""
@@ -422,11 +441,16 @@ class ServiceSite:
 
     # ------------------------------------------------------------ one window
 
-    def window(self, start: float, end: float, region_rps: np.ndarray) -> WindowResult:
-        """Draw the window's arrivals from the per-region rates and serve them."""
+    def window(
+        self, start: float, end: float, region_rps: np.ndarray
+    ) -> WindowResult | FluidWindow:
+        """Draw the window's arrivals from the per-region rates and serve them (under
+        ``fluid``: the count only, through :mod:`twin.model.fluid`)."""
         rng = self.owner.rng
         total = float(region_rps.sum())
         count = int(rng.poisson(total * (end - start))) if total > 0 else 0
+        if self.fluid is not None:
+            return self.fluid.window(self, start, end, region_rps, count)
         arrivals = np.sort(rng.uniform(start, end, count))
         cumulative = np.cumsum(region_rps) / total if total > 0 else np.ones(1)
         regions = categorical(cumulative, rng.random(count))
@@ -517,17 +541,17 @@ class ServiceSite:
             np.cumsum(counts, out=bounds[1:])
             arrivals, prompt, output = arrivals[order], prompt[order], output[order]
             ids = ids[order]
-            work = [
-                (replica, arrivals[lo:hi], prompt[lo:hi], output[lo:hi], ids[lo:hi])
-                for replica, lo, hi in zip(active, bounds[:-1], bounds[1:], strict=True)
-            ]
         else:
             if n:
                 dropped_parts.append(regions)  # no active replica: nowhere to go
-            work = [(replica, _NO_TIMES, _NO_IDS, _NO_IDS, _NO_IDS) for replica in active]
+            counts = np.zeros(n_active, dtype=np.int64)
+            arrivals, prompt, output, ids = _NO_TIMES, _NO_IDS, _NO_IDS, _NO_IDS
         # draining replicas get no new arrivals: they only finish their requests
-        work += [(replica, _NO_TIMES, _NO_IDS, _NO_IDS, _NO_IDS) for replica in self.draining]
-        parts = owner.advance(work, end)
+        replicas = active + self.draining if self.draining else active
+        counts = np.concatenate([counts, np.zeros(len(self.draining), dtype=np.int64)])
+        bank = self.bank
+        assert bank is not None
+        parts = bank.step(replicas, counts, arrivals, prompt, output, ids, end) if replicas else []
         mask = (1 << REGION_BITS) - 1
         if parts:
             ids_done = np.concatenate([p.ids for p in parts])
@@ -551,12 +575,10 @@ class ServiceSite:
         if len(ttft_raw):
             self.delay_s = float(ttft_raw.mean())
         # per-window iteration statistics and requests in the system: one read per replica
-        replicas = active + self.draining if self.draining else active
         held = len(replicas)
         if held:
-            states = [r.state for r in replicas]
-            stats = np.add.reduce([state.stats for state in states]) + self._stats_released
-            in_system = sum(state.n_running + state.n_waiting for state in states)
+            stats = np.add.reduce(bank.stats[replicas]) + self._stats_released
+            in_system = sum(bank.n_running(r) + bank.n_waiting(r) for r in replicas)
         else:
             stats, in_system = self._stats_released.copy(), 0
         delta = stats - self._stats_seen
@@ -612,6 +634,9 @@ class ServiceModel:
         seed = scenario.seed
         self.rng = stream(seed, f"inference.{service.id}.arrivals")
         self._init_samplers(seed)
+        self.fluid = (
+            FluidService(service, seed, len(self.regions)) if spec.fidelity == "fluid" else None
+        )
         hosting = dict(service.replicas)
         if not hosting and service.autoscale is not None:
             hosting = {factory.id: service.autoscale.min_replicas for factory in factories}
@@ -667,14 +692,6 @@ class ServiceModel:
                 make_sampler(service.output_tokens, stream(seed, "means"))(20000).mean()
             )
 
-    @staticmethod
-    def advance(work: list[tuple], end: float) -> list[BatchingResult]:
-        """Step each replica of ``work`` (replica, arrivals, prompts, outputs, ids) to ``end``."""
-        return [
-            replica.step(arrivals, prompt, output, end, ids, check=False)
-            for replica, arrivals, prompt, output, ids in work
-        ]
-
     def run(self) -> Iterator[simpy.Event]:
         """Every window: route the demand, then serve and record each hosting site in turn."""
         env = self.env
@@ -729,8 +746,11 @@ class ServiceModel:
     ) -> None:
         self._region_totals += np.vstack([arrived, served, dropped, missed])
 
-    def record(self, site: ServiceSite, result: WindowResult, now: float) -> None:
+    def record(self, site: ServiceSite, result: WindowResult | FluidWindow, now: float) -> None:
         """One row of inference.arrow, and the per-region tallies for inference_regions."""
+        if isinstance(result, FluidWindow):
+            self._record_fluid(site, result, now)
+            return
         served = len(result.latency)
         self.totals["arrivals"] += result.arrivals
         self.totals["served"] += served
@@ -761,6 +781,34 @@ class ServiceModel:
             np.bincount(result.dropped_regions, minlength=n),
             np.bincount(result.served_regions[result.missed], minlength=n),
         )
+        if now >= self._next_flush - 1e-9:
+            self.flush_regions(now)
+
+    def _record_fluid(self, site: ServiceSite, result: FluidWindow, now: float) -> None:
+        """:meth:`record` for the aggregates of the ``fluid`` fidelity."""
+        self.totals["arrivals"] += result.arrivals
+        self.totals["served"] += result.served
+        self.totals["dropped"] += result.dropped
+        if result.arrivals or site.count or result.served or result.dropped:
+            self.recorder.inference_sample(
+                (
+                    now,
+                    self.service.id,
+                    site.factory.id,
+                    site.count,
+                    result.arrivals,
+                    result.served,
+                    result.dropped,
+                    result.in_system,
+                    *result.ttft_ms,
+                    *result.tpot_ms,
+                    *result.latency_ms,
+                    result.missed + result.dropped,
+                    None if math.isnan(result.mean_batch) else result.mean_batch,
+                    result.busy,
+                )
+            )
+        self._region_totals += result.regions
         if now >= self._next_flush - 1e-9:
             self.flush_regions(now)
 

@@ -1,0 +1,294 @@
+"""The continuous-batching replicas of one service at one site, stepped in one compiled call.
+
+A :class:`ReplicaBank` stacks the carried state of up to ``capacity`` replicas (the arrays of
+:class:`~twin.kernels.batching_state.BatchingState` with a leading replica axis) and
+:meth:`ReplicaBank.step` advances any set of them to a window's end in one compiled call.
+The replicas are independent, so a call with enough work runs them on numba's threads side
+by side (``NUMBA_NUM_THREADS``, default every core; see :data:`PARALLEL_MIN_REQUESTS`), and
+the results do not depend on how many threads there are. Each replica computes exactly what a
+:class:`~twin.kernels.batching.BatchingReplica` with the same parameters computes (the same
+compiled kernel runs on its slice of the bank).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from twin.kernels._jit import njit, prange
+from twin.kernels.batching_kernel import _batching_kernel
+from twin.kernels.batching_state import (
+    _N_RF,
+    _N_RI,
+    _N_S,
+    _N_WI,
+    _S_NRUN,
+    _S_WCOUNT,
+    _S_WHEAD,
+    _S_WQUEUED,
+    _T_LASTARR,
+    _T_UNTIL,
+    N_STATS,
+    BatchingParams,
+    BatchingResult,
+    _validate_params,
+)
+
+
+def _bank_body(
+    mode,
+    c0,
+    c_pf,
+    c_b,
+    c_kv,
+    max_batch,
+    kv_cap,
+    budget,
+    max_waiting,
+    skip,
+    slots,
+    scal,
+    tstate,
+    run_i,
+    run_f,
+    wait_i,
+    wait_f,
+    stats,
+    new_id,
+    new_arr,
+    new_prompt,
+    new_out,
+    in_start,
+    until_s,
+    out_id,
+    out_f,
+    out_drop,
+    out_start,
+    drop_start,
+    done,
+    dropped,
+):
+    """Advance the replicas ``slots`` (bank rows) to ``until_s``: replica ``k`` of the call
+    takes the arrivals ``in_start[k]:in_start[k + 1]`` and writes its completions from
+    ``out_start[k]`` and its drops from ``drop_start[k]``; ``done[k]`` and ``dropped[k]``
+    receive their counts. Semantics of each replica: :func:`twin.kernels.batching_step`."""
+    for k in prange(slots.shape[0]):
+        r = slots[k]
+        lo, hi = in_start[k], in_start[k + 1]
+        o, d = out_start[k], drop_start[k]
+        n_done, n_drop = _batching_kernel(
+            mode,
+            c0,
+            c_pf,
+            c_b,
+            c_kv,
+            max_batch,
+            kv_cap,
+            budget,
+            max_waiting,
+            skip,
+            scal[r],
+            tstate[r],
+            run_i[r],
+            run_f[r],
+            wait_i[r],
+            wait_f[r],
+            new_id[lo:hi],
+            new_arr[lo:hi],
+            new_prompt[lo:hi],
+            new_out[lo:hi],
+            until_s,
+            out_id[o:],
+            out_f[:, o:],
+            out_drop[d:],
+            stats[r],
+        )
+        done[k] = n_done
+        dropped[k] = n_drop
+
+
+_bank_kernel = njit(cache=True)(_bank_body)
+_bank_kernel_parallel = njit(cache=True, parallel=True)(_bank_body)
+PARALLEL_MIN_REQUESTS = 4000
+"""A call with fewer new requests than this runs its replicas one after another: below it,
+starting numba's threads costs more than they save (and on a busy machine far more)."""
+
+
+class ReplicaBank:
+    """The carried state of up to ``capacity`` replicas with the same parameters.
+
+    Slots are handed out by :meth:`add` and given back by :meth:`remove` (the slot's state is
+    cleared when it is handed out again); :meth:`step` advances any list of slots.
+    """
+
+    def __init__(self, params: BatchingParams, capacity: int = 4, waiting_capacity: int = 256):
+        self.params = _validate_params(params)
+        self._free: list[int] = []
+        self.size = 0
+        """Slots handed out so far (used or free)."""
+        self._allocate(max(int(capacity), 1), max(int(waiting_capacity), 1))
+
+    # ------------------------------------------------------------ slots
+
+    def _allocate(self, capacity: int, waiting: int) -> None:
+        batch = self.params.max_batch
+        self.scal = np.zeros((capacity, _N_S), dtype=np.int64)
+        self.time = np.full((capacity, 3), -math.inf)
+        self.run_i = np.zeros((capacity, _N_RI, batch), dtype=np.int64)
+        self.run_f = np.zeros((capacity, _N_RF, batch))
+        self.wait_i = np.zeros((capacity, _N_WI, waiting), dtype=np.int64)
+        self.wait_f = np.zeros((capacity, waiting))
+        self.stats = np.zeros((capacity, N_STATS))
+
+    @property
+    def capacity(self) -> int:
+        return self.scal.shape[0]
+
+    def add(self) -> int:
+        """A slot for a new replica, its state cleared (idle, nothing queued, no stats)."""
+        if self._free:
+            slot = self._free.pop()
+        else:
+            if self.size == self.capacity:
+                self._grow_slots(2 * self.capacity)
+            slot = self.size
+            self.size += 1
+        self.scal[slot] = 0
+        self.time[slot] = -math.inf
+        self.stats[slot] = 0.0
+        return slot
+
+    def remove(self, slot: int) -> None:
+        """Give a slot back (its replica is gone); it may be handed out again."""
+        self._free.append(slot)
+
+    def _grow_slots(self, capacity: int) -> None:
+        old = (self.scal, self.time, self.run_i, self.run_f, self.wait_i, self.wait_f, self.stats)
+        self._allocate(capacity, self.wait_f.shape[1])
+        for new, previous in zip(
+            (self.scal, self.time, self.run_i, self.run_f, self.wait_i, self.wait_f, self.stats),
+            old,
+            strict=True,
+        ):
+            new[: previous.shape[0]] = previous
+
+    def _reserve_waiting(self, needed: int) -> None:
+        """Grow every waiting ring (unrolled to head 0) so each holds ``needed`` entries."""
+        width = self.wait_f.shape[1]
+        if needed <= width:
+            return
+        new_width = max(2 * width, needed)
+        wait_i = np.zeros((self.capacity, _N_WI, new_width), dtype=np.int64)
+        wait_f = np.zeros((self.capacity, new_width))
+        for slot in range(self.size):
+            head, count = int(self.scal[slot, _S_WHEAD]), int(self.scal[slot, _S_WCOUNT])
+            ring = (head + np.arange(count)) % width
+            wait_i[slot, :, :count] = self.wait_i[slot][:, ring]
+            wait_f[slot, :count] = self.wait_f[slot, ring]
+            self.scal[slot, _S_WHEAD] = 0
+        self.wait_i, self.wait_f = wait_i, wait_f
+
+    # ------------------------------------------------------------ per replica
+
+    def n_running(self, slot: int) -> int:
+        return int(self.scal[slot, _S_NRUN])
+
+    def n_waiting(self, slot: int) -> int:
+        """Requests not admitted yet (queued, or pending until the next boundary)."""
+        return int(self.scal[slot, _S_WCOUNT])
+
+    def n_queued(self, slot: int) -> int:
+        """Requests in the waiting queue (taken in, not admitted): what ``max_waiting`` bounds."""
+        return int(self.scal[slot, _S_WQUEUED])
+
+    def last_arrival(self, slot: int) -> float:
+        """The arrival time of the last request the replica was given."""
+        return float(self.time[slot, _T_LASTARR])
+
+    # ------------------------------------------------------------ stepping
+
+    def step(
+        self,
+        slots: list[int],
+        counts: np.ndarray,
+        arrivals: np.ndarray,
+        prompt: np.ndarray,
+        output: np.ndarray,
+        ids: np.ndarray,
+        until_s: float,
+    ) -> list[BatchingResult]:
+        """Advance ``slots`` to ``until_s``; slot ``slots[k]`` takes the next ``counts[k]``
+        requests of the (float64 / int64) arrays, which must satisfy the checks of
+        :func:`twin.kernels.batching_step` (not repeated here). One result per slot."""
+        n_slots = len(slots)
+        index = np.asarray(slots, dtype=np.int64)
+        in_start = np.zeros(n_slots + 1, dtype=np.int64)
+        np.cumsum(counts, out=in_start[1:])
+        waiting = self.scal[index, _S_WCOUNT]
+        self._reserve_waiting(int((waiting + counts).max()) if n_slots else 0)
+        room = self.scal[index, _S_NRUN] + waiting + counts  # completions each can report
+        out_start = np.zeros(n_slots + 1, dtype=np.int64)
+        np.cumsum(room, out=out_start[1:])
+        drop_start = np.zeros(n_slots + 1, dtype=np.int64)
+        np.cumsum(waiting - self.scal[index, _S_WQUEUED] + counts, out=drop_start[1:])
+        out_id = np.empty(out_start[-1], dtype=np.int64)
+        out_f = np.empty((5, out_start[-1]))
+        out_drop = np.empty(drop_start[-1], dtype=np.int64)
+        done = np.zeros(n_slots, dtype=np.int64)
+        dropped = np.zeros(n_slots, dtype=np.int64)
+        p = self.params
+        kernel = _bank_kernel
+        if n_slots > 1 and in_start[-1] >= PARALLEL_MIN_REQUESTS:
+            kernel = _bank_kernel_parallel
+        kernel(
+            p.mode,
+            p.c0,
+            p.c_pf,
+            p.c_b,
+            p.c_kv,
+            p.max_batch,
+            p.kv_capacity_tokens,
+            p.token_budget,
+            p.max_waiting,
+            p.event_skipping,
+            index,
+            self.scal,
+            self.time,
+            self.run_i,
+            self.run_f,
+            self.wait_i,
+            self.wait_f,
+            self.stats,
+            ids,
+            arrivals,
+            prompt,
+            output,
+            in_start,
+            float(until_s),
+            out_id,
+            out_f,
+            out_drop,
+            out_start,
+            drop_start,
+            done,
+            dropped,
+        )
+        self.time[index, _T_UNTIL] = until_s
+        results = []
+        for k, slot in enumerate(slots):
+            if counts[k]:
+                self.time[slot, _T_LASTARR] = arrivals[in_start[k + 1] - 1]
+            o, n = out_start[k], done[k]
+            d, m = drop_start[k], dropped[k]
+            results.append(
+                BatchingResult(
+                    out_id[o : o + n],
+                    out_f[0, o : o + n],
+                    out_f[1, o : o + n],
+                    out_f[2, o : o + n],
+                    out_f[3, o : o + n],
+                    out_f[4, o : o + n],
+                    out_drop[d : d + m],
+                )
+            )
+        return results
