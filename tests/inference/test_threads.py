@@ -32,6 +32,19 @@ def test_one_and_two_threads_give_byte_identical_tables(kit, tmp_path):
             for name in ("inference", "inference_regions", "sites", "events", "jobs")
         }
     assert tables[1] == tables[2]
-    from twin.kernels.batching_bank import PARALLEL_MIN_REQUESTS
+    # and the windows did take the threaded path
+    from twin.kernels import batching_bank
 
-    assert PARALLEL_MIN_REQUESTS < 600 * 10  # the windows did take the threaded path
+    threaded = batching_bank._bank_kernel_parallel
+    calls = []
+
+    def counted(*args):
+        calls.append(len(args[10]))  # the slots stepped
+        return threaded(*args)
+
+    batching_bank._bank_kernel_parallel = counted
+    try:
+        kit.run_world(data)
+    finally:
+        batching_bank._bank_kernel_parallel = threaded
+    assert calls and min(calls) == 4
