@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from twin.config.schema import Choice, Constant, Empirical, Exponential, LogNormal, Uniform
-from twin.model.distributions import BLOCK, WeightedIndex, make_sampler, one_by_one
+from twin.model.distributions import BLOCK, WeightedIndex, make_sampler, one_by_one, uniforms
 from twin.model.rng import stream
 
 SPECS = [
@@ -49,3 +49,11 @@ def test_weighted_index_draws_as_generator_choice(weights) -> None:
     drawn = [draw(ours) for _ in range(5000)]
     assert drawn == [int(numpy_rng.choice(len(p), p=p)) for _ in range(5000)]
     assert ours.random() == numpy_rng.random()  # the streams stay in step
+
+
+def test_uniforms_are_the_single_uniforms() -> None:
+    """The training workload draws its failure uniforms a block at a time: the same values,
+    in the same order, as one ``random()`` call each."""
+    blocked = uniforms(stream(3, "training.failures"))
+    single = stream(3, "training.failures")
+    assert [next(blocked) for _ in range(3000)] == [single.random() for _ in range(3000)]

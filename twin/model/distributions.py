@@ -39,6 +39,13 @@ def one_by_one(spec: object, rng: np.random.Generator) -> Iterator[float]:
         yield from sample(BLOCK).tolist()
 
 
+def uniforms(rng: np.random.Generator) -> Iterator[float]:
+    """Successive ``rng.random()`` draws, made ``BLOCK`` at a time (``random(n)`` fills
+    from the same doubles, in the same order)."""
+    while True:
+        yield from rng.random(BLOCK).tolist()
+
+
 class WeightedIndex:
     """Draws ``rng.choice(len(p), p=p)`` (one index) the way numpy does (a uniform draw
     placed on the normalised cumulative weights), without its per-call checks."""

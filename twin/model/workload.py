@@ -14,7 +14,7 @@ import simpy
 
 from twin.config.schema import MAX_POOL, Scenario, Training
 from twin.model.calendar import DAY_S, Calendar
-from twin.model.distributions import make_sampler
+from twin.model.distributions import make_sampler, uniforms
 from twin.model.job import Job
 from twin.model.rng import stream
 
@@ -56,6 +56,7 @@ class TrainingWorkload:
             _blocks(make_sampler(patience, stream(seed, "training.patience"))) if patience else None
         )
         self.failure_rng = stream(seed, "training.failures")
+        self._failure_draws = uniforms(self.failure_rng)
         mix = spec.tenant_mix or {name: t.share for name, t in scenario.tenants.items()}
         self.tenants = list(mix)
         weights = np.asarray(list(mix.values()), dtype=float)
@@ -119,8 +120,8 @@ class TrainingWorkload:
         return k, self.catalogue.sizes_gb[k], self.catalogue.origins[k]
 
     def _make_job(self) -> Job:
-        fails = self.failure_rng.random() < self.spec.failure_probability
-        fail_fraction = float(self.failure_rng.random()) if fails else None
+        fails = next(self._failure_draws) < self.spec.failure_probability
+        fail_fraction = next(self._failure_draws) if fails else None
         dataset, dataset_gb, origin = self._draw_dataset()
         job = Job(
             id=self.submitted,
