@@ -13,6 +13,10 @@ exactly:
   ``_maxmin_kernel``;
 * :func:`maxmin_rates_reference` is a readable plain-Python twin used by the tests.
 
+:func:`network_solve` is the network model's whole solve in one compiled call (the rates,
+each link's total and the time to the next drain), with a numpy twin,
+:func:`network_solve_reference`, that it matches bit for bit.
+
 References
 ----------
 .. [1] D. Bertsekas and R. Gallager, *Data Networks*, 2nd ed., Prentice Hall, 1992,
@@ -29,7 +33,13 @@ import heapq
 import numpy as np
 from twin.kernels._jit import njit
 
-__all__ = ["SATURATION_RTOL", "maxmin_rates", "maxmin_rates_reference"]
+__all__ = [
+    "SATURATION_RTOL",
+    "maxmin_rates",
+    "maxmin_rates_reference",
+    "network_solve",
+    "network_solve_reference",
+]
 
 # --------------------------------------------------------------------------------------
 # Constants
@@ -427,9 +437,6 @@ def maxmin_rates(
     route_links: np.ndarray,
     capacity: np.ndarray,
     rate_cap: np.ndarray | None = None,
-    *,
-    out: np.ndarray | None = None,
-    check: bool = True,
 ) -> np.ndarray:
     """Max-min fair rate of every flow sharing a set of capacitated links.
 
@@ -452,13 +459,6 @@ def maxmin_rates(
     rate_cap : numpy.ndarray of float64, shape (n_flows,), optional
         Upper bound on each flow's rate in the same unit (``np.inf`` = no cap), modelling
         a flow limited by its endpoint. Must be >= 0 and not NaN. Default: no caps.
-    out : numpy.ndarray of float64, shape (n_flows,), optional
-        Where to write the rates (and what is returned): a caller that solves once per
-        event reuses one buffer instead of allocating.
-    check : bool, default True
-        Validate the inputs first. A caller whose inputs are valid by construction (the
-        network model, which builds them itself and solves per event) may skip the scan;
-        invalid inputs are then undefined behaviour, never a ``ValueError``.
 
     Returns
     -------
@@ -494,20 +494,85 @@ def maxmin_rates(
     ... ).tolist()
     [2.0, 8.0, 2.0]
     """
-    if check:
-        _check_inputs(route_ptr, route_links, capacity, rate_cap)
-        if out is not None and (
-            not isinstance(out, np.ndarray)
-            or out.dtype != np.float64
-            or out.shape != (route_ptr.shape[0] - 1,)
-        ):
-            raise ValueError("out must be a float64 array with one entry per flow")
+    _check_inputs(route_ptr, route_links, capacity, rate_cap)
     n_flows = route_ptr.shape[0] - 1
     if rate_cap is None:
         rate_cap = np.full(n_flows, np.inf)
-    rates = np.empty(n_flows, dtype=np.float64) if out is None else out
+    rates = np.empty(n_flows, dtype=np.float64)
     _maxmin_kernel(route_ptr, route_links, capacity, rate_cap, rates)
     return rates
+
+
+# --------------------------------------------------------------------------------------
+# One solve of the flow-level network model
+# --------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _network_solve_kernel(
+    route_ptr, route_links, capacity, rate_cap, remaining_bits, rates, rates_bps, channel_bps
+):
+    """Body of :func:`network_solve` (inputs assumed valid)."""
+    _maxmin_kernel(route_ptr, route_links, capacity, rate_cap, rates)
+    channel_bps[:] = 0.0
+    n_flows = rates.shape[0]
+    for f in range(n_flows):
+        rate_bps = rates[f] * 1e9
+        rates_bps[f] = rate_bps
+        for k in range(route_ptr[f], route_ptr[f + 1]):
+            channel_bps[route_links[k]] += rate_bps
+    # numpy's minimum.reduce, NaN included: acc stays if acc <= x or acc is NaN
+    soonest = remaining_bits[0] / rates_bps[0]
+    for f in range(1, n_flows):
+        x = remaining_bits[f] / rates_bps[f]
+        if not (soonest <= x or soonest != soonest):
+            soonest = x
+    return soonest
+
+
+def network_solve(
+    route_ptr: np.ndarray,
+    route_links: np.ndarray,
+    capacity: np.ndarray,
+    rate_cap: np.ndarray,
+    remaining_bits: np.ndarray,
+    rates: np.ndarray,
+    rates_bps: np.ndarray,
+    channel_bps: np.ndarray,
+) -> float:
+    """One rate solve of the flow-level network model (``twin.model.network``) in one
+    compiled call: the max-min rates (Gbps) into ``rates``, the same in bit/s into
+    ``rates_bps``, each link's total rate (bit/s) into ``channel_bps``, and the returned
+    time until the first flow drains (the smallest ``remaining_bits / rates_bps``).
+
+    The same arithmetic as :func:`network_solve_reference` (``maxmin_rates`` and numpy),
+    bit for bit. The network calls it once per flow start or drain with inputs it builds
+    itself, so they are not checked here (``maxmin_rates`` checks the same contract);
+    there must be at least one flow.
+    """
+    return _network_solve_kernel(
+        route_ptr, route_links, capacity, rate_cap, remaining_bits, rates, rates_bps, channel_bps
+    )
+
+
+def network_solve_reference(
+    route_ptr: np.ndarray,
+    route_links: np.ndarray,
+    capacity: np.ndarray,
+    rate_cap: np.ndarray,
+    remaining_bits: np.ndarray,
+    rates: np.ndarray,
+    rates_bps: np.ndarray,
+    channel_bps: np.ndarray,
+) -> float:
+    """:func:`network_solve` with the checked solver and numpy (for tests)."""
+    rates[:] = maxmin_rates(route_ptr, route_links, capacity, rate_cap)
+    np.multiply(rates, 1e9, out=rates_bps)
+    lengths = np.diff(route_ptr)
+    channel_bps[:] = np.bincount(
+        route_links, weights=rates_bps.repeat(lengths), minlength=len(channel_bps)
+    )
+    return float(np.minimum.reduce(remaining_bits / rates_bps))
 
 
 # --------------------------------------------------------------------------------------

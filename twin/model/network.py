@@ -1,6 +1,7 @@
 """Flow-level network: transfers share channels max-min fairly (the model SimGrid validated).
 
-Rates are recomputed by :func:`twin.kernels.maxmin.maxmin_rates` only when a flow starts or
+Rates are recomputed by :func:`twin.kernels.maxmin.network_solve` (the max-min solver, each
+channel's total and the next drain in one compiled call) only when a flow starts or
 drains (or capacity changes); between those moments every rate is constant, so the next
 event is a single SimPy timeout at the earliest drain, not one event per flow per tick.
 A transfer is delivered one route latency after its last bit leaves: its time is
@@ -15,14 +16,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from twin.kernels.maxmin import maxmin_rates
+from twin.kernels.maxmin import network_solve
 from twin.model.recorder import Recorder
 from twin.model.topology import Route, Topology
 
 DRAIN_TOLERANCE_S = 1e-9
 """A flow with less than this much sending time left has drained (float rounding)."""
-_smallest = np.minimum.reduce
-"""``array.min()`` without its Python wrapper (the same ufunc reduction)."""
 _START = 16
 """Flows the per-flow buffers hold before they first grow."""
 
@@ -76,7 +75,7 @@ class Network:
         self.recorder = recorder
         self.flow_cap_bps = flow_cap_gbps * 1e9 if flow_cap_gbps else np.inf
         self.capacity_gbps = topology.capacity_gbps.copy()
-        n = self._channels = len(self.capacity_gbps)
+        n = len(self.capacity_gbps)
         self.active: dict[int, Transfer] = {}
         self._flows: list[Transfer] = []
         """Active transfers, in the order of the per-flow buffers below."""
@@ -84,7 +83,7 @@ class Network:
         self._caps_buf = np.zeros(_START)
         """Each flow's own rate cap, Gbps."""
         self._gbps_buf = np.zeros(_START)
-        """The kernel's output: each flow's rate, Gbps."""
+        """The solver's output: each flow's rate, Gbps."""
         self._rates_buf = np.zeros(_START)
         self._lengths_buf = np.zeros(_START, dtype=np.int64)
         self._ptr_buf = np.zeros(_START + 1, dtype=np.int64)
@@ -207,21 +206,18 @@ class Network:
         if not n:
             self.channel_rate_bps[:] = 0.0
             return
-        rates_gbps = maxmin_rates(
+        self.solves += 1
+        next_drain_s = network_solve(
             self._route_ptr,
             self._links,
             self.capacity_gbps,
             self._caps_gbps,
-            out=self._gbps_buf[:n],
-            check=False,  # built here, valid by construction
+            self._remaining_bits,
+            self._gbps_buf[:n],
+            self._rates_bps,
+            self.channel_rate_bps,
         )
-        self.solves += 1
-        rates_bps = self._rates_bps
-        np.multiply(rates_gbps, 1e9, out=rates_bps)
-        self.channel_rate_bps = np.bincount(
-            self._links, weights=rates_bps.repeat(self._lengths), minlength=self._channels
-        )
-        next_drain_s = max(0.0, float(_smallest(self._remaining_bits / rates_bps)))
+        next_drain_s = max(0.0, next_drain_s)
         version = self._version
         self.env.timeout(next_drain_s).callbacks.append(lambda _: self._on_drain(version))
 
