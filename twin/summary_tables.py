@@ -1,0 +1,144 @@
+"""The tables ``twin run`` and ``twin summary`` print: a run's summary rendered with rich."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from twin.config.units import format_duration
+from twin.trace.summary import Summary
+
+
+def print_summary(console: Console, result: Summary) -> None:
+    """Print a run's summary as tables on ``console``."""
+
+    reached = result.simulated_s if result.simulated_s is not None else result.horizon_s
+    head = f"{result.scenario}: {format_duration(reached)} simulated"
+    if reached < result.horizon_s:
+        head += f" of {format_duration(result.horizon_s)}"
+    if result.wall_time_s is not None:
+        head += f" in {result.wall_time_s:.1f} s"
+    status = "" if result.status == "complete" else f"  [bold red]({result.status})[/]"
+    console.print(f"[bold]{head}[/]{status}")
+    states = Table(*result.jobs_by_state, title="jobs by state")
+    states.add_row(*(f"{n:,}" for n in result.jobs_by_state.values()))
+    console.print(states)
+    tenants = Table("tenant", "submitted", "started", "wait mean", "wait p95", title="waits")
+    for row in result.tenants:
+        tenants.add_row(
+            row["tenant"],
+            f"{row['submitted']:,}",
+            f"{row['started']:,}",
+            _hours(row["wait_mean_s"]),
+            _hours(row["wait_p95_s"]),
+        )
+    console.print(tenants)
+    sites = Table(
+        "site", "accelerators", "utilisation", "energy MWh", "CO2 t", "cost €", title="sites"
+    )
+    for row in sorted(result.sites, key=lambda r: -r["accelerators"]):
+        sites.add_row(
+            row["site"],
+            f"{row['accelerators']:,}",
+            f"{100 * row['utilisation']:.1f}%",
+            f"{row['energy_mwh']:,.1f}",
+            f"{row['co2_t']:,.1f}",
+            f"{row['cost_eur']:,.0f}",
+        )
+    totals = result.totals
+    sites.add_row(
+        "[bold]all[/]",
+        f"{sum(r['accelerators'] for r in result.sites):,}",
+        f"{100 * totals['utilisation']:.1f}%",
+        f"{totals['energy_mwh']:,.1f}",
+        f"{totals['co2_t']:,.1f}",
+        f"{totals['cost_eur']:,.0f}",
+    )
+    console.print(sites)
+    if result.transfers:
+        transfers = Table(
+            "kind",
+            "transfers",
+            "delivered",
+            "TB moved",
+            "time mean",
+            "time p95",
+            title="data transfers",
+        )
+        for row in result.transfers:
+            transfers.add_row(
+                row["kind"],
+                f"{row['count']:,}",
+                f"{row['delivered']:,}",
+                f"{row['bytes'] / 1e12:,.2f}",
+                _hours(row["time_mean_s"]),
+                _hours(row["time_p95_s"]),
+            )
+        console.print(transfers)
+    if result.busiest_links:
+        links = Table(
+            "link", "direction", "mean util.", "peak util.", "mean Gbps", title="busiest links"
+        )
+        for row in result.busiest_links:
+            links.add_row(
+                row["link"],
+                row["direction"],
+                f"{100 * row['utilisation_mean']:.1f}%",
+                f"{100 * row['utilisation_max']:.1f}%",
+                f"{row['throughput_gbps_mean']:,.1f}",
+            )
+        console.print(links)
+    if result.services:
+        services = Table(
+            "service",
+            "requests",
+            "dropped",
+            "SLO met",
+            "p99 latency (median / worst window)",
+            title="inference",
+        )
+        for row in result.services:
+            services.add_row(
+                row["service"],
+                f"{row['arrivals']:,}",
+                f"{row['dropped']:,}",
+                _percent(row["attainment"]),
+                f"{_ms(row['latency_p99_ms_median_window'])} / "
+                f"{_ms(row['latency_p99_ms_worst_window'])}",
+            )
+        console.print(services)
+    if result.regions:
+        regions = Table(
+            "service",
+            "region",
+            "requests",
+            "SLO met",
+            "RTT",
+            title="inference by region (worst 5 per service; --json for all)",
+        )
+        for service in sorted({row["service"] for row in result.regions}):
+            for row in [r for r in result.regions if r["service"] == service][:5]:
+                regions.add_row(
+                    service,
+                    row["region"],
+                    f"{row['arrivals']:,}",
+                    _percent(row["attainment"]),
+                    _ms(row["rtt_ms"]),
+                )
+        console.print(regions)
+
+
+def _percent(share: float) -> str:
+    return "-" if share != share else f"{100 * share:.2f}%"
+
+
+def _ms(value: float | None) -> str:
+    if value is None or value != value:
+        return "-"
+    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.1f} ms"
+
+
+def _hours(seconds: float) -> str:
+    if seconds != seconds:  # NaN: nobody started
+        return "-"
+    return f"{seconds / 3600:.2f} h" if seconds >= 360 else f"{seconds:.0f} s"
