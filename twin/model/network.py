@@ -98,7 +98,11 @@ class Network:
         self.channel_bits = np.zeros(n)
         """Bits carried by each channel since the start (integrated exactly)."""
         self.channel_rate_bps = np.zeros(n)
-        self.channel_flows = np.zeros(n, dtype=np.int64)
+        self._channel_flows = [0] * n
+        """Active flows crossing each channel (a list: updated per hop, read per estimate)."""
+        self._capacity = self.capacity_gbps.tolist()
+        """``capacity_gbps`` as Python floats, for :meth:`estimate_s` (nothing in the model
+        changes a capacity during a run; a change would have to refresh this too)."""
         self.bytes_requested = 0.0
         self.bytes_delivered = 0.0
         self.solves = 0
@@ -126,6 +130,11 @@ class Network:
             self._ptr_buf = _grown(self._ptr_buf, size + 1)
         if occupied > len(self._links_buf):
             self._links_buf = _grown(self._links_buf, max(occupied, 2 * len(self._links_buf)))
+
+    @property
+    def channel_flows(self) -> np.ndarray:
+        """Active flows crossing each channel (int64)."""
+        return np.array(self._channel_flows, dtype=np.int64)
 
     # ------------------------------------------------------------ sending
 
@@ -168,7 +177,7 @@ class Network:
         self._links_buf[m : m + len(hops)] = route.channels
         self._occupied = m + len(hops)
         self._ptr_buf[n + 1] = self._occupied
-        flows = self.channel_flows
+        flows = self._channel_flows
         for channel in hops:
             flows[channel] += 1
         self._views()
@@ -182,8 +191,9 @@ class Network:
         route = self.topology.route(source, destination)
         if route is None:
             return np.inf
-        shares = self.capacity_gbps[route.channels] / (self.channel_flows[route.channels] + 1)
-        rate_bps = min(float(shares.min()) * 1e9, self.flow_cap_bps)
+        capacity, flows = self._capacity, self._channel_flows
+        share_gbps = min([capacity[c] / (flows[c] + 1) for c in route.channel_ids])
+        rate_bps = min(share_gbps * 1e9, self.flow_cap_bps)
         return route.latency_s + 8.0 * nbytes / rate_bps
 
     def reachable(self, source: str, destination: str) -> bool:
@@ -235,7 +245,7 @@ class Network:
             self._compact(done, finished)
         for transfer in drained:
             del self.active[transfer.id]
-            flows = self.channel_flows
+            flows = self._channel_flows
             for channel in transfer.route.channel_ids:
                 flows[channel] -= 1
             self._drained(transfer)
