@@ -445,6 +445,11 @@ class Inference(StrictModel):
         5.0, ge=0.001, le=86400, description="simulated time per kernel call (1 ms to 1 d)"
     )
     routing: Name = Field("slo_aware", description="nearest, least_latency or slo_aware")
+    fidelity: Literal["request", "fluid"] = Field(
+        "request",
+        description="request: every request through the queueing kernels; fluid: an "
+        "analytic model per window (cost independent of the request rate, for long horizons)",
+    )
     diurnal: HourlyProfile | None = Field(
         None,
         description="24 relative demand weights per local hour; default trough at 04:00 at a "

@@ -1,0 +1,307 @@
+"""The stationary window models of the ``fluid`` fidelity, one per service kind.
+
+Each turns a window's routed arrival rate into a :class:`Stationary` description: capacity,
+mean requests in the system, the waiting-time law (zero, or exponential with probability
+``p_wait``: the Allen–Cunneen form), drops, and fixed-size samples of the latency parts that
+do not wait (service, prefill, decode) from which :mod:`twin.model.fluid` reads percentiles.
+Nothing here grows with the request rate: the samples have :data:`POINTS` entries.
+
+The utilisation the formulas see is capped at :func:`stationary_cap`: a queue reaches its
+stationary regime in about ``1 / (R (1 − √ρ)²)`` seconds at capacity ``R`` requests/s
+(Morse, *Queues, Inventories and Maintenance*, 1958; Whitt, "Approximating a point process
+by a renewal process", 1982, for the relaxation time), and the demand (hourly profile)
+changes over hours, so the stationary wait of a utilisation whose relaxation takes longer
+than :data:`RELAXATION_S` is never reached. Load above capacity is the fluid backlog of
+:mod:`twin.model.fluid`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from twin.config.schema import Service
+from twin.model.distributions import make_sampler
+from twin.model.fluid_queues import (
+    Phase,
+    WaitLaw,
+    erlang_c,
+    fit_phase,
+    kingman_wait,
+    mg1_wait_moments,
+    normal_scores,
+    slot_chain,
+    stratified,
+    wait_survival,
+)
+from twin.model.iteration import IterationModel
+
+POINTS = 256
+"""Sample points standing for a distribution (service time, prompt, output length)."""
+
+DRAWS = 1 << 20
+"""Random draws the sample points are read from (once per service)."""
+
+RELAXATION_S = 3600.0
+"""Longest relaxation time the stationary formulas are trusted for (see the module doc)."""
+
+
+def stationary_cap(capacity_rps: float) -> float:
+    """The utilisation at which a queue of this capacity relaxes in :data:`RELAXATION_S`."""
+    return (1 - 1 / math.sqrt(max(capacity_rps, 1e-9) * RELAXATION_S)) ** 2
+
+
+@dataclass
+class Stationary:
+    """One window of a service at a site, as the stationary model sees it (times in s)."""
+
+    capacity_rps: float
+    """Requests/s the site completes when saturated (the fluid backlog drains at this)."""
+    in_system: float
+    """Mean requests at the site, waiting or in service."""
+    wait: WaitLaw
+    """The law of a request's wait (for a slot, a server, its prefill's turn)."""
+    drop_share: float
+    """Share of arrivals dropped in the stationary regime (queue limit, timeout, no room)."""
+    backlog_cap: float
+    """Most requests the fluid backlog may hold before arrivals are dropped."""
+    base: dict[str, np.ndarray]
+    """Per latency column (``latency``, or ``ttft`` and ``e2e``), the sample of its part
+    that does not wait, round trip excluded, shape (POINTS,)."""
+    tpot: np.ndarray | None
+    """Sample of the time per output token (llm), NaN for one-token outputs."""
+    mean_delay_s: float
+    """Mean queueing delay the routers read (wait; or TTFT beyond the round trip)."""
+    mean_batch: float = math.nan
+    busy: float = math.nan
+    """Share of time the replicas work (llm; ``single`` counts the accepted work)."""
+
+
+# ---------------------------------------------------------------- single
+
+
+class SingleModel:
+    """``c`` FCFS servers with Poisson arrivals: M/G/c by Erlang C with the Allen–Cunneen
+    correction ``(c_a² + c_s²) / 2`` of the waits (c_a² = 1), the conditional wait
+    exponential (Allen 1990, §6.4; Tijms, *A First Course in Stochastic Models*, 2003,
+    §5.2 for its accuracy: a few per cent on the mean wait for c_s² ≤ 1)."""
+
+    def __init__(self, service: Service, rng: np.random.Generator) -> None:
+        assert service.service_s is not None
+        sample = stratified(make_sampler(service.service_s, rng), POINTS, DRAWS)
+        self.mean_s = sample.mean
+        self.scv = sample.scv
+        self.sample = rng.permutation(sample.points)
+        self.service = service
+
+    def stationary(self, servers: int, arrival_rps: float) -> Stationary:
+        capacity = servers / self.mean_s
+        rate = min(arrival_rps, stationary_cap(capacity) * capacity)
+        p_wait = erlang_c(servers, rate * self.mean_s)
+        mean_wait = p_wait * (1 + self.scv) / 2 / (capacity - rate)
+        spread = 1.0  # conditional wait: exponential for c > 1, P-K/Takács's for c = 1
+        if servers == 1 and p_wait > 0:
+            p, first, second = mg1_wait_moments(rate, self.sample)
+            spread = second * p / first**2 - 1
+        phase = fit_phase(p_wait, mean_wait, mean_wait**2 / p_wait * (1 + spread) if p_wait else 0)
+        wait = WaitLaw((phase,) if phase else ())
+        service = self.service
+        limits = [math.inf]
+        if service.timeout_s is not None:
+            limits.append(service.timeout_s)
+        if service.max_queue is not None:
+            limits.append(service.max_queue / capacity)
+        limit = min(limits)
+        drop = float(wait_survival(np.zeros(1), wait, limit)[0]) if limit < math.inf else 0.0
+        return Stationary(
+            capacity_rps=capacity,
+            in_system=rate * (mean_wait + self.mean_s),
+            wait=wait,
+            drop_share=drop,
+            backlog_cap=limit * capacity,
+            base={"latency": self.sample},
+            tpot=None,
+            mean_delay_s=mean_wait,
+        )
+
+
+# ---------------------------------------------------------------- llm
+
+
+@dataclass(frozen=True)
+class Replica:
+    """The per-site tables of an llm replica (see :meth:`LLMModel.replica`)."""
+
+    iteration: IterationModel
+    rates: np.ndarray
+    """Requests/s completed with 1, 2, … slots running, shape (slots,)."""
+    keep: np.ndarray
+    """Sample indices used for latencies: those that fit the KV cache, shape (POINTS,)."""
+    no_room: float
+    """Share of requests that can never fit the KV cache (dropped)."""
+
+
+class LLMModel:
+    """Replicas of a continuous-batching model, each at a steady-state fixed point of the
+    iteration-time model ``t = c0 + c_pf·P + c_b·B + c_kv·K`` (:mod:`twin.model.iteration`).
+
+    At ``λ`` requests/s per replica (below saturation) each second holds ``λ`` prompts, ``λ
+    E[o − 1]`` decode steps and ``λ E[(o − 1)(p + o/2)]`` context tokens, i.e. ``λw``
+    seconds of linear work, and ``c0`` per iteration, so the mean iteration lasts
+    ``c0 / (1 − λw)`` (Sarathi: every iteration decodes; vLLM: ``λ`` of the iterations per
+    second are prefills and decode nothing). That is the TPOT; the running batch is ``λ ×``
+    its lifetime (Little). TTFT = the residual of the iteration under way + the waits + the
+    prompt's own prefill (Sarathi: ``⌈p / (budget − decodes)⌉`` chunk iterations; vLLM: one
+    prefill iteration). Two waits, summed:
+
+    * for a slot: the replica as a birth–death chain over its running batch, departures at
+      the saturation rate of that batch size (:meth:`IterationModel.throughput_rps`), waits
+      scaled by ``(c_a² + c_s²) / 2`` with c_a² = 1 / replicas (round-robin dispatch of
+      Poisson arrivals) and c_s² that of the output length (the slot is held ∝ output);
+    * for the prefill: the prompt tokens as a G/G/1 queue (Kingman; Pollaczek–Khinchine for
+      one replica) served at the chunk rate.
+
+    TPOT varies between requests by the prefills that run during their decodes: a compound
+    Poisson sum over the request's lifetime, so its variance falls as ``1 / (o − 1)``
+    (amplified by ``1 / (1 − λw)``, the feedback of longer iterations on the work they
+    gather).
+    """
+
+    def __init__(self, service: Service, rng: np.random.Generator) -> None:
+        assert service.prompt_tokens is not None and service.output_tokens is not None
+        prompt = stratified(make_sampler(service.prompt_tokens, rng), POINTS, DRAWS).points
+        output = stratified(make_sampler(service.output_tokens, rng), POINTS, DRAWS).points
+        self.prompt = np.maximum(1, np.rint(prompt))
+        self.output = rng.permutation(np.maximum(1, np.rint(output)))
+        self.scores = rng.permutation(normal_scores(POINTS))
+        self.service = service
+        decodes = self.output - 1
+        self.decodes = decodes
+        self.contexts = decodes * (self.prompt + self.output / 2)
+        out = self.output
+        self.scv_output = float(out.var() / out.mean() ** 2)
+
+    def replica(self, iteration: IterationModel, prompt: float, output: float) -> Replica:
+        """What a replica on ``iteration`` needs each window: its departure rates with ``n =
+        1 … slots`` requests running (the saturation rate at that batch size; slots:
+        ``max_batch``, capped by the KV cache, as :meth:`IterationModel.throughput_rps`
+        does), and which sample points fit its KV cache (the others are dropped, and stand
+        in for by fitting ones)."""
+        service = self.service
+        slots = max(1, min(service.max_batch, iteration.kv_capacity_tokens // int(prompt + output)))
+        rates = [
+            iteration.throughput_rps(n, prompt, output, service.token_budget, service.scheduler)
+            for n in range(1, slots + 1)
+        ]
+        fits = np.flatnonzero(self.prompt + self.output <= iteration.kv_capacity_tokens)
+        keep = np.resize(fits, POINTS) if len(fits) else np.arange(POINTS)
+        return Replica(iteration, np.array(rates), keep, 1 - len(fits) / POINTS)
+
+    def stationary(self, replica: Replica, replicas: int, arrival_rps: float) -> Stationary:
+        service = self.service
+        m = replica.iteration
+        rates = replica.rates
+        full = float(rates[-1])
+        rate = min(arrival_rps / replicas, stationary_cap(full) * full)
+        keep = replica.keep
+        p, dec = self.prompt[keep], self.decodes[keep]
+        contexts = self.contexts[keep]
+        work = float((m.c_pf * p + dec * m.c_b + m.c_kv * contexts).mean())
+        load = rate * work
+        mean_dec = float(dec.mean())
+        if service.scheduler == "sarathi":
+            per_token = m.c0 / (1 - load)  # every iteration yields a token per decoder
+            prefills_per_s = 0.0
+        else:
+            iterations_per_s = (1 - load) / m.c0
+            prefills_per_s = rate
+            per_token = 1 / (iterations_per_s - prefills_per_s)
+        decoding = rate * mean_dec * per_token
+        decode_s = m.c_b * decoding + m.c_kv * rate * float(contexts.mean()) * per_token
+        step_s = m.c0 + decode_s  # an iteration without prefill
+        if service.scheduler == "sarathi":
+            room = max(1.0, service.token_budget - decoding)
+            prefill = np.ceil(p / room) * step_s + m.c_pf * p
+            serve = p * (step_s / room + m.c_pf)  # prompt tokens through the chunk stream
+            stall = m.c_pf * p
+        else:
+            prefill = m.c0 + m.c_pf * p
+            serve = prefill
+            stall = prefill
+        mean_serve = float(serve.mean())
+        rho = min(rate * mean_serve, stationary_cap(1 / mean_serve))
+        scv_arrivals = 1 / replicas
+        # the prefill's turn: Kingman's G/G/1 mean, the spread of M/G/1's (Takács)
+        _, pk_mean, pk_second = mg1_wait_moments(rho / mean_serve, serve)
+        serve_scv = float(serve.var()) / mean_serve**2
+        wait_prefill = kingman_wait(rho, mean_serve, scv_arrivals, serve_scv)
+        second_prefill = pk_second * (wait_prefill / pk_mean) ** 2 if pk_mean > 0 else 0.0
+        # a slot: all taken with the chain's probability, then an exponential wait
+        chain = slot_chain(rate, rates)
+        slot_theta = (full - rate) / ((scv_arrivals + self.scv_output) / 2)
+        wait_slot = chain.p_wait / slot_theta
+        mean_wait = wait_prefill + wait_slot
+        # two phases: the prefill's turn only, or a slot (then the prefill's mean turn)
+        turn = fit_phase(
+            (1 - chain.p_wait) * rho,
+            (1 - chain.p_wait) * wait_prefill,
+            (1 - chain.p_wait) * second_prefill,
+        )
+        phases = [turn] if turn else []
+        if chain.p_wait > 0:
+            phases.append(Phase(chain.p_wait, wait_prefill, slot_theta))
+        wait = WaitLaw(tuple(phases))
+        events = rate * per_token * dec  # prefills that arrive during the decodes
+        tpot = _tpot(m.c0, per_token, dec, self.scores[keep], events, stall, load, chain.p_wait)
+        if service.scheduler == "sarathi":
+            # the last chunk's iteration also carries the next prompts' first chunks
+            last = p - (np.ceil(p / room) - 1) * room
+            prefill = prefill + m.c_pf * (room - last) * (1 - np.exp(-rate * prefill))
+        ttft = step_s / 2 + prefill
+        e2e = ttft + dec * np.nan_to_num(tpot)
+        drop = replica.no_room
+        if service.max_queue is not None:
+            queue_full = chain.p_wait * math.exp(-slot_theta * service.max_queue / full)
+            drop += (1 - replica.no_room) * queue_full
+        iterations = 1 / per_token + prefills_per_s
+        batch = (chain.running * (1 / per_token) + prefills_per_s) / iterations
+        return Stationary(
+            capacity_rps=replicas * full,
+            in_system=replicas * (chain.running + rate * mean_wait),
+            wait=wait,
+            drop_share=min(1.0, drop),
+            backlog_cap=math.inf if service.max_queue is None else replicas * service.max_queue,
+            base={"ttft": ttft, "e2e": e2e},
+            tpot=tpot,
+            mean_delay_s=float(ttft.mean()) + mean_wait,
+            mean_batch=batch,
+            busy=1 - chain.idle,
+        )
+
+
+def _tpot(
+    floor_s: float,
+    mean_s: float,
+    dec: np.ndarray,
+    z: np.ndarray,
+    events: np.ndarray,
+    stall: np.ndarray,
+    load: float,
+    full: float,
+) -> np.ndarray:
+    """TPOT per sample point: the mean iteration plus the prefills of the ``events``
+    requests (expected) that arrive during its decodes, each stalling it ``stall``: a
+    compound Poisson sum over ``o − 1`` tokens, its variance amplified by ``1 / (1 −
+    load)`` (longer iterations gather more work) and thinned by the share of time the
+    slots are ``full`` (admissions then follow departures, not Poisson arrivals); its
+    skew by a Cornish–Fisher term (Johnson, Kotz & Kemp, *Univariate Discrete
+    Distributions*, 2005, §9.3 for the compound Poisson's moments). NaN for one-token
+    outputs, as ``request`` reports them."""
+    second = float((stall**2).mean())
+    skew = float((stall**3).mean()) / second**1.5 / np.sqrt(np.maximum(events, 1e-9))
+    skew = np.minimum(skew, 2.0)  # the expansion stays monotone in z up to here
+    spread = np.sqrt(events * second / (1 - load) * (1 - full)) / np.maximum(dec, 1)
+    value = mean_s + spread * (z + (z**2 - 1) * skew / 6)
+    return np.where(dec > 0, np.maximum(floor_s, value), np.nan)
