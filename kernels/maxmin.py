@@ -14,8 +14,8 @@ exactly:
 * :func:`maxmin_rates_reference` is a readable plain-Python twin used by the tests.
 
 :func:`network_solve` is the network model's whole solve in one compiled call (the rates,
-each link's total and the time to the next drain), with a numpy twin,
-:func:`network_solve_reference`, that it matches bit for bit.
+each link's total and the time to the next drain) and :func:`network_advance` its step
+between solves; their numpy twins (``*_reference``) match them bit for bit.
 
 References
 ----------
@@ -37,6 +37,8 @@ __all__ = [
     "SATURATION_RTOL",
     "maxmin_rates",
     "maxmin_rates_reference",
+    "network_advance",
+    "network_advance_reference",
     "network_solve",
     "network_solve_reference",
 ]
@@ -504,24 +506,29 @@ def maxmin_rates(
 
 
 # --------------------------------------------------------------------------------------
-# One solve of the flow-level network model
+# The flow-level network model's per-event steps
 # --------------------------------------------------------------------------------------
+# The network (``twin.model.network``) keeps its active flows in growable buffers whose
+# first ``n_flows`` entries are live, and calls these once per flow start or drain, with
+# inputs it builds itself: they are not checked here (``maxmin_rates`` checks the same
+# contract). Each matches its numpy twin bit for bit.
 
 
 @njit(cache=True)
 def _network_solve_kernel(
-    route_ptr, route_links, capacity, rate_cap, remaining_bits, rates, rates_bps, channel_bps
-):
-    """Body of :func:`network_solve` (inputs assumed valid)."""
-    _maxmin_kernel(route_ptr, route_links, capacity, rate_cap, rates)
+    n_flows, route_ptr, route_links, capacity, rate_cap, remaining_bits, rates, rates_bps,
+    channel_bps,
+):  # fmt: skip
+    """Body of :func:`network_solve`."""
+    ptr = route_ptr[: n_flows + 1]
+    _maxmin_kernel(ptr, route_links[: ptr[n_flows]], capacity, rate_cap[:n_flows], rates[:n_flows])
     channel_bps[:] = 0.0
-    n_flows = rates.shape[0]
     for f in range(n_flows):
         rate_bps = rates[f] * 1e9
         rates_bps[f] = rate_bps
-        for k in range(route_ptr[f], route_ptr[f + 1]):
+        for k in range(ptr[f], ptr[f + 1]):
             channel_bps[route_links[k]] += rate_bps
-    # numpy's minimum.reduce, NaN included: acc stays if acc <= x or acc is NaN
+    # numpy's minimum.reduce, NaN included: the running value stays if <= x or NaN
     soonest = remaining_bits[0] / rates_bps[0]
     for f in range(1, n_flows):
         x = remaining_bits[f] / rates_bps[f]
@@ -531,6 +538,7 @@ def _network_solve_kernel(
 
 
 def network_solve(
+    n_flows: int,
     route_ptr: np.ndarray,
     route_links: np.ndarray,
     capacity: np.ndarray,
@@ -540,22 +548,20 @@ def network_solve(
     rates_bps: np.ndarray,
     channel_bps: np.ndarray,
 ) -> float:
-    """One rate solve of the flow-level network model (``twin.model.network``) in one
-    compiled call: the max-min rates (Gbps) into ``rates``, the same in bit/s into
-    ``rates_bps``, each link's total rate (bit/s) into ``channel_bps``, and the returned
-    time until the first flow drains (the smallest ``remaining_bits / rates_bps``).
+    """One rate solve of the first ``n_flows`` (>= 1) flows, in one compiled call.
 
-    The same arithmetic as :func:`network_solve_reference` (``maxmin_rates`` and numpy),
-    bit for bit. The network calls it once per flow start or drain with inputs it builds
-    itself, so they are not checked here (``maxmin_rates`` checks the same contract);
-    there must be at least one flow.
+    Writes their max-min rates (Gbps, as :func:`maxmin_rates`) into ``rates``, the same in
+    bit/s into ``rates_bps`` and each link's total (bit/s) into ``channel_bps``; returns
+    the time until the first of them drains, the smallest ``remaining_bits / rates_bps``.
     """
     return _network_solve_kernel(
-        route_ptr, route_links, capacity, rate_cap, remaining_bits, rates, rates_bps, channel_bps
-    )
+        n_flows, route_ptr, route_links, capacity, rate_cap, remaining_bits, rates,
+        rates_bps, channel_bps,
+    )  # fmt: skip
 
 
 def network_solve_reference(
+    n_flows: int,
     route_ptr: np.ndarray,
     route_links: np.ndarray,
     capacity: np.ndarray,
@@ -566,13 +572,50 @@ def network_solve_reference(
     channel_bps: np.ndarray,
 ) -> float:
     """:func:`network_solve` with the checked solver and numpy (for tests)."""
-    rates[:] = maxmin_rates(route_ptr, route_links, capacity, rate_cap)
-    np.multiply(rates, 1e9, out=rates_bps)
-    lengths = np.diff(route_ptr)
+    ptr = route_ptr[: n_flows + 1]
+    links = route_links[: ptr[-1]]
+    rates[:n_flows] = maxmin_rates(ptr, links, capacity, rate_cap[:n_flows])
+    np.multiply(rates[:n_flows], 1e9, out=rates_bps[:n_flows])
     channel_bps[:] = np.bincount(
-        route_links, weights=rates_bps.repeat(lengths), minlength=len(channel_bps)
+        links, weights=rates_bps[:n_flows].repeat(np.diff(ptr)), minlength=len(channel_bps)
     )
-    return float(np.minimum.reduce(remaining_bits / rates_bps))
+    return float(np.minimum.reduce(remaining_bits[:n_flows] / rates_bps[:n_flows]))
+
+
+@njit(cache=True)
+def _network_advance_kernel(n_flows, dt, remaining_bits, rates_bps, channel_bits, channel_bps):
+    """Body of :func:`network_advance`."""
+    for f in range(n_flows):
+        remaining_bits[f] -= rates_bps[f] * dt
+    for c in range(channel_bits.shape[0]):
+        channel_bits[c] += channel_bps[c] * dt
+
+
+def network_advance(
+    n_flows: int,
+    dt: float,
+    remaining_bits: np.ndarray,
+    rates_bps: np.ndarray,
+    channel_bits: np.ndarray,
+    channel_bps: np.ndarray,
+) -> None:
+    """``dt`` seconds at the current rates: the first ``n_flows`` flows send
+    ``rates_bps × dt`` bits each (off ``remaining_bits``), the links carry
+    ``channel_bps × dt`` each (onto ``channel_bits``)."""
+    _network_advance_kernel(n_flows, dt, remaining_bits, rates_bps, channel_bits, channel_bps)
+
+
+def network_advance_reference(
+    n_flows: int,
+    dt: float,
+    remaining_bits: np.ndarray,
+    rates_bps: np.ndarray,
+    channel_bits: np.ndarray,
+    channel_bps: np.ndarray,
+) -> None:
+    """:func:`network_advance` with numpy (for tests)."""
+    remaining_bits[:n_flows] -= rates_bps[:n_flows] * dt
+    channel_bits += channel_bps * dt
 
 
 # --------------------------------------------------------------------------------------

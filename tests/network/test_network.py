@@ -112,9 +112,9 @@ def count_solver_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     solver = network_module.network_solve
 
-    def counting(route_ptr, *arrays):
-        calls.append(len(route_ptr) - 1)
-        return solver(route_ptr, *arrays)
+    def counting(n_flows, *arrays):
+        calls.append(n_flows)
+        return solver(n_flows, *arrays)
 
     monkeypatch.setattr(network_module, "network_solve", counting)
     return calls
@@ -378,25 +378,34 @@ def test_unreachable_destination_raises():
 
 
 @pytest.mark.parametrize(("n_flows", "n_links", "seed"), [(1, 1, 0), (5, 4, 1), (60, 12, 2)])
-def test_network_solve_matches_its_reference_bit_for_bit(n_flows, n_links, seed):
-    """Rates, bit/s, channel totals and the next drain, as the network computes them, for
-    random routes (some empty, some repeating a link), caps (some infinite) and backlogs
-    (some negative: drained past zero by rounding)."""
+def test_network_steps_match_their_references_bit_for_bit(n_flows, n_links, seed):
+    """The solve (rates, bit/s, channel totals, next drain) and the advance between solves,
+    as the network calls them on buffers longer than its flows, for random routes (some
+    repeating a link), caps (some infinite) and backlogs (some negative: drained past zero
+    by rounding)."""
     rng = np.random.default_rng(seed)
+    size = n_flows + 3  # buffer entries past the live flows, as the network's buffers have
     for _ in range(50):
-        lengths = rng.integers(0, 5, n_flows)
-        ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        ptr = np.concatenate([[0], np.cumsum(rng.integers(1, 5, size))]).astype(np.int64)
         links = rng.integers(0, n_links, ptr[-1]).astype(np.int64)
         capacity = rng.uniform(0.5, 400.0, n_links)
-        caps = np.where(rng.random(n_flows) < 0.3, rng.uniform(0.1, 50.0, n_flows), np.inf)
-        remaining = rng.uniform(-1e-3, 1e13, n_flows)
-        ours = [np.empty(n_flows), np.empty(n_flows), np.full(n_links, np.nan)]
-        theirs = [np.empty(n_flows), np.empty(n_flows), np.full(n_links, np.nan)]
-        soonest = maxmin.network_solve(ptr, links, capacity, caps, remaining, *ours)
-        expected = maxmin.network_solve_reference(ptr, links, capacity, caps, remaining, *theirs)
-        assert soonest == expected
-        for got, want in zip(ours, theirs, strict=True):
-            assert got.tobytes() == want.tobytes()
+        caps = np.where(rng.random(size) < 0.3, rng.uniform(0.1, 50.0, size), np.inf)
+        remaining = rng.uniform(-1e-3, 1e13, size)
+        carried = rng.uniform(0.0, 1e12, n_links)
+        results = []
+        for solve, advance in (
+            (maxmin.network_solve, maxmin.network_advance),
+            (maxmin.network_solve_reference, maxmin.network_advance_reference),
+        ):
+            rates, rates_bps = np.full(size, -1.0), np.full(size, -1.0)
+            channel_bps, bits, left = np.full(n_links, np.nan), carried.copy(), remaining.copy()
+            soonest = solve(
+                n_flows, ptr, links, capacity, caps, left, rates, rates_bps, channel_bps
+            )
+            advance(n_flows, 0.37 * soonest, left, rates_bps, bits, channel_bps)
+            results.append([np.float64(soonest), rates, rates_bps, channel_bps, bits, left])
+        for ours, reference in zip(*results, strict=True):
+            assert ours.tobytes() == reference.tobytes()
 
 
 # --------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from twin.kernels.maxmin import network_solve
+from twin.kernels.maxmin import network_advance, network_solve
 from twin.model.recorder import Recorder
 from twin.model.topology import Route, Topology
 
@@ -92,7 +92,6 @@ class Network:
         """The active flows' routes, concatenated (CSR with ``_ptr_buf``)."""
         self._occupied = 0
         """Live entries of ``_links_buf``."""
-        self._views()
         self.delivering: dict[int, Transfer] = {}
         """Drained transfers whose last bit is still on its way (one route latency)."""
         self.channel_bits = np.zeros(n)
@@ -109,16 +108,6 @@ class Network:
         self._next_id = 0
         self._version = 0
         self._last_s = 0.0
-
-    def _views(self) -> None:
-        """Point the per-flow arrays at the live part of the buffers."""
-        n, m = len(self._flows), self._occupied
-        self._remaining_bits = self._remaining_buf[:n]
-        self._rates_bps = self._rates_buf[:n]
-        self._caps_gbps = self._caps_buf[:n]
-        self._lengths = self._lengths_buf[:n]
-        self._route_ptr = self._ptr_buf[: n + 1]
-        self._links = self._links_buf[:m]
 
     def _make_room(self, flows: int, occupied: int) -> None:
         """Grow the buffers (doubling) to hold ``flows`` flows crossing ``occupied`` channels."""
@@ -180,7 +169,6 @@ class Network:
         flows = self._channel_flows
         for channel in hops:
             flows[channel] += 1
-        self._views()
         self._resolve()
         return transfer.done
 
@@ -205,8 +193,14 @@ class Network:
         """Drain every active flow at its current rate up to now."""
         dt = self.env.now - self._last_s
         if dt > 0.0 and self._flows:
-            self._remaining_bits -= self._rates_bps * dt
-            self.channel_bits += self.channel_rate_bps * dt
+            network_advance(
+                len(self._flows),
+                dt,
+                self._remaining_buf,
+                self._rates_buf,
+                self.channel_bits,
+                self.channel_rate_bps,
+            )
         self._last_s = self.env.now
 
     def _resolve(self) -> None:
@@ -218,13 +212,14 @@ class Network:
             return
         self.solves += 1
         next_drain_s = network_solve(
-            self._route_ptr,
-            self._links,
+            n,
+            self._ptr_buf,
+            self._links_buf,
             self.capacity_gbps,
-            self._caps_gbps,
-            self._remaining_bits,
-            self._gbps_buf[:n],
-            self._rates_bps,
+            self._caps_buf,
+            self._remaining_buf,
+            self._gbps_buf,
+            self._rates_buf,
             self.channel_rate_bps,
         )
         next_drain_s = max(0.0, next_drain_s)
@@ -238,7 +233,8 @@ class Network:
         # Late in a long run the clock's resolution exceeds the tolerance: a residue that
         # needs less than one clock tick would be rescheduled at the same instant forever.
         tolerance_s = max(DRAIN_TOLERANCE_S, math.ulp(self.env.now))
-        done = self._remaining_bits <= self._rates_bps * tolerance_s
+        n = len(self._flows)
+        done = self._remaining_buf[:n] <= self._rates_buf[:n] * tolerance_s
         finished = done.nonzero()[0].tolist()
         drained = [self._flows[i] for i in finished]
         if drained:
@@ -269,11 +265,11 @@ class Network:
             del self._flows[i]
         else:
             self._compact_many(done, finished)
-        self._views()
 
     def _compact_many(self, done: np.ndarray, finished: list[int]) -> None:
         keep = ~done
-        links = self._links[np.repeat(keep, self._lengths)]
+        n = len(self._flows)
+        links = self._links_buf[: self._occupied][np.repeat(keep, self._lengths_buf[:n])]
         for buffer in (self._remaining_buf, self._caps_buf, self._lengths_buf):
             kept = buffer[: len(self._flows)][keep]
             buffer[: len(kept)] = kept
@@ -302,7 +298,8 @@ class Network:
     def in_flight(self) -> list[Transfer]:
         """Transfers not yet delivered (for the end-of-run record), in order of id."""
         self.advance()
-        for transfer, bits in zip(self._flows, self._remaining_bits.tolist(), strict=True):
+        bits_left = self._remaining_buf[: len(self._flows)].tolist()
+        for transfer, bits in zip(self._flows, bits_left, strict=True):
             transfer.remaining_bits = bits
         pending = [*self.active.values(), *self.delivering.values()]
         return sorted(pending, key=lambda transfer: transfer.id)
