@@ -94,12 +94,16 @@ class DataMobility:
 
     def replica_for(self, factory: Factory) -> Factory | None:
         """The open site nearest (by route latency) to ``factory``, other than itself."""
-        if factory.id not in self._replicas:
+        replicas = self._replicas.get(factory.id)
+        if replicas is None:
             reachable = [
                 (route.latency_s, other.id, other)
                 for other in self.factories
                 if other is not factory
                 and (route := self.network.topology.route(factory.id, other.id)) is not None
             ]
-            self._replicas[factory.id] = [other for _, _, other in sorted(reachable)]
-        return next((other for other in self._replicas[factory.id] if other.online), None)
+            replicas = self._replicas[factory.id] = [other for _, _, other in sorted(reachable)]
+        for other in replicas:
+            if other.online:
+                return other
+        return None

@@ -9,6 +9,7 @@ downlink channel that every flow leaving or entering it crosses. Latency is the 
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 
@@ -45,8 +46,9 @@ class Route:
     channel_ids: tuple[int, ...] = ()
     """The same indices as Python ints (cheap to loop over per transfer)."""
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
+        """The nodes joined by ``>`` (computed once: every transfer's row carries it)."""
         return ">".join(self.nodes)
 
 
