@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from twin.config.schema import Service
+from twin.model.fluid_backlog import Backlog, BacklogWindow
 from twin.model.fluid_models import POINTS, LLMModel, Replica, SingleModel, Stationary
 from twin.model.fluid_queues import WaitLaw, wait_quantiles, wait_survival
 from twin.model.rng import stream
@@ -98,35 +99,6 @@ class FluidService:
         return FluidSite(self, replica)
 
 
-@dataclass
-class _Backlog:
-    """The fluid backlog through one window (requests beyond the stationary level)."""
-
-    end: float
-    overflow: float
-    """Requests the limit turned away (expected)."""
-    share: float
-    """Share of the window's completions served while the backlog lasted."""
-    wait_from_s: float
-    wait_to_s: float
-
-
-def backlog_step(start: float, rate: float, capacity: float, window_s: float, cap: float):
-    """Fluid backlog from ``start`` through a window of constant ``rate`` and ``capacity``."""
-    net = rate - capacity
-    if start <= 0 and net <= 0:
-        return _Backlog(0.0, 0.0, 0.0, 0.0, 0.0)
-    end = start + net * window_s
-    if end > 0:
-        overflow = max(0.0, end - cap)
-        end = min(end, cap)
-        return _Backlog(end, overflow, 1.0, start / capacity, end / capacity)
-    drain_s = start / -net
-    served_then = capacity * drain_s
-    share = served_then / (served_then + rate * (window_s - drain_s))
-    return _Backlog(0.0, 0.0, share, start / capacity, 0.0)
-
-
 @dataclass(frozen=True)
 class _Latencies:
     """What the waits give a window: percentiles [ms] and SLO misses."""
@@ -167,7 +139,7 @@ class FluidSite:
         self.service = service
         self.replica = replica
         self.in_system = 0
-        self.backlog = 0.0
+        self.backlog = Backlog()
         self._drop_carry = 0.0
         self._miss_carry = 0.0
         self._shares = np.zeros(service.regions)
@@ -202,7 +174,7 @@ class FluidSite:
             self._shares = region_rps / rate
         before = self.in_system
         if site.count == 0:  # nowhere to serve: arrivals dropped, the rest completes
-            self.in_system, self.backlog = 0, 0.0
+            self.in_system, self.backlog = 0, Backlog()
             regions = _apportion([count, before, count], self._shares, 0, self._shares)
             return FluidWindow(
                 count,
@@ -223,13 +195,15 @@ class FluidSite:
             state = self.stationary(site.count, _cell_load(cell[1]) * self.capacity_rps(site.count))
             self._states = _kept(self._states)
             self._states[cell] = state
-        flow = backlog_step(self.backlog, rate, state.capacity_rps, window_s, state.backlog_cap)
-        expected = count * state.drop_share + flow.overflow
+        flow = self.backlog.step(start, end, rate, state.capacity_rps, state.backlog_cap)
+        # in the backlog the queue limit drops the overflow; otherwise the stationary share
+        expected = count * state.drop_share * (1 - flow.share) + flow.overflow
         dropped = min(count, math.floor(expected + self._drop_carry))
         self._drop_carry = max(0.0, expected + self._drop_carry - dropped)
-        after = min(max(0, round(state.in_system + flow.end)), before + count - dropped)
+        level = state.saturated + flow.end if flow.end > 0 else state.in_system
+        after = min(max(0, round(level)), before + count - dropped)
         served = before + count - dropped - after
-        self.in_system, self.backlog = after, flow.end
+        self.in_system = after
         quantised = np.rint(self._shares * SHARE_STEPS).astype(np.int32)
         if flow.share > 0:  # waits depend on the backlog: not tabulated
             latencies = self._latency(site, state, self._shares, flow)
@@ -267,7 +241,7 @@ class FluidSite:
         )
 
     def _latency(
-        self, site: ServiceSite, state: Stationary, shares: np.ndarray, flow: _Backlog
+        self, site: ServiceSite, state: Stationary, shares: np.ndarray, flow: BacklogWindow
     ) -> _Latencies:
         """Percentiles and misses for the sample with round trips by ``shares`` (each point's
         region by its stratified level) and the backlog's waits."""
@@ -276,18 +250,21 @@ class FluidSite:
         levels = self.service.levels
         regions = np.minimum(np.searchsorted(cumulative, levels, "right"), regions_n - 1)
         extra = site.owner.rtt[regions, site.column]
-        delay = 0.0
-        if flow.share > 0:
+        delay, calm = 0.0, None
+        if flow.share > 0:  # served from the backlog: its wait, and no stationary one
+            backlog = self.service.in_fluid < flow.share
             span = flow.wait_to_s - flow.wait_from_s
-            waits = np.where(
-                self.service.in_fluid < flow.share, flow.wait_from_s + span * self.service.along, 0
-            )
+            waits = np.where(backlog, flow.wait_from_s + span * self.service.along, 0.0)
             extra = extra + waits
-            delay = float(waits.mean())
+            calm = ~backlog
+            delay = float(waits.mean()) - state.wait.mean_s * float(backlog.mean())
 
         def quantiles(name: str, q: np.ndarray) -> list[float | None]:
-            x = np.sort(state.base[name] + extra)
-            return [float(v) * 1000 for v in wait_quantiles(x, state.wait, q)]
+            x = state.base[name] + extra
+            order = np.argsort(x)
+            law = state.wait
+            at = wait_quantiles(x[order], law, q, None if calm is None else calm[order])
+            return [float(v) * 1000 for v in at]
 
         ttft: list[float | None] = [None, None]
         tpot: list[float | None] = [None, None]
@@ -298,23 +275,23 @@ class FluidSite:
             finite = np.sort(state.tpot[np.isfinite(state.tpot)])
             if len(finite):
                 tpot = [float(v) * 1000 for v in wait_quantiles(finite, WaitLaw(), _Q_TWO)]
-        miss = self._miss(state, extra)
+        miss = self._miss(state, extra, calm)
         mean = float(miss.mean())
         per_region = np.bincount(regions, minlength=regions_n)
         by_region = np.bincount(regions, miss, minlength=regions_n)
         by_region = np.where(per_region > 0, by_region / np.maximum(per_region, 1), mean)
         return _Latencies(ttft, tpot, latency, mean, by_region, delay)
 
-    def _miss(self, state: Stationary, extra: np.ndarray) -> np.ndarray:
+    def _miss(self, state: Stationary, extra: np.ndarray, calm: np.ndarray | None) -> np.ndarray:
         """Per sample point, the probability that a served request misses an SLO."""
         slo = self.service.service.slo
         if state.tpot is None:
             if slo.latency_s is None:
                 return np.zeros(POINTS)
-            return wait_survival(state.base["latency"] + extra, state.wait, slo.latency_s)
+            return wait_survival(state.base["latency"] + extra, state.wait, slo.latency_s, calm)
         hit = np.ones(POINTS)
         if slo.ttft_s is not None:
-            hit = 1 - wait_survival(state.base["ttft"] + extra, state.wait, slo.ttft_s)
+            hit = 1 - wait_survival(state.base["ttft"] + extra, state.wait, slo.ttft_s, calm)
         if slo.tpot_s is not None:
             hit = hit * (np.nan_to_num(state.tpot) <= slo.tpot_s)
         return 1 - hit

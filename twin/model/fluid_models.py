@@ -27,14 +27,15 @@ from twin.model.distributions import make_sampler
 from twin.model.fluid_queues import (
     Phase,
     WaitLaw,
+    blocking,
     erlang_c,
+    erlang_cdf,
     fit_phase,
-    kingman_wait,
+    gg1_wait,
     mg1_wait_moments,
     normal_scores,
     slot_chain,
     stratified,
-    wait_survival,
 )
 from twin.model.iteration import IterationModel
 
@@ -61,6 +62,8 @@ class Stationary:
     """Requests/s the site completes when saturated (the fluid backlog drains at this)."""
     in_system: float
     """Mean requests at the site, waiting or in service."""
+    saturated: float
+    """Requests in service when every server (slot) is busy: the level a backlog adds to."""
     wait: WaitLaw
     """The law of a request's wait (for a slot, a server, its prefill's turn)."""
     drop_share: float
@@ -108,19 +111,24 @@ class SingleModel:
         phase = fit_phase(p_wait, mean_wait, mean_wait**2 / p_wait * (1 + spread) if p_wait else 0)
         wait = WaitLaw((phase,) if phase else ())
         service = self.service
-        limits = [math.inf]
-        if service.timeout_s is not None:
-            limits.append(service.timeout_s)
+        # drops: a full waiting room, or a wait beyond the timeout, i.e. beyond ``timeout ×
+        # capacity`` requests queued (each adds 1 / capacity to a wait): the truncated queue
+        # (for a deterministic patience the form of Baccelli & Hébuterne's M/M/1+D, 1981)
+        room = math.inf
         if service.max_queue is not None:
-            limits.append(service.max_queue / capacity)
-        limit = min(limits)
-        drop = float(wait_survival(np.zeros(1), wait, limit)[0]) if limit < math.inf else 0.0
+            room = service.max_queue
+        if service.timeout_s is not None:
+            room = min(room, service.timeout_s * capacity)
+        drop = 0.0
+        if room < math.inf and wait.phases:
+            drop = blocking(wait.p, wait.phases[0].theta / capacity, room)
         return Stationary(
             capacity_rps=capacity,
             in_system=rate * (mean_wait + self.mean_s),
+            saturated=servers,
             wait=wait,
             drop_share=drop,
-            backlog_cap=limit * capacity,
+            backlog_cap=room,
             base={"latency": self.sample},
             tpot=None,
             mean_delay_s=mean_wait,
@@ -234,10 +242,13 @@ class LLMModel:
         rho = min(rate * mean_serve, stationary_cap(1 / mean_serve))
         scv_arrivals = 1 / replicas
         # the prefill's turn: Kingman's G/G/1 mean, the spread of M/G/1's (Takács)
-        _, pk_mean, pk_second = mg1_wait_moments(rho / mean_serve, serve)
+        # the prefill's turn: GI/G/1 (round robin makes arrivals Erlang), the spread of
+        # its conditional wait that of M/G/1 (Takács)
         serve_scv = float(serve.var()) / mean_serve**2
-        wait_prefill = kingman_wait(rho, mean_serve, scv_arrivals, serve_scv)
-        second_prefill = pk_second * (wait_prefill / pk_mean) ** 2 if pk_mean > 0 else 0.0
+        turn_p, wait_prefill = gg1_wait(rho, mean_serve, scv_arrivals, serve_scv)
+        pk_p, pk_mean, pk_second = mg1_wait_moments(rho / mean_serve, serve)
+        turn_scv = pk_second * pk_p / pk_mean**2 - 1 if pk_mean > 0 else 1.0
+        second_prefill = wait_prefill**2 / turn_p * (1 + turn_scv) if turn_p > 0 else 0.0
         # a slot: all taken with the chain's probability, then an exponential wait
         chain = slot_chain(rate, rates)
         slot_theta = (full - rate) / ((scv_arrivals + self.scv_output) / 2)
@@ -245,7 +256,7 @@ class LLMModel:
         mean_wait = wait_prefill + wait_slot
         # two phases: the prefill's turn only, or a slot (then the prefill's mean turn)
         turn = fit_phase(
-            (1 - chain.p_wait) * rho,
+            (1 - chain.p_wait) * turn_p,
             (1 - chain.p_wait) * wait_prefill,
             (1 - chain.p_wait) * second_prefill,
         )
@@ -258,18 +269,20 @@ class LLMModel:
         if service.scheduler == "sarathi":
             # the last chunk's iteration also carries the next prompts' first chunks
             last = p - (np.ceil(p / room) - 1) * room
-            prefill = prefill + m.c_pf * (room - last) * (1 - np.exp(-rate * prefill))
+            shared = erlang_cdf(replicas, replicas * rate * prefill)  # next arrival in time
+            prefill = prefill + m.c_pf * (room - last) * shared
         ttft = step_s / 2 + prefill
         e2e = ttft + dec * np.nan_to_num(tpot)
         drop = replica.no_room
         if service.max_queue is not None:
-            queue_full = chain.p_wait * math.exp(-slot_theta * service.max_queue / full)
+            queue_full = blocking(chain.p_wait, slot_theta / full, service.max_queue)
             drop += (1 - replica.no_room) * queue_full
         iterations = 1 / per_token + prefills_per_s
         batch = (chain.running * (1 / per_token) + prefills_per_s) / iterations
         return Stationary(
             capacity_rps=replicas * full,
             in_system=replicas * (chain.running + rate * mean_wait),
+            saturated=replicas * len(rates),
             wait=wait,
             drop_share=min(1.0, drop),
             backlog_cap=math.inf if service.max_queue is None else replicas * service.max_queue,

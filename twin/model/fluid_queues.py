@@ -7,8 +7,9 @@ Pure functions on scalars and small fixed-size arrays (none grows with the reque
 * :func:`slot_chain`: a birth–death chain whose departure rate depends on the number of
   requests served at once (an LLM replica's running batch: Kleinrock §3.1, "state-dependent
   service"), and what an arrival sees in it;
-* :func:`kingman_wait`: the G/G/1 mean wait of Kingman's heavy-traffic formula, exact
-  (Pollaczek–Khinchine) for Poisson arrivals (Kleinrock §5.7; Kingman 1961);
+* :func:`gg1_wait`: the GI/G/1 mean wait (Kingman 1961 with the Krämer–Langenbach-Belz
+  correction) and probability of waiting (Whitt's QNA, 1983), exact (Pollaczek–Khinchine)
+  for Poisson arrivals;
 * :func:`wait_quantiles` and :func:`wait_survival`: quantiles and tails of ``X + W`` where
   ``X`` is a fixed sample (service, prefill, round trip …) and ``W`` a wait that is zero or,
   with probability ``p``, exponential: the Allen–Cunneen form of the M/G/c waiting time
@@ -85,9 +86,38 @@ def erlang_c(c: int, offered: float) -> float:
     return c * blocking / (c - offered * (1 - blocking))
 
 
-def kingman_wait(rho: float, mean_s: float, scv_arrivals: float, scv_service: float) -> float:
-    """Mean wait in G/G/1 at utilisation ``rho`` < 1: ρ/(1−ρ) · (c_a² + c_s²)/2 · E[S]."""
-    return rho / (1 - rho) * (scv_arrivals + scv_service) / 2 * mean_s
+def erlang_cdf(stages: int, x: np.ndarray) -> np.ndarray:
+    """``P(Gamma(stages, 1) ≤ x)``: the gap to the next of a replica's round-robin share of
+    Poisson arrivals is Erlang with ``stages`` = replicas (``x`` = gap × replicas × rate)."""
+    term = np.exp(-x)
+    below = term.copy()
+    for k in range(1, stages):
+        term = term * x / k
+        below += term
+    return 1 - below
+
+
+def gg1_wait(
+    rho: float, mean_s: float, scv_arrivals: float, scv_service: float
+) -> tuple[float, float]:
+    """``(P(W > 0), E[W])`` in GI/G/1 at utilisation ``rho`` < 1, from the two SCVs.
+
+    The mean is Kingman's ``ρ/(1−ρ) · (c_a² + c_s²)/2 · E[S]`` with the Krämer &
+    Langenbach-Belz factor for c_a² < 1 (``exp(−2(1−ρ)(1−c_a²)² / (3ρ(c_a² + c_s²)))``);
+    the probability of waiting that of Whitt's QNA (*Bell System Tech. J.* 62, 1983,
+    eqs. 43–44), ``ρ + (c_a² − 1) ρ (1 − ρ) h``. Both are exact for Poisson arrivals
+    (Pollaczek–Khinchine: ``P(W > 0) = ρ``).
+    """
+    if rho <= 0:
+        return 0.0, 0.0
+    ca2, cs2 = scv_arrivals, scv_service
+    mean = rho / (1 - rho) * (ca2 + cs2) / 2 * mean_s
+    if ca2 < 1:
+        mean *= math.exp(-2 * (1 - rho) * (1 - ca2) ** 2 / (3 * rho * (ca2 + cs2)))
+        h = (1 + ca2 + rho * cs2) / (1 + rho * (cs2 - 1) + rho**2 * (4 * ca2 + cs2))
+    else:
+        h = 4 * rho / (ca2 + rho**2 * (4 * ca2 + cs2))
+    return min(1.0, max(0.0, rho + (ca2 - 1) * rho * (1 - rho) * h)), mean
 
 
 @dataclass(frozen=True)
@@ -120,6 +150,17 @@ def slot_chain(arrival_rps: float, departure_rps: np.ndarray) -> SlotView:
     n = len(departure_rps)
     running = (float(np.arange(n) @ pi[:-1]) + n * tail) / total
     return SlotView(p_wait=tail / total, running=running, idle=float(pi[0]) / total)
+
+
+def blocking(p_wait: float, decay: float, room: float) -> float:
+    """Share of arrivals that find ``room`` requests already waiting, for a queue whose
+    unbounded version has ``P(Q ≥ n) = p_wait · r^n``, ``r = e^{−decay}``: truncating a
+    birth–death chain keeps its ratios, so ``p_wait (1 − r) r^room / (1 − p_wait r^(room+1))``
+    (with ``room = 0`` and ``r = ρ``, Erlang B from Erlang C)."""
+    if p_wait <= 0:
+        return 0.0
+    r = math.exp(-decay)
+    return p_wait * (1 - r) * r**room / (1 - p_wait * r ** (room + 1))
 
 
 # ---------------------------------------------------------------- the waiting-time law
@@ -175,9 +216,12 @@ def mg1_wait_moments(rate: float, service_s: np.ndarray) -> tuple[float, float, 
 # ---------------------------------------------------------------- X + W quantiles
 
 
-def wait_quantiles(x: np.ndarray, law: WaitLaw, q: np.ndarray) -> np.ndarray:
+def wait_quantiles(
+    x: np.ndarray, law: WaitLaw, q: np.ndarray, calm: np.ndarray | None = None
+) -> np.ndarray:
     """Quantiles ``q`` (in (0, 1)) of ``X + W``: ``X`` uniform over the sorted sample ``x``,
-    ``W`` independent of it with the law ``law``.
+    ``W`` independent of it with the law ``law``; the points where ``calm`` is False (if
+    given) do not wait.
 
     The points are ``x`` (weight ``1 − Σp``) and, per phase, ``x + shift`` (weight ``p``);
     the distribution function is ``F(t) = Σ_{y_k ≤ t} ω_k (1 − e^{−θ_k(t − y_k)})`` (θ = ∞
@@ -196,9 +240,13 @@ def wait_quantiles(x: np.ndarray, law: WaitLaw, q: np.ndarray) -> np.ndarray:
     y = y[order]
     group = order // k
     weights = np.array([1 - sum(phase.p for phase in phases)] + [ph.p for ph in phases]) / k
-    below = np.cumsum(weights[group])
+    weight = weights[group]
+    if calm is not None:  # the points that do not wait keep their whole weight unmoved
+        calm_y = np.tile(calm, len(phases) + 1)[order]
+        weight = np.where(calm_y, weight, np.where(group == 0, 1 / k, 0.0))
+    below = np.cumsum(weight)
     sums = [
-        _decayed_sums(y, np.where(group == number, weights[number], 0.0), phase.theta)
+        _decayed_sums(y, np.where(group == number, weight, 0.0), phase.theta)
         for number, phase in enumerate(phases, start=1)
     ]
     at_points = below - np.sum(sums, axis=0)  # F at each point
@@ -257,12 +305,15 @@ def _decay_root(weights: list[float], thetas: list[float], level: float) -> floa
     return tau
 
 
-def wait_survival(x: np.ndarray, law: WaitLaw, t: float) -> np.ndarray:
+def wait_survival(
+    x: np.ndarray, law: WaitLaw, t: float, calm: np.ndarray | None = None
+) -> np.ndarray:
     """Per sample point, ``P(x_k + W > t)`` for the law of :func:`wait_quantiles`."""
-    survival = (1 - law.p) * (x > t)
+    above = (x > t).astype(float)
+    survival = (1 - law.p) * above
     for phase in law.phases:
         moved = x + phase.shift_s
         with np.errstate(over="ignore"):
             tail = np.where(moved > t, 1.0, np.exp(-phase.theta * np.maximum(t - moved, 0.0)))
         survival = survival + phase.p * tail
-    return survival
+    return survival if calm is None else np.where(calm, survival, above)
