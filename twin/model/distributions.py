@@ -21,7 +21,12 @@ def make_sampler(spec: object, rng: np.random.Generator) -> Sampler:
     low, high = getattr(spec, "min", None), getattr(spec, "max", None)
     if low is None and high is None:
         return draw
-    return lambda n: np.clip(draw(n), low, high)
+
+    def clipped(n: int) -> np.ndarray:
+        values = draw(n)  # a fresh array: clipped in place when it is float64
+        return np.clip(values, low, high, out=values if values.dtype == np.float64 else None)
+
+    return clipped
 
 
 BLOCK = 1024
