@@ -14,8 +14,9 @@ exactly:
 * :func:`maxmin_rates_reference` is a readable plain-Python twin used by the tests.
 
 :func:`network_solve` is the network model's whole solve in one compiled call (the rates,
-each link's total and the time to the next drain) and :func:`network_advance` its step
-between solves; their numpy twins (``*_reference``) match them bit for bit.
+each link's total and the time to the next drain), :func:`network_advance` its step
+between solves and :func:`network_drain` what a drain does before the next solve; their
+numpy twins (``*_reference``) match them bit for bit.
 
 References
 ----------
@@ -39,6 +40,8 @@ __all__ = [
     "maxmin_rates_reference",
     "network_advance",
     "network_advance_reference",
+    "network_drain",
+    "network_drain_reference",
     "network_solve",
     "network_solve_reference",
 ]
@@ -616,6 +619,101 @@ def network_advance_reference(
     """:func:`network_advance` with numpy (for tests)."""
     remaining_bits[:n_flows] -= rates_bps[:n_flows] * dt
     channel_bits += channel_bps * dt
+
+
+@njit(cache=True)
+def _network_drain_kernel(
+    n_flows, dt, tolerance_s, remaining_bits, rates_bps, channel_bits, channel_bps, rate_cap,
+    route_lengths, route_ptr, route_links, drained,
+):  # fmt: skip
+    """Body of :func:`network_drain`."""
+    if dt > 0.0:
+        _network_advance_kernel(n_flows, dt, remaining_bits, rates_bps, channel_bits, channel_bps)
+    count = 0
+    for f in range(n_flows):
+        if remaining_bits[f] <= rates_bps[f] * tolerance_s:
+            drained[count] = f
+            count += 1
+    if count == 0:
+        return 0
+    kept = 0
+    occupied = 0
+    gone = 0
+    start = route_ptr[0]
+    for f in range(n_flows):
+        end = route_ptr[f + 1]
+        if gone < count and drained[gone] == f:
+            gone += 1
+        else:  # kept: moved down, in order
+            remaining_bits[kept] = remaining_bits[f]
+            rate_cap[kept] = rate_cap[f]
+            route_lengths[kept] = route_lengths[f]
+            for k in range(start, end):
+                route_links[occupied] = route_links[k]
+                occupied += 1
+            route_ptr[kept + 1] = occupied
+            kept += 1
+        start = end
+    return count
+
+
+def network_drain(
+    n_flows: int,
+    dt: float,
+    tolerance_s: float,
+    remaining_bits: np.ndarray,
+    rates_bps: np.ndarray,
+    channel_bits: np.ndarray,
+    channel_bps: np.ndarray,
+    rate_cap: np.ndarray,
+    route_lengths: np.ndarray,
+    route_ptr: np.ndarray,
+    route_links: np.ndarray,
+    drained: np.ndarray,
+) -> int:
+    """At a drain: :func:`network_advance` by ``dt`` (if > 0), then the flows with less
+    than ``tolerance_s`` of sending left (``remaining_bits <= rates_bps × tolerance_s``)
+    leave: their indices go into ``drained`` (in order; their count is returned) and the
+    other flows' backlog, cap and route move down in place, in order, so the first
+    ``n_flows - count`` entries are the flows left (``rates_bps`` is not moved: a solve
+    follows)."""
+    return _network_drain_kernel(
+        n_flows, dt, tolerance_s, remaining_bits, rates_bps, channel_bits, channel_bps,
+        rate_cap, route_lengths, route_ptr, route_links, drained,
+    )  # fmt: skip
+
+
+def network_drain_reference(
+    n_flows: int,
+    dt: float,
+    tolerance_s: float,
+    remaining_bits: np.ndarray,
+    rates_bps: np.ndarray,
+    channel_bits: np.ndarray,
+    channel_bps: np.ndarray,
+    rate_cap: np.ndarray,
+    route_lengths: np.ndarray,
+    route_ptr: np.ndarray,
+    route_links: np.ndarray,
+    drained: np.ndarray,
+) -> int:
+    """:func:`network_drain` with numpy (for tests)."""
+    if dt > 0.0:
+        network_advance_reference(n_flows, dt, remaining_bits, rates_bps, channel_bits, channel_bps)
+    done = remaining_bits[:n_flows] <= rates_bps[:n_flows] * tolerance_s
+    finished = done.nonzero()[0]
+    drained[: len(finished)] = finished
+    if not len(finished):
+        return 0
+    keep = ~done
+    links = route_links[: route_ptr[n_flows]][np.repeat(keep, route_lengths[:n_flows])]
+    for buffer in (remaining_bits, rate_cap, route_lengths):
+        moved = buffer[:n_flows][keep]
+        buffer[: len(moved)] = moved
+    route_links[: len(links)] = links
+    left = n_flows - len(finished)
+    np.cumsum(route_lengths[:left], out=route_ptr[1 : left + 1])
+    return len(finished)
 
 
 # --------------------------------------------------------------------------------------

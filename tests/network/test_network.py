@@ -379,12 +379,19 @@ def test_unreachable_destination_raises():
 
 @pytest.mark.parametrize(("n_flows", "n_links", "seed"), [(1, 1, 0), (5, 4, 1), (60, 12, 2)])
 def test_network_steps_match_their_references_bit_for_bit(n_flows, n_links, seed):
-    """The solve (rates, bit/s, channel totals, next drain) and the advance between solves,
-    as the network calls them on buffers longer than its flows, for random routes (some
-    repeating a link), caps (some infinite) and backlogs (some negative: drained past zero
-    by rounding)."""
+    """The solve (rates, bit/s, channel totals, next drain), the advance between solves and
+    a drain (advance, the flows that left, the others moved down), as the network calls
+    them on buffers longer than its flows, for random routes (some repeating a link), caps
+    (some infinite) and backlogs (some negative: drained past zero by rounding)."""
     rng = np.random.default_rng(seed)
     size = n_flows + 3  # buffer entries past the live flows, as the network's buffers have
+    kernels = (maxmin.network_solve, maxmin.network_advance, maxmin.network_drain)
+    references = (
+        maxmin.network_solve_reference,
+        maxmin.network_advance_reference,
+        maxmin.network_drain_reference,
+    )
+    drains = 0
     for _ in range(50):
         ptr = np.concatenate([[0], np.cumsum(rng.integers(1, 5, size))]).astype(np.int64)
         links = rng.integers(0, n_links, ptr[-1]).astype(np.int64)
@@ -393,19 +400,42 @@ def test_network_steps_match_their_references_bit_for_bit(n_flows, n_links, seed
         remaining = rng.uniform(-1e-3, 1e13, size)
         carried = rng.uniform(0.0, 1e12, n_links)
         results = []
-        for solve, advance in (
-            (maxmin.network_solve, maxmin.network_advance),
-            (maxmin.network_solve_reference, maxmin.network_advance_reference),
-        ):
+        for solve, advance, drain in (kernels, references):
             rates, rates_bps = np.full(size, -1.0), np.full(size, -1.0)
             channel_bps, bits, left = np.full(n_links, np.nan), carried.copy(), remaining.copy()
+            route_ptr, route_links, lengths, rate_cap = (
+                ptr.copy(),
+                links.copy(),
+                np.diff(ptr),
+                caps.copy(),
+            )
             soonest = solve(
-                n_flows, ptr, links, capacity, caps, left, rates, rates_bps, channel_bps
+                n_flows,
+                route_ptr,
+                route_links,
+                capacity,
+                rate_cap,
+                left,
+                rates,
+                rates_bps,
+                channel_bps,
             )
             advance(n_flows, 0.37 * soonest, left, rates_bps, bits, channel_bps)
-            results.append([np.float64(soonest), rates, rates_bps, channel_bps, bits, left])
+            # the flows whose time left is among the shortest third drain
+            tolerance_s = float(np.quantile(left[:n_flows] / rates_bps[:n_flows], 0.3))
+            gone = np.full(size, -1)
+            count = drain(
+                n_flows, 0.5, tolerance_s, left, rates_bps, bits, channel_bps, rate_cap,
+                lengths, route_ptr, route_links, gone,
+            )  # fmt: skip
+            drains += count
+            results.append(
+                [np.float64(soonest), rates, rates_bps, channel_bps, bits, left, gone,
+                 np.int64(count), route_ptr, route_links, lengths, rate_cap]
+            )  # fmt: skip
         for ours, reference in zip(*results, strict=True):
             assert ours.tobytes() == reference.tobytes()
+    assert drains > 0
 
 
 # --------------------------------------------------------------------------------------

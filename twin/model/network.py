@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from twin.kernels.maxmin import network_advance, network_solve
+from twin.kernels.maxmin import network_advance, network_drain, network_solve
 from twin.model.recorder import Recorder
 from twin.model.topology import Route, Topology
 
@@ -86,6 +86,8 @@ class Network:
         """The solver's output: each flow's rate, Gbps."""
         self._rates_buf = np.zeros(_START)
         self._lengths_buf = np.zeros(_START, dtype=np.int64)
+        self._drained_buf = np.zeros(_START, dtype=np.int64)
+        """Where a drain lists the flows that left."""
         self._ptr_buf = np.zeros(_START + 1, dtype=np.int64)
         """CSR row pointer of the routes (``_ptr_buf[0]`` stays 0)."""
         self._links_buf = np.zeros(4 * _START, dtype=np.int64)
@@ -116,6 +118,7 @@ class Network:
             for name in ("_remaining_buf", "_caps_buf", "_gbps_buf", "_rates_buf"):
                 setattr(self, name, _grown(getattr(self, name), size))
             self._lengths_buf = _grown(self._lengths_buf, size)
+            self._drained_buf = _grown(self._drained_buf, size)
             self._ptr_buf = _grown(self._ptr_buf, size + 1)
         if occupied > len(self._links_buf):
             self._links_buf = _grown(self._links_buf, max(occupied, 2 * len(self._links_buf)))
@@ -229,56 +232,41 @@ class Network:
     def _on_drain(self, version: int) -> None:
         if version != self._version:
             return  # superseded by a later start or drain
-        self.advance()
+        now = self.env.now
         # Late in a long run the clock's resolution exceeds the tolerance: a residue that
         # needs less than one clock tick would be rescheduled at the same instant forever.
-        tolerance_s = max(DRAIN_TOLERANCE_S, math.ulp(self.env.now))
-        n = len(self._flows)
-        done = self._remaining_buf[:n] <= self._rates_buf[:n] * tolerance_s
-        finished = done.nonzero()[0].tolist()
-        drained = [self._flows[i] for i in finished]
-        if drained:
-            self._compact(done, finished)
-        for transfer in drained:
-            del self.active[transfer.id]
+        tolerance_s = max(DRAIN_TOLERANCE_S, math.ulp(now))
+        count = network_drain(
+            len(self._flows),
+            now - self._last_s,
+            tolerance_s,
+            self._remaining_buf,
+            self._rates_buf,
+            self.channel_bits,
+            self.channel_rate_bps,
+            self._caps_buf,
+            self._lengths_buf,
+            self._ptr_buf,
+            self._links_buf,
+            self._drained_buf,
+        )
+        self._last_s = now
+        if count:
+            finished = self._drained_buf[:count].tolist()
+            drained = [self._flows[i] for i in finished]
+            if count == len(self._flows):
+                self._flows = []
+            else:
+                for i in reversed(finished):
+                    del self._flows[i]
+            self._occupied = int(self._ptr_buf[len(self._flows)])
             flows = self._channel_flows
-            for channel in transfer.route.channel_ids:
-                flows[channel] -= 1
-            self._drained(transfer)
+            for transfer in drained:
+                del self.active[transfer.id]
+                for channel in transfer.route.channel_ids:
+                    flows[channel] -= 1
+                self._drained(transfer)
         self._resolve()
-
-    def _compact(self, done: np.ndarray, finished: list[int]) -> None:
-        """Drop the drained flows from the buffers, keeping the others' order."""
-        n, m = len(self._flows), self._occupied
-        if len(finished) == n:
-            self._flows = []
-            self._occupied = 0
-        elif len(finished) == 1:  # the usual case: shift the tail down by one flow
-            (i,) = finished
-            hops = int(self._lengths_buf[i])
-            for buffer in (self._remaining_buf, self._caps_buf, self._lengths_buf):
-                buffer[i : n - 1] = buffer[i + 1 : n]
-            start = int(self._ptr_buf[i])
-            self._links_buf[start : m - hops] = self._links_buf[start + hops : m]
-            self._ptr_buf[i + 1 : n] = self._ptr_buf[i + 2 : n + 1] - hops
-            self._occupied = m - hops
-            del self._flows[i]
-        else:
-            self._compact_many(done, finished)
-
-    def _compact_many(self, done: np.ndarray, finished: list[int]) -> None:
-        keep = ~done
-        n = len(self._flows)
-        links = self._links_buf[: self._occupied][np.repeat(keep, self._lengths_buf[:n])]
-        for buffer in (self._remaining_buf, self._caps_buf, self._lengths_buf):
-            kept = buffer[: len(self._flows)][keep]
-            buffer[: len(kept)] = kept
-        for i in reversed(finished):
-            del self._flows[i]
-        n = len(self._flows)
-        self._links_buf[: len(links)] = links
-        self._occupied = len(links)
-        np.cumsum(self._lengths_buf[:n], out=self._ptr_buf[1 : n + 1])
 
     def _drained(self, transfer: Transfer) -> None:
         transfer.remaining_bits = 0.0
