@@ -58,9 +58,10 @@ class Network:
     """Active transfers over a topology, their fair rates and their completions.
 
     The active flows' state lives in growable numpy buffers (the first ``len(_flows)``
-    entries are live, in the order of ``_flows``): a start appends, a drain compacts, and a
-    solve hands views of them to the kernel, so an event costs a few array operations
-    whatever the number of flows.
+    entries are live, in the order of ``_flows``): a start appends to them, and the
+    advance, a drain (which moves the flows left down) and the solve are one compiled call
+    each on them (``twin.kernels.maxmin``), so an event costs a few calls whatever the
+    number of flows.
     """
 
     def __init__(
