@@ -22,6 +22,9 @@ from twin.model.recorder import Recorder
 PlacementKey = Callable[[Job, Factory, Pool, "Broker"], tuple]
 """Scores a candidate (factory, pool) for a job; the smallest score wins."""
 
+PlacementChoice = Callable[[Job, list[tuple[Factory, Pool]], "Broker"], tuple[Factory, Pool]]
+"""Picks the candidate a placement key scores lowest, faster than ``min`` with the key."""
+
 
 # ---------------------------------------------------------------- placement policies
 
@@ -91,9 +94,6 @@ def _by_energy_choice(now_value: Callable[[Factory], float]) -> PlacementChoice:
 
     return choose
 
-
-PlacementChoice = Callable[[Job, list[tuple[Factory, Pool]], "Broker"], tuple[Factory, Pool]]
-"""Picks the candidate a placement key scores lowest, faster than ``min`` with the key."""
 
 _FAST_CHOICES: dict[
     PlacementKey, tuple[PlacementChoice, Callable[[Factory, Pool], tuple] | None]
