@@ -11,24 +11,28 @@ depend on the request rate, for long horizons and sweeps:
 * **Stationary regime**: the window's routed rate goes through the kind's stationary model
   (:mod:`twin.model.fluid_models`): mean requests in the system, the waiting-time law and
   the drop share.
-* **Backlog**: load above capacity is a fluid (Newell, *Applications of Queueing Theory*,
-  1982, ch. 2): the backlog grows or drains at ``λ − R`` through the window, is carried to
-  the next, and requests served while it lasts wait ``backlog / R`` (uniform between the
-  window's two ends); what exceeds the queue limit or timeout is dropped.
+* **Backlog**: load above capacity is a fluid carried to the next window
+  (:mod:`twin.model.fluid_backlog`, Newell's cumulative curves): it grows or drains at
+  ``λ − R``, the requests served from it wait the distance between the arrival and
+  departure curves (first in, first out), without the stationary wait, and what exceeds
+  the queue limit or timeout is dropped.
 * **Counts** are integers that conserve: dropped is the expected count rounded with a
-  carried remainder, requests in the system the stationary mean plus the backlog (rounded),
-  and served = in system before + arrivals − dropped − in system after. The regions of
-  ``inference_regions`` get them by their shares of the routed rate (largest remainders).
+  carried remainder, requests in the system the stationary mean (with a backlog: every
+  server busy plus the backlog), rounded, and served = in system before + arrivals −
+  dropped − in system after. The regions of ``inference_regions`` get them by their shares
+  of the routed rate (rounded cumulative shares).
 * **Percentiles** of a fixed-size sample of latency parts with the window's round trips
-  (regions by their shares) and fluid waits, the exponential wait solved exactly
-  (:func:`twin.model.fluid_queues.wait_quantiles`); SLO misses from the same law.
+  (regions by their shares) and backlog waits, the stationary wait solved exactly
+  (:func:`twin.model.fluid_queues.wait_quantiles`); SLO misses from the same law. Windows
+  without a backlog are tabulated per load cell (:class:`FluidSite`).
 
-It agrees with ``request`` where the queue is stable over a window and breaks in overload
-transients (see ``tests/validation/test_fluid.py`` and the README).
+It agrees with ``request`` where the queue is stable over a window, and departs at the onset
+of an overload and for TTFT tails at ρ ≥ 0.9 (``tests/validation/test_fluid.py``, README).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -189,10 +193,12 @@ class FluidSite:
                 0.0,
                 regions,
             )
-        cell = (site.count, _load_cell(rate / self.capacity_rps(site.count)))
-        state = self._states.get(cell)
-        if state is None:
-            state = self.stationary(site.count, _cell_load(cell[1]) * self.capacity_rps(site.count))
+        capacity = self.capacity_rps(site.count)
+        cell = (site.count, _load_cell(rate / capacity))
+        state = full = self._states.get(cell)
+        if state is None:  # the table keeps the scalars; the samples are made when needed
+            full = self.stationary(site.count, _cell_load(cell[1]) * capacity)
+            state = dataclasses.replace(full, base={}, tpot=None)
             self._states = _kept(self._states)
             self._states[cell] = state
         flow = self.backlog.step(start, end, rate, state.capacity_rps, state.backlog_cap)
@@ -206,13 +212,14 @@ class FluidSite:
         self.in_system = after
         quantised = np.rint(self._shares * SHARE_STEPS).astype(np.int32)
         if flow.share > 0:  # waits depend on the backlog: not tabulated
-            latencies = self._latency(site, state, self._shares, flow)
+            latencies = self._latency(site, self._full(full, cell, capacity), self._shares, flow)
         else:
             key = (*cell, quantised.tobytes())
             latencies = self._latencies.get(key)
             if latencies is None:
                 shares = quantised / quantised.sum() if quantised.any() else self._shares
-                latencies = self._latency(site, state, shares, flow)
+                full = self._full(full, cell, capacity)
+                latencies = self._latency(site, full, shares, flow)
                 self._latencies = _kept(self._latencies)
                 self._latencies[key] = latencies
         missed_expected = served * latencies.miss
@@ -239,6 +246,12 @@ class FluidSite:
             busy,
             _apportion([count, served, dropped], self._shares, missed, latencies.miss_by_region),
         )
+
+    def _full(self, state: Stationary, cell: tuple[int, int], capacity: float) -> Stationary:
+        """``state`` with its samples (recomputed if the table holds its scalars only)."""
+        if state.base:
+            return state
+        return self.stationary(cell[0], _cell_load(cell[1]) * capacity)
 
     def _latency(
         self, site: ServiceSite, state: Stationary, shares: np.ndarray, flow: BacklogWindow

@@ -39,7 +39,7 @@ from twin.model.fluid_queues import (
 )
 from twin.model.iteration import IterationModel
 
-POINTS = 256
+POINTS = 1024
 """Sample points standing for a distribution (service time, prompt, output length)."""
 
 DRAWS = 1 << 20
@@ -47,6 +47,10 @@ DRAWS = 1 << 20
 
 RELAXATION_S = 3600.0
 """Longest relaxation time the stationary formulas are trusted for (see the module doc)."""
+
+
+_SPREAD = normal_scores(5)
+"""Standard normal scores at which the decoders' number is read (for the chunks)."""
 
 
 def stationary_cap(capacity_rps: float) -> float:
@@ -184,6 +188,8 @@ class LLMModel:
         self.prompt = np.maximum(1, np.rint(prompt))
         self.output = rng.permutation(np.maximum(1, np.rint(output)))
         self.scores = rng.permutation(normal_scores(POINTS))
+        self.into = rng.permutation((np.arange(POINTS) + 0.5) / POINTS)
+        """Where in the iteration under way each point arrives (its residual's share)."""
         self.service = service
         decodes = self.output - 1
         self.decodes = decodes
@@ -231,7 +237,10 @@ class LLMModel:
         step_s = m.c0 + decode_s  # an iteration without prefill
         if service.scheduler == "sarathi":
             room = max(1.0, service.token_budget - decoding)
-            prefill = np.ceil(p / room) * step_s + m.c_pf * p
+            # chunks: the budget left by the decoders, which vary (Poisson) around the mean
+            rooms = np.maximum(1.0, service.token_budget - decoding - np.sqrt(decoding) * _SPREAD)
+            chunks = np.ceil(p[:, None] / rooms[None, :]).mean(axis=1)
+            prefill = chunks * step_s + m.c_pf * p
             serve = p * (step_s / room + m.c_pf)  # prompt tokens through the chunk stream
             stall = m.c_pf * p
         else:
@@ -268,10 +277,10 @@ class LLMModel:
         tpot = _tpot(m.c0, per_token, dec, self.scores[keep], events, stall, load, chain.p_wait)
         if service.scheduler == "sarathi":
             # the last chunk's iteration also carries the next prompts' first chunks
-            last = p - (np.ceil(p / room) - 1) * room
+            last = p - (chunks - 1) * room
             shared = erlang_cdf(replicas, replicas * rate * prefill)  # next arrival in time
             prefill = prefill + m.c_pf * (room - last) * shared
-        ttft = step_s / 2 + prefill
+        ttft = self.into[keep] * step_s + prefill  # the iteration under way, then its own
         e2e = ttft + dec * np.nan_to_num(tpot)
         drop = replica.no_room
         if service.max_queue is not None:
