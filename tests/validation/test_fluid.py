@@ -10,8 +10,9 @@ Set-ups (flat demand, one region at the site, so round trips are 0):
 
 * ``single``: 2 replicas × 8 servers (c = 16), lognormal service times (median 20 ms,
   σ 0.5, at most 1 s: the ``embed`` service of ``europe``), 60 s windows, half an hour.
-* ``llm``: replicas of a 70B model on 8 H100s (Sarathi, 64 slots, 512-token budget),
-  prompts uniform on 200–2,000 and outputs on 20–400 tokens, 5 min windows.
+* ``llm``: two replicas of a 70B model on 8 H100s each (Sarathi or vLLM, 64 slots,
+  512-token budget), prompts uniform on 200–2,000 and outputs on 20–400 tokens, 4 h of
+  5 min windows.
 
 Also: conservation per window and per region, determinism, and a rate no per-request model
 could run (:func:`test_fluid_costs_the_same_at_ten_million_requests_per_second`).
@@ -235,14 +236,15 @@ def test_single_agrees_with_request(utilisation: float, tmp_path: Path) -> None:
     check_agreement(request, fluid, ("latency_p50_ms", "latency_p99_ms"), after_s=120.0)
 
 
+@pytest.mark.parametrize("scheduler", ["sarathi", "vllm"])
 @pytest.mark.parametrize("utilisation", UTILISATIONS)
-def test_llm_agrees_with_request(utilisation: float, tmp_path: Path) -> None:
+def test_llm_agrees_with_request(utilisation: float, scheduler: str, tmp_path: Path) -> None:
     percentiles = ["latency_p50_ms", "latency_p99_ms", "tpot_p50_ms", "tpot_p99_ms"]
     if utilisation <= 0.7:
         percentiles += ["ttft_p50_ms", "ttft_p99_ms"]
     request, fluid = both(
         lambda fidelity: scenario(
-            llm_service(utilisation),
+            llm_service(utilisation, scheduler=scheduler),
             accelerators=8 * LLM_REPLICAS,
             horizon=4 * 3600.0,
             window=300.0,

@@ -155,6 +155,22 @@ class Replica:
     """Share of requests that can never fit the KV cache (dropped)."""
 
 
+@dataclass(frozen=True)
+class _Pace:
+    """How one replica iterates at a given load (times in s)."""
+
+    per_token_s: float
+    """Mean time between two tokens of a decoding request (the TPOT)."""
+    step_s: float
+    """An iteration without prefill: c0 and the decoders."""
+    decoding: float
+    """Mean requests decoding in an iteration."""
+    prefills_per_s: float
+    """Prefill-only iterations per second (vLLM)."""
+    load: float
+    """Share of each second spent on linear work (prefill and decode tokens)."""
+
+
 class LLMModel:
     """Replicas of a continuous-batching model, each at a steady-state fixed point of the
     iteration-time model ``t = c0 + c_pf·P + c_b·B + c_kv·K`` (:mod:`twin.model.iteration`).
@@ -164,21 +180,19 @@ class LLMModel:
     seconds of linear work, and ``c0`` per iteration, so the mean iteration lasts
     ``c0 / (1 − λw)`` (Sarathi: every iteration decodes; vLLM: ``λ`` of the iterations per
     second are prefills and decode nothing). That is the TPOT; the running batch is ``λ ×``
-    its lifetime (Little). TTFT = the residual of the iteration under way + the waits + the
-    prompt's own prefill (Sarathi: ``⌈p / (budget − decodes)⌉`` chunk iterations; vLLM: one
-    prefill iteration). Two waits, summed:
+    its lifetime (Little). TTFT = the rest of the iteration under way (uniform) + the waits
+    + the prompt's own prefill (Sarathi: ``⌈p / (budget − decoders)⌉`` chunk iterations,
+    the last one shared with the next prompt's first chunk when it has arrived; vLLM: one
+    prefill iteration). Two waits:
 
     * for a slot: the replica as a birth–death chain over its running batch, departures at
       the saturation rate of that batch size (:meth:`IterationModel.throughput_rps`), waits
       scaled by ``(c_a² + c_s²) / 2`` with c_a² = 1 / replicas (round-robin dispatch of
       Poisson arrivals) and c_s² that of the output length (the slot is held ∝ output);
-    * for the prefill: the prompt tokens as a G/G/1 queue (Kingman; Pollaczek–Khinchine for
-      one replica) served at the chunk rate.
+    * for the prefill's turn: the prompt tokens as a GI/G/1 queue served at the chunk rate
+      (:func:`~twin.model.fluid_queues.gg1_wait`).
 
-    TPOT varies between requests by the prefills that run during their decodes: a compound
-    Poisson sum over the request's lifetime, so its variance falls as ``1 / (o − 1)``
-    (amplified by ``1 / (1 − λw)``, the feedback of longer iterations on the work they
-    gather).
+    TPOT varies between requests by the prefills that run during their decodes (:func:`_tpot`).
     """
 
     def __init__(self, service: Service, rng: np.random.Generator) -> None:
@@ -191,11 +205,9 @@ class LLMModel:
         self.into = rng.permutation((np.arange(POINTS) + 0.5) / POINTS)
         """Where in the iteration under way each point arrives (its residual's share)."""
         self.service = service
-        decodes = self.output - 1
-        self.decodes = decodes
-        self.contexts = decodes * (self.prompt + self.output / 2)
-        out = self.output
-        self.scv_output = float(out.var() / out.mean() ** 2)
+        self.decodes = self.output - 1
+        self.contexts = self.decodes * (self.prompt + self.output / 2)
+        self.scv_output = float(self.output.var() / self.output.mean() ** 2)
 
     def replica(self, iteration: IterationModel, prompt: float, output: float) -> Replica:
         """What a replica on ``iteration`` needs each window: its departure rates with ``n =
@@ -216,114 +228,118 @@ class LLMModel:
     def stationary(self, replica: Replica, replicas: int, arrival_rps: float) -> Stationary:
         service = self.service
         m = replica.iteration
-        rates = replica.rates
-        full = float(rates[-1])
+        full = float(replica.rates[-1])
         rate = min(arrival_rps / replicas, stationary_cap(full) * full)
         keep = replica.keep
         p, dec = self.prompt[keep], self.decodes[keep]
-        contexts = self.contexts[keep]
-        work = float((m.c_pf * p + dec * m.c_b + m.c_kv * contexts).mean())
-        load = rate * work
-        mean_dec = float(dec.mean())
+        pace = self._pace(m, rate, p, dec, self.contexts[keep])
         if service.scheduler == "sarathi":
-            per_token = m.c0 / (1 - load)  # every iteration yields a token per decoder
-            prefills_per_s = 0.0
-        else:
-            iterations_per_s = (1 - load) / m.c0
-            prefills_per_s = rate
-            per_token = 1 / (iterations_per_s - prefills_per_s)
-        decoding = rate * mean_dec * per_token
-        decode_s = m.c_b * decoding + m.c_kv * rate * float(contexts.mean()) * per_token
-        step_s = m.c0 + decode_s  # an iteration without prefill
-        if service.scheduler == "sarathi":
-            room = max(1.0, service.token_budget - decoding)
-            # chunks: the budget left by the decoders, which vary (Poisson) around the mean
-            rooms = np.maximum(1.0, service.token_budget - decoding - np.sqrt(decoding) * _SPREAD)
+            room = max(1.0, service.token_budget - pace.decoding)
+            # chunks: the budget the decoders leave, their number Poisson around its mean
+            spread = np.sqrt(pace.decoding) * _SPREAD
+            rooms = np.maximum(1.0, service.token_budget - pace.decoding - spread)
             chunks = np.ceil(p[:, None] / rooms[None, :]).mean(axis=1)
-            prefill = chunks * step_s + m.c_pf * p
-            serve = p * (step_s / room + m.c_pf)  # prompt tokens through the chunk stream
+            prefill = chunks * pace.step_s + m.c_pf * p
+            serve = p * (pace.step_s / room + m.c_pf)  # prompt tokens through the chunk stream
             stall = m.c_pf * p
         else:
-            prefill = m.c0 + m.c_pf * p
-            serve = prefill
-            stall = prefill
-        mean_serve = float(serve.mean())
-        rho = min(rate * mean_serve, stationary_cap(1 / mean_serve))
+            prefill = serve = stall = m.c0 + m.c_pf * p
+        chain = slot_chain(rate, replica.rates)
         scv_arrivals = 1 / replicas
-        # the prefill's turn: Kingman's G/G/1 mean, the spread of M/G/1's (Takács)
-        # the prefill's turn: GI/G/1 (round robin makes arrivals Erlang), the spread of
-        # its conditional wait that of M/G/1 (Takács)
-        serve_scv = float(serve.var()) / mean_serve**2
-        turn_p, wait_prefill = gg1_wait(rho, mean_serve, scv_arrivals, serve_scv)
-        pk_p, pk_mean, pk_second = mg1_wait_moments(rho / mean_serve, serve)
-        turn_scv = pk_second * pk_p / pk_mean**2 - 1 if pk_mean > 0 else 1.0
-        second_prefill = wait_prefill**2 / turn_p * (1 + turn_scv) if turn_p > 0 else 0.0
-        # a slot: all taken with the chain's probability, then an exponential wait
-        chain = slot_chain(rate, rates)
         slot_theta = (full - rate) / ((scv_arrivals + self.scv_output) / 2)
-        wait_slot = chain.p_wait / slot_theta
-        mean_wait = wait_prefill + wait_slot
-        # two phases: the prefill's turn only, or a slot (then the prefill's mean turn)
-        turn = fit_phase(
-            (1 - chain.p_wait) * turn_p,
-            (1 - chain.p_wait) * wait_prefill,
-            (1 - chain.p_wait) * second_prefill,
-        )
-        phases = [turn] if turn else []
-        if chain.p_wait > 0:
-            phases.append(Phase(chain.p_wait, wait_prefill, slot_theta))
-        wait = WaitLaw(tuple(phases))
-        events = rate * per_token * dec  # prefills that arrive during the decodes
-        tpot = _tpot(m.c0, per_token, dec, self.scores[keep], events, stall, load, chain.p_wait)
+        wait = _waits(rate, serve, scv_arrivals, chain.p_wait, slot_theta)
+        events = rate * pace.per_token_s * dec  # prefills that arrive during the decodes
+        tpot = _tpot(m.c0, pace, dec, self.scores[keep], events, stall, chain.p_wait)
         if service.scheduler == "sarathi":
-            # the last chunk's iteration also carries the next prompts' first chunks
-            last = p - (chunks - 1) * room
-            shared = erlang_cdf(replicas, replicas * rate * prefill)  # next arrival in time
+            last = p - (chunks - 1) * room  # its iteration takes the next prompt's first chunk
+            shared = erlang_cdf(replicas, replicas * rate * prefill)  # if it came in time
             prefill = prefill + m.c_pf * (room - last) * shared
-        ttft = self.into[keep] * step_s + prefill  # the iteration under way, then its own
-        e2e = ttft + dec * np.nan_to_num(tpot)
+        ttft = self.into[keep] * pace.step_s + prefill  # the iteration under way, then its own
         drop = replica.no_room
         if service.max_queue is not None:
             queue_full = blocking(chain.p_wait, slot_theta / full, service.max_queue)
             drop += (1 - replica.no_room) * queue_full
-        iterations = 1 / per_token + prefills_per_s
-        batch = (chain.running * (1 / per_token) + prefills_per_s) / iterations
+        iterations = 1 / pace.per_token_s + pace.prefills_per_s
         return Stationary(
             capacity_rps=replicas * full,
-            in_system=replicas * (chain.running + rate * mean_wait),
-            saturated=replicas * len(rates),
+            in_system=replicas * (chain.running + rate * wait.mean_s),
+            saturated=replicas * len(replica.rates),
             wait=wait,
             drop_share=min(1.0, drop),
             backlog_cap=math.inf if service.max_queue is None else replicas * service.max_queue,
-            base={"ttft": ttft, "e2e": e2e},
+            base={"ttft": ttft, "e2e": ttft + dec * np.nan_to_num(tpot)},
             tpot=tpot,
-            mean_delay_s=float(ttft.mean()) + mean_wait,
-            mean_batch=batch,
+            mean_delay_s=float(ttft.mean()) + wait.mean_s,
+            mean_batch=(chain.running / pace.per_token_s + pace.prefills_per_s) / iterations,
             busy=1 - chain.idle,
         )
+
+    def _pace(
+        self,
+        m: IterationModel,
+        rate: float,
+        prompt: np.ndarray,
+        decodes: np.ndarray,
+        contexts: np.ndarray,
+    ) -> _Pace:
+        """The fixed point at ``rate`` requests/s (see the class doc). The saturation rate
+        is taken at the mean lengths, and the sample's work can put the load a little above
+        what that allows: it is capped short of 1."""
+        work = float((m.c_pf * prompt + decodes * m.c_b + m.c_kv * contexts).mean())
+        load = min(rate * work, 0.99)
+        if self.service.scheduler == "sarathi":
+            per_token, prefills_per_s = m.c0 / (1 - load), 0.0
+        else:
+            iterations_per_s = (1 - load) / m.c0
+            prefills_per_s = min(rate, 0.9 * iterations_per_s)
+            per_token = 1 / (iterations_per_s - prefills_per_s)
+        decoding = rate * float(decodes.mean()) * per_token
+        decode_s = m.c_b * decoding + m.c_kv * rate * float(contexts.mean()) * per_token
+        return _Pace(per_token, m.c0 + decode_s, decoding, prefills_per_s, load)
+
+
+def _waits(
+    rate: float, serve: np.ndarray, scv_arrivals: float, p_slot: float, slot_theta: float
+) -> WaitLaw:
+    """The two waits of an llm request: its prefill's turn (GI/G/1 over the prompts'
+    ``serve`` times, the spread of its conditional wait that of M/G/1, Takács), or, when
+    every slot is taken (``p_slot``), an exponential of rate ``slot_theta`` and then the
+    prefill's mean turn."""
+    mean_serve = float(serve.mean())
+    rho = min(rate * mean_serve, stationary_cap(1 / mean_serve))
+    serve_scv = float(serve.var()) / mean_serve**2
+    turn_p, turn_mean = gg1_wait(rho, mean_serve, scv_arrivals, serve_scv)
+    pk_p, pk_mean, pk_second = mg1_wait_moments(rho / mean_serve, serve)
+    turn_scv = pk_second * pk_p / pk_mean**2 - 1 if pk_mean > 0 else 1.0
+    turn_second = turn_mean**2 / turn_p * (1 + turn_scv) if turn_p > 0 else 0.0
+    free = 1 - p_slot
+    turn = fit_phase(free * turn_p, free * turn_mean, free * turn_second)
+    phases = [turn] if turn else []
+    if p_slot > 0:
+        phases.append(Phase(p_slot, turn_mean, slot_theta))
+    return WaitLaw(tuple(phases))
 
 
 def _tpot(
     floor_s: float,
-    mean_s: float,
+    pace: _Pace,
     dec: np.ndarray,
     z: np.ndarray,
     events: np.ndarray,
     stall: np.ndarray,
-    load: float,
     full: float,
 ) -> np.ndarray:
     """TPOT per sample point: the mean iteration plus the prefills of the ``events``
     requests (expected) that arrive during its decodes, each stalling it ``stall``: a
-    compound Poisson sum over ``o − 1`` tokens, its variance amplified by ``1 / (1 −
-    load)`` (longer iterations gather more work) and thinned by the share of time the
-    slots are ``full`` (admissions then follow departures, not Poisson arrivals); its
-    skew by a Cornish–Fisher term (Johnson, Kotz & Kemp, *Univariate Discrete
-    Distributions*, 2005, §9.3 for the compound Poisson's moments). NaN for one-token
-    outputs, as ``request`` reports them."""
+    compound Poisson sum over ``o − 1`` tokens, so its variance falls as ``1 / (o − 1)``,
+    amplified by ``1 / (1 − load)`` (longer iterations gather more work) and thinned by the
+    share of time the slots are ``full`` (admissions then follow departures, not Poisson
+    arrivals); its skew by a Cornish–Fisher term (Johnson, Kotz & Kemp, *Univariate
+    Discrete Distributions*, 2005, §9.3 for the compound Poisson's moments). NaN for
+    one-token outputs, as ``request`` reports them."""
     second = float((stall**2).mean())
     skew = float((stall**3).mean()) / second**1.5 / np.sqrt(np.maximum(events, 1e-9))
     skew = np.minimum(skew, 2.0)  # the expansion stays monotone in z up to here
-    spread = np.sqrt(events * second / (1 - load) * (1 - full)) / np.maximum(dec, 1)
-    value = mean_s + spread * (z + (z**2 - 1) * skew / 6)
+    spread = np.sqrt(events * second / (1 - pace.load) * (1 - full)) / np.maximum(dec, 1)
+    value = pace.per_token_s + spread * (z + (z**2 - 1) * skew / 6)
     return np.where(dec > 0, np.maximum(floor_s, value), np.nan)
