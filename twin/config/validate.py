@@ -271,12 +271,16 @@ def _check_interval(data: dict[str, Any]) -> list[ConfigIssue]:
         horizon = parse_duration_s(data.get("horizon", 7 * 86400.0))
     except ValueError:
         return []
-    if interval > horizon:
+    if interval > horizon:  # either may be the one to change: say it at both
         return [
             ConfigIssue(
                 "telemetry.interval",
                 f"must not exceed the horizon ({horizon:g} s), got {interval:g} s",
-            )
+            ),
+            ConfigIssue(
+                "horizon",
+                f"must be at least the telemetry interval ({interval:g} s), got {horizon:g} s",
+            ),
         ]
     return []
 
