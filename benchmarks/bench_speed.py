@@ -161,9 +161,9 @@ def layer_shares(horizon: str) -> dict[str, float]:
 
 
 def kernel_speedup(horizon: str) -> tuple[float, float, float]:
-    """The compiled batching kernel's own time in a europe run with event skipping and
+    """The compiled batching kernels' own time in a europe run with event skipping and
     stepping every iteration, and the share of iterations jumped."""
-    import twin.kernels.batching as batching
+    from twin.kernels import batching_bank
     from twin.kernels.queueing import STAT_ITERATIONS, STAT_JUMPED
 
     import twin.model.inference as inference
@@ -178,39 +178,47 @@ def kernel_speedup(horizon: str) -> tuple[float, float, float]:
             "workloads.transfers.enabled=false",
         ],
     )
-    compiled = batching._batching_kernel
-    original = inference.BatchingReplica
+    kernels = {
+        name: getattr(batching_bank, name) for name in ("_bank_kernel", "_bank_kernel_parallel")
+    }
+    make_bank = inference._bank
     seconds = {}
     jumped = 0.0
     with tempfile.TemporaryDirectory() as tmp:  # load the compiled kernels first
         simulate(load_config("europe", overrides=["horizon=1h"]), Path(tmp) / "warm")
     for skipping in (True, False):
         spent = [0.0]
-        replicas: list = []
+        banks: list = []
 
-        def timed(*args, spent=spent):
-            started = time.perf_counter()
-            try:
-                return compiled(*args)
-            finally:
-                spent[0] += time.perf_counter() - started
+        def timed(kernel, spent=spent):
+            def call(*args):
+                started = time.perf_counter()
+                try:
+                    return kernel(*args)
+                finally:
+                    spent[0] += time.perf_counter() - started
 
-        def replica(*args, skipping=skipping, replicas=replicas, **kwargs):
-            made = original(*args, **kwargs, event_skipping=skipping)
-            replicas.append(made)
+            return call
+
+        def bank(service, model, skipping=skipping, banks=banks):
+            made = make_bank(service, model)
+            made.params = made.params._replace(event_skipping=skipping)
+            banks.append(made)
             return made
 
-        batching._batching_kernel = timed
-        inference.BatchingReplica = replica
+        for name, kernel in kernels.items():
+            setattr(batching_bank, name, timed(kernel))
+        inference._bank = bank
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 simulate(scenario, Path(tmp) / "run")
         finally:
-            batching._batching_kernel = compiled
-            inference.BatchingReplica = original
+            for name, kernel in kernels.items():
+                setattr(batching_bank, name, kernel)
+            inference._bank = make_bank
         seconds[skipping] = spent[0]
         if skipping:
-            stats = np.add.reduce([r.stats for r in replicas])
+            stats = np.add.reduce([b.stats[: b.size].sum(axis=0) for b in banks])
             jumped = float(stats[STAT_JUMPED] / max(stats[STAT_ITERATIONS], 1.0))
     return seconds[True], seconds[False], jumped
 
