@@ -44,6 +44,9 @@ class Stop:
         self.immediate = True
         """Raise from the signal handler itself (else only record, for :meth:`check`)."""
         self.raised = False
+        """Whether RunInterrupted was raised (it may yet have been swallowed on its way)."""
+        self.acknowledged = False
+        """Whether the run saw the RunInterrupted and is closing because of it."""
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is not None:
@@ -57,9 +60,18 @@ class Stop:
         return self.signum is not None
 
     def check(self) -> None:
-        """Raise RunInterrupted if a signal came and has not been raised yet."""
-        if self.signum is not None and not self.raised:
+        """Raise RunInterrupted if a signal came and the run has not acknowledged it yet.
+
+        Raised again if raised before: an exception raised by the handler at an arbitrary
+        point may be swallowed there (a ``__del__``, a weakref or gc callback report and drop
+        it), and the signal must not be lost with it.
+        """
+        if self.signum is not None and not self.acknowledged:
             self._raise()
+
+    def acknowledge(self) -> None:
+        """The run is closing because of the signal: :meth:`check` raises no more."""
+        self.acknowledged = True
 
     def _raise(self) -> None:
         self.raised = True

@@ -145,6 +145,8 @@ def _close_stopped(
     unless ``error`` already says the directory cannot be written.
     """
     with stop.deferred():
+        if isinstance(error, RunInterrupted):
+            stop.acknowledge()
         reason = _reason(error)
         extra: dict[str, Any] = {}
         if world is not None and running and isinstance(error, KeyboardInterrupt):

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from twin.trace.errors import RunError, first_line
 from twin.trace.layout import MANIFEST
-from twin.trace.reader import Run, check_manifest, check_table
+from twin.trace.reader import Run, check_manifest
+from twin.trace.scan import grouped, scan
 
 TERMINAL_STATES = ("completed", "failed", "cancelled", "rejected")
 
@@ -62,15 +65,31 @@ class Summary:
         }
 
 
-def _quantile(values: list[float], q: float) -> float:
-    if not values:
+def _quantile(values: np.ndarray, q: float) -> float:
+    if not len(values):
         return float("nan")
     return float(pc.quantile(pa.array(values, pa.float64()), q=q)[0].as_py())
 
 
+def _concat(pieces: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(pieces) if pieces else np.empty(0)
+
+
+def _counts(column: pa.ChunkedArray, into: Counter[str]) -> None:
+    for row in pc.value_counts(column).to_pylist():
+        into[row["values"]] += row["counts"]
+
+
+def _by_key(chunk: pa.Table, key: str) -> Iterator[tuple[Any, pa.Table]]:
+    """The rows of ``chunk`` per value of column ``key``, in order of first appearance."""
+    for value in pc.unique(chunk[key]).to_pylist():
+        yield value, chunk.filter(pc.equal(chunk[key], value))
+
+
 def summarize(run: Run) -> Summary:
     """The summary of a run directory (complete or not); RunError, saying what is wrong, if
-    its manifest or a table it needs is missing or malformed."""
+    its manifest or a table it needs is missing or malformed. Tables are scanned a few
+    columns and a chunk at a time: a year's trace costs no more memory than a day's."""
     check_manifest(run.manifest, run.path / MANIFEST)
     try:
         return _summarize(run)
@@ -80,36 +99,17 @@ def summarize(run: Run) -> Summary:
         raise RunError(f"{run.path}: cannot summarise the run: {first_line(error)}") from None
 
 
-def _table(run: Run, name: str) -> pa.Table:
-    return check_table(name, run.table(name), run.path)
+def _scan(run: Run, name: str, columns: list[str]) -> Iterator[pa.Table]:
+    return scan(run.path, name, columns)
 
 
 def _summarize(run: Run) -> Summary:
-    jobs = _table(run, "jobs").select(["tenant", "state", "wait_s", "start_s"]).to_pydict()
-    states = Counter(jobs["state"])
-    by_tenant: dict[str, list[float]] = defaultdict(list)
-    submitted: Counter[str] = Counter(jobs["tenant"])
-    for tenant, wait, start in zip(jobs["tenant"], jobs["wait_s"], jobs["start_s"], strict=True):
-        if start is not None and wait is not None:
-            by_tenant[tenant].append(wait)
-    tenants = [
-        {
-            "tenant": tenant,
-            "submitted": submitted[tenant],
-            "started": len(by_tenant[tenant]),
-            "wait_mean_s": sum(by_tenant[tenant]) / len(by_tenant[tenant])
-            if by_tenant[tenant]
-            else float("nan"),
-            "wait_p95_s": _quantile(by_tenant[tenant], 0.95),
-        }
-        for tenant in sorted(submitted)
-    ]
-    sites, totals = _site_rows(_table(run, "sites"))
-    transfers = _transfer_rows(_table(run, "transfers")) if run.has("transfers") else []
-    links = _busiest_links(_table(run, "links")) if run.has("links") else []
-    services = _service_rows(_table(run, "inference")) if run.has("inference") else []
-    has_regions = run.has("inference_regions")
-    regions = _region_rows(_table(run, "inference_regions")) if has_regions else []
+    states, tenants = _job_rows(run)
+    sites, totals = _site_rows(run)
+    transfers = _transfer_rows(run) if run.has("transfers") else []
+    links = _busiest_links(run) if run.has("links") else []
+    services = _service_rows(run) if run.has("inference") else []
+    regions = _region_rows(run) if run.has("inference_regions") else []
     return Summary(
         scenario=run.scenario,
         status=run.status,
@@ -127,28 +127,63 @@ def _summarize(run: Run) -> Summary:
     )
 
 
+def _job_rows(run: Run) -> tuple[Counter[str], list[dict[str, Any]]]:
+    """Jobs per state, and per tenant: submitted, started, mean and p95 wait."""
+    states: Counter[str] = Counter()
+    submitted: Counter[str] = Counter()
+    waits: dict[str, list[np.ndarray]] = defaultdict(list)
+    for chunk in _scan(run, "jobs", ["tenant", "state", "wait_s", "start_s"]):
+        _counts(chunk["state"], states)
+        _counts(chunk["tenant"], submitted)
+        started = chunk.filter(pc.and_(pc.is_valid(chunk["start_s"]), pc.is_valid(chunk["wait_s"])))
+        for tenant, rows in _by_key(started, "tenant"):
+            waits[tenant].append(rows["wait_s"].to_numpy())
+    tenants = []
+    for tenant in sorted(submitted):
+        wait = _concat(waits[tenant])
+        tenants.append(
+            {
+                "tenant": tenant,
+                "submitted": submitted[tenant],
+                "started": len(wait),
+                "wait_mean_s": float(wait.mean()) if len(wait) else float("nan"),
+                "wait_p95_s": _quantile(wait, 0.95),
+            }
+        )
+    return states, tenants
+
+
 def _attainment(misses: float, resolved: float) -> float:
     """Share of resolved (served or dropped) requests that met every SLO."""
     return 1.0 - misses / resolved if resolved else float("nan")
 
 
-def _service_rows(table: pa.Table) -> list[dict[str, Any]]:
-    if table.num_rows == 0:
-        return []
-    grouped = table.group_by("service").aggregate(
+def _service_rows(run: Run) -> list[dict[str, Any]]:
+    columns = ["service", "arrivals", "served", "dropped", "slo_misses"]
+    columns += ["latency_p99_ms", "ttft_p99_ms", "tpot_p99_ms"]
+    window_p99: dict[str, list[np.ndarray]] = defaultdict(list)
+
+    def chunks() -> Iterator[pa.Table]:
+        for chunk in _scan(run, "inference", columns):
+            for service, rows in _by_key(chunk, "service"):
+                window_p99[service].append(rows["latency_p99_ms"].drop_null().to_numpy())
+            yield chunk
+
+    grouped_rows = grouped(
+        chunks(),
+        ["service"],
         [
             ("arrivals", "sum"),
             ("served", "sum"),
             ("dropped", "sum"),
             ("slo_misses", "sum"),
             ("latency_p99_ms", "max"),
-            ("latency_p99_ms", "approximate_median"),
             ("ttft_p99_ms", "max"),
             ("tpot_p99_ms", "max"),
-        ]
+        ],
     )
     rows = []
-    for row in sorted(grouped.to_pylist(), key=lambda r: r["service"]):
+    for row in sorted(grouped_rows, key=lambda r: r["service"]):
         resolved = row["served_sum"] + row["dropped_sum"]
         rows.append(
             {
@@ -158,7 +193,7 @@ def _service_rows(table: pa.Table) -> list[dict[str, Any]]:
                 "dropped": row["dropped_sum"],
                 "slo_misses": row["slo_misses_sum"],
                 "attainment": _attainment(row["slo_misses_sum"], resolved),
-                "latency_p99_ms_median_window": row["latency_p99_ms_approximate_median"],
+                "latency_p99_ms_median_window": _quantile(_concat(window_p99[row["service"]]), 0.5),
                 "latency_p99_ms_worst_window": row["latency_p99_ms_max"],
                 "ttft_p99_ms_worst_window": row["ttft_p99_ms_max"],
                 "tpot_p99_ms_worst_window": row["tpot_p99_ms_max"],
@@ -167,17 +202,19 @@ def _service_rows(table: pa.Table) -> list[dict[str, Any]]:
     return rows
 
 
-def _region_rows(table: pa.Table) -> list[dict[str, Any]]:
-    if table.num_rows == 0:
-        return []
-    grouped = table.group_by(["service", "region"]).aggregate(
+def _region_rows(run: Run) -> list[dict[str, Any]]:
+    columns = ["service", "region", "arrivals", "served", "dropped", "slo_misses", "rtt_ms"]
+    grouped_rows = grouped(
+        _scan(run, "inference_regions", columns),
+        ["service", "region"],
         [
             ("arrivals", "sum"),
             ("served", "sum"),
             ("dropped", "sum"),
             ("slo_misses", "sum"),
-            ("rtt_ms", "mean"),
-        ]
+            ("rtt_ms", "sum"),
+            ("rtt_ms", "count"),
+        ],
     )
     rows = [
         {
@@ -188,87 +225,90 @@ def _region_rows(table: pa.Table) -> list[dict[str, Any]]:
             "attainment": _attainment(
                 row["slo_misses_sum"], row["served_sum"] + row["dropped_sum"]
             ),
-            "rtt_ms": row["rtt_ms_mean"],
+            "rtt_ms": row["rtt_ms_sum"] / row["rtt_ms_count"]
+            if row["rtt_ms_count"]
+            else float("nan"),
         }
-        for row in grouped.to_pylist()
+        for row in grouped_rows
     ]
     return sorted(rows, key=lambda r: (r["service"], r["attainment"], r["region"]))
 
 
-def _transfer_rows(table: pa.Table) -> list[dict[str, Any]]:
-    columns = table.select(["kind", "bytes", "duration_s", "state"]).to_pydict()
-    kinds: dict[str, dict[str, Any]] = {}
-    for kind, nbytes, duration, state in zip(*columns.values(), strict=True):
-        row = kinds.setdefault(kind, {"kind": kind, "count": 0, "bytes": 0.0, "durations": []})
-        row["count"] += 1
-        if state == "delivered":
-            row["bytes"] += nbytes
-            row["durations"].append(duration)
+def _transfer_rows(run: Run) -> list[dict[str, Any]]:
+    counts: Counter[str] = Counter()
+    moved: Counter[str] = Counter()
+    durations: dict[str, list[np.ndarray]] = defaultdict(list)
+    for chunk in _scan(run, "transfers", ["kind", "bytes", "duration_s", "state"]):
+        _counts(chunk["kind"], counts)
+        delivered = chunk.filter(pc.equal(chunk["state"], "delivered"))
+        for kind, rows in _by_key(delivered, "kind"):
+            moved[kind] += float(pc.sum(rows["bytes"]).as_py() or 0.0)
+            durations[kind].append(rows["duration_s"].to_numpy())
     rows = []
-    for kind in sorted(kinds):
-        row = kinds[kind]
-        durations = row.pop("durations")
-        row["delivered"] = len(durations)
-        row["time_mean_s"] = sum(durations) / len(durations) if durations else float("nan")
-        row["time_p95_s"] = _quantile(durations, 0.95)
-        rows.append(row)
+    for kind in sorted(counts):
+        times = _concat(durations[kind])
+        rows.append(
+            {
+                "kind": kind,
+                "count": counts[kind],
+                "bytes": moved[kind],
+                "delivered": len(times),
+                "time_mean_s": float(times.mean()) if len(times) else float("nan"),
+                "time_p95_s": _quantile(times, 0.95),
+            }
+        )
     return rows
 
 
-def _busiest_links(table: pa.Table, top: int = 5) -> list[dict[str, Any]]:
-    if table.num_rows == 0:
-        return []
-    grouped = table.group_by(["link", "a", "b"]).aggregate(
-        [("utilisation", "mean"), ("utilisation", "max"), ("throughput_gbps", "mean")]
+def _busiest_links(run: Run, top: int = 5) -> list[dict[str, Any]]:
+    columns = ["link", "a", "b", "utilisation", "throughput_gbps"]
+    grouped_rows = grouped(
+        _scan(run, "links", columns),
+        ["link", "a", "b"],
+        [
+            ("utilisation", "sum"),
+            ("utilisation", "count"),
+            ("utilisation", "max"),
+            ("throughput_gbps", "sum"),
+            ("throughput_gbps", "count"),
+        ],
     )
-    ordered = grouped.sort_by([("utilisation_mean", "descending"), ("link", "ascending")])
-    return [
+    rows = [
         {
             "link": row["link"],
             "direction": f"{row['a']}>{row['b']}",
-            "utilisation_mean": row["utilisation_mean"],
+            "utilisation_mean": row["utilisation_sum"] / row["utilisation_count"],
             "utilisation_max": row["utilisation_max"],
-            "throughput_gbps_mean": row["throughput_gbps_mean"],
+            "throughput_gbps_mean": row["throughput_gbps_sum"] / row["throughput_gbps_count"],
         }
-        for row in ordered.slice(0, top).to_pylist()
+        for row in grouped_rows
+        if row["utilisation_count"]
     ]
+    rows.sort(key=lambda r: (-r["utilisation_mean"], r["link"], r["direction"]))
+    return rows[:top]
 
 
-def _site_rows(table: pa.Table) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    columns = table.select(
-        [
-            "time_s",
-            "site",
-            "online",
-            "total_accelerators",
-            "utilisation",
-            "energy_mwh",
-            "co2_t",
-            "cost_eur",
-        ]
-    ).to_pydict()
+def _site_rows(run: Run) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Per site: accelerators, utilisation over its online time, energy, CO2, cost. A row's
+    utilisation holds since the site's previous row (or the start)."""
+    columns = ["time_s", "site", "online", "total_accelerators", "utilisation"]
+    columns += ["energy_mwh", "co2_t", "cost_eur"]
     acc: dict[str, dict[str, float]] = {}
     last_time: dict[str, float] = {}
-    for time_s, site, online, total, util, energy, co2, cost in zip(*columns.values(), strict=True):
-        span = time_s - last_time.get(site, 0.0)
-        last_time[site] = time_s
-        row = acc.setdefault(
-            site,
-            {
-                "accelerators": 0.0,
-                "busy_s": 0.0,
-                "capacity_s": 0.0,
-                "energy_mwh": 0.0,
-                "co2_t": 0.0,
-                "cost_eur": 0.0,
-            },
-        )
-        row["accelerators"] = total
-        row["busy_s"] += util * total * span
-        row["capacity_s"] += total * span if online else 0.0
-        row["energy_mwh"] += energy
-        row["co2_t"] += co2
-        row["cost_eur"] += cost
+    for chunk in _scan(run, "sites", columns):
+        for site, rows in _by_key(chunk, "site"):
+            times = rows["time_s"].to_numpy()
+            spans = np.diff(times, prepend=last_time.get(site, 0.0))
+            last_time[site] = float(times[-1])
+            total = rows["total_accelerators"].to_numpy().astype(np.float64)
+            online = rows["online"].to_numpy(zero_copy_only=False).astype(np.float64)
+            busy = rows["utilisation"].to_numpy() * total * spans
+            row = acc.setdefault(site, dict.fromkeys(_SITE_SUMS, 0.0))
+            row["accelerators"] = float(total[-1])
+            row["busy_s"] += float(busy.sum())
+            row["capacity_s"] += float((total * spans * online).sum())
+            for column in ("energy_mwh", "co2_t", "cost_eur"):
+                row[column] += float(pc.sum(rows[column]).as_py() or 0.0)
     sites = [
         {
             "site": site,
@@ -289,6 +329,9 @@ def _site_rows(table: pa.Table) -> tuple[list[dict[str, Any]], dict[str, float]]
         "cost_eur": sum(s["cost_eur"] for s in sites),
     }
     return sites, totals
+
+
+_SITE_SUMS = ("accelerators", "busy_s", "capacity_s", "energy_mwh", "co2_t", "cost_eur")
 
 
 def _end_s(manifest: dict[str, Any]) -> float | None:
