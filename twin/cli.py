@@ -274,15 +274,40 @@ def summary(run_dir: Path, as_json: bool) -> None:
     """Summarise a run directory written by `twin run`."""
     from dataclasses import asdict
 
+    from twin.metrics import json_safe, measure_summary
     from twin.summary_tables import print_summary
     from twin.trace.reader import open_run
     from twin.trace.summary import summarize
 
     result = summarize(open_run(run_dir))
     if as_json:
-        click.echo(json.dumps(asdict(result), indent=2, default=str))
+        data = {**asdict(result), "metrics": measure_summary(result)}
+        click.echo(json.dumps(json_safe(data), indent=2, default=str))
     else:
         print_summary(console, result)
+
+
+@main.command()
+@click.argument("run_dir", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print name → value as JSON")
+@user_errors
+def metrics(run_dir: Path | None, as_json: bool) -> None:
+    """List the run metrics (name, unit, better), or with RUN_DIR their values in that run.
+
+    Sweeps, `twin compare`, `twin summary --json` and the dashboard use these names; narrow
+    one with a selector, e.g. jobs.wait_p95_s[tenant=startup] or co2_t[site=lumi].
+    """
+    from twin.metrics import METRICS, json_safe, measure
+    from twin.summary_tables import print_metrics
+
+    values = measure(run_dir) if run_dir is not None else None
+    if not as_json:
+        print_metrics(console, values)
+    elif values is not None:
+        click.echo(json.dumps(json_safe(values), indent=2))
+    else:
+        rows = {f: {k: v for k, v in vars(m).items() if k != "compute"} for f, m in METRICS.items()}
+        click.echo(json.dumps(rows, indent=2))
 
 
 @main.command()

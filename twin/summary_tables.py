@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from twin.config.units import format_duration
@@ -142,3 +143,26 @@ def _hours(seconds: float) -> str:
     if seconds != seconds:  # NaN: nobody started
         return "-"
     return f"{seconds / 3600:.2f} h" if seconds >= 360 else f"{seconds:.0f} s"
+
+
+def print_metrics(console: Console, values: dict[str, float] | None) -> None:
+    """The metric registry (``values`` None) or one run's metric values."""
+    from twin.metrics import METRICS, parse_metric
+
+    if values is None:
+        table = Table("metric", "unit", "better", "selector", "what", title="run metrics")
+        for family, metric in METRICS.items():
+            selector = f"[{metric.selector}=…]" if metric.selector else ""
+            table.add_row(
+                escape(family),
+                metric.unit,
+                metric.better or "",
+                escape(selector),
+                metric.description,
+            )
+        console.print(table)
+        return
+    table = Table("metric", "value", "unit", title="metrics of the run")
+    for name, value in values.items():
+        table.add_row(escape(name), f"{value:.6g}", parse_metric(name).unit)
+    console.print(table)

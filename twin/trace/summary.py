@@ -31,11 +31,15 @@ class Summary:
     simulated_s: float | None = None
     """The simulated span the run reached (its manifest's ``end_s``; less than the horizon
     for an incomplete run)."""
+    waits: dict[str, float] = field(default_factory=dict)
+    """Over every tenant: jobs submitted and started, mean and p95 wait of started jobs."""
     tenants: list[dict[str, Any]] = field(default_factory=list)
     sites: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[str, float] = field(default_factory=dict)
     transfers: list[dict[str, Any]] = field(default_factory=list)
     """Per transfer kind: count, bytes moved, mean/p95 transfer time (runs with a network)."""
+    transfer_totals: dict[str, float] = field(default_factory=dict)
+    """The same over every kind (empty for runs without a network)."""
     busiest_links: list[dict[str, Any]] = field(default_factory=list)
     """Link directions by mean utilisation, busiest first (runs with a network)."""
     services: list[dict[str, Any]] = field(default_factory=list)
@@ -104,9 +108,9 @@ def _scan(run: Run, name: str, columns: list[str]) -> Iterator[pa.Table]:
 
 
 def _summarize(run: Run) -> Summary:
-    states, tenants = _job_rows(run)
+    states, waits, tenants = _job_rows(run)
     sites, totals = _site_rows(run)
-    transfers = _transfer_rows(run) if run.has("transfers") else []
+    transfers, transfer_totals = _transfer_rows(run) if run.has("transfers") else ([], {})
     links = _busiest_links(run) if run.has("links") else []
     services = _service_rows(run) if run.has("inference") else []
     regions = _region_rows(run) if run.has("inference_regions") else []
@@ -117,18 +121,21 @@ def _summarize(run: Run) -> Summary:
         wall_time_s=run.manifest.get("wall_time_s"),
         jobs_by_state=dict(sorted(states.items())),
         simulated_s=_end_s(run.manifest),
+        waits=waits,
         tenants=tenants,
         sites=sites,
         totals=totals,
         transfers=transfers,
+        transfer_totals=transfer_totals,
         busiest_links=links,
         services=services,
         regions=regions,
     )
 
 
-def _job_rows(run: Run) -> tuple[Counter[str], list[dict[str, Any]]]:
-    """Jobs per state, and per tenant: submitted, started, mean and p95 wait."""
+def _job_rows(run: Run) -> tuple[Counter[str], dict[str, float], list[dict[str, Any]]]:
+    """Jobs per state; over all tenants and per tenant: submitted, started, mean and p95
+    wait."""
     states: Counter[str] = Counter()
     submitted: Counter[str] = Counter()
     waits: dict[str, list[np.ndarray]] = defaultdict(list)
@@ -138,19 +145,21 @@ def _job_rows(run: Run) -> tuple[Counter[str], list[dict[str, Any]]]:
         started = chunk.filter(pc.and_(pc.is_valid(chunk["start_s"]), pc.is_valid(chunk["wait_s"])))
         for tenant, rows in _by_key(started, "tenant"):
             waits[tenant].append(rows["wait_s"].to_numpy())
-    tenants = []
-    for tenant in sorted(submitted):
-        wait = _concat(waits[tenant])
-        tenants.append(
-            {
-                "tenant": tenant,
-                "submitted": submitted[tenant],
-                "started": len(wait),
-                "wait_mean_s": float(wait.mean()) if len(wait) else float("nan"),
-                "wait_p95_s": _quantile(wait, 0.95),
-            }
-        )
-    return states, tenants
+    tenants = [
+        {"tenant": tenant, **_waits(submitted[tenant], _concat(waits[tenant]))}
+        for tenant in sorted(submitted)
+    ]
+    every = _concat([piece for tenant in sorted(waits) for piece in waits[tenant]])
+    return states, _waits(sum(submitted.values()), every), tenants
+
+
+def _waits(submitted: int, wait: np.ndarray) -> dict[str, Any]:
+    return {
+        "submitted": submitted,
+        "started": len(wait),
+        "wait_mean_s": float(wait.mean()) if len(wait) else float("nan"),
+        "wait_p95_s": _quantile(wait, 0.95),
+    }
 
 
 def _attainment(misses: float, resolved: float) -> float:
@@ -234,7 +243,8 @@ def _region_rows(run: Run) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (r["service"], r["attainment"], r["region"]))
 
 
-def _transfer_rows(run: Run) -> list[dict[str, Any]]:
+def _transfer_rows(run: Run) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Per transfer kind, and over every kind: count, delivered, bytes, mean/p95 time."""
     counts: Counter[str] = Counter()
     moved: Counter[str] = Counter()
     durations: dict[str, list[np.ndarray]] = defaultdict(list)
@@ -244,20 +254,23 @@ def _transfer_rows(run: Run) -> list[dict[str, Any]]:
         for kind, rows in _by_key(delivered, "kind"):
             moved[kind] += float(pc.sum(rows["bytes"]).as_py() or 0.0)
             durations[kind].append(rows["duration_s"].to_numpy())
-    rows = []
-    for kind in sorted(counts):
-        times = _concat(durations[kind])
-        rows.append(
-            {
-                "kind": kind,
-                "count": counts[kind],
-                "bytes": moved[kind],
-                "delivered": len(times),
-                "time_mean_s": float(times.mean()) if len(times) else float("nan"),
-                "time_p95_s": _quantile(times, 0.95),
-            }
-        )
-    return rows
+    rows = [
+        {"kind": kind, **_transfers(counts[kind], moved[kind], _concat(durations[kind]))}
+        for kind in sorted(counts)
+    ]
+    every = _concat([piece for kind in sorted(durations) for piece in durations[kind]])
+    totals = _transfers(sum(counts.values()), sum(moved[k] for k in sorted(moved)), every)
+    return rows, totals
+
+
+def _transfers(count: int, moved: float, times: np.ndarray) -> dict[str, Any]:
+    return {
+        "count": count,
+        "bytes": moved,
+        "delivered": len(times),
+        "time_mean_s": float(times.mean()) if len(times) else float("nan"),
+        "time_p95_s": _quantile(times, 0.95),
+    }
 
 
 def _busiest_links(run: Run, top: int = 5) -> list[dict[str, Any]]:
@@ -323,6 +336,7 @@ def _site_rows(run: Run) -> tuple[list[dict[str, Any]], dict[str, float]]:
     busy = sum(row["busy_s"] for row in acc.values())
     capacity = sum(row["capacity_s"] for row in acc.values())
     totals = {
+        "accelerators": sum(s["accelerators"] for s in sites),
         "utilisation": busy / capacity if capacity else 0.0,
         "energy_mwh": sum(s["energy_mwh"] for s in sites),
         "co2_t": sum(s["co2_t"] for s in sites),

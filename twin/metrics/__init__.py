@@ -1,0 +1,25 @@
+"""Run metrics, named once: what sweeps collect, ``twin summary --json`` reports, ``twin
+compare`` and the dashboard compare. Each is computed from a run directory (never from a live
+model), has a unit and says whether higher is better."""
+
+from twin.metrics.measure import json_safe, measure, measure_summary
+from twin.metrics.registry import (
+    METRICS,
+    Metric,
+    MetricError,
+    MetricRef,
+    check_metric_names,
+    parse_metric,
+)
+
+__all__ = [
+    "METRICS",
+    "Metric",
+    "MetricError",
+    "MetricRef",
+    "check_metric_names",
+    "json_safe",
+    "measure",
+    "measure_summary",
+    "parse_metric",
+]

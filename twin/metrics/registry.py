@@ -1,0 +1,367 @@
+"""The registry of run metrics: name, unit, which direction is better, what it means.
+
+A metric name is a family, for inference with the service in the middle, optionally narrowed
+by one selector::
+
+    jobs.wait_p95_s                      jobs.wait_p95_s[tenant=startup]
+    co2_t                                co2_t[site=fr-paris]
+    inference.chat.slo_attainment        inference.chat.slo_attainment[region=de]
+
+Values come from a run's :class:`~twin.trace.summary.Summary` (see :mod:`twin.metrics.measure`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from twin.config.errors import ConfigError, ConfigIssue, TwinUserError, shorten
+from twin.trace.summary import Summary
+
+Better = Literal["higher", "lower"] | None
+NAN = float("nan")
+SERVICE = "{service}"
+"""Where an inference family's name holds the service id."""
+_NAME = re.compile(r"^(?P<base>[A-Za-z0-9_.\-{}]+)(?:\[(?P<key>[a-z_]+)=(?P<value>[^\]]+)\])?$")
+
+
+class MetricError(TwinUserError):
+    """A metric name that is not in the registry, or a selector it does not take."""
+
+
+@dataclass(frozen=True)
+class MetricRef:
+    """A metric name resolved against the registry."""
+
+    name: str
+    metric: Metric
+    service: str | None = None
+    """The service of an ``inference.{service}.…`` family."""
+    selector: tuple[str, str] | None = None
+    """``(key, value)`` of ``[key=value]``."""
+
+    @property
+    def unit(self) -> str:
+        return self.metric.unit
+
+    @property
+    def better(self) -> Better:
+        return self.metric.better
+
+    def value(self, summary: Summary) -> float:
+        """The metric of the run ``summary`` describes (NaN where it is not defined there)."""
+        result = self.metric.compute(summary, self)
+        return float(result) if result is not None else NAN
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A family of metrics."""
+
+    family: str
+    unit: str
+    better: Better
+    description: str
+    compute: Callable[[Summary, MetricRef], float | None]
+    selector: str | None = None
+    """The key it may be narrowed by (``tenant``, ``site``, ``kind`` or ``region``)."""
+
+
+def _row(rows: Iterable[dict[str, Any]], key: str, value: str | None) -> dict[str, Any] | None:
+    return next((row for row in rows if row[key] == value), None)
+
+
+def _get(row: dict[str, Any] | None, field: str, scale: float = 1.0) -> float | None:
+    if row is None or row.get(field) is None:
+        return None
+    return float(row[field]) * scale
+
+
+def _state(state: str) -> Callable[[Summary, MetricRef], float | None]:
+    return lambda s, ref: float(s.jobs_by_state.get(state, 0))
+
+
+def _jobs(field: str) -> Callable[[Summary, MetricRef], float | None]:
+    def compute(s: Summary, ref: MetricRef) -> float | None:
+        if ref.selector is None:
+            return _get(s.waits, field)
+        return _get(_row(s.tenants, "tenant", ref.selector[1]), field)
+
+    return compute
+
+
+def _site(field: str) -> Callable[[Summary, MetricRef], float | None]:
+    def compute(s: Summary, ref: MetricRef) -> float | None:
+        if ref.selector is None:
+            return _get(s.totals, field)
+        return _get(_row(s.sites, "site", ref.selector[1]), field)
+
+    return compute
+
+
+def _transfers(field: str, scale: float = 1.0) -> Callable[[Summary, MetricRef], float | None]:
+    def compute(s: Summary, ref: MetricRef) -> float | None:
+        if ref.selector is None:
+            return _get(s.transfer_totals, field, scale) if s.transfer_totals else None
+        return _get(_row(s.transfers, "kind", ref.selector[1]), field, scale)
+
+    return compute
+
+
+def _busiest_link(s: Summary, ref: MetricRef) -> float | None:
+    return s.busiest_links[0]["utilisation_mean"] if s.busiest_links else None
+
+
+def _service(field: str, scale: float = 1.0) -> Callable[[Summary, MetricRef], float | None]:
+    def compute(s: Summary, ref: MetricRef) -> float | None:
+        if ref.selector is None:
+            return _get(_row(s.services, "service", ref.service), field, scale)
+        rows = [r for r in s.regions if r["service"] == ref.service]
+        return _get(_row(rows, "region", ref.selector[1]), field, scale)
+
+    return compute
+
+
+_UPPER = "the worst window's p99: an upper bound of the run's p99"
+METRICS: dict[str, Metric] = {
+    m.family: m
+    for m in [
+        Metric("jobs.submitted", "jobs", None, "jobs submitted", _jobs("submitted"), "tenant"),
+        Metric(
+            "jobs.started",
+            "jobs",
+            "higher",
+            "jobs that got accelerators",
+            _jobs("started"),
+            "tenant",
+        ),
+        Metric("jobs.completed", "jobs", "higher", "jobs that ran to the end", _state("completed")),
+        Metric("jobs.failed", "jobs", "lower", "jobs that failed", _state("failed")),
+        Metric("jobs.rejected", "jobs", "lower", "jobs no site could take", _state("rejected")),
+        Metric("jobs.cancelled", "jobs", "lower", "jobs cancelled", _state("cancelled")),
+        Metric(
+            "jobs.wait_mean_s",
+            "s",
+            "lower",
+            "mean wait of started jobs",
+            _jobs("wait_mean_s"),
+            "tenant",
+        ),
+        Metric(
+            "jobs.wait_p95_s",
+            "s",
+            "lower",
+            "95th percentile wait of started jobs",
+            _jobs("wait_p95_s"),
+            "tenant",
+        ),
+        Metric(
+            "sites.accelerators",
+            "accelerators",
+            None,
+            "accelerators at the end",
+            _site("accelerators"),
+            "site",
+        ),
+        Metric(
+            "sites.utilisation",
+            "fraction",
+            "higher",
+            "busy share of online accelerator time",
+            _site("utilisation"),
+            "site",
+        ),
+        Metric("energy_mwh", "MWh", "lower", "energy drawn", _site("energy_mwh"), "site"),
+        Metric(
+            "co2_t", "t", "lower", "CO2 emitted (grid intensity × energy)", _site("co2_t"), "site"
+        ),
+        Metric("cost_eur", "EUR", "lower", "energy cost", _site("cost_eur"), "site"),
+        Metric(
+            "network.tb_moved",
+            "TB",
+            "higher",
+            "bytes of delivered transfers",
+            _transfers("bytes", 1e-12),
+            "kind",
+        ),
+        Metric(
+            "network.busiest_link_utilisation",
+            "fraction",
+            "lower",
+            "mean utilisation of the busiest link direction",
+            _busiest_link,
+        ),
+        Metric(
+            "transfers.count", "transfers", None, "transfers requested", _transfers("count"), "kind"
+        ),
+        Metric(
+            "transfers.delivered",
+            "transfers",
+            "higher",
+            "transfers delivered",
+            _transfers("delivered"),
+            "kind",
+        ),
+        Metric(
+            "transfers.mean_s",
+            "s",
+            "lower",
+            "mean time of delivered transfers",
+            _transfers("time_mean_s"),
+            "kind",
+        ),
+        Metric(
+            "transfers.p95_s",
+            "s",
+            "lower",
+            "95th percentile time of delivered transfers",
+            _transfers("time_p95_s"),
+            "kind",
+        ),
+        Metric(
+            f"inference.{SERVICE}.arrivals",
+            "requests",
+            None,
+            "requests that arrived",
+            _service("arrivals"),
+            "region",
+        ),
+        Metric(
+            f"inference.{SERVICE}.served",
+            "requests",
+            "higher",
+            "requests served",
+            _service("served"),
+        ),
+        Metric(
+            f"inference.{SERVICE}.dropped",
+            "requests",
+            "lower",
+            "requests dropped",
+            _service("dropped"),
+            "region",
+        ),
+        Metric(
+            f"inference.{SERVICE}.slo_attainment",
+            "fraction",
+            "higher",
+            "share of resolved requests that met every SLO",
+            _service("attainment"),
+            "region",
+        ),
+        Metric(
+            f"inference.{SERVICE}.latency_p99_s",
+            "s",
+            "lower",
+            f"end-to-end latency, {_UPPER}",
+            _service("latency_p99_ms_worst_window", 1e-3),
+        ),
+        Metric(
+            f"inference.{SERVICE}.latency_p99_s_median_window",
+            "s",
+            "lower",
+            "median over windows of the window p99 latency",
+            _service("latency_p99_ms_median_window", 1e-3),
+        ),
+        Metric(
+            f"inference.{SERVICE}.ttft_p99_s",
+            "s",
+            "lower",
+            f"time to first token, {_UPPER}",
+            _service("ttft_p99_ms_worst_window", 1e-3),
+        ),
+        Metric(
+            f"inference.{SERVICE}.tpot_p99_s",
+            "s",
+            "lower",
+            f"time per output token, {_UPPER}",
+            _service("tpot_p99_ms_worst_window", 1e-3),
+        ),
+        Metric(
+            f"inference.{SERVICE}.rtt_ms",
+            "ms",
+            "lower",
+            "mean network round trip",
+            _service("rtt_ms"),
+            "region",
+        ),
+    ]
+}
+
+
+def parse_metric(name: str) -> MetricRef:
+    """Resolve ``name`` against the registry; MetricError saying what is wrong otherwise."""
+    if not isinstance(name, str):
+        raise MetricError(f"a metric name must be a string, got {shorten(name)}")
+    match = _NAME.match(name.strip())
+    if match is None:
+        raise MetricError(f"{shorten(name)} is not a metric name ({_EXAMPLE})")
+    base, key, value = match["base"], match["key"], match["value"]
+    service = None
+    if base.startswith("inference.") and base.count(".") >= 2:
+        service, field = base[len("inference.") :].rsplit(".", 1)
+        base = f"inference.{SERVICE}.{field}"
+    metric = METRICS.get(base)
+    if metric is None:
+        close = difflib.get_close_matches(base, METRICS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else "; see `twin metrics`"
+        raise MetricError(f"unknown metric {shorten(name)}{hint}")
+    if key is not None and key != metric.selector:
+        takes = f"takes [{metric.selector}=…]" if metric.selector else "takes no selector"
+        raise MetricError(f"metric {shorten(name)}: {metric.family} {takes}, not [{key}=…]")
+    selector = (key, value) if key is not None else None
+    return MetricRef(name.strip(), metric, service, selector)
+
+
+_EXAMPLE = "e.g. jobs.wait_p95_s, co2_t[site=…], inference.<service>.slo_attainment"
+
+
+def entities(scenario: Any) -> dict[str, set[str]]:
+    """The ids a metric of ``scenario`` may name, per selector key (and ``service``)."""
+    inference = scenario.workloads.inference
+    return {
+        "tenant": set(scenario.tenants),
+        "site": {site.id for site in scenario.sites},
+        "kind": {"dataset", "checkpoint", "bulk"},
+        "service": {s.id for s in inference.services} if inference is not None else set(),
+        "region": {r.id for r in inference.regions} if inference is not None else set(),
+    }
+
+
+def check_metric_names(
+    names: Sequence[Any], scenario: Any, path: str = "metrics"
+) -> list[MetricRef]:
+    """Resolve ``names`` for runs of ``scenario``: ConfigError listing every unknown metric,
+    service, tenant, site or region with its path (``metrics[2]``) and a did-you-mean."""
+    known = entities(scenario)
+    issues: list[ConfigIssue] = []
+    refs = []
+    for index, name in enumerate(names):
+        where = f"{path}[{index}]"
+        try:
+            ref = parse_metric(name)
+        except MetricError as error:
+            issues.append(ConfigIssue(where, str(error)))
+            continue
+        wanted = [("service", ref.service)] if ref.service is not None else []
+        wanted += [ref.selector] if ref.selector is not None else []
+        for key, value in wanted:
+            if value not in known[key]:
+                close = difflib.get_close_matches(value, sorted(known[key]), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                choices = ", ".join(sorted(known[key])[:12]) or "none in this scenario"
+                issues.append(ConfigIssue(where, f"no {key} {value!r}{hint}; {key}s: {choices}"))
+                break
+        else:
+            refs.append(ref)
+    if issues:
+        raise ConfigError(issues)
+    return refs
+
+
+def is_nan(value: float) -> bool:
+    return isinstance(value, float) and math.isnan(value)
