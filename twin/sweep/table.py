@@ -21,8 +21,8 @@ def _col(name: str, kind: pa.DataType, description: str, nullable: bool = False)
 
 
 FIXED = [
-    _col("point", pa.string(), "content address of the point: hash of resolved config, seed, twin version"),
-    _col("config", pa.string(), "id of the configuration (the point's parameters without the seed)"),
+    _col("point", pa.string(), "content address: hash of resolved config, seed, twin version"),
+    _col("config", pa.string(), "id of the configuration (its parameters, not the seed)"),
     _col("label", pa.string(), "the configuration in words: path=value, ... ('base' if none)"),
     _col("seed", pa.int64(), "the scenario seed of the point"),
     _col("status", pa.string(), "complete, incomplete or failed"),
@@ -30,7 +30,7 @@ FIXED = [
     _col("run", pa.string(), "the point's run directory, relative to the sweep directory"),
     _col("wall_s", pa.float64(), "wall time of the point's run (not reproducible)", nullable=True),
     _col("host", pa.string(), "machine the point ran on (not reproducible)", nullable=True),
-]  # fmt: skip
+]
 NOT_REPRODUCIBLE = ("wall_s", "host")
 """Columns that differ between equal sweeps (everything else is byte-identical)."""
 
