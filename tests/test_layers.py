@@ -25,6 +25,7 @@ def loaded_modules(statement: str) -> set[str]:
         ("import twin.config", {"simpy", "dash", "pyarrow", "numba", "twin.model"}),
         ("import twin.model.world", {"dash", "twin.dashboards", "twin.cli", "numba"}),
         ("import twin.kernels.queueing, twin.kernels.maxmin", {"numba", "simpy", "pyarrow"}),
+        ("import twin.analysis", {"simpy", "dash", "numba", "twin.model", "twin.config"}),
         ("import twin.cli", {"simpy", "dash", "pyarrow", "numba", "pydantic", "twin.config"}),
     ],
 )

@@ -50,9 +50,10 @@ def _is_user_error(error: Exception) -> bool:
 
     if isinstance(error, TwinUserError):
         return True
+    from twin.analysis.metrics import MetricError
     from twin.trace.reader import RunError  # loads pyarrow: only once something failed
 
-    return isinstance(error, RunError)
+    return isinstance(error, (RunError, MetricError))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -274,7 +275,7 @@ def summary(run_dir: Path, as_json: bool) -> None:
     """Summarise a run directory written by `twin run`."""
     from dataclasses import asdict
 
-    from twin.metrics import json_safe, measure_summary
+    from twin.analysis import json_safe, measure_summary
     from twin.summary_tables import print_summary
     from twin.trace.reader import open_run
     from twin.trace.summary import summarize
@@ -297,7 +298,7 @@ def metrics(run_dir: Path | None, as_json: bool) -> None:
     Sweeps, `twin compare`, `twin summary --json` and the dashboard use these names; narrow
     one with a selector, e.g. jobs.wait_p95_s[tenant=startup] or co2_t[site=lumi].
     """
-    from twin.metrics import METRICS, json_safe, measure
+    from twin.analysis import METRICS, json_safe, measure
     from twin.summary_tables import print_metrics
 
     values = measure(run_dir) if run_dir is not None else None

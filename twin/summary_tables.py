@@ -147,7 +147,7 @@ def _hours(seconds: float) -> str:
 
 def print_metrics(console: Console, values: dict[str, float] | None) -> None:
     """The metric registry (``values`` None) or one run's metric values."""
-    from twin.metrics import METRICS, parse_metric
+    from twin.analysis import METRICS, parse_metric
 
     if values is None:
         table = Table("metric", "unit", "better", "selector", "what", title="run metrics")

@@ -7,7 +7,7 @@ by one selector::
     co2_t                                co2_t[site=fr-paris]
     inference.chat.slo_attainment        inference.chat.slo_attainment[region=de]
 
-Values come from a run's :class:`~twin.trace.summary.Summary` (see :mod:`twin.metrics.measure`).
+Values come from a run's :class:`~twin.trace.summary.Summary` (see :mod:`twin.analysis.measure`).
 """
 
 from __future__ import annotations
@@ -15,22 +15,32 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+import reprlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from twin.config.errors import ConfigError, ConfigIssue, TwinUserError, shorten
 from twin.trace.summary import Summary
 
 Better = Literal["higher", "lower"] | None
 NAN = float("nan")
 SERVICE = "{service}"
 """Where an inference family's name holds the service id."""
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+
+
+def shorten(value: object) -> str:
+    """A short repr of a (possibly huge) user value."""
+    return _SHORT.repr(value)
+
+
 _NAME = re.compile(r"^(?P<base>[A-Za-z0-9_.\-{}]+)(?:\[(?P<key>[a-z_]+)=(?P<value>[^\]]+)\])?$")
 
 
-class MetricError(TwinUserError):
-    """A metric name that is not in the registry, or a selector it does not take."""
+class MetricError(ValueError):
+    """A metric name that is not in the registry, or a selector it does not take (a user
+    mistake: the CLI reports it without a traceback)."""
 
 
 @dataclass(frozen=True)
@@ -318,49 +328,6 @@ def parse_metric(name: str) -> MetricRef:
 
 
 _EXAMPLE = "e.g. jobs.wait_p95_s, co2_t[site=…], inference.<service>.slo_attainment"
-
-
-def entities(scenario: Any) -> dict[str, set[str]]:
-    """The ids a metric of ``scenario`` may name, per selector key (and ``service``)."""
-    inference = scenario.workloads.inference
-    return {
-        "tenant": set(scenario.tenants),
-        "site": {site.id for site in scenario.sites},
-        "kind": {"dataset", "checkpoint", "bulk"},
-        "service": {s.id for s in inference.services} if inference is not None else set(),
-        "region": {r.id for r in inference.regions} if inference is not None else set(),
-    }
-
-
-def check_metric_names(
-    names: Sequence[Any], scenario: Any, path: str = "metrics"
-) -> list[MetricRef]:
-    """Resolve ``names`` for runs of ``scenario``: ConfigError listing every unknown metric,
-    service, tenant, site or region with its path (``metrics[2]``) and a did-you-mean."""
-    known = entities(scenario)
-    issues: list[ConfigIssue] = []
-    refs = []
-    for index, name in enumerate(names):
-        where = f"{path}[{index}]"
-        try:
-            ref = parse_metric(name)
-        except MetricError as error:
-            issues.append(ConfigIssue(where, str(error)))
-            continue
-        wanted = [("service", ref.service)] if ref.service is not None else []
-        wanted += [ref.selector] if ref.selector is not None else []
-        for key, value in wanted:
-            if value not in known[key]:
-                close = difflib.get_close_matches(value, sorted(known[key]), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                choices = ", ".join(sorted(known[key])[:12]) or "none in this scenario"
-                issues.append(ConfigIssue(where, f"no {key} {value!r}{hint}; {key}s: {choices}"))
-                break
-        else:
-            refs.append(ref)
-    if issues:
-        raise ConfigError(issues)
-    return refs
 
 
 def is_nan(value: float) -> bool:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from twin.metrics.registry import METRICS, SERVICE, MetricRef, parse_metric
+from twin.analysis.metrics import METRICS, SERVICE, MetricRef, parse_metric
 from twin.trace.reader import Run, open_run
 from twin.trace.summary import Summary, summarize
 

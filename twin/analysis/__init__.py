@@ -2,13 +2,12 @@
 compare`` and the dashboard compare. Each is computed from a run directory (never from a live
 model), has a unit and says whether higher is better."""
 
-from twin.metrics.measure import json_safe, measure, measure_summary
-from twin.metrics.registry import (
+from twin.analysis.measure import json_safe, measure, measure_summary
+from twin.analysis.metrics import (
     METRICS,
     Metric,
     MetricError,
     MetricRef,
-    check_metric_names,
     parse_metric,
 )
 
@@ -17,7 +16,6 @@ __all__ = [
     "Metric",
     "MetricError",
     "MetricRef",
-    "check_metric_names",
     "json_safe",
     "measure",
     "measure_summary",

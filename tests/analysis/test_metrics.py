@@ -11,10 +11,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from twin.analysis import MetricError, measure, parse_metric
 from twin.cli import main
 from twin.config import ConfigError, builtin_scenarios, load_config, validate_scenario
-from twin.metrics import MetricError, check_metric_names, measure, parse_metric
 from twin.simulation import simulate
+from twin.sweep.metric_names import check_metric_names
 from twin.trace.reader import open_run
 from twin.trace.scan import grouped, scan
 
