@@ -385,3 +385,8 @@ def dash_command(runs_dir: Path, host: str, port: int, debug: bool) -> None:
     app = create_app(runs_dir)
     console.print(f"dashboard of [bold]{runs_dir}[/] on http://{host}:{port}/ (Ctrl-C stops it)")
     app.run(host=host, port=port, debug=debug, dev_tools_disable_version_check=True)
+
+
+from twin.cli_sweep import sweep as _sweep  # noqa: E402  (a module of its own; it imports this)
+
+main.add_command(_sweep)
