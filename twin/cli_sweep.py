@@ -120,7 +120,7 @@ def _run(
     from twin.model.world import check_policies
     from twin.sweep.catalogue import Catalogue
     from twin.sweep.cluster import SlurmOptions, open_client
-    from twin.sweep.execute import SweepInterrupted, run_points
+    from twin.sweep.execute import SweepInterrupted, pending, run_points
     from twin.sweep.points import expand
     from twin.sweep.results import check_sweep_dir, write_results
     from twin.sweep.spec import read_sweep
@@ -132,8 +132,11 @@ def _run(
     options = SlurmOptions(**slurm) if cluster == "slurm" else None
     with stop_signals(exiting=True):
         try:
-            with open_client(workers, scheduler, options) as client, _ProgressBar(quiet) as show:
-                results = run_points(plan.points, client, catalogue, plan.spec.metrics, show)
+            if not pending(plan.points, catalogue):  # nothing to run: no cluster to start
+                results = run_points(plan.points, None, catalogue, plan.spec.metrics)
+            else:
+                with open_client(workers, scheduler, options) as client, _ProgressBar(quiet) as bar:
+                    results = run_points(plan.points, client, catalogue, plan.spec.metrics, bar)
         except SweepInterrupted as stop:
             write_results(out, plan, catalogue, stop.results)
             name = stop.stop.signal_name if isinstance(stop.stop, RunInterrupted) else "SIGINT"

@@ -107,7 +107,8 @@ def run_points(
     progress: Progress | None = None,
 ) -> dict[str, PointResult]:
     """Run every point of ``points`` the catalogue does not hold yet on the Dask ``client``
-    and measure all of them: point key → result (points sharing a key are run once).
+    and measure all of them: point key → result (points sharing a key are run once). The
+    client is not used if there is nothing to run (it may then be None: see :func:`pending`).
 
     Ctrl-C (any KeyboardInterrupt) cancels what has not finished and raises
     :class:`SweepInterrupted` with the results so far; finished points stay in the catalogue.
@@ -127,6 +128,8 @@ def run_points(
         else:
             todo.append(task)
     _report(progress, tally, client, len(todo))
+    if not todo:
+        return results
     futures = [
         client.submit(run_point, task, key=KEY_PREFIX + task.key, pure=False) for task in todo
     ]
@@ -140,6 +143,12 @@ def run_points(
         client.cancel(futures)
         raise SweepInterrupted(results, stop) from None
     return results
+
+
+def pending(points: Sequence[Point], catalogue: Catalogue) -> list[Point]:
+    """The points the catalogue does not hold complete (each key once)."""
+    unique = {p.key: p for p in points}
+    return [p for p in unique.values() if not catalogue.is_done(p)]
 
 
 def _result(future: Any) -> PointResult:
@@ -163,7 +172,7 @@ def _report(progress: Progress | None, tally: Tally, client: Any, pending: int) 
     """Tell ``progress``; points running are the pending ones the workers' threads hold."""
     if progress is None:
         return
-    threads = sum(client.nthreads().values()) if pending else 0
+    threads = sum(client.nthreads().values()) if pending and client is not None else 0
     tally.running = min(pending, threads)
     progress(tally)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from twin.config import ConfigError, ConfigIssue, Scenario, TwinUserError, load_config
+from twin.config.errors import shorten
 from twin.config.loader import parse_set_path
 from twin.config.validate import format_path
 from twin.config.yaml_input import DEFAULT_LIMITS, InputLimits
@@ -163,8 +164,9 @@ def _attribute(
             if issue.path == prefix or issue.path.startswith((prefix + ".", prefix + "[")):
                 issues.append(ConfigIssue(place, f"{yaml_text(value)}: {issue.message}"))
                 break
-            if text.startswith(f"--set {assignment(path, value)}"):
-                issues.append(ConfigIssue(place, text.removeprefix("--set ")))
+            head = f"--set {shorten(assignment(path, value))}: "
+            if text.startswith(head):
+                issues.append(ConfigIssue(place, f"{yaml_text(value)}: {text.removeprefix(head)}"))
                 break
         else:
             issues.append(ConfigIssue(f"configuration ({label(params)})", str(issue)))

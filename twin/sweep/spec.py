@@ -182,6 +182,13 @@ def _check_paths(raw: _SweepFile, limits: InputLimits) -> list[ConfigIssue]:
             if len(tokens) == 1 and tokens[0] in OWN_FIELDS:
                 own = OWN_FIELDS[str(tokens[0])]
                 issues.append(ConfigIssue(where, f"{key} has a field of its own: use {own}:"))
+    for key, values in raw.grid.items():
+        texts = [yaml_text(value) for value in values]
+        issues += [
+            ConfigIssue(f"grid.{key}[{i}]", f"repeats the value {text}")
+            for i, text in enumerate(texts)
+            if text in texts[:i]
+        ]
     issues += [
         ConfigIssue(f"zip.{key}", "is also in grid; a path can be swept one way only")
         for key in raw.zip
