@@ -1,5 +1,5 @@
 """Pure figure builders: plain values (:mod:`twin.dashboards.values`) in, plotly figures out:
-time series, histograms, messages (the map is :mod:`twin.dashboards.maps`).
+time series, histograms, sweep bands, messages (the map is :mod:`twin.dashboards.maps`).
 
 Nothing here reads files or knows about Dash callbacks, so each builder is tested by calling
 it. Times arrive as simulated seconds and are drawn as dates from the scenario's start.
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import plotly.io as pio
-from twin.dashboards.values import Histogram, Line, Panel
+from twin.dashboards.values import Band, Histogram, Line, Panel
 
 Figure = dict[str, Any]
 """A plotly figure as JSON: ``{"data": [...], "layout": {...}}``."""
@@ -285,3 +285,97 @@ def histogram_figure(histogram: Histogram, *, title: str, height: int = 300) -> 
         "showlegend": len(histogram.counts) > 1,
     }
     return {"data": data, "layout": layout}
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweeps
+# ---------------------------------------------------------------------------------------------
+
+
+def band_figure(
+    bands: Sequence[Band],
+    *,
+    x_title: str,
+    y_title: str,
+    title: str,
+    order: Sequence[str] = (),
+    numeric: bool = True,
+    confidence: float = 0.95,
+) -> Figure:
+    """Each band's mean (a line with markers) inside its shaded confidence interval. A
+    non-numeric x is categorical, in ``order``."""
+    if not any(band.x for band in bands):
+        return empty_figure(f"{title}: no configuration to show")
+    data: list[dict[str, Any]] = []
+    ci = f"{round(confidence * 100):g}% CI"
+    for index, band in enumerate(bands):
+        colour = PALETTE[index % len(PALETTE)]
+        x = list(band.x)
+        common = {"type": "scatter", "x": x, "legendgroup": band.name, "hoverinfo": "skip"}
+        edge = {"width": 0, "color": colour}
+        data.append(
+            {
+                **common,
+                "y": _numbers(band.high),
+                "mode": "lines",
+                "line": edge,
+                "name": f"{band.name} ({ci})",
+                "showlegend": False,
+            }
+        )
+        data.append(
+            {
+                **common,
+                "y": _numbers(band.low),
+                "mode": "lines",
+                "line": edge,
+                "fill": "tonexty",
+                "fillcolor": _translucent(colour),
+                "name": f"{band.name} ({ci})",
+                "showlegend": False,
+            }
+        )
+        data.append(
+            {
+                "type": "scatter",
+                "x": x,
+                "y": _numbers(band.mean),
+                "name": band.name,
+                "legendgroup": band.name,
+                "mode": "lines+markers",
+                "line": {"width": 2, "color": colour},
+                "marker": {"size": 7, "color": colour},
+                "customdata": [
+                    [n, total, lo if math.isfinite(lo) else None, hi if math.isfinite(hi) else None]
+                    for n, total, lo, hi in zip(
+                        band.n, band.points, band.low, band.high, strict=True
+                    )
+                ],
+                "hovertemplate": (
+                    f"{band.name}<br>%{{x}}: %{{y:.4g}}<br>{ci}: %{{customdata[2]:.4g}} to "
+                    "%{customdata[3]:.4g}<br>%{customdata[0]} of %{customdata[1]} seeds"
+                    "<extra></extra>"
+                ),
+            }
+        )
+    xaxis: dict[str, Any] = {"title": {"text": x_title}}
+    if not numeric:
+        xaxis |= {"type": "category", "categoryorder": "array", "categoryarray": list(order)}
+    layout = {
+        "height": 420,
+        "template": template("plotly_white"),
+        "title": {"text": title, "x": 0.01, "font": {"size": 14}},
+        "margin": {"l": 60, "r": 10, "t": 40, "b": 50},
+        "xaxis": xaxis,
+        "yaxis": {"title": {"text": y_title}},
+        "legend": {"orientation": "h", "y": -0.2},
+        "showlegend": len(bands) > 1,
+        "hovermode": "closest",
+    }
+    return {"data": data, "layout": layout}
+
+
+def _translucent(colour: str, alpha: float = 0.18) -> str:
+    """``#rrggbb`` as ``rgba(r, g, b, alpha)``."""
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {alpha})"

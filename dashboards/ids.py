@@ -40,6 +40,21 @@ COMPARE_SERIES = "compare-series"
 COMPARE_MAP_A = "compare-map-a"
 COMPARE_MAP_B = "compare-map-b"
 
+# sweeps
+SWEEPS_TABLE = "sweeps-table"
+SWEEP_PICK = "sweep-pick"
+SWEEP_STATUS = "sweep-status"
+SWEEP_METRIC = "sweep-metric"
+SWEEP_X = "sweep-x"
+SWEEP_LINE = "sweep-line"
+SWEEP_NOTE = "sweep-note"
+SWEEP_FIGURE = "sweep-figure"
+SWEEP_POINTS = "sweep-points"
+SWEEP_A = "sweep-a"
+SWEEP_B = "sweep-b"
+SWEEP_PAIR = "sweep-pair"
+SWEEP_COMPARE_LINK = "sweep-compare-link"
+
 
 @dataclass(frozen=True)
 class Player:

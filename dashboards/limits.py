@@ -20,6 +20,10 @@ MAX_CONFIG_DEPTH = 64
 """Nesting depth of a config's YAML (real ones nest ~6 deep)."""
 MAX_TABLE_BYTES = 4 * 2**30
 """An Arrow table file above this is "too large" (tables are read into memory)."""
+MAX_SWEEP_BYTES = 256 * 2**20
+"""A ``sweep.arrow`` above this is "too large" (one row per point: real ones are ~100 KB)."""
+MAX_SWEEP_POINTS = 100_000
+"""Points (rows) of one ``sweep.arrow`` the dashboard reads; more is "malformed"."""
 MAX_TIME_S = 1e12
 """Times of trace rows and requested times beyond ±this (~31,700 years) are refused."""
 

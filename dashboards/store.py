@@ -46,6 +46,10 @@ from twin.trace.layout import MANIFEST
 from twin.trace.reader import Run, check_manifest
 
 STATUSES = ("complete", "incomplete", "malformed", "refused", "missing")
+SWEEP_TABLE = "sweep.arrow"
+"""A directory of the runs dir holding this is a sweep (``twin sweep``), not a run."""
+POINTS = "points"
+"""The folder of a sweep directory holding its points' run directories."""
 
 
 @dataclass(frozen=True)
@@ -134,12 +138,15 @@ class RunStore:
 
     def resolve(self, name: Any) -> Path:
         """The directory of run ``name``: refused unless ``name`` is one entry of the runs
-        directory (no separators, no ``..``) that resolves inside it."""
+        directory, or a point of a sweep there (``<sweep>/points/<point>``), with no ``..``
+        or empty part, that resolves inside it."""
         if not isinstance(name, str) or not name or "\x00" in name or len(name) > MAX_NAME_CHARS:
             raise RunAccessError(f"refused: {shown(name)} is not a run name")
         if PurePath(name).is_absolute():
             raise RunAccessError(f"refused: {shown(name)} is an absolute path, not a run name")
-        if name in (".", "..") or any(sep and sep in name for sep in (os.sep, os.altsep, "/")):
+        parts = name.split("/")
+        nested = len(parts) == 3 and parts[1] == POINTS
+        if not (len(parts) == 1 or nested) or not all(map(_plain, parts)):
             raise RunAccessError(f"refused: {shown(name)} is outside the runs directory")
         try:
             path = (self.root / name).resolve()
@@ -150,7 +157,14 @@ class RunStore:
         return path
 
     def names(self) -> list[str]:
-        """The directories under the runs dir (hidden ones left out)."""
+        """The run directories under the runs dir (hidden ones and sweeps left out)."""
+        return self._entries(sweeps=False)
+
+    def sweep_names(self) -> list[str]:
+        """The sweep directories under the runs dir (those holding a ``sweep.arrow``)."""
+        return self._entries(sweeps=True)
+
+    def _entries(self, sweeps: bool) -> list[str]:
         try:
             entries = list(os.scandir(self.root))
         except OSError:
@@ -158,7 +172,8 @@ class RunStore:
         found = []
         for entry in entries:
             try:
-                if not entry.name.startswith(".") and entry.is_dir():
+                visible = not entry.name.startswith(".") and entry.is_dir()
+                if visible and os.path.lexists(os.path.join(entry.path, SWEEP_TABLE)) == sweeps:
                     found.append(entry.name)
             except OSError:
                 continue
@@ -302,10 +317,26 @@ class RunStore:
         return self._configs.get(ref.identity, build)
 
 
+def _plain(part: str) -> bool:
+    """One directory entry's name: not empty, not ``.`` or ``..``, no separator."""
+    return part not in ("", ".", "..") and not any(
+        sep and sep in part for sep in (os.sep, os.altsep)
+    )
+
+
 def _short(value: Any) -> str:
     """A manifest field as a short text."""
     text = value if isinstance(value, str) else shown(value)
     return text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + "…"
 
 
-__all__ = ["STATUSES", "CheckedRun", "RunAccessError", "RunError", "RunInfo", "RunStore"]
+__all__ = [
+    "POINTS",
+    "STATUSES",
+    "SWEEP_TABLE",
+    "CheckedRun",
+    "RunAccessError",
+    "RunError",
+    "RunInfo",
+    "RunStore",
+]

@@ -78,6 +78,23 @@ class Histogram:
 
 
 @dataclass(frozen=True)
+class Band:
+    """One line of a sweep figure: a metric's mean and interval at each x (NaN where a
+    configuration has no complete point, or one: no interval)."""
+
+    name: str
+    x: list[float] | list[str]
+    mean: list[float]
+    low: list[float]
+    high: list[float]
+    n: list[int]
+    """Complete points (seeds) behind each mean."""
+    points: list[int]
+    """All points of each configuration."""
+    configs: list[str]
+
+
+@dataclass(frozen=True)
 class JobFilter:
     sites: tuple[str, ...] = ()
     tenants: tuple[str, ...] = ()
@@ -119,6 +136,7 @@ def finite(value: object) -> float | None:
 
 
 __all__ = [
+    "Band",
     "Histogram",
     "JobFilter",
     "KpiDelta",

@@ -1,4 +1,5 @@
-"""Runs: every run directory under the runs dir, with its status, and where to look at it."""
+"""Runs: every run directory under the runs dir, with its status, and where to look at it;
+and every sweep directory, one line each (its points open from its Sweeps page)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dash import Dash, dcc, html
 from twin.dashboards import ids
 from twin.dashboards.components import Context, format_duration, message, status_badge
 from twin.dashboards.store import RunInfo
+from twin.dashboards.sweeps import SweepInfo, sweep_infos
 
 PATH = "/"
 TITLE = "Runs"
@@ -16,10 +18,12 @@ TITLE = "Runs"
 def layout(context: Context, search: str | None = None) -> html.Div:
     """The runs list; built once per state of the runs (and shared: never modified)."""
     runs = context.store.list_runs()
-    return context.store.derived.get(("runs page", tuple(runs)), lambda: _page(context, runs))
+    sweeps = sweep_infos(context.store)
+    key = ("runs page", tuple(runs), tuple(sweeps))
+    return context.store.derived.get(key, lambda: _page(context, runs, sweeps))
 
 
-def _page(context: Context, runs: list[RunInfo]) -> html.Div:
+def _page(context: Context, runs: list[RunInfo], sweeps: list[SweepInfo]) -> html.Div:
     head = html.Div(
         [
             html.H2(TITLE),
@@ -27,8 +31,9 @@ def _page(context: Context, runs: list[RunInfo]) -> html.Div:
         ],
         className="page-head",
     )
+    listed = [_sweeps_table(context, sweeps)] if sweeps else []
     if not runs:
-        return html.Div([head, message("no runs yet: make one with `twin run`", "info")])
+        return html.Div([head, message("no runs yet: make one with `twin run`", "info"), *listed])
     rows = []
     for info in runs:
         readable = info.readable
@@ -87,7 +92,41 @@ def _page(context: Context, runs: list[RunInfo]) -> html.Div:
         id=ids.RUNS_TABLE,
         className="runs-table",
     )
-    return html.Div([head, table])
+    return html.Div([head, table, *listed])
+
+
+def _sweeps_table(context: Context, sweeps: list[SweepInfo]) -> html.Div:
+    """One line per sweep directory, linking to its Sweeps page."""
+    rows = [
+        html.Tr(
+            [
+                html.Td(
+                    dcc.Link(info.name, href=context.link("/sweeps", sweep=info.name))
+                    if info.readable
+                    else info.name,
+                    className="run-name",
+                ),
+                html.Td(", ".join(info.params) or "–"),
+                html.Td(f"{info.points} points, {info.configurations} configurations"),
+                html.Td(
+                    [html.Span(info.status, className=f"badge badge-{info.status}")]
+                    + ([html.Div(info.problem, className="problem")] if info.problem else [])
+                ),
+            ],
+            className=f"sweep-row sweep-{info.status}",
+            **{"data-sweep": info.name},
+        )
+        for info in sweeps
+    ]
+    head = html.Tr([html.Th(name) for name in ("sweep", "parameters", "size", "status")])
+    return html.Div(
+        [
+            html.H3("Sweeps"),
+            html.Table(
+                [html.Thead(head), html.Tbody(rows)], id=ids.SWEEPS_TABLE, className="runs-table"
+            ),
+        ]
+    )
 
 
 def register(app: Dash, context: Context) -> None:

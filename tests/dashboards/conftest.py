@@ -1,5 +1,6 @@
 """Fixtures of the dashboard tests: a runs directory holding real tiny runs, a run with
-synthetic network/inference tables, and broken ones; and the headless Chromium options."""
+synthetic network/inference tables, and broken ones; a sweep of real tiny runs; and the
+headless Chromium options."""
 
 from __future__ import annotations
 
@@ -209,9 +210,90 @@ def _webdriver_timeouts(request):
 
 @pytest.fixture(scope="session")
 def hostile_dir(tmp_path_factory: pytest.TempPathFactory, runs_dir: Path) -> Path:
-    """A runs directory of hostile and broken runs (tests/dashboards/hostile.py)."""
+    """A runs directory of hostile and broken runs and sweeps (tests/dashboards/hostile.py,
+    hostile_sweeps.py)."""
     from .hostile import make_hostile_runs
+    from .hostile_sweeps import make_hostile_sweeps
 
-    return make_hostile_runs(
-        tmp_path_factory.mktemp("hostile"), tmp_path_factory.mktemp("outside"), runs_dir / "base"
-    )
+    outside = tmp_path_factory.mktemp("outside")
+    root = make_hostile_runs(tmp_path_factory.mktemp("hostile"), outside, runs_dir / "base")
+    make_hostile_sweeps(root, outside, runs_dir / "base")
+    return root
+
+
+# -- sweeps --------------------------------------------------------------------------------------
+
+SWEEP_PARAMS = ("policies.placement", "workloads.training.arrivals_per_day")
+SWEEP_VALUES = (("least_loaded", "lowest_carbon"), ("1200", "400"))  # file order, not numeric
+SWEEP_SEEDS = (1, 2, 3)
+SWEEP_METRICS = ("co2_t", "jobs.completed", "jobs.wait_mean_s", "sites.utilisation")
+
+
+def digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def write_sweep(directory: Path, rows: list[dict], params=SWEEP_PARAMS, metrics=SWEEP_METRICS):
+    """``directory/sweep.arrow`` from ``rows`` (fixed columns, ``params`` and ``metrics``
+    by name), with the sweep engine's schema."""
+    from twin.sweep.table import METRIC, PARAM, sweep_schema
+
+    schema = sweep_schema(list(params), list(metrics))
+    columns = {}
+    for field in schema:
+        key = field.name.removeprefix(PARAM).removeprefix(METRIC)
+        columns[field.name] = [row.get(field.name, row.get(key)) for row in rows]
+    directory.mkdir(parents=True, exist_ok=True)
+    write_arrow(directory / "sweep.arrow", pa.table(columns, schema=schema))
+
+
+def point_row(label: str, seed: int, values: dict, status: str = "complete", **extra) -> dict:
+    point = digest(f"{label}/{seed}")
+    return {
+        "point": point,
+        "config": digest(label),
+        "label": label,
+        "seed": seed,
+        "status": status,
+        "reason": None if status == "complete" else extra.pop("reason", "it broke"),
+        "run": f"points/{point}",
+        "wall_s": 0.1,
+        "host": "here",
+        **values,
+        **extra,
+    }
+
+
+def make_sweep(directory: Path) -> list[dict]:
+    """A real sweep of the tiny scenario (2 placements x 2 arrival rates x 3 seeds, 2 h
+    each) written as the sweep engine lays it out, plus one failed point; its rows."""
+    from twin.analysis import measure
+
+    rows = []
+    for placement in SWEEP_VALUES[0]:
+        for rate in SWEEP_VALUES[1]:
+            values = dict(zip(SWEEP_PARAMS, (placement, rate), strict=True))
+            label = ", ".join(f"{p}={v}" for p, v in values.items())
+            for seed in SWEEP_SEEDS:
+                row = point_row(label, seed, values)
+                run = directory / row["run"]
+                overrides = [f"{p}={v}" for p, v in values.items()]
+                simulate_tiny(run, *overrides, f"seed={seed}", "horizon=2h")
+                rows.append(row | measure(run, list(SWEEP_METRICS)))
+    first = dict(zip(SWEEP_PARAMS, ("least_loaded", "1200"), strict=True))
+    failed = point_row(rows[0]["label"], 4, first)
+    rows.insert(3, failed | {"status": "failed", "reason": "MemoryError", "wall_s": None})
+    write_sweep(directory, rows)
+    return rows
+
+
+@pytest.fixture(scope="session")
+def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A runs directory holding one run and the sweep ``grid`` (``grid/sweep.arrow`` and
+    ``grid/points/<hash>/``)."""
+    root = tmp_path_factory.mktemp("sweeps")
+    simulate_tiny(root / "base", "horizon=2h")
+    make_sweep(root / "grid")
+    return root

@@ -41,7 +41,7 @@ def test_importing_the_dashboard_loads_no_model():
     assert "twin.config" not in loaded
 
 
-def test_dashboard_modules_import_only_dash_plotly_and_the_trace(tmp_path):
+def test_dashboard_modules_import_only_dash_plotly_the_trace_and_the_metrics(tmp_path):
     from pathlib import Path
 
     import twin.dashboards
@@ -54,7 +54,8 @@ def test_dashboard_modules_import_only_dash_plotly_and_the_trace(tmp_path):
                 top = module.split(".")[0]
                 assert top in allowed or top in sys.stdlib_module_names, (path.name, line)
                 if top == "twin":
-                    assert module.startswith(("twin.trace", "twin.dashboards")), (path.name, line)
+                    allowed_twin = ("twin.trace", "twin.analysis", "twin.dashboards")
+                    assert module.startswith(allowed_twin), (path.name, line)
 
 
 def test_creating_an_app_needs_a_runs_dir(tmp_path):
@@ -223,4 +224,5 @@ def test_an_app_under_a_url_prefix_serves_its_geometry_there(runs_dir):
         "/twin/replay",
         "/twin/explore",
         "/twin/compare",
+        "/twin/sweeps",
     }

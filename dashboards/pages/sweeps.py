@@ -1,0 +1,371 @@
+"""Sweeps: a metric against a chosen parameter, one line per value of another, with CI bands
+over seeds; the table of points, each opening its run in Replay; two configurations
+compared (paired over their common seeds) and opened in Compare."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from dash import Dash, Input, Output, State, dash_table, dcc, html
+from twin.dashboards import figures, guard, ids, inputs
+from twin.dashboards.components import Context, format_number, graph, message
+from twin.dashboards.errors import RunError
+from twin.dashboards.limits import MAX_NAME_CHARS
+from twin.dashboards.store import RunStore
+from twin.dashboards.sweeps import Sweep, load_sweep, sweep_info, sweep_infos
+
+from twin.analysis import MetricError, parse_metric
+from twin.analysis.stats import Interval
+
+PATH = "/sweeps"
+TITLE = "Sweeps"
+PAGE_SIZE = 20
+NO_SWEEP: tuple[Any, ...] = ([], None, [], None, [], None, [], None, [], None, [], [])
+"""The pickers and the table of choose_sweep when no sweep can be shown."""
+
+
+def layout(context: Context, search: str | None = None) -> html.Div:
+    """The page; ``?sweep=NAME`` (and ``metric``, ``x``, ``line``) choose what it shows."""
+    store = context.store
+    wanted = inputs.query_value(search, "sweep")
+    names = [info.name for info in sweep_infos(store)]
+    options = [{"label": _sweep_label(store, name), "value": name} for name in names]
+    if wanted and wanted not in names:
+        options.append({"label": inputs.shown(wanted), "value": wanted})
+    sweep = wanted or (names[0] if names else None)
+
+    def picker(id: str, label: str, value: str | None = None, **kwargs: Any) -> html.Div:
+        return html.Div(
+            [html.Label(label), dcc.Dropdown(id=id, value=value, **kwargs)],
+            className="filter wide",
+        )
+
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.H2(TITLE),
+                    dcc.Dropdown(
+                        id=ids.SWEEP_PICK,
+                        options=options,
+                        value=sweep,
+                        clearable=False,
+                        placeholder="no sweeps yet: make one with `twin sweep`",
+                        className="run-picker",
+                    ),
+                ],
+                className="page-head",
+            ),
+            html.Div(id=ids.SWEEP_STATUS, className="status"),
+            html.Div(
+                [
+                    picker(ids.SWEEP_METRIC, "metric", inputs.query_value(search, "metric")),
+                    picker(ids.SWEEP_X, "against", inputs.query_value(search, "x")),
+                    picker(
+                        ids.SWEEP_LINE,
+                        "one line per value of",
+                        inputs.query_value(search, "line"),
+                        placeholder="(one line)",
+                    ),
+                ],
+                className="filters",
+            ),
+            html.Div(id=ids.SWEEP_NOTE, className="muted"),
+            graph(ids.SWEEP_FIGURE, context),
+            html.H3("Points"),
+            dash_table.DataTable(
+                id=ids.SWEEP_POINTS,
+                page_size=PAGE_SIZE,
+                sort_action="native",
+                markdown_options={"link_target": "_self", "html": False},
+                style_table={"overflowX": "auto"},
+                style_cell={"fontSize": 13, "padding": "3px 8px", "textAlign": "left"},
+                style_data_conditional=[
+                    {"if": {"filter_query": "{status} = failed"}, "backgroundColor": "#fdecea"},
+                    {"if": {"filter_query": "{status} = incomplete"}, "backgroundColor": "#fff4e5"},
+                ],
+            ),
+            html.H3("Two configurations"),
+            html.Div(
+                [
+                    picker(ids.SWEEP_A, "A (baseline)", clearable=False),
+                    picker(ids.SWEEP_B, "B (what-if)", clearable=False),
+                ],
+                className="filters",
+            ),
+            html.Div(id=ids.SWEEP_PAIR),
+        ]
+    )
+
+
+def _sweep_label(store: RunStore, name: str) -> str:
+    info = sweep_info(store, name)
+    if not info.readable:
+        return f"{name} ({info.status})"
+    return f"{name} ({info.points} points, {info.configurations} configurations)"
+
+
+# ---------------------------------------------------------------------------------------------
+# The functions behind the callbacks (called directly by tests)
+# ---------------------------------------------------------------------------------------------
+
+
+def open_sweep(store: RunStore, name: Any) -> tuple[Sweep | None, str | None]:
+    """The sweep, or why it can't be shown."""
+    if name is None or name == "":
+        return None, "choose a sweep"
+    if inputs.text(name, MAX_NAME_CHARS) is None:
+        return None, f"refused: {inputs.shown(name)} is not a sweep name"
+    try:
+        return load_sweep(store, name), None
+    except RunError as error:
+        return None, str(error)
+
+
+def metric_words(name: str) -> str:
+    """``t, lower is better``: a metric's unit and direction (from the registry)."""
+    try:
+        ref = parse_metric(name)
+    except MetricError:
+        return "not a metric of this twin"
+    better = f", {ref.better} is better" if ref.better else ""
+    return f"{ref.unit}{better}"
+
+
+def sweep_frame(
+    context: Context, name: Any, metric: Any, x: Any, line: Any, a: Any, b: Any
+) -> tuple[Any, ...]:
+    """A sweep chosen: its status, the pickers (keeping valid choices), the points table."""
+    sweep, problem = open_sweep(context.store, name)
+    if sweep is None:
+        return (message(problem or "choose a sweep", "error" if name else "info"), *NO_SWEEP)
+    info = sweep_info(context.store, name)
+    status: list[Any] = [
+        html.Span(sweep.status, className=f"badge badge-{sweep.status}"),
+        f" {len(sweep.points)} points, {len(sweep.configurations)} configurations",
+    ]
+    if info.problem:
+        status.append(message(info.problem, "warning"))
+    if not sweep.params:
+        status.append(message("no swept parameters: nothing to plot against", "info"))
+    metrics = [{"label": f"{m} ({metric_words(m)})", "value": m} for m in sweep.metrics]
+    params = [{"label": p, "value": p} for p in sweep.params]
+    configs = [{"label": _cut(c.label), "value": c.id} for c in sweep.configurations.values()]
+    metric = _chosen(metric, sweep.metrics) or (sweep.metrics or (None,))[0]
+    x = _chosen(x, sweep.params) or (sweep.params or (None,))[0]
+    others = [p for p in sweep.params if p != x]
+    line = _chosen(line, others) or (others[0] if len(others) == 1 else None)
+    config_ids = list(sweep.configurations)
+    a = _chosen(a, config_ids) or (config_ids or [None])[0]
+    b = _chosen(b, [c for c in config_ids if c != a]) or next(
+        (c for c in config_ids if c != a), None
+    )
+    columns, rows = points_table(context, sweep)
+    return (status, metrics, metric, params, x, params, line, configs, a, configs, b, columns, rows)
+
+
+def points_table(context: Context, sweep: Sweep) -> tuple[list[dict], list[dict]]:
+    """The DataTable's columns and rows: one row per point, linking to its run in Replay."""
+    columns: list[dict[str, Any]] = [
+        {"id": "run", "name": "run", "presentation": "markdown"},
+        {"id": "label", "name": "configuration"},
+        *({"id": f"p{i}", "name": p} for i, p in enumerate(sweep.params)),
+        {"id": "seed", "name": "seed", "type": "numeric"},
+        {"id": "status", "name": "status"},
+        *(
+            {
+                "id": f"m{i}",
+                "name": m,
+                "type": "numeric",
+                "format": {"specifier": ".4~g"},
+            }
+            for i, m in enumerate(sweep.metrics)
+        ),
+        {"id": "wall_s", "name": "wall (s)", "type": "numeric", "format": {"specifier": ".2f"}},
+        {"id": "reason", "name": "reason"},
+    ]
+    rows = []
+    for point in sweep.points:
+        row: dict[str, Any] = {
+            "run": f"[replay]({context.link('/replay', run=point.run)})",
+            "label": _cut(point.label),
+            "seed": point.seed,
+            "status": point.status,
+            "wall_s": point.wall_s,
+            "reason": _cut(point.reason),
+        }
+        row |= {f"p{i}": _cut(point.params[p]) for i, p in enumerate(sweep.params)}
+        row |= {f"m{i}": _json(point.metrics[m]) for i, m in enumerate(sweep.metrics)}
+        rows.append(row)
+    return columns, rows
+
+
+def figure_frame(store: RunStore, name: Any, metric: Any, x: Any, line: Any) -> tuple[Any, Any]:
+    """The metric's mean and CI band against ``x``, one band per value of ``line``; and a
+    note saying the metric's unit and direction, and what was held fixed."""
+    sweep, problem = open_sweep(store, name)
+    if sweep is None:
+        return figures.empty_figure(problem or "choose a sweep"), None
+    for what, value, allowed in (("metric", metric, sweep.metrics), ("parameter", x, sweep.params)):
+        if value is None or value == "":
+            return figures.empty_figure(f"choose a {what}"), None
+        if _chosen(value, allowed) is None:
+            return figures.empty_figure(f"not found: {what} {inputs.shown(value)}"), None
+    if line is not None and line != "" and _chosen(line, sweep.params) is None:
+        return figures.empty_figure(f"not found: parameter {inputs.shown(line)}"), None
+    chosen = sweep.bands(metric, x, line or None)
+    figure = figures.band_figure(
+        chosen.bands,
+        x_title=x,
+        y_title=f"{metric} ({metric_words(metric).split(',')[0]})",
+        title=f"{metric} against {x}: mean and 95% CI over seeds",
+        order=chosen.order,
+        numeric=chosen.numeric,
+    )
+    notes = [f"{metric}: {metric_words(metric)}; complete points only."]
+    if chosen.held:
+        held = ", ".join(f"{p}={_cut(v)}" for p, v in chosen.held.items())
+        notes.append(f" Held at: {held} (choose a line parameter to see another).")
+    return figure, notes
+
+
+def pair_frame(context: Context, name: Any, a: Any, b: Any) -> Any:
+    """B against A: every metric's means and the paired difference B − A over their common
+    seeds, and a link opening one common seed of each in Compare."""
+    sweep, problem = open_sweep(context.store, name)
+    if sweep is None:
+        return message(problem or "choose a sweep", "info")
+    config_ids = list(sweep.configurations)
+    if _chosen(a, config_ids) is None or _chosen(b, config_ids) is None:
+        return message("choose two configurations of the sweep", "info")
+    if a == b:
+        return message("choose two different configurations", "info")
+    seed = sweep.common_seed(a, b)
+    if seed is None:
+        link: Any = message("the two configurations have no complete seed in common", "warning")
+    else:
+        run_a, run_b = sweep.run_of(a, seed), sweep.run_of(b, seed)
+        link = html.Div(
+            [
+                dcc.Link(
+                    f"open seed {seed} of both in Compare",
+                    href=context.link("/compare", a=run_a, b=run_b),
+                    id=ids.SWEEP_COMPARE_LINK,
+                ),
+                html.Span(
+                    " (Compare shows two single runs: the first seed both completed; the "
+                    "table here is over all their common seeds)",
+                    className="muted",
+                ),
+            ]
+        )
+    label_a, label_b = sweep.configurations[a].label, sweep.configurations[b].label
+    rows = []
+    for metric in sweep.metrics:
+        difference = sweep.paired(a, b, metric)
+        rows.append(
+            html.Tr(
+                [
+                    html.Th(metric),
+                    html.Td(_interval(sweep.configurations[a].interval(metric))),
+                    html.Td(_interval(sweep.configurations[b].interval(metric))),
+                    html.Td(_interval(difference, sign=True)),
+                    html.Td(_verdict(metric, difference)),
+                ],
+                **{"data-metric": metric},
+            )
+        )
+    head = ["metric", f"A: {_cut(label_a)}", f"B: {_cut(label_b)}", "B − A (paired)", ""]
+    table = html.Table(
+        [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],
+        className="kpi-table",
+    )
+    return [link, table]
+
+
+def _interval(interval: Interval, sign: bool = False) -> str:
+    if interval.n == 0:
+        return "–"
+    text = format_number(interval.mean, sign=sign)
+    if math.isnan(interval.half_width):
+        return f"{text} (n={interval.n})"
+    return f"{text} ± {format_number(interval.half_width)} (n={interval.n})"
+
+
+def _verdict(metric: str, difference: Interval) -> str:
+    """What the paired interval says, in the metric's direction."""
+    if not difference.excludes_zero:
+        return "not distinguishable from noise"
+    try:
+        better = parse_metric(metric).better
+    except MetricError:
+        better = None
+    if better is None:
+        return "B higher" if difference.low > 0 else "B lower"
+    improved = (difference.low > 0) == (better == "higher")
+    return "B better" if improved else "B worse"
+
+
+def _chosen(value: Any, allowed: Any) -> str | None:
+    """``value`` if it is one of the ``allowed`` strings, else None."""
+    return value if isinstance(value, str) and value in allowed else None
+
+
+def _json(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _cut(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def register(app: Dash, context: Context) -> None:
+    store = context.store
+
+    @guard.callback(
+        app,
+        Output(ids.SWEEP_STATUS, "children"),
+        Output(ids.SWEEP_METRIC, "options"),
+        Output(ids.SWEEP_METRIC, "value"),
+        Output(ids.SWEEP_X, "options"),
+        Output(ids.SWEEP_X, "value"),
+        Output(ids.SWEEP_LINE, "options"),
+        Output(ids.SWEEP_LINE, "value"),
+        Output(ids.SWEEP_A, "options"),
+        Output(ids.SWEEP_A, "value"),
+        Output(ids.SWEEP_B, "options"),
+        Output(ids.SWEEP_B, "value"),
+        Output(ids.SWEEP_POINTS, "columns"),
+        Output(ids.SWEEP_POINTS, "data"),
+        Input(ids.SWEEP_PICK, "value"),
+        State(ids.SWEEP_METRIC, "value"),
+        State(ids.SWEEP_X, "value"),
+        State(ids.SWEEP_LINE, "value"),
+        State(ids.SWEEP_A, "value"),
+        State(ids.SWEEP_B, "value"),
+    )
+    def choose_sweep(name: Any, metric: Any, x: Any, line: Any, a: Any, b: Any) -> Any:
+        return sweep_frame(context, name, metric, x, line, a, b)
+
+    @guard.callback(
+        app,
+        Output(ids.SWEEP_FIGURE, "figure"),
+        Output(ids.SWEEP_NOTE, "children"),
+        Input(ids.SWEEP_PICK, "value"),
+        Input(ids.SWEEP_METRIC, "value"),
+        Input(ids.SWEEP_X, "value"),
+        Input(ids.SWEEP_LINE, "value"),
+    )
+    def draw(name: Any, metric: Any, x: Any, line: Any) -> tuple[Any, Any]:
+        return figure_frame(store, name, metric, x, line)
+
+    @guard.callback(
+        app,
+        Output(ids.SWEEP_PAIR, "children"),
+        Input(ids.SWEEP_PICK, "value"),
+        Input(ids.SWEEP_A, "value"),
+        Input(ids.SWEEP_B, "value"),
+    )
+    def pair(name: Any, a: Any, b: Any) -> Any:
+        return pair_frame(context, name, a, b)
