@@ -390,3 +390,7 @@ def dash_command(runs_dir: Path, host: str, port: int, debug: bool) -> None:
 from twin.cli_sweep import sweep as _sweep  # noqa: E402  (a module of its own; it imports this)
 
 main.add_command(_sweep)
+
+from twin.cli_compare import compare as _compare  # noqa: E402  (a module of its own)
+
+main.add_command(_compare)

@@ -74,3 +74,27 @@ def paired_difference(
     for (values keyed by seed: common random numbers pair them)."""
     seeds = sorted(set(a) & set(b))
     return mean_interval([b[s] - a[s] for s in seeds], confidence)
+
+
+def welch_difference(
+    a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE
+) -> Interval:
+    """Interval of ``mean(b) - mean(a)`` for independent samples (Welch's t, Welch–
+    Satterthwaite degrees of freedom): the comparison of groups that share no seeds. ``n``
+    is the number of finite values on both sides together."""
+    left, right = mean_interval(a, confidence), mean_interval(b, confidence)
+    mean = right.mean - left.mean
+    n = left.n + right.n
+    if left.n < 2 or right.n < 2:
+        return Interval(mean, float("nan"), n, confidence)
+    va, vb = _variance_of_mean(a), _variance_of_mean(b)
+    if va + vb == 0:
+        return Interval(mean, 0.0, n, confidence)
+    df = (va + vb) ** 2 / (va**2 / (left.n - 1) + vb**2 / (right.n - 1))
+    quantile = float(_scipy_stats.t.ppf(0.5 + confidence / 2, df=df))
+    return Interval(mean, quantile * math.sqrt(va + vb), n, confidence)
+
+
+def _variance_of_mean(values: Sequence[float]) -> float:
+    finite = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    return float(finite.var(ddof=1)) / len(finite)
