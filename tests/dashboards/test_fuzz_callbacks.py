@@ -1,6 +1,6 @@
 """Every server callback of the app, found in ``app.callback_map`` (so a new callback is
 fuzzed too), POSTed hostile inputs through Flask's test client over a runs directory of
-good, incomplete, broken and escaping runs: never a 500, never a traceback in the log,
+good, incomplete, broken and escaping runs and sweeps: never a 500, never a traceback in the log,
 never a byte from outside the runs directory, never the boundary's last-resort catch."""
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 from twin.dashboards import create_app, ids
 from twin.dashboards.guard import request_body, server_callbacks
 
+from .conftest import digest
 from .hostile import BROKEN, HOSTILE_CONFIGS, REFUSED, SECRET
+from .hostile_sweeps import GOOD_SWEEP, LABELS, SWEEPS
 
 RUNS = ["good", "incomplete", "partial", "fartimes", *BROKEN, *REFUSED, *HOSTILE_CONFIGS]
 
@@ -53,6 +55,8 @@ SPECIAL: list[object] = [
     "x" * 1_000_000,
     "%zz%ff",
     "?run=%ff&run=good&run=..%2f..&a=%00",
+    "?sweep=sweep_link&metric=%ff&x=../x&line=" + "y" * 5000,
+    "good/points/x",
     "é😀\u202e",
     ":",
     "site:",
@@ -88,6 +92,15 @@ SENSIBLE = {
     "clickData": {"points": [{"customdata": ["site", "north"]}]},
 }
 RUN_INPUTS = {ids.REPLAY_RUN, ids.EXPLORE_RUN, ids.COMPARE_A, ids.COMPARE_B}
+SWEEP_INPUTS = {ids.SWEEP_PICK}
+SWEEP_SENSIBLE = {
+    ids.SWEEP_PICK: GOOD_SWEEP,
+    ids.SWEEP_METRIC: "co2_t",
+    ids.SWEEP_X: "policies.placement",
+    ids.SWEEP_LINE: None,
+    ids.SWEEP_A: digest(LABELS[0]),
+    ids.SWEEP_B: digest(LABELS[1]),
+}
 
 
 def sensible(dependency: dict) -> object:
@@ -97,6 +110,8 @@ def sensible(dependency: dict) -> object:
         return "good"
     if id_ == ids.REPLAY_SELECT:
         return "site:north"
+    if id_ in SWEEP_SENSIBLE:
+        return SWEEP_SENSIBLE[id_]
     if prop in ("value", "min", "max", "step") and "slider" in id_:
         return {"value": 3600.0, "min": 600.0, "max": 21600.0, "step": 600.0}[prop]
     if prop == "value" and "speed" in id_:
@@ -141,7 +156,7 @@ def app(hostile_dir):
 @pytest.fixture(scope="module")
 def callbacks(app):
     found = server_callbacks(app)
-    assert len(found) >= 14  # pages and players: every one is fuzzed below
+    assert len(found) >= 17  # pages, players and sweeps: every one is fuzzed below
     return found
 
 
@@ -155,11 +170,12 @@ def post(app, output: str, values: list) -> object:
 
 def test_every_callback_answers_every_run(app, callbacks):
     with watched():
-        for run in RUNS:
-            for output, spec in callbacks.items():
-                deps = [*spec["inputs"], *spec["state"]]
-                values = [run if d["id"] in RUN_INPUTS else sensible(d) for d in deps]
-                post(app, output, values)
+        for names, named in ((RUNS, RUN_INPUTS), (SWEEPS, SWEEP_INPUTS)):
+            for name in names:
+                for output, spec in callbacks.items():
+                    deps = [*spec["inputs"], *spec["state"]]
+                    values = [name if d["id"] in named else sensible(d) for d in deps]
+                    post(app, output, values)
 
 
 def test_every_input_of_every_callback_survives_special_values(app, callbacks):
@@ -169,6 +185,7 @@ def test_every_input_of_every_callback_survives_special_values(app, callbacks):
             deps = [*spec["inputs"], *spec["state"]]
             for position, dependency in enumerate(deps):
                 hostile = SPECIAL + (RUNS if dependency["id"] in RUN_INPUTS else [])
+                hostile += SWEEPS if dependency["id"] in SWEEP_INPUTS else []
                 for value in hostile:
                     values = [sensible(d) for d in deps]
                     values[position] = value
@@ -184,7 +201,9 @@ json_values = st.recursive(
     ),
     max_leaves=12,
 )
-inputs_values = st.sampled_from(SPECIAL) | st.sampled_from(RUNS) | json_values
+inputs_values = (
+    st.sampled_from(SPECIAL) | st.sampled_from(RUNS) | st.sampled_from(SWEEPS) | json_values
+)
 
 
 @settings(
