@@ -394,3 +394,7 @@ main.add_command(_sweep)
 from twin.cli_compare import compare as _compare  # noqa: E402  (a module of its own)
 
 main.add_command(_compare)
+
+from twin.cli_size import size as _size  # noqa: E402  (a module of its own)
+
+main.add_command(_size)
