@@ -45,7 +45,7 @@ def slurm_cluster(options: SlurmOptions) -> Any:
         queue=options.queue,
         account=options.account,
         walltime=options.walltime,
-        scheduler_options={"dashboard_address": None},
+        scheduler_options={"dashboard": False, "dashboard_address": ":0"},
     )
 
 

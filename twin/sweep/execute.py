@@ -141,6 +141,9 @@ def run_points(
             _report(progress, tally, client, len(todo) - finished)
     except KeyboardInterrupt as stop:
         client.cancel(futures)
+        for task in todo:  # finished while its result was on its way: done all the same
+            if task.key not in results and catalogue.is_done(unique[task.key]):
+                results[task.key] = run_point(task)
         raise SweepInterrupted(results, stop) from None
     return results
 
