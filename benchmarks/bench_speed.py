@@ -6,7 +6,8 @@ figure is also printed as a multiple of R. Printed:
 
 * R itself (median of 3);
 * ``twin run`` as a user runs it (a fresh process each, its wall time and peak RSS):
-  ``tiny``; ``europe`` for 1 d, 7 d and 28 d (``--full``: 365 d too); the continental-peak
+  ``tiny``; ``europe`` for 1 d, 7 d and 28 d (``--full``: 7 d and 365 d under the ``fluid``
+  inference fidelity, and their peak-RSS ratio); the continental-peak
   inference what-if for its evening-peak hour and (``--full``) a whole day; the ratio of
   the 28-day to the 7-day wall time (4 means linear in the horizon);
 * the speed-up of the event-skipping batching kernel over stepping every iteration, on
@@ -44,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import simpy
 
+FLUID = ["--set", "workloads.inference.fidelity=fluid"]
 PEAK_HOUR = ["--whatif", "inference_peak", "--set", "start=2026-12-29T19:00:00"]
 
 
@@ -242,23 +244,27 @@ def main() -> None:
             ("europe 28d", ["europe", "--horizon", "28d"], 1),
             ("peak hour", ["europe", *PEAK_HOUR, "--horizon", "1h"], 1),
         ]
-    if options.full:
+    if options.full:  # a year per request would take about an hour: the year is fluid
         runs += [
-            ("europe 365d", ["europe", "--horizon", "365d"], 1),
+            ("7d fluid", ["europe", "--horizon", "7d", *FLUID], 1),
+            ("365d fluid", ["europe", "--horizon", "365d", *FLUID], 1),
             ("peak day", ["europe", "--whatif", "inference_peak", "--horizon", "1d"], 1),
         ]
     walls: dict[str, float] = {}
+    peaks: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-m", "twin", "compile"], check=True, capture_output=True)
         for name, args, times in runs:
             results = [timed_run(args, Path(tmp) / f"{name}-{k}") for k in range(times)]
             wall = statistics.median(w for w, _ in results)
             rss = max(m for _, m in results)
-            walls[name] = wall
+            walls[name], peaks[name] = wall, rss
             note = f" (median of {times})" if times > 1 else ""
             print(f"  twin run {name:12s} {wall:8.1f} s = {wall / r:7.1f} R{note}, {rss:6.0f} MB")
     if "europe 28d" in walls:
         print(f"  28 d / 7 d wall: {walls['europe 28d'] / walls['europe 7d']:.2f} (4 = linear)")
+    if "365d fluid" in walls:
+        print(f"  365 d / 7 d (fluid) peak RSS: {peaks['365d fluid'] / peaks['7d fluid']:.2f}")
     skip_s, step_s, jumped = kernel_speedup("1d")
     print(
         f"batching kernel on the europe chat workload (1 d): stepping {step_s:.2f} s, "
