@@ -60,8 +60,15 @@ def layout(context: Context, search: str | None = None) -> html.Div:
             html.Div(id=ids.SWEEP_STATUS, className="status"),
             html.Div(
                 [
-                    picker(ids.SWEEP_METRIC, "metric", inputs.query_value(search, "metric")),
-                    picker(ids.SWEEP_X, "against", inputs.query_value(search, "x")),
+                    picker(
+                        ids.SWEEP_METRIC,
+                        "metric",
+                        inputs.query_value(search, "metric"),
+                        clearable=False,
+                    ),
+                    picker(
+                        ids.SWEEP_X, "against", inputs.query_value(search, "x"), clearable=False
+                    ),
                     picker(
                         ids.SWEEP_LINE,
                         "one line per value of",
@@ -166,10 +173,12 @@ def sweep_frame(
 
 
 def points_table(context: Context, sweep: Sweep) -> tuple[list[dict], list[dict]]:
-    """The DataTable's columns and rows: one row per point, linking to its run in Replay."""
+    """The DataTable's columns and rows: one row per point, linking to its run in Replay (the
+    configuration's label only when there is no parameter column to say it)."""
+    label = [] if sweep.params else [{"id": "label", "name": "configuration"}]
     columns: list[dict[str, Any]] = [
         {"id": "run", "name": "run", "presentation": "markdown"},
-        {"id": "label", "name": "configuration"},
+        *label,
         *({"id": f"p{i}", "name": p} for i, p in enumerate(sweep.params)),
         {"id": "seed", "name": "seed", "type": "numeric"},
         {"id": "status", "name": "status"},

@@ -150,7 +150,7 @@ def test_choosing_a_sweep_fills_the_pickers_and_the_points_table(context, store)
     assert metrics[0]["label"] == "co2_t (t, lower is better)"
     assert [p["value"] for p in params] == list(SWEEP_PARAMS)
     assert len(configs) == 4 and a != b
-    assert len(rows) == 13 and [c["name"] for c in columns][:2] == ["run", "configuration"]
+    assert len(rows) == 13 and [c["name"] for c in columns][:3] == ["run", *SWEEP_PARAMS]
     failed = [row for row in rows if row["status"] == "failed"]
     assert len(failed) == 1 and failed[0]["reason"] == "MemoryError"
     assert all(failed[0][f"m{i}"] is None for i in range(len(SWEEP_METRICS)))
