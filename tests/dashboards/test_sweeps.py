@@ -300,3 +300,52 @@ def test_no_sweeps_response_holds_anything_from_outside(hostile_dir):
             seen += response.data
     assert SECRET.encode() not in seen
     assert b"sweep_symlink" in seen and b"resolves outside" in seen  # the check above can fail
+
+
+# -- a sweep written by `twin sweep` -------------------------------------------------------------
+
+SWEEP_FILE = """\
+scenario: tiny
+horizon: 1h
+grid:
+  policies.placement: [least_loaded, lowest_carbon]
+seeds: 2
+metrics: [co2_t, jobs.completed]
+"""
+
+
+def test_a_sweep_written_by_twin_sweep_opens_with_its_points(tmp_path):
+    """``twin sweep`` writes the sweep. Its points are simulated here first, into the
+    catalogue the engine uses, so that the command only measures them and writes
+    ``sweep.arrow`` (a re-run over the sweep's own folder starts no Dask cluster)."""
+    from click.testing import CliRunner
+
+    from twin.cli import main
+    from twin.simulation import simulate
+    from twin.sweep.catalogue import Catalogue
+    from twin.sweep.points import expand
+    from twin.sweep.spec import read_sweep
+
+    (tmp_path / "tiny.yaml").write_text(SWEEP_FILE)
+    out = tmp_path / "runs" / "policies"
+    plan = expand(read_sweep(tmp_path / "tiny.yaml"))
+    catalogue = Catalogue.of_sweep(out)
+    for point in plan.points:
+        simulate(point.scenario, out=catalogue.run_dir(point))
+    (out / "sweep.yaml").write_text(SWEEP_FILE)  # the folder is this sweep's own
+    result = CliRunner().invoke(main, ["sweep", str(tmp_path / "tiny.yaml"), "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+
+    store = RunStore(tmp_path / "runs")
+    assert store.sweep_names() == ["policies"] and store.names() == []
+    sweep = load_sweep(store, "policies")
+    assert sweep.params == ("policies.placement",)
+    assert sweep.metrics == ("co2_t", "jobs.completed")
+    assert sweep.status == "complete" and len(sweep.configurations) == 2
+    for point in sweep.points:
+        assert store.get(point.run).status == "complete"
+    figure, _ = sweeps.figure_frame(store, "policies", "co2_t", "policies.placement", None)
+    mean = next(t for t in figure["data"] if t.get("mode") == "lines+markers")
+    assert mean["x"] == ["least_loaded", "lowest_carbon"]
+    first = sweep.configurations[sweep.points[0].config]
+    assert mean["y"][0] == pytest.approx(mean_interval(list(first.values("co2_t").values())).mean)
