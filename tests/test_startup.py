@@ -37,6 +37,7 @@ with open({modules!r}, "w") as out:
     [
         (["--version"], HEAVY),
         (["--help"], HEAVY),
+        (["compare", "--help"], HEAVY | {"scipy"}),
         (["schema"], HEAVY - {"pydantic"}),
         (["scenarios"], HEAVY - {"pydantic"}),
         (["validate", "tiny"], {"numba", "dash"}),  # the model needs the rest
