@@ -38,6 +38,7 @@ with open({modules!r}, "w") as out:
         (["--version"], HEAVY),
         (["--help"], HEAVY),
         (["compare", "--help"], HEAVY | {"scipy"}),
+        (["sweep", "--help"], HEAVY | {"dask", "distributed"}),
         (["schema"], HEAVY - {"pydantic"}),
         (["scenarios"], HEAVY - {"pydantic"}),
         (["validate", "tiny"], {"numba", "dash"}),  # the model needs the rest

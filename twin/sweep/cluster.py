@@ -16,6 +16,10 @@ from typing import Any
 
 from twin.config import TwinUserError
 
+QUIET_HTTP = "127.0.0.1:0"
+"""The scheduler's HTTP endpoint (health checks, no dashboard): a free port of this machine
+only, not Dask's default 8787, which another cluster may hold."""
+
 
 @dataclass(frozen=True)
 class SlurmOptions:
@@ -45,7 +49,7 @@ def slurm_cluster(options: SlurmOptions) -> Any:
         queue=options.queue,
         account=options.account,
         walltime=options.walltime,
-        scheduler_options={"dashboard": False, "dashboard_address": ":0"},
+        scheduler_options={"dashboard": False, "dashboard_address": QUIET_HTTP},
     )
 
 
@@ -77,7 +81,8 @@ def open_client(
             n_workers=workers or default_workers(),
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=QUIET_HTTP,
+            scheduler_kwargs={"dashboard": False},
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,
