@@ -13,7 +13,7 @@ from twin.dashboards.components import Context, format_number, graph, message
 from twin.dashboards.errors import RunError
 from twin.dashboards.limits import MAX_NAME_CHARS
 from twin.dashboards.store import RunStore
-from twin.dashboards.sweeps import Sweep, load_sweep, sweep_info, sweep_infos
+from twin.dashboards.sweeps import Sweep, SweepInfo, load_sweep, sweep_info, sweep_infos
 
 from twin.analysis import MetricError, parse_metric
 from twin.analysis.stats import Interval
@@ -29,8 +29,9 @@ def layout(context: Context, search: str | None = None) -> html.Div:
     """The page; ``?sweep=NAME`` (and ``metric``, ``x``, ``line``) choose what it shows."""
     store = context.store
     wanted = inputs.query_value(search, "sweep")
-    names = [info.name for info in sweep_infos(store)]
-    options = [{"label": _sweep_label(store, name), "value": name} for name in names]
+    infos = sweep_infos(store)
+    names = [info.name for info in infos]
+    options = [{"label": _sweep_label(info), "value": info.name} for info in infos]
     if wanted and wanted not in names:
         options.append({"label": inputs.shown(wanted), "value": wanted})
     sweep = wanted or (names[0] if names else None)
@@ -106,11 +107,10 @@ def layout(context: Context, search: str | None = None) -> html.Div:
     )
 
 
-def _sweep_label(store: RunStore, name: str) -> str:
-    info = sweep_info(store, name)
+def _sweep_label(info: SweepInfo) -> str:
     if not info.readable:
-        return f"{name} ({info.status})"
-    return f"{name} ({info.points} points, {info.configurations} configurations)"
+        return f"{info.name} ({info.status})"
+    return f"{info.name} ({info.points} points, {info.configurations} configurations)"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -226,6 +226,15 @@ def test_a_sweep_is_read_again_only_when_its_file_changed(tmp_path, sweep_dir):
     assert again is not first and len(again.points) == 3
 
 
+def test_concurrent_requests_share_one_parsed_sweep(tmp_path, sweep_dir):
+    from .test_concurrency import together
+
+    shutil.copytree(sweep_dir / "grid", tmp_path / "grid", symlinks=True)
+    store = RunStore(tmp_path)
+    found = together(lambda: load_sweep(store, "grid"))
+    assert all(sweep is found[0] for sweep in found) and len(found[0].points) == 13
+
+
 # -- broken and hostile sweeps --------------------------------------------------------------------
 
 
