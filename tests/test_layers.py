@@ -26,6 +26,7 @@ def loaded_modules(statement: str) -> set[str]:
         ("import twin.model.world", {"dash", "twin.dashboards", "twin.cli", "numba"}),
         ("import twin.kernels.queueing, twin.kernels.maxmin", {"numba", "simpy", "pyarrow"}),
         ("import twin.analysis", {"simpy", "dash", "numba", "twin.model", "twin.config"}),
+        ("import twin.analysis.compare", {"simpy", "dash", "numba", "twin.model", "twin.config"}),
         ("import twin.cli", {"simpy", "dash", "pyarrow", "numba", "pydantic", "twin.config"}),
     ],
 )

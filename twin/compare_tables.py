@@ -74,7 +74,7 @@ def _print_warnings(console: Console, result: Comparison) -> None:
             soft_wrap=True,
         )
     for note in result.notes:
-        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)
 
 
 def _mark(delta: Delta, result: Comparison) -> str:

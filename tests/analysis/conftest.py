@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -52,24 +53,29 @@ def write_sweep(
     configurations: dict[str, Sequence[str]],
     seeds: Sequence[int] = SEEDS,
     metrics: Sequence[str] = ("jobs.wait_mean_s", "co2_t"),
+    failed: Sequence[tuple[str, int]] = (),
 ) -> Path:
     """A sweep directory: label → overrides, each run for ``seeds`` into ``points/``, and
-    its ``sweep.arrow`` (one ``param:sets`` column holding the overrides)."""
+    its ``sweep.arrow`` (one ``param:sets`` column holding the overrides). The ``failed``
+    (label, seed) points are rows of a point that failed before writing its run."""
     schema = sweep_schema(["sets"], list(metrics))
     rows = []
     for label, sets in configurations.items():
         config = hashlib.sha256(label.encode()).hexdigest()[:12]
         for seed in seeds:
             point = hashlib.sha256(f"{label}/{seed}".encode()).hexdigest()[:16]
-            run = run_tiny(directory / "points" / point, seed, sets)
-            values = measure(run, list(metrics))
+            fails = (label, seed) in failed
+            if fails:
+                values = dict.fromkeys(metrics, math.nan)
+            else:
+                values = measure(run_tiny(directory / "points" / point, seed, sets), metrics)
             row = {
                 "point": point,
                 "config": config,
                 "label": label,
                 "seed": seed,
-                "status": "complete",
-                "reason": None,
+                "status": "failed" if fails else "complete",
+                "reason": "MemoryError: the worker ran out of memory" if fails else None,
                 "run": f"points/{point}",
                 "wall_s": 0.1,
                 "host": "test",

@@ -145,6 +145,19 @@ def test_a_configuration_by_label_spaces_optional_or_by_id(runs):
     assert resolve_group(f"{sweep}@{config_id[:5]}")[0].name == half.name
 
 
+def test_a_failed_point_is_refused_and_left_out_when_forced(kit, tmp_path):
+    sweep = kit.write_sweep(
+        tmp_path / "sweep", {"base": (), FCFS[0]: FCFS}, seeds=(1, 2, 3), failed=[(FCFS[0], 2)]
+    )
+    groups = resolve_group(str(sweep))
+    with pytest.raises(CompareError, match=r"1 of 3 runs not complete: .* is failed \(Memory"):
+        compare(groups)
+    forced = compare(groups, ["jobs.wait_mean_s", "energy_mwh"], force=True)
+    for row in forced.rows:  # in the table (wait) or measured from the points' runs (energy)
+        (delta,) = row.deltas
+        assert delta.value.n == 2 and delta.delta.n == 2 and delta.warnings
+
+
 def test_an_unknown_configuration_gets_a_did_you_mean(runs):
     with pytest.raises(
         CompareError,
