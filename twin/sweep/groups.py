@@ -94,6 +94,8 @@ def read_sweep_table(directory: Path) -> pa.Table:
     missing = [c for c in (*REQUIRED, "reason") if c not in table.column_names]
     if missing:
         raise CompareError(f"{path} is not a sweep table: no column {', '.join(missing)}")
+    if table.num_rows == 0:
+        raise CompareError(f"{path} holds no points: there is nothing to compare")
     return table
 
 
