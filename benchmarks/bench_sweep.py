@@ -14,7 +14,7 @@ the 16 points timed from submission to the last result. Per point:
 
 The machine is shared: the load average is printed before and after; read the ratios.
 
-Run: ``python benchmarks/bench_sweep.py [--horizon 20d] [--repeats 3]``.
+Run: ``python benchmarks/bench_sweep.py [--horizon 20d] [--repeats 3] [--quick]``.
 """
 
 from __future__ import annotations
@@ -94,7 +94,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--horizon", default="20d", help="simulated time per point")
     parser.add_argument("--repeats", type=int, default=3, help="timed sweeps per worker count")
+    parser.add_argument("--quick", action="store_true", help="5d points, one sweep each")
     args = parser.parse_args()
+    if args.quick:
+        args.horizon, args.repeats = "5d", 1
     print(
         f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
         f"{os.cpu_count()} cores"

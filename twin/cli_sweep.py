@@ -217,32 +217,20 @@ def _print_summary(sweep_dir: Path) -> None:
 
     table = read_results(sweep_dir)
     better = {"higher": "higher ↑", "lower": "lower ↓", None: ""}
-    shown = Table(
-        "configuration",
-        "metric",
-        "mean ± 95% CI",
-        "n",
-        "unit",
-        "better",
-        title=f"sweep {escape(str(sweep_dir))}: mean ± 95% CI over seeds",
-    )
-    names = metric_names(table)
+    console.print(f"[bold]sweep {escape(str(sweep_dir))}[/]: mean ± 95% CI over seeds")
     for row in summarize_sweep(table):
-        label = escape(row.label.replace(", ", "\n"))
+        title = escape(row.label)
         if row.complete < row.points:
-            label += f"\n[red]{row.points - row.complete} of {row.points} points not complete[/]"
-        for index, name in enumerate(names):
+            title += f" [red]({row.points - row.complete} of {row.points} points not complete)[/]"
+        shown = Table(title=title, title_justify="left", title_style="bold")
+        shown.add_column("metric", overflow="fold")
+        for name in ("mean ± 95% CI", "n", "unit", "better"):
+            shown.add_column(name, no_wrap=True)
+        for name in metric_names(table):
             interval, ref = row.metrics[name], parse_metric(name)
-            shown.add_row(
-                label if index == 0 else "",
-                escape(name),
-                str(interval) if interval.n else "—",
-                str(interval.n),
-                ref.unit,
-                better[ref.better],
-                end_section=index == len(names) - 1,
-            )
-    console.print(shown)
+            estimate = str(interval) if interval.n else "—"
+            shown.add_row(escape(name), estimate, str(interval.n), ref.unit, better[ref.better])
+        console.print(shown)
     console.print(
         "n: seeds with a value; ± is the half width of the 95% Student-t interval of the mean "
         "over seeds (the points of one seed share their random streams across configurations)",

@@ -20,6 +20,7 @@ from twin.config import schema as config_schema
 from twin.config.budget import WorkBounds
 from twin.config.units import format_duration
 from twin.config.yaml_input import DEFAULT_LIMITS, LARGE_LIMITS
+from twin.sweep.table import FIXED, METRIC, PARAM
 from twin.trace.schema import TABLES
 
 
@@ -202,10 +203,23 @@ def _is_distribution(annotation: typing.Any) -> bool:
     )
 
 
+def sweep_reference() -> str:
+    """The columns of a sweep's ``sweep.arrow``."""
+    rows = ["| column | type | description |", "|---|---|---|"]
+    for field in FIXED:
+        about = (field.metadata or {}).get(b"description", b"").decode()
+        null = " (nullable)" if field.nullable else ""
+        rows.append(f"| `{field.name}` | {field.type}{null} | {about} |")
+    rows.append(f"| `{PARAM}<path>` | string | value of a swept override path (YAML text) |")
+    rows.append(f"| `{METRIC}<name>` | double | a collected metric (NaN where undefined) |")
+    return "\n".join(rows) + "\n"
+
+
 GENERATORS = {
     "config-reference": config_reference,
     "input-limits": input_limits,
     "trace-reference": trace_reference,
+    "sweep-reference": sweep_reference,
 }
 
 

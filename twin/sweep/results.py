@@ -26,12 +26,13 @@ NOT_RUN = "not run: the sweep was interrupted"
 
 
 def write_results(
-    sweep_dir: Path,
+    sweep_dir: str | Path,
     sweep: Sweep,
     catalogue: Catalogue,
     results: Mapping[str, PointResult],
 ) -> Path:
     """Write ``sweep.yaml`` and ``sweep.arrow`` (points without a result: ``incomplete``)."""
+    sweep_dir = Path(sweep_dir)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     data = sweep.spec.to_data()
     if catalogue.root != sweep_dir / "points":
