@@ -303,7 +303,8 @@ def band_figure(
     confidence: float = 0.95,
 ) -> Figure:
     """Each band's mean (a line with markers) inside its shaded confidence interval. A
-    non-numeric x is categorical, in ``order``."""
+    non-numeric x is categorical, in ``order``. A mean's ``customdata`` ends with its
+    configuration's id (what a click on it picks)."""
     if not any(band.x for band in bands):
         return empty_figure(f"{title}: no configuration to show")
     data: list[dict[str, Any]] = []
@@ -346,9 +347,9 @@ def band_figure(
                 "line": {"width": 2, "color": colour},
                 "marker": {"size": 7, "color": colour},
                 "customdata": [
-                    [n, total, lo if math.isfinite(lo) else None, hi if math.isfinite(hi) else None]
-                    for n, total, lo, hi in zip(
-                        band.n, band.points, band.low, band.high, strict=True
+                    [n, total, _finite(lo), _finite(hi), config]
+                    for n, total, lo, hi, config in zip(
+                        band.n, band.points, band.low, band.high, band.configs, strict=True
                     )
                 ],
                 "hovertemplate": (
@@ -373,6 +374,10 @@ def band_figure(
         "hovermode": "closest",
     }
     return {"data": data, "layout": layout}
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def _translucent(colour: str, alpha: float = 0.18) -> str:

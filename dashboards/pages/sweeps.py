@@ -1,6 +1,7 @@
 """Sweeps: a metric against a chosen parameter, one line per value of another, with CI bands
-over seeds; the table of points, each opening its run in Replay; two configurations
-compared (paired over their common seeds) and opened in Compare."""
+over seeds (a click on a mean links to its configuration's runs); the table of points, each
+opening its run in Replay; two configurations compared (paired over their common seeds) and
+opened in Compare."""
 
 from __future__ import annotations
 
@@ -81,6 +82,11 @@ def layout(context: Context, search: str | None = None) -> html.Div:
             ),
             html.Div(id=ids.SWEEP_NOTE, className="muted"),
             graph(ids.SWEEP_FIGURE, context),
+            html.Div(
+                "click a mean to open its configuration's runs",
+                id=ids.SWEEP_CLICKED,
+                className="muted",
+            ),
             html.H3("Points"),
             dash_table.DataTable(
                 id=ids.SWEEP_POINTS,
@@ -239,6 +245,27 @@ def figure_frame(store: RunStore, name: Any, metric: Any, x: Any, line: Any) -> 
     return figure, notes
 
 
+def clicked_frame(context: Context, name: Any, click: Any) -> Any:
+    """The runs of the configuration whose mean was clicked: one Replay link per seed."""
+    sweep, problem = open_sweep(context.store, name)
+    if sweep is None:
+        return problem
+    try:
+        config = click["points"][0]["customdata"][4]
+    except (TypeError, KeyError, IndexError):
+        config = None
+    found = sweep.configurations.get(config) if isinstance(config, str) else None
+    if found is None:
+        return "click a mean to open its configuration's runs"
+    links: list[Any] = [f"{_cut(found.label)}: "]
+    for point in found.points:
+        if len(links) > 1:
+            links.append(" · ")
+        text = f"seed {point.seed}" + ("" if point.status == "complete" else f" ({point.status})")
+        links.append(dcc.Link(text, href=context.link("/replay", run=point.run)))
+    return links
+
+
 def pair_frame(context: Context, name: Any, a: Any, b: Any) -> Any:
     """B against A: every metric's means and the paired difference B − A over their common
     seeds, and a link opening one common seed of each in Compare."""
@@ -368,6 +395,16 @@ def register(app: Dash, context: Context) -> None:
     )
     def draw(name: Any, metric: Any, x: Any, line: Any) -> tuple[Any, Any]:
         return figure_frame(store, name, metric, x, line)
+
+    @guard.callback(
+        app,
+        Output(ids.SWEEP_CLICKED, "children"),
+        Input(ids.SWEEP_FIGURE, "clickData"),
+        Input(ids.SWEEP_PICK, "value"),
+        prevent_initial_call=True,
+    )
+    def click(click_data: Any, name: Any) -> Any:
+        return clicked_frame(context, name, click_data)
 
     @guard.callback(
         app,

@@ -1,6 +1,7 @@
 """The Sweeps page in real headless Chromium: the runs page lists the sweep as one line, its
-page draws each line's mean inside a shaded CI band, the points table marks the failed point,
-a point's link opens its run in Replay, and two configurations open in Compare."""
+page draws each line's mean inside a shaded CI band, a click on a mean links to that
+configuration's runs, the points table marks the failed point, a point's link opens its run
+in Replay, and two configurations open in Compare."""
 
 from __future__ import annotations
 
@@ -66,6 +67,18 @@ def test_sweeps_page_draws_bands_and_its_points_open_in_replay_and_compare(
         statuses.index("failed")
     ]
     assert failed.value_of_css_property("background-color") == "rgba(253, 236, 234, 1)"
+
+    # clicking a mean links to its configuration's runs
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    traces = dash_duo.find_elements(f"#{ids.SWEEP_FIGURE} .scatterlayer .trace")
+    marker = traces[2].find_elements("css selector", ".points path")[0]  # the first mean
+    ActionChains(dash_duo.driver).move_to_element(marker).pause(0.2).click().perform()
+    dash_duo.wait_for_contains_text(f"#{ids.SWEEP_CLICKED}", "seed 3")
+    links = dash_duo.find_elements(f"#{ids.SWEEP_CLICKED} a")
+    assert [a.text for a in links] == ["seed 1", "seed 2", "seed 3"]
+    assert all("/replay?run=grid%2Fpoints%2F" in a.get_attribute("href") for a in links)
+    assert "policies.placement=least_loaded" in dash_duo.find_element(f"#{ids.SWEEP_CLICKED}").text
 
     # another metric redraws the figure
     dash_duo.select_dcc_dropdown(

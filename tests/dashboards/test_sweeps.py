@@ -183,6 +183,21 @@ def test_the_figure_has_a_shaded_band_and_a_mean_line_per_value(store):
         assert "not found" in figure["layout"]["annotations"][0]["text"]
 
 
+def test_clicking_a_mean_links_to_its_configurations_runs(context, store):
+    figure, _ = sweeps.figure_frame(store, "grid", "co2_t", RATE, PLACEMENT)
+    mean = next(t for t in figure["data"] if t.get("mode") == "lines+markers")
+    click = {"points": [{"customdata": mean["customdata"][1]}]}  # least_loaded at 1200
+    links = sweeps.clicked_frame(context, "grid", click)
+    hrefs = [c.href for c in links if hasattr(c, "href")]
+    texts = [c.children for c in links if hasattr(c, "href")]
+    assert texts == ["seed 1", "seed 2", "seed 3", "seed 4 (failed)"]
+    config = load_sweep(store, "grid").configurations[mean["customdata"][1][4]]
+    assert hrefs == [context.link("/replay", run=p.run) for p in config.points]
+    assert config.params == {PLACEMENT: "least_loaded", RATE: "1200"}
+    for bad in (None, {"points": []}, {"points": [{"customdata": "abcde"}]}, "x", [1]):
+        assert sweeps.clicked_frame(context, "grid", bad).startswith("click a mean")
+
+
 def test_two_configurations_pair_over_common_seeds_and_open_in_compare(context, store):
     sweep = load_sweep(store, "grid")
     a, b = list(sweep.configurations)[:2]
@@ -292,7 +307,7 @@ def test_no_sweeps_response_holds_anything_from_outside(hostile_dir):
     route = f"{ids.PAGE}.children"
     names = [GOOD_SWEEP, *SWEEP_BROKEN, *SWEEP_REFUSED]
     callbacks = [key for key in server_callbacks(app) if "sweep-" in key]
-    assert len(callbacks) == 3
+    assert len(callbacks) == 4
     seen = b""
     for search in ["", *(f"?sweep={name}" for name in names)]:
         body = request_body(app, route, ["/sweeps", search])
