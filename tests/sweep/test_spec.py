@@ -49,6 +49,12 @@ def test_a_good_file_is_read_with_its_seeds_and_a_scenario_beside_it(tmp_path, m
     assert spec.params == ["policies.placement"]
 
 
+def test_the_shipped_sweeps_are_valid_and_found_by_name():
+    for name in ("tiny_policies", "europe_policies"):
+        sweep = expand(read_sweep(name), [check_policies])
+        assert len(sweep.configurations) == 4 and len(sweep.points) >= 8
+
+
 @pytest.mark.parametrize(
     ("change", "path", "words"),
     [

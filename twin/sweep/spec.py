@@ -22,6 +22,7 @@ asks for is a valid scenario is checked by :func:`twin.sweep.points.expand`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -141,9 +142,20 @@ def assignment(path: str, value: Any) -> str:
     return f"{path}={yaml_text(value)}"
 
 
-def read_sweep(path: str | Path, limits: InputLimits = DEFAULT_LIMITS) -> SweepSpec:
-    """Read and check a sweep file; ConfigError listing every problem with its field path."""
-    path = Path(path)
+def builtin_sweeps() -> dict[str, Path]:
+    """Name → path of the sweeps shipped with twin (``configs/sweeps/*.yaml``)."""
+    root = resources.files("twin.configs").joinpath("sweeps")
+    return {
+        entry.name.removesuffix(".yaml"): Path(str(entry))
+        for entry in sorted(root.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".yaml")
+    }
+
+
+def read_sweep(source: str | Path, limits: InputLimits = DEFAULT_LIMITS) -> SweepSpec:
+    """Read and check a sweep file (or a built-in sweep's name); ConfigError listing every
+    problem with its field path."""
+    path = resolve_source(source, builtin_sweeps(), what="sweep")
     data = read_mapping(path, "sweep", limits)
     try:
         raw = _SweepFile.model_validate(data)
