@@ -24,6 +24,8 @@ MAX_SWEEP_BYTES = 256 * 2**20
 """A ``sweep.arrow`` above this is "too large" (one row per point: real ones are ~100 KB)."""
 MAX_SWEEP_POINTS = 100_000
 """Points (rows) of one ``sweep.arrow`` the dashboard reads; more is "malformed"."""
+MAX_SHOWN_POINTS = 10_000
+"""Rows of a sweep's points table sent to the browser (the page says when there are more)."""
 MAX_TIME_S = 1e12
 """Times of trace rows and requested times beyond ±this (~31,700 years) are refused."""
 

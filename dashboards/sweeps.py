@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,9 +115,16 @@ class Sweep:
     """A parsed ``sweep.arrow``: its parameters, metrics, points and configurations."""
 
     def __init__(
-        self, name: str, params: Sequence[str], metrics: Sequence[str], points: Sequence[Point]
+        self,
+        name: str,
+        params: Sequence[str],
+        metrics: Sequence[str],
+        points: Sequence[Point],
+        version: Hashable = None,
     ) -> None:
         self.name = name
+        self.version = version
+        """Identifies the file read (a cache key for what is derived from it)."""
         self.params = tuple(params)
         self.metrics = tuple(metrics)
         self.points = tuple(points)
@@ -232,7 +239,7 @@ def load_sweep(store: RunStore, name: Any) -> Sweep:
     def build() -> Sweep:
         data = read_bytes(store.root, ref, MAX_SWEEP_BYTES)
         table = _read_ipc(data)
-        sweep = converted(SWEEP_TABLE, lambda: parse_sweep(name, table))
+        sweep = converted(SWEEP_TABLE, lambda: parse_sweep(name, table, ref.identity))
         for point in sweep.points:  # a point linked outside: the whole sweep is refused
             try:
                 store.resolve(point.run)
@@ -283,7 +290,7 @@ def _read_ipc(data: bytes) -> pa.Table:
     return table
 
 
-def parse_sweep(name: str, table: pa.Table) -> Sweep:
+def parse_sweep(name: str, table: pa.Table, version: Hashable = None) -> Sweep:
     """The sweep in ``table`` (a ``sweep.arrow``), checked: ``malformed: sweep.arrow: …`` if
     a column is missing or of the wrong kind, a value missing or a status unknown;
     RunAccessError if a point's run is not ``points/<entry>``."""
@@ -308,7 +315,7 @@ def parse_sweep(name: str, table: pa.Table) -> Sweep:
             raise malformed(SWEEP_TABLE, f"column {column!r} has empty values")
         columns[column] = values
     points = [_point(name, columns, row, params, metrics) for row in range(table.num_rows)]
-    return Sweep(name, params, metrics, points)
+    return Sweep(name, params, metrics, points, version)
 
 
 def _point(

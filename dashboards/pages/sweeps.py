@@ -12,7 +12,7 @@ from dash import Dash, Input, Output, State, dash_table, dcc, html
 from twin.dashboards import figures, guard, ids, inputs
 from twin.dashboards.components import Context, format_number, graph, message
 from twin.dashboards.errors import RunError
-from twin.dashboards.limits import MAX_NAME_CHARS
+from twin.dashboards.limits import MAX_NAME_CHARS, MAX_SHOWN_POINTS
 from twin.dashboards.store import RunStore
 from twin.dashboards.sweeps import Sweep, SweepInfo, load_sweep, sweep_info, sweep_infos
 
@@ -162,6 +162,9 @@ def sweep_frame(
         status.append(message(info.problem, "warning"))
     if not sweep.params:
         status.append(message("no swept parameters: nothing to plot against", "info"))
+    if len(sweep.points) > MAX_SHOWN_POINTS:
+        shown = f"the table shows the first {MAX_SHOWN_POINTS:,} of {len(sweep.points):,} points"
+        status.append(message(shown, "info"))
     metrics = [{"label": f"{m} ({metric_words(m)})", "value": m} for m in sweep.metrics]
     params = [{"label": p, "value": p} for p in sweep.params]
     configs = [{"label": _cut(c.label), "value": c.id} for c in sweep.configurations.values()]
@@ -201,7 +204,7 @@ def points_table(context: Context, sweep: Sweep) -> tuple[list[dict], list[dict]
         {"id": "reason", "name": "reason"},
     ]
     rows = []
-    for point in sweep.points:
+    for point in sweep.points[:MAX_SHOWN_POINTS]:
         row: dict[str, Any] = {
             "run": f"[replay]({context.link('/replay', run=point.run)})",
             "label": _cut(point.label),
@@ -229,7 +232,13 @@ def figure_frame(store: RunStore, name: Any, metric: Any, x: Any, line: Any) -> 
             return figures.empty_figure(f"not found: {what} {inputs.shown(value)}"), None
     if line is not None and line != "" and _chosen(line, sweep.params) is None:
         return figures.empty_figure(f"not found: parameter {inputs.shown(line)}"), None
-    chosen = sweep.bands(metric, x, line or None)
+    key = ("sweep figure", sweep.name, sweep.version, metric, x, line or None)
+    return store.derived.get(key, lambda: _figure(sweep, metric, x, line or None))
+
+
+def _figure(sweep: Sweep, metric: str, x: str, line: str | None) -> tuple[Any, Any]:
+    """The figure and note of :func:`figure_frame` (built once per sweep version)."""
+    chosen = sweep.bands(metric, x, line)
     figure = figures.band_figure(
         chosen.bands,
         x_title=x,

@@ -170,6 +170,7 @@ def test_choosing_a_sweep_fills_the_pickers_and_the_points_table(context, store)
 def test_the_figure_has_a_shaded_band_and_a_mean_line_per_value(store):
     figure, note = sweeps.figure_frame(store, "grid", "co2_t", RATE, PLACEMENT)
     go.Figure(figure)  # a valid plotly figure
+    assert sweeps.figure_frame(store, "grid", "co2_t", RATE, PLACEMENT)[0] is figure  # cached
     fills = [t for t in figure["data"] if t.get("fill") == "tonexty"]
     means = [t for t in figure["data"] if t.get("mode") == "lines+markers"]
     assert len(fills) == len(means) == 2
