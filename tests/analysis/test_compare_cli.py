@@ -92,6 +92,7 @@ def test_an_incomplete_run_is_refused_by_name(runs, kit, tmp_path):
     ("args", "message"),
     [
         (["{tmp}/nowhere"], "no such run directory, folder of runs or sweep"),
+        (["{base}s"], "(did you mean '{base}'?)"),
         (["{tmp}"], "is not a run directory (no manifest.json), a folder of run directories"),
         (["{tmp}/nowhere@base"], "does not exist (SWEEP@CONFIG names a configuration)"),
         (["{base}@base"], "is not a sweep directory (no sweep.arrow)"),
@@ -109,7 +110,7 @@ def test_user_mistakes_exit_2_with_the_reason(runs, tmp_path, args, message):
     ]
     code, out = twin(*filled)
     assert code == 2
-    assert message in " ".join(out.split()), out
+    assert message.format(base=runs["base"]) in " ".join(out.split()), out
 
 
 def test_a_garbled_sweep_table_is_a_user_error(runs, tmp_path):

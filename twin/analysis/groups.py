@@ -8,6 +8,7 @@ its runs is a :class:`Member`: where it is, its seed, the facts an honest compar
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -111,7 +112,9 @@ def run_group(path: str | Path, name: str | None = None) -> Group:
     if (folder / MANIFEST).is_file():
         return Group(label, [member_of_run(open_run(folder))])
     if not folder.is_dir():
-        raise CompareError(f"{label}: no such run directory, folder of runs or sweep")
+        raise CompareError(
+            f"{label}: no such run directory, folder of runs or sweep{_did_you_mean(folder)}"
+        )
     runs = [open_run(sub) for sub in sorted(folder.iterdir()) if (sub / MANIFEST).is_file()]
     if not runs:
         raise CompareError(
@@ -122,6 +125,16 @@ def run_group(path: str | Path, name: str | None = None) -> Group:
     group = Group(label, [member_of_run(run) for run in runs])
     check_one_run_per_seed(group)
     return group
+
+
+def _did_you_mean(path: Path) -> str:
+    """`` (did you mean 'runs/base'?)`` for a folder beside ``path`` with a close name."""
+    try:
+        names = [p.name for p in path.parent.iterdir() if p.is_dir()]
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(path.name, names, n=1)
+    return f" (did you mean {str(path.parent / close[0])!r}?)" if close else ""
 
 
 def _check_one_configuration(label: str, runs: list[Run]) -> None:
