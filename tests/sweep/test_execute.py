@@ -126,6 +126,25 @@ def test_the_table_is_in_point_order_and_the_summary_is_the_t_interval_per_confi
     assert rows[0][METRIC + "co2_t"] == results[sweep.points[0].key].metrics["co2_t"]
 
 
+def test_a_point_that_cannot_be_written_is_failed_with_its_reason_and_the_rest_run(
+    client, tmp_path
+):
+    sweep = plan(tmp_path, seeds=1)
+    out = tmp_path / "out"
+    catalogue = Catalogue.of_sweep(out)
+    blocked = sweep.points[1]
+    catalogue.root.mkdir(parents=True)
+    catalogue.run_dir(blocked).write_text("not a folder")
+    results = run_points(sweep.points, client, catalogue, sweep.spec.metrics)
+    assert results[sweep.points[0].key].status == "complete"
+    assert results[blocked.key].status == "failed"
+    assert "not a directory" in results[blocked.key].reason
+    rows = read_results(write_results(out, sweep, catalogue, results).parent).to_pylist()
+    assert [r["status"] for r in rows] == ["complete", "failed"]
+    assert rows[1][METRIC + "co2_t"] != rows[1][METRIC + "co2_t"]  # NaN
+    assert summarize_sweep(read_results(out))[1].metrics["co2_t"].n == 0
+
+
 def test_a_point_lost_with_a_killed_worker_is_run_again_and_kept_once(client, tmp_path):
     sweep = plan(tmp_path, horizon="12d", seeds=4)
     catalogue = Catalogue.of_sweep(tmp_path / "out")
