@@ -5,19 +5,16 @@ opened in Compare."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from dash import Dash, Input, Output, State, dash_table, dcc, html
 from twin.dashboards import figures, guard, ids, inputs
-from twin.dashboards.components import Context, format_number, graph, message
+from twin.dashboards.components import Context, graph, message
 from twin.dashboards.errors import RunError
 from twin.dashboards.limits import MAX_NAME_CHARS, MAX_SHOWN_POINTS
 from twin.dashboards.store import RunStore
+from twin.dashboards.sweep_tables import cut, metric_words, pair_table, points_table
 from twin.dashboards.sweeps import Sweep, SweepInfo, load_sweep, sweep_info, sweep_infos
-
-from twin.analysis import MetricError, parse_metric
-from twin.analysis.stats import Interval
 
 PATH = "/sweeps"
 TITLE = "Sweeps"
@@ -136,16 +133,6 @@ def open_sweep(store: RunStore, name: Any) -> tuple[Sweep | None, str | None]:
         return None, str(error)
 
 
-def metric_words(name: str) -> str:
-    """``t, lower is better``: a metric's unit and direction (from the registry)."""
-    try:
-        ref = parse_metric(name)
-    except MetricError:
-        return "not a metric of this twin"
-    better = f", {ref.better} is better" if ref.better else ""
-    return f"{ref.unit}{better}"
-
-
 def sweep_frame(
     context: Context, name: Any, metric: Any, x: Any, line: Any, a: Any, b: Any
 ) -> tuple[Any, ...]:
@@ -167,7 +154,7 @@ def sweep_frame(
         status.append(message(shown, "info"))
     metrics = [{"label": f"{m} ({metric_words(m)})", "value": m} for m in sweep.metrics]
     params = [{"label": p, "value": p} for p in sweep.params]
-    configs = [{"label": _cut(c.label), "value": c.id} for c in sweep.configurations.values()]
+    configs = [{"label": cut(c.label), "value": c.id} for c in sweep.configurations.values()]
     metric = _chosen(metric, sweep.metrics) or (sweep.metrics or (None,))[0]
     x = _chosen(x, sweep.params) or (sweep.params or (None,))[0]
     others = [p for p in sweep.params if p != x]
@@ -179,44 +166,6 @@ def sweep_frame(
     )
     columns, rows = points_table(context, sweep)
     return (status, metrics, metric, params, x, params, line, configs, a, configs, b, columns, rows)
-
-
-def points_table(context: Context, sweep: Sweep) -> tuple[list[dict], list[dict]]:
-    """The DataTable's columns and rows: one row per point, linking to its run in Replay (the
-    configuration's label only when there is no parameter column to say it)."""
-    label = [] if sweep.params else [{"id": "label", "name": "configuration"}]
-    columns: list[dict[str, Any]] = [
-        {"id": "run", "name": "run", "presentation": "markdown"},
-        *label,
-        *({"id": f"p{i}", "name": p} for i, p in enumerate(sweep.params)),
-        {"id": "seed", "name": "seed", "type": "numeric"},
-        {"id": "status", "name": "status"},
-        *(
-            {
-                "id": f"m{i}",
-                "name": m,
-                "type": "numeric",
-                "format": {"specifier": ".4~g"},
-            }
-            for i, m in enumerate(sweep.metrics)
-        ),
-        {"id": "wall_s", "name": "wall (s)", "type": "numeric", "format": {"specifier": ".2f"}},
-        {"id": "reason", "name": "reason"},
-    ]
-    rows = []
-    for point in sweep.points[:MAX_SHOWN_POINTS]:
-        row: dict[str, Any] = {
-            "run": f"[replay]({context.link('/replay', run=point.run)})",
-            "label": _cut(point.label),
-            "seed": point.seed,
-            "status": point.status,
-            "wall_s": point.wall_s,
-            "reason": _cut(point.reason),
-        }
-        row |= {f"p{i}": _cut(point.params[p]) for i, p in enumerate(sweep.params)}
-        row |= {f"m{i}": _json(point.metrics[m]) for i, m in enumerate(sweep.metrics)}
-        rows.append(row)
-    return columns, rows
 
 
 def figure_frame(store: RunStore, name: Any, metric: Any, x: Any, line: Any) -> tuple[Any, Any]:
@@ -249,7 +198,7 @@ def _figure(sweep: Sweep, metric: str, x: str, line: str | None) -> tuple[Any, A
     )
     notes = [f"{metric}: {metric_words(metric)}; complete points only."]
     if chosen.held:
-        held = ", ".join(f"{p}={_cut(v)}" for p, v in chosen.held.items())
+        held = ", ".join(f"{p}={cut(v)}" for p, v in chosen.held.items())
         notes.append(f" Held at: {held} (choose a line parameter to see another).")
     return figure, notes
 
@@ -266,7 +215,7 @@ def clicked_frame(context: Context, name: Any, click: Any) -> Any:
     found = sweep.configurations.get(config) if isinstance(config, str) else None
     if found is None:
         return "click a mean to open its configuration's runs"
-    links: list[Any] = [f"{_cut(found.label)}: "]
+    links: list[Any] = [f"{cut(found.label)}: "]
     for point in found.points:
         if len(links) > 1:
             links.append(" · ")
@@ -305,64 +254,12 @@ def pair_frame(context: Context, name: Any, a: Any, b: Any) -> Any:
                 ),
             ]
         )
-    label_a, label_b = sweep.configurations[a].label, sweep.configurations[b].label
-    rows = []
-    for metric in sweep.metrics:
-        difference = sweep.paired(a, b, metric)
-        rows.append(
-            html.Tr(
-                [
-                    html.Th(metric),
-                    html.Td(_interval(sweep.configurations[a].interval(metric))),
-                    html.Td(_interval(sweep.configurations[b].interval(metric))),
-                    html.Td(_interval(difference, sign=True)),
-                    html.Td(_verdict(metric, difference)),
-                ],
-                **{"data-metric": metric},
-            )
-        )
-    head = ["metric", f"A: {_cut(label_a)}", f"B: {_cut(label_b)}", "B − A (paired)", ""]
-    table = html.Table(
-        [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],
-        className="kpi-table",
-    )
-    return [link, table]
-
-
-def _interval(interval: Interval, sign: bool = False) -> str:
-    if interval.n == 0:
-        return "–"
-    text = format_number(interval.mean, sign=sign)
-    if math.isnan(interval.half_width):
-        return f"{text} (n={interval.n})"
-    return f"{text} ± {format_number(interval.half_width)} (n={interval.n})"
-
-
-def _verdict(metric: str, difference: Interval) -> str:
-    """What the paired interval says, in the metric's direction."""
-    if not difference.excludes_zero:
-        return "not distinguishable from noise"
-    try:
-        better = parse_metric(metric).better
-    except MetricError:
-        better = None
-    if better is None:
-        return "B higher" if difference.low > 0 else "B lower"
-    improved = (difference.low > 0) == (better == "higher")
-    return "B better" if improved else "B worse"
+    return [link, pair_table(sweep, a, b)]
 
 
 def _chosen(value: Any, allowed: Any) -> str | None:
     """``value`` if it is one of the ``allowed`` strings, else None."""
     return value if isinstance(value, str) and value in allowed else None
-
-
-def _json(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
-def _cut(text: str, limit: int = 120) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def register(app: Dash, context: Context) -> None:
