@@ -53,6 +53,7 @@ def test_json_is_strict_and_says_the_same(runs):
     assert half["delta"]["low"] > 0 and half["method"] == "paired"
     assert single["mark"] == "1 seed: cannot tell noise" and single["delta"]["half_width"] is None
     assert data["confidence"] == 0.95
+    assert twin(runs["base"], runs["half"], runs["half"] / "seed-1", "--json")[1] == out
 
 
 def test_a_wider_confidence_gives_wider_intervals(runs):
