@@ -37,7 +37,8 @@ def print_comparison(console: Console, result: Comparison) -> None:
     for row in result.rows:
         base = _interval(row.baseline)
         if not row.deltas:
-            table.add_row(escape(row.metric.name), row.metric.unit, base, "", "", "", "", "", "")
+            flags = _flags(row.warnings, result)
+            table.add_row(escape(row.metric.name), row.metric.unit, base, *[""] * 5, flags)
         for position, delta in enumerate(row.deltas):
             table.add_row(
                 escape(row.metric.name) if position == 0 else "",
@@ -79,8 +80,14 @@ def _print_warnings(console: Console, result: Comparison) -> None:
 
 def _mark(delta: Delta, result: Comparison) -> str:
     text = f"[{STYLE[delta.mark]}]{delta.mark}[/]" if delta.mark in STYLE else delta.mark
-    flagged = [str(n) for n, i in enumerate(result.issues, start=1) if i.message in delta.warnings]
-    return text + (f" [bold red]⚠{','.join(flagged)}[/]" if flagged else "")
+    flags = _flags(delta.warnings, result)
+    return f"{text} {flags}" if flags else text
+
+
+def _flags(warnings: tuple[str, ...], result: Comparison) -> str:
+    """``⚠1,3``: the numbers of the warnings that affect a row."""
+    numbers = [str(n) for n, i in enumerate(result.issues, start=1) if i.message in warnings]
+    return f"[bold red]⚠{','.join(numbers)}[/]" if numbers else ""
 
 
 def _pairs(delta: Delta) -> str:

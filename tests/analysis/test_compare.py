@@ -9,12 +9,15 @@ import shutil
 import numpy as np
 import pyarrow.ipc as ipc
 import pytest
+import yaml
 from scipy import stats as scipy_stats
 
 from twin.analysis.compare import BETTER, NOISE, ONE_SEED, PAIRED, UNPAIRED, WORSE, compare
 from twin.analysis.groups import CompareError, run_group
 from twin.analysis.metrics import MetricError
 from twin.analysis.stats import mean_interval, welch_difference
+from twin.config import builtin_scenarios, validate_scenario
+from twin.simulation import simulate
 from twin.sweep.groups import resolve_group, resolve_groups
 from twin.trace.reader import open_run
 
@@ -230,3 +233,31 @@ def test_a_seed_twice_in_a_group_is_refused(runs, tmp_path):
     shutil.copytree(runs["base"] / "seed-1", twice / "b")
     with pytest.raises(CompareError, match="two runs with seed 1"):
         run_group(twice)
+
+
+def test_default_metrics_follow_what_the_runs_hold(tmp_path):
+    """Without training jobs no job metric; each inference service's SLO attainment."""
+    data = yaml.safe_load(builtin_scenarios()["tiny"].read_text())
+    data["horizon"] = "1h"
+    data["workloads"] = {
+        "inference": {
+            "window": "60s",
+            "regions": [{"id": "rome", "lat": 41.9, "lon": 12.5, "share": 1}],
+            "services": [
+                {
+                    "id": "embed",
+                    "kind": "single",
+                    "peak_rps": 50,
+                    "service_s": {"dist": "exponential", "mean": 0.02},
+                    "slo": {"latency_s": 0.05},
+                    "replicas": {"north": 1},
+                }
+            ],
+        }
+    }
+    for seed in (1, 2):
+        simulate(validate_scenario({**data, "seed": seed}), tmp_path / "inference" / str(seed))
+    result = compare([run_group(tmp_path / "inference")])
+    names = [row.metric.name for row in result.rows]
+    assert names == ["energy_mwh", "co2_t", "cost_eur", "inference.embed.slo_attainment"]
+    assert 0 < result.rows[-1].baseline.mean <= 1
