@@ -171,12 +171,12 @@ def _count(tally: Tally, result: PointResult) -> None:
         tally.failed += 1
 
 
-def _report(progress: Progress | None, tally: Tally, client: Any, pending: int) -> None:
+def _report(progress: Progress | None, tally: Tally, client: Any, unfinished: int) -> None:
     """Tell ``progress``; points running are the pending ones the workers' threads hold."""
     if progress is None:
         return
-    threads = sum(client.nthreads().values()) if pending and client is not None else 0
-    tally.running = min(pending, threads)
+    threads = sum(client.nthreads().values()) if unfinished and client is not None else 0
+    tally.running = min(unfinished, threads)
     progress(tally)
 
 
