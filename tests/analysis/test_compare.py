@@ -261,3 +261,13 @@ def test_default_metrics_follow_what_the_runs_hold(tmp_path):
     names = [row.metric.name for row in result.rows]
     assert names == ["energy_mwh", "co2_t", "cost_eur", "inference.embed.slo_attainment"]
     assert 0 < result.rows[-1].baseline.mean <= 1
+
+
+def test_another_start_date_is_refused(runs, kit, tmp_path):
+    """Runs that start on another date see other hours of the carbon and price profiles."""
+    folder = tmp_path / "later"
+    shutil.copytree(runs["fcfs"], folder)
+    for seed in (1, 2, 3, 4):
+        kit.set_manifest(folder / f"seed-{seed}", start="2026-06-01T00:00:00")
+    with pytest.raises(CompareError, match=r"start differs: 2026-03-02.* in .*base, 2026-06-01"):
+        compare([run_group(runs["base"]), run_group(folder)])
