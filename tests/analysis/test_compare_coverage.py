@@ -15,7 +15,8 @@ Kiefer–Wolfowitz simulation of 3,000 runs of this queue): the interval's half 
 seeds, about 35%, is more than 20 times the bias. The run means are skewed (about 1.0),
 which a t interval over 5 values tolerates: the same independent simulation gives coverage
 94.8% ± 0.9%. (Measured here: the 500 runs' mean wait is 19.84 s against 20.00 s, and 91 of
-the 100 intervals contain it; one of the 50 pairs of identical groups was told apart.)
+the 100 intervals contain it, as do 281 of 300 further groups of seeds 501-2000, 93.7%; one
+of the 50 pairs of identical groups was told apart.)
 """
 
 from __future__ import annotations
