@@ -325,7 +325,7 @@ def test_window_percentiles_are_numpys_linear_ones_over_finite_values(
 ) -> None:
     array = np.asarray(values, dtype=float)
     finite = array[np.isfinite(array)]
-    got = percentiles_ms(array, np.asarray(quantiles, dtype=float))
+    got = percentiles_ms((array,), (np.asarray(quantiles, dtype=float),))
     if finite.size == 0:
         assert got == [None] * len(quantiles)
     else:

@@ -214,7 +214,8 @@ class WindowResult:
 
 
 _Q_TWO = np.array([50.0, 99.0])
-_Q_THREE = np.array([50.0, 95.0, 99.0])
+_QUANTILES = (_Q_TWO, _Q_TWO, np.array([50.0, 95.0, 99.0]))
+"""The percentiles recorded of TTFT, TPOT and latency (the columns of inference.arrow)."""
 
 
 # ---------------------------------------------------------------- where replicas go
@@ -766,9 +767,7 @@ class ServiceModel:
                     served,
                     result.dropped,
                     result.in_system,
-                    *percentiles_ms(result.ttft, _Q_TWO),
-                    *percentiles_ms(result.tpot, _Q_TWO),
-                    *percentiles_ms(result.latency, _Q_THREE),
+                    *percentiles_ms((result.ttft, result.tpot, result.latency), _QUANTILES),
                     int(result.missed.sum()) + result.dropped,
                     None if math.isnan(result.mean_batch) else result.mean_batch,
                     result.busy,
