@@ -35,38 +35,43 @@ def find_issues(groups: Sequence[Group]) -> list[Issue]:
     group and the baseline) and every run that is not complete."""
     issues: list[Issue] = []
     for index, group in enumerate(groups):
-        for key, what in FACTS.items():
-            spread = _by_value(group.members, key)
-            if len(spread) > 1:
-                issues.append(
-                    Issue(
-                        frozenset({index}),
-                        f"{what} differs within {group.name}: " + _describe(spread, key),
-                    )
-                )
-        unfinished = [m for m in group.members if not m.complete]
-        if unfinished:
-            runs = "; ".join(_unfinished(m) for m in unfinished[:SHOWN])
-            more = f" and {len(unfinished) - SHOWN} more" if len(unfinished) > SHOWN else ""
-            issues.append(
-                Issue(
-                    frozenset({index}),
-                    f"{group.name}: {len(unfinished)} of {len(group.members)} runs not "
-                    f"complete: {runs}{more}",
-                )
-            )
-    base = groups[0]
+        issues += _within(index, group)
     for index, group in enumerate(groups[1:], start=1):
-        for key, what in FACTS.items():
-            ours, theirs = _by_value(base.members, key), _by_value(group.members, key)
-            if len(ours) == 1 and len(theirs) == 1 and set(ours) != set(theirs):
-                issues.append(
-                    Issue(
-                        frozenset({0, index}),
-                        f"{what} differs: {_show(next(iter(ours)), key)} in {base.name}, "
-                        f"{_show(next(iter(theirs)), key)} in {group.name}",
-                    )
-                )
+        issues += _against_baseline(groups[0], index, group)
+    return issues
+
+
+def _within(index: int, group: Group) -> list[Issue]:
+    """The runs of one group that differ from each other or did not complete."""
+    issues = []
+    for key, what in FACTS.items():
+        spread = _by_value(group.members, key)
+        if len(spread) > 1:
+            message = f"{what} differs within {group.name}: {_describe(spread, key)}"
+            issues.append(Issue(frozenset({index}), message))
+    unfinished = [m for m in group.members if not m.complete]
+    if unfinished:
+        runs = "; ".join(_unfinished(m) for m in unfinished[:SHOWN])
+        more = f" and {len(unfinished) - SHOWN} more" if len(unfinished) > SHOWN else ""
+        message = (
+            f"{group.name}: {len(unfinished)} of {len(group.members)} runs not complete: "
+            f"{runs}{more}"
+        )
+        issues.append(Issue(frozenset({index}), message))
+    return issues
+
+
+def _against_baseline(base: Group, index: int, group: Group) -> list[Issue]:
+    """Where a group (each uniform in itself) differs from the baseline."""
+    issues = []
+    for key, what in FACTS.items():
+        ours, theirs = _by_value(base.members, key), _by_value(group.members, key)
+        if len(ours) == 1 and len(theirs) == 1 and set(ours) != set(theirs):
+            message = (
+                f"{what} differs: {_show(next(iter(ours)), key)} in {base.name}, "
+                f"{_show(next(iter(theirs)), key)} in {group.name}"
+            )
+            issues.append(Issue(frozenset({0, index}), message))
     return issues
 
 
