@@ -23,7 +23,13 @@ from twin.analysis.groups import CompareError, Group
 from twin.analysis.honesty import Issue, find_issues
 from twin.analysis.measure import json_safe
 from twin.analysis.metrics import MetricRef, parse_metric
-from twin.analysis.stats import CONFIDENCE, Interval, mean_interval, welch_difference
+from twin.analysis.stats import (
+    CONFIDENCE,
+    Interval,
+    mean_interval,
+    paired_difference,
+    welch_difference,
+)
 
 HEADLINE = (
     "jobs.completed",
@@ -183,10 +189,12 @@ def _delta(
     confidence: float,
     issues: Sequence[Issue],
 ) -> Delta:
+    """Group ``index`` against the baseline: paired over the seeds both have a value for
+    (two at least), else Welch (two values a side at least), else no interval."""
     value = mean_interval(list(other.values()), confidence)
     a, b = _finite(base), _finite(other)
     if len(set(a) & set(b)) >= 2:
-        method, delta = PAIRED, _paired(a, b, confidence)
+        method, delta = PAIRED, paired_difference(a, b, confidence)
     elif len(a) >= 2 and len(b) >= 2:
         method, delta = UNPAIRED, welch_difference(list(a.values()), list(b.values()), confidence)
     else:
@@ -196,11 +204,6 @@ def _delta(
     relative = delta.mean / abs(baseline_mean) if baseline_mean else math.nan
     warnings = tuple(issue.message for issue in issues if issue.affects(index))
     return Delta(index, value, delta, relative, method, _mark(ref, delta, method), warnings)
-
-
-def _paired(a: dict[int, float], b: dict[int, float], confidence: float) -> Interval:
-    seeds = sorted(set(a) & set(b))
-    return mean_interval([b[s] - a[s] for s in seeds], confidence)
 
 
 def _finite(values: dict[int, float]) -> dict[int, float]:
@@ -221,6 +224,7 @@ def _mark(ref: MetricRef, delta: Interval, method: str) -> str:
 
 
 def _pairing_notes(groups: Sequence[Group]) -> list[str]:
+    """What to know about how each group pairs with the baseline, where not over all seeds."""
     base = set(groups[0].seeds)
     notes = []
     for group in groups[1:]:
