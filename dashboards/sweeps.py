@@ -22,13 +22,14 @@ import math
 import os
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
 from twin.dashboards.columns import NUMBER, TEXT, kind_of
 from twin.dashboards.errors import RunAccessError, RunError, malformed
-from twin.dashboards.files import check_file, read_bytes
+from twin.dashboards.files import check_file, inside, read_bytes
 from twin.dashboards.inputs import shown
 from twin.dashboards.limits import MAX_SHOWN_CHARS, MAX_SWEEP_BYTES, MAX_SWEEP_POINTS
 from twin.dashboards.store import POINTS, SWEEP_TABLE, RunStore
@@ -240,17 +241,38 @@ def load_sweep(store: RunStore, name: Any) -> Sweep:
         data = read_bytes(store.root, ref, MAX_SWEEP_BYTES)
         table = _read_ipc(data)
         sweep = converted(SWEEP_TABLE, lambda: parse_sweep(name, table, ref.identity))
-        for point in sweep.points:  # a point linked outside: the whole sweep is refused
-            try:
-                store.resolve(point.run)
-            except RunAccessError:
-                raise RunAccessError(
-                    f"refused: {SWEEP_TABLE}: the run of point {_cut(point.point)} "
-                    "resolves outside the runs directory"
-                ) from None
+        check_points(store, path, sweep)
         return sweep
 
     return store.derived.get(("sweep", name, ref.identity), build)
+
+
+def check_points(store: RunStore, path: Path, sweep: Sweep) -> None:
+    """RunAccessError unless every point's run that exists resolves inside the runs
+    directory: the sweep's ``points`` folder resolved once, and each of its entries that is
+    a link (one directory scan, not a path resolution per point)."""
+    folder = path / POINTS
+    if not sweep.points or not folder.is_dir():
+        return
+    try:
+        inside_root = inside(store.root, folder.resolve())
+        links = {e.name for e in os.scandir(folder) if e.is_symlink()}
+    except (OSError, RuntimeError):
+        raise RunAccessError(f"refused: {sweep.name}/{POINTS} cannot be resolved") from None
+    for point in sweep.points:
+        entry = point.run.rsplit("/", 1)[1]
+        if not inside_root or (entry in links and not _resolves_inside(store, folder / entry)):
+            raise RunAccessError(
+                f"refused: {SWEEP_TABLE}: the run of point {_cut(point.point)} "
+                "resolves outside the runs directory"
+            )
+
+
+def _resolves_inside(store: RunStore, link: Path) -> bool:
+    try:
+        return inside(store.root, link.resolve())
+    except (OSError, RuntimeError):
+        return False
 
 
 def sweep_infos(store: RunStore) -> list[SweepInfo]:

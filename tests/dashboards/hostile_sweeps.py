@@ -32,6 +32,7 @@ SWEEP_REFUSED = {
     "sweep_dotdot": "not in the sweep's points folder",
     "sweep_absolute": "not in the sweep's points folder",
     "sweep_symlink": "resolves outside the runs directory",
+    "sweep_pointslink": "resolves outside the runs directory",
     "sweep_link": "points outside the runs directory",
     "sweep_fifo": "not a regular file",
     "sweep_escape": "outside the runs directory",
@@ -94,6 +95,10 @@ def make_hostile_sweeps(root: Path, outside: Path, base: Path) -> None:
     for row in rows():
         (linked / row["run"]).parent.mkdir(parents=True, exist_ok=True)
         os.symlink(secret_run, linked / row["run"], target_is_directory=True)
+    secret_points = outside / "secret_points"  # the points folder itself linked outside
+    for row in rows():
+        shutil.copytree(secret_run, secret_points / row["run"].split("/")[1])
+    os.symlink(secret_points, sweep(root, "sweep_pointslink", rows()) / "points")
     secret_sweep = sweep(outside, "secret_sweep", rows(f" {SECRET}"))
     (root / "sweep_link").mkdir()
     os.symlink(secret_sweep / "sweep.arrow", root / "sweep_link" / "sweep.arrow")
