@@ -152,7 +152,7 @@ class Sweep:
         the order the file has them."""
         values = list(dict.fromkeys(c.params[param] for c in self.configurations.values()))
         if self.numeric(param):
-            values.sort(key=lambda v: _number(v))  # type: ignore[arg-type, return-value]
+            values.sort(key=float)
         return values
 
     def bands(self, metric: str, x: str, line: str | None = None) -> Bands:
