@@ -1,11 +1,11 @@
 """Small per-window computations of the inference layer, compiled: percentiles of latency
-arrays and categorical draws (which region a request comes from).
+arrays, categorical draws (which region a request comes from) and tallies by region.
 
 Each runs once per service × site window, thousands of times per simulated day, so what
 matters is the fixed cost of a call as much as the per-element cost: one compiled call
 replaces a handful of numpy calls. Results are bit-identical to their numpy references
-(:func:`percentiles_ms_ref`, :func:`categorical_ref`): the same order statistics, the same
-arithmetic.
+(:func:`percentiles_ms_ref`, :func:`categorical_ref`, :func:`tally_regions_ref`): the same
+order statistics, the same arithmetic.
 """
 
 from __future__ import annotations
@@ -140,21 +140,37 @@ def percentiles_ms_ref(
 # ============================================================================================
 
 
+GUIDE_BUCKETS = 64
+"""Buckets of the guide table of :func:`_categorical_kernel` (a power of two, so that a
+bucket's edge ``j / GUIDE_BUCKETS`` and ``u * GUIDE_BUCKETS`` are exact)."""
+
+
 @njit(cache=True)
 def _categorical_kernel(cumulative, uniform, out):
-    """``out[i] = min(#{cumulative <= uniform[i]}, len(cumulative) - 1)``: binary search."""
+    """``out[i] = min(#{cumulative <= uniform[i]}, len(cumulative) - 1)``.
+
+    A guide table (Chen and Asau's indexed search, Devroye 1986, §III.2.4) holds, for each
+    bucket ``[j / B, (j + 1) / B)`` of [0, 1), the first category whose cumulative exceeds
+    the bucket's lower edge; a draw scans on from its bucket's entry, one or two steps
+    instead of a binary search's unpredictable branches. The answer is the binary search's
+    (searchsorted side='right'): the entry is never past it. Draws outside [0, 1) scan from
+    the first category.
+    """
     n = cumulative.shape[0]
     last = n - 1
+    guide = np.empty(GUIDE_BUCKETS, dtype=np.int64)
+    k = 0
+    for j in range(GUIDE_BUCKETS):
+        edge = j / GUIDE_BUCKETS
+        while k < n and cumulative[k] <= edge:
+            k += 1
+        guide[j] = k
     for i in range(uniform.shape[0]):
         u = uniform[i]
-        lo, hi = 0, n
-        while lo < hi:  # first index with cumulative > u (searchsorted side='right')
-            mid = (lo + hi) >> 1
-            if cumulative[mid] <= u:
-                lo = mid + 1
-            else:
-                hi = mid
-        out[i] = lo if lo < last else last
+        k = guide[int(u * GUIDE_BUCKETS)] if 0.0 <= u < 1.0 else 0
+        while k < n and cumulative[k] <= u:
+            k += 1
+        out[i] = k if k < last else last
 
 
 def categorical(cumulative: np.ndarray, uniform: np.ndarray) -> np.ndarray:
@@ -180,3 +196,63 @@ def categorical_ref(cumulative: np.ndarray, uniform: np.ndarray) -> np.ndarray:
     """Plain numpy twin of :func:`categorical`."""
     found = np.searchsorted(cumulative, uniform, side="right")
     return np.minimum(found, len(cumulative) - 1).astype(np.int64)
+
+
+# ============================================================================================
+# Tallies by region
+# ============================================================================================
+
+
+@njit(cache=True)
+def _tally_kernel(totals, arrived, served, missed, dropped):
+    """Add one to ``totals[0, r]`` per arrival from region ``r``, ``totals[1, r]`` per request
+    served, ``totals[2, r]`` per drop and ``totals[3, r]`` per served request that missed."""
+    for r in arrived:
+        totals[0, r] += 1
+    for i in range(served.shape[0]):
+        totals[1, served[i]] += 1
+        if missed[i]:
+            totals[3, served[i]] += 1
+    for r in dropped:
+        totals[2, r] += 1
+
+
+def tally_regions(
+    totals: np.ndarray,
+    arrived: np.ndarray,
+    served: np.ndarray,
+    missed: np.ndarray,
+    dropped: np.ndarray,
+) -> None:
+    """Count a window's requests by region into ``totals``, in place: rows arrived, served,
+    dropped, missed (the SLO, of those served).
+
+    Parameters
+    ----------
+    totals : numpy.ndarray of float64, shape (4, regions)
+        Running counts (whole numbers, so exact in any order).
+    arrived, served, dropped : numpy.ndarray of int64
+        The region of each arrival, served request and drop.
+    missed : numpy.ndarray of bool, shape like ``served``
+        Whether each served request missed its SLO.
+    """
+    _tally_kernel(totals, arrived, served, missed, dropped)
+
+
+def tally_regions_ref(
+    totals: np.ndarray,
+    arrived: np.ndarray,
+    served: np.ndarray,
+    missed: np.ndarray,
+    dropped: np.ndarray,
+) -> None:
+    """Plain numpy twin of :func:`tally_regions`."""
+    n = totals.shape[1]
+    totals += np.vstack(
+        [
+            np.bincount(arrived, minlength=n),
+            np.bincount(served, minlength=n),
+            np.bincount(dropped, minlength=n),
+            np.bincount(served[missed], minlength=n),
+        ]
+    )

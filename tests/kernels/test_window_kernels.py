@@ -13,6 +13,8 @@ from twin.kernels.window_stats import (
     categorical_ref,
     percentiles_ms,
     percentiles_ms_ref,
+    tally_regions,
+    tally_regions_ref,
 )
 
 SPECIAL = st.sampled_from([math.nan, math.inf, -math.inf, 0.0, 0.5, 0.5, 1e-300])
@@ -48,6 +50,23 @@ def test_categorical_draws_equal_the_numpy_twin(weights, n, seed):
     np.testing.assert_array_equal(
         categorical(cumulative, uniform), categorical_ref(cumulative, uniform)
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    regions=st.integers(1, 40),
+    sizes=st.tuples(st.integers(0, 500), st.integers(0, 500), st.integers(0, 500)),
+    seed=st.integers(0, 2**16),
+)
+def test_region_tallies_equal_the_numpy_twin(regions, sizes, seed):
+    rng = np.random.default_rng(seed)
+    arrived, served, dropped = (rng.integers(0, regions, size) for size in sizes)
+    missed = rng.random(sizes[1]) < 0.3
+    start = rng.integers(0, 50, (4, regions)).astype(float)
+    got, want = start.copy(), start.copy()
+    tally_regions(got, arrived, served, missed, dropped)
+    tally_regions_ref(want, arrived, served, missed, dropped)
+    np.testing.assert_array_equal(got, want)
 
 
 @settings(max_examples=300, deadline=None)

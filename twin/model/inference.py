@@ -39,7 +39,7 @@ from twin.kernels.queueing import (
     make_queue_state,
 )
 from twin.kernels.routing import fill_nearest_first
-from twin.kernels.window_stats import categorical, percentiles_ms
+from twin.kernels.window_stats import categorical, percentiles_ms, tally_regions
 from twin.model.calendar import HOUR_S, Calendar
 from twin.model.distributions import make_sampler
 from twin.model.factory import Factory, Pool
@@ -727,7 +727,8 @@ class ServiceModel:
                 self._routed[:, live] = self.router(demand, self.rtt, views, self.service)
             else:
                 lost = self.rng.poisson(demand * window_s)
-                self._tally(lost, np.zeros(len(lost)), lost, np.zeros(len(lost)))
+                self._region_totals[0] += lost  # arrived and dropped
+                self._region_totals[2] += lost
                 self.totals["arrivals"] += int(lost.sum())
                 self.totals["dropped"] += int(lost.sum())
         return self._routed
@@ -741,11 +742,6 @@ class ServiceModel:
             nearest_open = np.argmin(self.rtt[:, columns], axis=1)
             np.add.at(home, np.asarray(open_sites)[nearest_open], demand)
         return home
-
-    def _tally(
-        self, arrived: np.ndarray, served: np.ndarray, dropped: np.ndarray, missed: np.ndarray
-    ) -> None:
-        self._region_totals += np.vstack([arrived, served, dropped, missed])
 
     def record(self, site: ServiceSite, result: WindowResult | FluidWindow, now: float) -> None:
         """One row of inference.arrow, and the per-region tallies for inference_regions."""
@@ -773,12 +769,12 @@ class ServiceModel:
                     result.busy,
                 )
             )
-        n = len(self.regions)
-        self._tally(
-            np.bincount(result.arrival_regions, minlength=n),
-            np.bincount(result.served_regions, minlength=n),
-            np.bincount(result.dropped_regions, minlength=n),
-            np.bincount(result.served_regions[result.missed], minlength=n),
+        tally_regions(
+            self._region_totals,
+            result.arrival_regions,
+            result.served_regions,
+            result.missed,
+            result.dropped_regions,
         )
         if now >= self._next_flush - 1e-9:
             self.flush_regions(now)
