@@ -155,13 +155,17 @@ class Sweep:
             values.sort(key=float)
         return values
 
-    def bands(self, metric: str, x: str, line: str | None = None) -> Bands:
+    def bands(
+        self, metric: str, x: str, line: str | None = None, hold: dict[str, str] | None = None
+    ) -> Bands:
         """Mean and interval of ``metric`` at each value of ``x``, one band per value of
-        ``line`` (or one band); every other parameter held at its first value."""
+        ``line`` (or one band); every other parameter held at its value in ``hold``, else
+        at its first value."""
         line = None if line == x else line
         if not self.configurations:
             return Bands([])
-        held = {p: self.order(p)[0] for p in self.params if p not in (x, line)}
+        hold = hold or {}
+        held = {p: hold.get(p, self.order(p)[0]) for p in self.params if p not in (x, line)}
         chosen = [
             c
             for c in self.configurations.values()

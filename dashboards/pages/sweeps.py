@@ -19,7 +19,7 @@ from twin.dashboards.sweeps import Sweep, SweepInfo, load_sweep, sweep_info, swe
 PATH = "/sweeps"
 TITLE = "Sweeps"
 PAGE_SIZE = 20
-NO_SWEEP: tuple[Any, ...] = ([], None, [], None, [], None, [], None, [], None, [], [])
+NO_SWEEP: tuple[Any, ...] = ([], None, [], None, [], None, [], [], [], None, [], None, [], [])
 """The pickers and the table of choose_sweep when no sweep can be shown."""
 
 
@@ -73,6 +73,13 @@ def layout(context: Context, search: str | None = None) -> html.Div:
                         "one line per value of",
                         inputs.query_value(search, "line"),
                         placeholder="(one line)",
+                    ),
+                    picker(
+                        ids.SWEEP_HOLD,
+                        "other parameters held at",
+                        [],
+                        multi=True,
+                        placeholder="(their first values)",
                     ),
                 ],
                 className="filters",
@@ -136,7 +143,8 @@ def open_sweep(store: RunStore, name: Any) -> tuple[Sweep | None, str | None]:
 def sweep_frame(
     context: Context, name: Any, metric: Any, x: Any, line: Any, a: Any, b: Any
 ) -> tuple[Any, ...]:
-    """A sweep chosen: its status, the pickers (keeping valid choices), the points table."""
+    """A sweep chosen: its status, the pickers (keeping valid choices; nothing held), the
+    points table."""
     sweep, problem = open_sweep(context.store, name)
     if sweep is None:
         return (message(problem or "choose a sweep", "error" if name else "info"), *NO_SWEEP)
@@ -165,12 +173,36 @@ def sweep_frame(
         (c for c in config_ids if c != a), None
     )
     columns, rows = points_table(context, sweep)
-    return (status, metrics, metric, params, x, params, line, configs, a, configs, b, columns, rows)
+    held = [
+        {"label": cut(f"{p}={v}"), "value": f"{p}={v}"}
+        for p in sweep.params
+        for v in sweep.order(p)
+    ]
+    return (
+        status,
+        metrics,
+        metric,
+        params,
+        x,
+        params,
+        line,
+        held if len(sweep.params) > 1 else [],
+        [],
+        configs,
+        a,
+        configs,
+        b,
+        columns,
+        rows,
+    )
 
 
-def figure_frame(store: RunStore, name: Any, metric: Any, x: Any, line: Any) -> tuple[Any, Any]:
-    """The metric's mean and CI band against ``x``, one band per value of ``line``; and a
-    note saying the metric's unit and direction, and what was held fixed."""
+def figure_frame(
+    store: RunStore, name: Any, metric: Any, x: Any, line: Any, hold: Any = None
+) -> tuple[Any, Any]:
+    """The metric's mean and CI band against ``x``, one band per value of ``line``, the
+    other parameters held at the ``hold`` values chosen (``path=value``) or their first;
+    and a note saying the metric's unit and direction, and what was held."""
     sweep, problem = open_sweep(store, name)
     if sweep is None:
         return figures.empty_figure(problem or "choose a sweep"), None
@@ -181,13 +213,31 @@ def figure_frame(store: RunStore, name: Any, metric: Any, x: Any, line: Any) -> 
             return figures.empty_figure(f"not found: {what} {inputs.shown(value)}"), None
     if line is not None and line != "" and _chosen(line, sweep.params) is None:
         return figures.empty_figure(f"not found: parameter {inputs.shown(line)}"), None
-    key = ("sweep figure", sweep.name, sweep.version, metric, x, line or None)
-    return store.derived.get(key, lambda: _figure(sweep, metric, x, line or None))
+    try:
+        held = held_values(sweep, hold)
+    except inputs.InputError as error:
+        return figures.empty_figure(str(error)), None
+    key = ("sweep figure", sweep.name, sweep.version, metric, x, line or None, held)
+    return store.derived.get(key, lambda: _figure(sweep, metric, x, line or None, dict(held)))
 
 
-def _figure(sweep: Sweep, metric: str, x: str, line: str | None) -> tuple[Any, Any]:
+def held_values(sweep: Sweep, hold: Any) -> tuple[tuple[str, str], ...]:
+    """The ``path=value`` choices of the hold picker as (path, value) pairs, the last one
+    per path; InputError for one that is not a value of the sweep."""
+    found: dict[str, str] = {}
+    for choice in inputs.choices(hold, "held value"):
+        path, _, value = choice.partition("=")
+        if path not in sweep.params or value not in sweep.order(path):
+            raise inputs.InputError(f"not found: {inputs.shown(choice)} is not a swept value")
+        found[path] = value
+    return tuple(sorted(found.items()))
+
+
+def _figure(
+    sweep: Sweep, metric: str, x: str, line: str | None, hold: dict[str, str]
+) -> tuple[Any, Any]:
     """The figure and note of :func:`figure_frame` (built once per sweep version)."""
-    chosen = sweep.bands(metric, x, line)
+    chosen = sweep.bands(metric, x, line, hold)
     figure = figures.band_figure(
         chosen.bands,
         x_title=x,
@@ -199,7 +249,7 @@ def _figure(sweep: Sweep, metric: str, x: str, line: str | None) -> tuple[Any, A
     notes = [f"{metric}: {metric_words(metric)}; complete points only."]
     if chosen.held:
         held = ", ".join(f"{p}={cut(v)}" for p, v in chosen.held.items())
-        notes.append(f" Held at: {held} (choose a line parameter to see another).")
+        notes.append(f" Held at: {held} (choose other values, or a line parameter).")
     return figure, notes
 
 
@@ -274,6 +324,8 @@ def register(app: Dash, context: Context) -> None:
         Output(ids.SWEEP_X, "value"),
         Output(ids.SWEEP_LINE, "options"),
         Output(ids.SWEEP_LINE, "value"),
+        Output(ids.SWEEP_HOLD, "options"),
+        Output(ids.SWEEP_HOLD, "value"),
         Output(ids.SWEEP_A, "options"),
         Output(ids.SWEEP_A, "value"),
         Output(ids.SWEEP_B, "options"),
@@ -298,9 +350,10 @@ def register(app: Dash, context: Context) -> None:
         Input(ids.SWEEP_METRIC, "value"),
         Input(ids.SWEEP_X, "value"),
         Input(ids.SWEEP_LINE, "value"),
+        Input(ids.SWEEP_HOLD, "value"),
     )
-    def draw(name: Any, metric: Any, x: Any, line: Any) -> tuple[Any, Any]:
-        return figure_frame(store, name, metric, x, line)
+    def draw(name: Any, metric: Any, x: Any, line: Any, hold: Any) -> tuple[Any, Any]:
+        return figure_frame(store, name, metric, x, line, hold)
 
     @guard.callback(
         app,

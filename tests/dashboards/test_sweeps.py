@@ -144,7 +144,8 @@ def _parsed(rows, params, metrics=("m",)):
 
 def test_choosing_a_sweep_fills_the_pickers_and_the_points_table(context, store):
     frame = sweeps.sweep_frame(context, "grid", None, None, None, None, None)
-    status, metrics, metric, params, x, _, line, configs, a, _, b, columns, rows = frame
+    status, metrics, metric, params, x, _, line, held, hold, configs, a, _, b, columns, rows = frame
+    assert f"{RATE}=400" in [h["value"] for h in held] and hold == []
     assert "13 points, 4 configurations" in json.dumps(status, default=str)
     assert metric == SWEEP_METRICS[0] and x == PLACEMENT and line == RATE
     assert metrics[0]["label"] == "co2_t (t, lower is better)"
@@ -164,7 +165,7 @@ def test_choosing_a_sweep_fills_the_pickers_and_the_points_table(context, store)
     # valid choices are kept (a URL's ?metric=&x=&line=)
     kept = sweeps.sweep_frame(context, "grid", "jobs.completed", RATE, PLACEMENT, b, a)
     assert kept[2] == "jobs.completed" and kept[4] == RATE and kept[6] == PLACEMENT
-    assert (kept[8], kept[10]) == (b, a)
+    assert (kept[10], kept[12]) == (b, a)
 
 
 def test_the_figure_has_a_shaded_band_and_a_mean_line_per_value(store):
@@ -179,6 +180,16 @@ def test_the_figure_has_a_shaded_band_and_a_mean_line_per_value(store):
     assert "co2_t: t, lower is better" in note[0]
     _, held = sweeps.figure_frame(store, "grid", "co2_t", RATE, None)
     assert "Held at: policies.placement=least_loaded" in held[1]
+    figure, held = sweeps.figure_frame(
+        store, "grid", "co2_t", RATE, None, [f"{PLACEMENT}=lowest_carbon"]
+    )
+    assert "Held at: policies.placement=lowest_carbon" in held[1]
+    carbon = sweeps.figure_frame(store, "grid", "co2_t", RATE, PLACEMENT)[0]["data"][5]
+    assert figure["data"][2]["y"] == carbon["y"]  # the lowest_carbon line of the full figure
+    for hold in ([f"{PLACEMENT}=nowhere"], ["nope"], [f"{RATE}"], {"a": 1}, ["x"] * 2000):
+        blank, _ = sweeps.figure_frame(store, "grid", "co2_t", RATE, None, hold)
+        text = blank["layout"]["annotations"][0]["text"]
+        assert "not found" in text or "not a held value" in text, text
     for bad in ({"x": 1}, "nope", "../etc"):
         figure, _ = sweeps.figure_frame(store, "grid", bad, RATE, None)
         assert "not found" in figure["layout"]["annotations"][0]["text"]
