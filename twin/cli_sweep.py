@@ -120,7 +120,7 @@ def _run(
     from twin.model.world import check_policies
     from twin.sweep.catalogue import Catalogue
     from twin.sweep.cluster import SlurmOptions, open_client
-    from twin.sweep.execute import SweepInterrupted, pending, run_points
+    from twin.sweep.execute import SweepInterrupted, pending, run_points, settle
     from twin.sweep.points import expand
     from twin.sweep.results import check_sweep_dir, write_results
     from twin.sweep.spec import read_sweep
@@ -138,10 +138,12 @@ def _run(
                 with open_client(workers, scheduler, options) as client, _ProgressBar(quiet) as bar:
                     results = run_points(plan.points, client, catalogue, plan.spec.metrics, bar)
         except SweepInterrupted as stop:
-            write_results(out, plan, catalogue, stop.results)
+            done = settle(plan.points, catalogue, plan.spec.metrics, stop.results)
+            write_results(out, plan, catalogue, done)  # the cluster is closed: nothing moves
             name = stop.stop.signal_name if isinstance(stop.stop, RunInterrupted) else "SIGINT"
+            complete = sum(1 for r in done.values() if r.status == "complete")
             errors.print(
-                f"interrupted by {name}: {len(stop.results)} of {len(plan.points)} points "
+                f"interrupted by {name}: {complete} of {len(plan.points)} points "
                 f"done; `twin sweep` again runs the others",
                 highlight=False,
             )

@@ -5,6 +5,7 @@ was done, and the summary prints each configuration's intervals."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -63,14 +64,16 @@ def test_one_and_two_workers_give_the_same_table_and_a_second_run_runs_nothing(t
     assert shown.count("co2_t") == 4 and "lower ↓" in shown and "±" in shown
 
 
-def test_ctrl_c_stops_the_sweep_keeping_the_points_done(tmp_path):
+def test_ctrl_c_stops_the_sweep_keeping_the_points_done_without_a_traceback(tmp_path):
     path = sweep_file(tmp_path, horizon="20d")
     command = [sys.executable, "-m", "twin", "sweep", str(path), "--out", "out", "-q", "-w", "1"]
-    driver = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    driver = subprocess.Popen(
+        command, cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not _complete(tmp_path / "out/points"):
         time.sleep(0.05)
-    driver.send_signal(signal.SIGINT)
+    os.killpg(driver.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the driver and its workers
     _, stderr = driver.communicate(timeout=60)
     assert driver.returncode == 130, stderr
     assert "interrupted by SIGINT" in stderr and "Traceback" not in stderr

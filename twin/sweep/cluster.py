@@ -1,7 +1,8 @@
 """The Dask cluster a sweep runs on: local worker processes, a running scheduler, or SLURM.
 
 A local cluster has one single-threaded worker process per point at a time (a point is one
-single-threaded simulation), no dashboard and a quiet log. On SLURM (``dask-jobqueue``) each
+single-threaded simulation), no dashboard, a quiet log, and workers that leave Ctrl-C to
+the driver (:mod:`twin.sweep.worker`). On SLURM (``dask-jobqueue``) each
 batch job runs ``cores`` single-threaded workers; ``jobs`` batch jobs are asked for.
 """
 
@@ -16,6 +17,8 @@ from typing import Any
 
 from twin.config import TwinUserError
 
+WORKER_SETUP = "twin.sweep.worker"
+"""The preload module of local workers (they leave Ctrl-C to the driver)."""
 QUIET_HTTP = "127.0.0.1:0"
 """The scheduler's HTTP endpoint (health checks, no dashboard): a free port of this machine
 only, not Dask's default 8787, which another cluster may hold."""
@@ -84,6 +87,7 @@ def open_client(
             dashboard_address=QUIET_HTTP,
             scheduler_kwargs={"dashboard": False},
             silence_logs=logging.ERROR,
+            preload=[WORKER_SETUP],
         ) as cluster,
         Client(cluster) as client,
     ):

@@ -141,11 +141,26 @@ def run_points(
             _report(progress, tally, client, len(todo) - finished)
     except KeyboardInterrupt as stop:
         client.cancel(futures)
-        for task in todo:  # finished while its result was on its way: done all the same
-            if task.key not in results and catalogue.is_done(unique[task.key]):
-                results[task.key] = run_point(task)
-        raise SweepInterrupted(results, stop) from None
+        raise SweepInterrupted(settle(points, catalogue, metrics, results), stop) from None
     return results
+
+
+def settle(
+    points: Sequence[Point],
+    catalogue: Catalogue,
+    metrics: Sequence[str],
+    results: dict[str, PointResult],
+) -> dict[str, PointResult]:
+    """``results`` with the points that finished while their result was on its way (a sweep
+    stopped, a cluster closing): done all the same, measured here."""
+    settled = dict(results)
+    for point in points:
+        if point.key not in settled and catalogue.is_done(point):
+            run_dir = str(catalogue.run_dir(point))
+            settled[point.key] = run_point(
+                PointTask(point.key, point.scenario, run_dir, tuple(metrics))
+            )
+    return settled
 
 
 def pending(points: Sequence[Point], catalogue: Catalogue) -> list[Point]:
