@@ -13,6 +13,7 @@ compiled kernel runs on its slice of the bank).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from twin.kernels._jit import njit, prange
@@ -71,7 +72,9 @@ def _bank_body(
     """Advance the replicas ``slots`` (bank rows) to ``until_s``: replica ``k`` of the call
     takes the arrivals ``in_start[k]:in_start[k + 1]`` and writes its completions from
     ``out_start[k]`` and its drops from ``drop_start[k]``; ``done[k]`` and ``dropped[k]``
-    receive their counts. Semantics of each replica: :func:`twin.kernels.batching_step`."""
+    receive their counts. Then the completions, and the drops, are moved together to the
+    front of their arrays, replica after replica. Semantics of each replica:
+    :func:`twin.kernels.batching_step`."""
     for k in prange(slots.shape[0]):
         r = slots[k]
         lo, hi = in_start[k], in_start[k + 1]
@@ -105,6 +108,20 @@ def _bank_body(
         )
         done[k] = n_done
         dropped[k] = n_drop
+        tstate[r, _T_UNTIL] = until_s
+        if hi > lo:
+            tstate[r, _T_LASTARR] = new_arr[hi - 1]
+    o = 0
+    d = 0
+    for k in range(slots.shape[0]):  # each moves left or stays: safe in place, in order
+        for i in range(out_start[k], out_start[k] + done[k]):
+            out_id[o] = out_id[i]
+            for row in range(out_f.shape[0]):
+                out_f[row, o] = out_f[row, i]
+            o += 1
+        for i in range(drop_start[k], drop_start[k] + dropped[k]):
+            out_drop[d] = out_drop[i]
+            d += 1
 
 
 _bank_kernel = njit(cache=True)(_bank_body)
@@ -216,10 +233,11 @@ class ReplicaBank:
         output: np.ndarray,
         ids: np.ndarray,
         until_s: float,
-    ) -> list[BatchingResult]:
+    ) -> BankStep:
         """Advance ``slots`` to ``until_s``; slot ``slots[k]`` takes the next ``counts[k]``
         requests of the (float64 / int64) arrays, which must satisfy the checks of
-        :func:`twin.kernels.batching_step` (not repeated here). One result per slot."""
+        :func:`twin.kernels.batching_step` (not repeated here). The completions and drops of
+        every slot in one result, slot after slot."""
         n_slots = len(slots)
         index = np.asarray(slots, dtype=np.int64)
         in_start = np.zeros(n_slots + 1, dtype=np.int64)
@@ -273,22 +291,20 @@ class ReplicaBank:
             done,
             dropped,
         )
-        self.time[index, _T_UNTIL] = until_s
-        results = []
-        for k, slot in enumerate(slots):
-            if counts[k]:
-                self.time[slot, _T_LASTARR] = arrivals[in_start[k + 1] - 1]
-            o, n = out_start[k], done[k]
-            d, m = drop_start[k], dropped[k]
-            results.append(
-                BatchingResult(
-                    out_id[o : o + n],
-                    out_f[0, o : o + n],
-                    out_f[1, o : o + n],
-                    out_f[2, o : o + n],
-                    out_f[3, o : o + n],
-                    out_f[4, o : o + n],
-                    out_drop[d : d + m],
-                )
-            )
-        return results
+        n, m = int(done.sum()), int(dropped.sum())
+        result = BatchingResult(
+            out_id[:n], out_f[0, :n], out_f[1, :n], out_f[2, :n], out_f[3, :n], out_f[4, :n],
+            out_drop[:m],
+        )  # fmt: skip
+        return BankStep(result, done, dropped)
+
+
+class BankStep(NamedTuple):
+    """What one :meth:`ReplicaBank.step` did."""
+
+    result: BatchingResult
+    """The completions and drops of every slot stepped, slot after slot."""
+    done: np.ndarray
+    """Completions of each slot (int64, one per slot, in the order of the call)."""
+    dropped: np.ndarray
+    """Drops of each slot (int64)."""

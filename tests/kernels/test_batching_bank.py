@@ -47,10 +47,14 @@ def test_bank_equals_replicas_stepped_one_by_one(parallel, max_waiting, monkeypa
             np.concatenate(ids),
             until,
         )
-        for k, replica in enumerate(alone):
-            want = replica.step(arrivals[k], prompts[k], outputs[k], until, ids[k])
-            for mine, theirs in zip(got[k], want, strict=True):
-                np.testing.assert_array_equal(mine, theirs)
+        wants = [
+            replica.step(arrivals[k], prompts[k], outputs[k], until, ids[k])
+            for k, replica in enumerate(alone)
+        ]
+        for mine, *theirs in zip(got.result, *wants, strict=True):  # slot after slot
+            np.testing.assert_array_equal(mine, np.concatenate(theirs))
+        np.testing.assert_array_equal(got.done, [len(want.ids) for want in wants])
+        np.testing.assert_array_equal(got.dropped, [len(want.dropped_ids) for want in wants])
         start = until
     for slot, replica in zip(slots, alone, strict=True):
         np.testing.assert_array_equal(bank.stats[slot], replica.stats)

@@ -538,8 +538,6 @@ class ServiceSite:
                 dropped_parts.append(regions[order[~fits]])
                 order = order[fits]
             counts = np.bincount((order + first) % n_active, minlength=n_active)
-            bounds = np.zeros(n_active + 1, dtype=np.int64)
-            np.cumsum(counts, out=bounds[1:])
             arrivals, prompt, output = arrivals[order], prompt[order], output[order]
             ids = ids[order]
         else:
@@ -552,14 +550,12 @@ class ServiceSite:
         counts = np.concatenate([counts, np.zeros(len(self.draining), dtype=np.int64)])
         bank = self.bank
         assert bank is not None
-        parts = bank.step(replicas, counts, arrivals, prompt, output, ids, end) if replicas else []
         mask = (1 << REGION_BITS) - 1
-        if parts:
-            ids_done = np.concatenate([p.ids for p in parts])
-            ttft_raw = np.concatenate([p.ttft for p in parts])
-            tpot = np.concatenate([p.tpot for p in parts])
-            e2e = np.concatenate([p.e2e for p in parts])
-            dropped_parts += [p.dropped_ids & mask for p in parts if len(p.dropped_ids)]
+        if replicas:
+            done = bank.step(replicas, counts, arrivals, prompt, output, ids, end).result
+            ids_done, ttft_raw, tpot, e2e = done.ids, done.ttft, done.tpot, done.e2e
+            if len(done.dropped_ids):
+                dropped_parts.append(done.dropped_ids & mask)
         else:
             ids_done, ttft_raw, tpot, e2e = _NO_IDS, _NO_TIMES, _NO_TIMES, _NO_TIMES
         dropped_regions = np.concatenate(dropped_parts) if dropped_parts else _NO_IDS
@@ -572,7 +568,7 @@ class ServiceSite:
         if slo.ttft_s is not None:
             missed |= ttft > slo.ttft_s
         if slo.tpot_s is not None:
-            missed |= np.nan_to_num(tpot) > slo.tpot_s
+            missed |= tpot > slo.tpot_s  # NaN (one output token) never misses
         if len(ttft_raw):
             self.delay_s = float(ttft_raw.mean())
         # per-window iteration statistics and requests in the system: one read per replica
