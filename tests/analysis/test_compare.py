@@ -161,6 +161,12 @@ def test_a_failed_point_is_refused_and_left_out_when_forced(kit, tmp_path):
         assert delta.value.n == 2 and delta.delta.n == 2 and delta.warnings
 
 
+def test_a_label_may_hold_the_separator(kit, tmp_path):
+    sweep = kit.write_sweep(tmp_path / "s", {"name=team@lab": (), "base": ()}, seeds=(1,))
+    (group,) = resolve_group(f"{sweep}@name=team@lab")
+    assert group.name == f"{sweep}@name=team@lab"
+
+
 def test_an_unknown_configuration_gets_a_did_you_mean(runs):
     with pytest.raises(
         CompareError,

@@ -62,12 +62,21 @@ def resolve_group(name: str) -> list[Group]:
         return list(sweep_groups(path, name).values())
     if path.exists() or SELECT not in name:
         return [run_group(path, name)]
-    directory, _, selector = name.rpartition(SELECT)
-    if not (Path(directory) / SWEEP_TABLE).is_file():
-        what = "is not a sweep directory (no sweep.arrow)"
-        what = what if Path(directory).is_dir() else "does not exist"
-        raise CompareError(f"{name}: {directory} {what} (SWEEP@CONFIG names a configuration)")
+    directory, selector = _split(name)
     return [select_configuration(sweep_groups(Path(directory), directory), selector, name)]
+
+
+def _split(name: str) -> tuple[str, str]:
+    """``SWEEP@CONFIG`` at the first ``@`` after a sweep directory (a label may hold one)."""
+    parts = name.split(SELECT)
+    for cut in range(1, len(parts)):
+        directory = SELECT.join(parts[:cut])
+        if (Path(directory) / SWEEP_TABLE).is_file():
+            return directory, SELECT.join(parts[cut:])
+    directory = parts[0]
+    what = "is not a sweep directory (no sweep.arrow)"
+    what = what if Path(directory).is_dir() else "does not exist"
+    raise CompareError(f"{name}: {directory} {what} (SWEEP@CONFIG names a configuration)")
 
 
 def sweep_groups(directory: Path, name: str) -> dict[str, Group]:
