@@ -85,7 +85,7 @@ def pair_table(sweep: Sweep, a: str, b: str) -> html.Table:
     head = ["metric", f"A: {cut(label_a)}", f"B: {cut(label_b)}", "B − A (paired)", ""]
     table = html.Table(
         [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],
-        className="kpi-table",
+        className="kpi-table pair-table",
     )
     return table
 
