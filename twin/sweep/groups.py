@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +60,12 @@ def resolve_group(name: str) -> list[Group]:
     ``SWEEP@CONFIG`` (one group)."""
     path = Path(name)
     if (path / SWEEP_TABLE).is_file():
-        return list(sweep_groups(path, name).values())
+        return [c.group for c in sweep_configurations(path, name)]
     if path.exists() or SELECT not in name:
         return [run_group(path, name)]
     directory, selector = _split(name)
-    return [select_configuration(sweep_groups(Path(directory), directory), selector, name)]
+    configurations = sweep_configurations(Path(directory), directory)
+    return [select_configuration(configurations, selector, name)]
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -79,18 +81,31 @@ def _split(name: str) -> tuple[str, str]:
     raise CompareError(f"{name}: {directory} {what} (SWEEP@CONFIG names a configuration)")
 
 
-def sweep_groups(directory: Path, name: str) -> dict[str, Group]:
-    """Configuration id → its group, for every configuration of the sweep in ``directory``
-    (in the order of its table)."""
+@dataclass(frozen=True)
+class SweepConfiguration:
+    """One configuration of a sweep: its id, its label, its runs."""
+
+    id: str
+    label: str
+    group: Group
+
+
+def sweep_configurations(directory: Path, name: str) -> list[SweepConfiguration]:
+    """Every configuration of the sweep in ``directory``, in the order of its table; ``name``
+    is how the sweep was named (its groups are ``name@label``)."""
     table = read_sweep_table(directory)
     metrics = [c for c in table.column_names if c.startswith(METRIC)]
-    groups: dict[str, Group] = {}
+    found: dict[str, SweepConfiguration] = {}
     for row in table.select([*REQUIRED, "reason", *metrics]).to_pylist():
-        group = groups.setdefault(row["config"], Group(f"{name}{SELECT}{row['label']}", []))
-        group.members.append(_member(directory, name, row, metrics))
-    for group in groups.values():
-        check_one_run_per_seed(group)
-    return groups
+        label = row["label"]
+        group = Group(f"{name}{SELECT}{label}", [])
+        configuration = found.setdefault(
+            row["config"], SweepConfiguration(row["config"], label, group)
+        )
+        configuration.group.members.append(_member(directory, name, row, metrics))
+    for configuration in found.values():
+        check_one_run_per_seed(configuration.group)
+    return list(found.values())
 
 
 def read_sweep_table(directory: Path) -> pa.Table:
@@ -127,21 +142,23 @@ def _float(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
 
-def select_configuration(groups: dict[str, Group], selector: str, name: str) -> Group:
+def select_configuration(
+    configurations: list[SweepConfiguration], selector: str, name: str
+) -> Group:
     """The configuration ``selector`` names: a label (spaces optional), an id or an id
     prefix; CompareError with a did-you-mean otherwise."""
     wanted = _squeeze(selector)
-    labels = {config: group.name.rpartition(SELECT)[2] for config, group in groups.items()}
-    for config, label in labels.items():
-        if _squeeze(label) == wanted:
-            return groups[config]
+    for configuration in configurations:
+        if _squeeze(configuration.label) == wanted:
+            return configuration.group
     if len(wanted) >= ID_PREFIX_CHARS:
-        matches = [config for config in groups if config.startswith(wanted)]
+        matches = [c for c in configurations if c.id.startswith(wanted)]
         if len(matches) == 1:
-            return groups[matches[0]]
-    close = difflib.get_close_matches(selector, list(labels.values()), n=1, cutoff=0.5)
+            return matches[0].group
+    labels = [c.label for c in configurations]
+    close = difflib.get_close_matches(selector, labels, n=1, cutoff=0.5)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    shown = [f"{label} ({config})" for config, label in labels.items()]
+    shown = [f"{c.label} ({c.id})" for c in configurations]
     listed = "; ".join(shown[:SHOWN]) + (
         f"; … {len(shown) - SHOWN} more" if len(shown) > SHOWN else ""
     )
