@@ -44,6 +44,7 @@ def compare(
 def _compare(
     groups: tuple[str, ...], metrics: tuple[str, ...], as_json: bool, force: bool, confidence: float
 ) -> None:
+    """Resolve, check, compare, print; a comparison that cannot be made is a user error."""
     from twin.analysis.compare import compare as compare_groups
     from twin.analysis.groups import CompareError
     from twin.cli import console
