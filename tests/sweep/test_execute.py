@@ -12,9 +12,11 @@ import threading
 import time
 
 import pytest
+from click.testing import CliRunner
 from distributed import Client, LocalCluster
 
 from twin.analysis.stats import mean_interval
+from twin.cli import main
 from twin.sweep.catalogue import Catalogue
 from twin.sweep.cluster import SlurmOptions, slurm_cluster
 from twin.sweep.execute import run_points
@@ -176,6 +178,17 @@ def test_a_point_lost_with_a_killed_worker_is_run_again_and_kept_once(client, tm
     assert complete_runs(catalogue) == {p.key: True for p in sweep.points}  # none extra
     again = run_points(sweep.points, client, catalogue, sweep.spec.metrics)
     assert not any(r.ran for r in again.values())
+
+
+def test_the_command_runs_on_a_running_scheduler(client, tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_text(SWEEP.format(horizon="2h", seeds=2))
+    address = client.scheduler.address
+    args = ["sweep", str(path), "--out", str(tmp_path / "out"), "--scheduler", address, "-q"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    statuses = read_results(tmp_path / "out").column("status").to_pylist()
+    assert statuses == ["complete"] * 4
 
 
 def test_a_slurm_cluster_asks_for_what_the_options_say():
