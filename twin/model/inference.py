@@ -29,6 +29,7 @@ import simpy
 from twin.config.errors import ConfigError, ConfigIssue
 from twin.config.schema import Inference, Scenario, Service
 from twin.kernels.batching_bank import ReplicaBank
+from twin.kernels.dealing import REGION_BITS, deal
 from twin.kernels.queueing import (
     N_STATS,
     STAT_BATCH_SUM,
@@ -49,9 +50,6 @@ from twin.model.iteration import IterationModel, ReplicaDoesNotFitError, iterati
 from twin.model.recorder import Recorder
 from twin.model.rng import stream
 from twin.model.topology import Topology
-
-REGION_BITS = 8
-"""Request ids carry their region in the low bits, so completions know where they came from."""
 
 _NO_TIMES = np.zeros(0)
 _NO_IDS = np.zeros(0, dtype=np.int64)
@@ -518,33 +516,33 @@ class ServiceSite:
         active = self.replicas
         n_active = len(active)
         dropped_parts = []
-        if n:
-            prompt = np.maximum(1, np.rint(owner.prompt_sampler(n))).astype(np.int64)
-            output = np.maximum(1, np.rint(owner.output_sampler(n))).astype(np.int64)
-            ids = ((self.next_id + np.arange(n, dtype=np.int64)) << REGION_BITS) | regions
-            self.next_id += n
         if n and n_active:
-            # request i goes to active replica (next_replica + i) % n_active: lay the
-            # indices out replica by replica, so each replica's requests are one slice
+            # request i goes to active replica (next_replica + i) % n_active, each replica's
+            # requests one slice
             first = self.next_replica % n_active
             self.next_replica = (first + n) % n_active
-            rows = -(-(first + n) // n_active)
-            grid = np.arange(rows * n_active, dtype=np.int64).reshape(rows, n_active)
-            order = grid.T.ravel() - first
-            order = order[(order >= 0) & (order < n)]
             assert self.iteration is not None
-            fits = prompt[order] + output[order] <= self.iteration.kv_capacity_tokens
-            if not fits.all():
-                dropped_parts.append(regions[order[~fits]])
-                order = order[fits]
-            counts = np.bincount((order + first) % n_active, minlength=n_active)
-            arrivals, prompt, output = arrivals[order], prompt[order], output[order]
-            ids = ids[order]
+            dealt = deal(
+                arrivals,
+                np.maximum(1, np.rint(owner.prompt_sampler(n))).astype(np.int64),
+                np.maximum(1, np.rint(owner.output_sampler(n))).astype(np.int64),
+                regions,
+                self.next_id,
+                first,
+                n_active,
+                self.iteration.kv_capacity_tokens,
+            )
+            if len(dealt.too_big):
+                dropped_parts.append(dealt.too_big)
+            arrivals, prompt, output, ids, counts = dealt[:5]
         else:
             if n:
+                owner.prompt_sampler(n)  # the token draws of requests with nowhere to go
+                owner.output_sampler(n)
                 dropped_parts.append(regions)  # no active replica: nowhere to go
             counts = np.zeros(n_active, dtype=np.int64)
             arrivals, prompt, output, ids = _NO_TIMES, _NO_IDS, _NO_IDS, _NO_IDS
+        self.next_id += n
         # draining replicas get no new arrivals: they only finish their requests
         replicas = active + self.draining if self.draining else active
         counts = np.concatenate([counts, np.zeros(len(self.draining), dtype=np.int64)])
