@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _scipy_stats
 
 CONFIDENCE = 0.95
 
@@ -63,7 +62,7 @@ def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> In
     if n < 2:
         return Interval(mean, float("nan"), n, confidence)
     spread = float(finite.std(ddof=1))
-    quantile = float(_scipy_stats.t.ppf(0.5 + confidence / 2, df=n - 1))
+    quantile = _t_quantile(0.5 + confidence / 2, n - 1)
     return Interval(mean, quantile * spread / math.sqrt(n), n, confidence)
 
 
@@ -91,10 +90,17 @@ def welch_difference(
     if va + vb == 0:
         return Interval(mean, 0.0, n, confidence)
     df = (va + vb) ** 2 / (va**2 / (left.n - 1) + vb**2 / (right.n - 1))
-    quantile = float(_scipy_stats.t.ppf(0.5 + confidence / 2, df=df))
+    quantile = _t_quantile(0.5 + confidence / 2, df)
     return Interval(mean, quantile * math.sqrt(va + vb), n, confidence)
 
 
 def _variance_of_mean(values: Sequence[float]) -> float:
     finite = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
     return float(finite.var(ddof=1)) / len(finite)
+
+
+def _t_quantile(probability: float, degrees_of_freedom: float) -> float:
+    """Student t's quantile (scipy is imported at the first interval: it costs ~1 s)."""
+    from scipy import stats
+
+    return float(stats.t.ppf(probability, df=degrees_of_freedom))
