@@ -120,6 +120,13 @@ def test_a_grid_path_that_does_not_exist_is_reported_at_its_value(tmp_path):
     assert "no item with id 'nowhere'" in found["zip.sites.nowhere.power_mw[0]"]
 
 
+def test_a_bad_fixed_override_is_reported_at_its_set_path(tmp_path):
+    found = problems(tmp_path, GOOD + "set:\n  telemetry.interval: -5\n")
+    assert "-5: " in found["set.telemetry.interval"]
+    found = problems(tmp_path, GOOD + "set:\n  sites.nowhere.pue: 1.2\n")
+    assert "no item with id 'nowhere'" in found["set.sites.nowhere.pue"]
+
+
 def test_an_unknown_metric_gets_a_did_you_mean(tmp_path):
     found = problems(tmp_path, GOOD.replace("[co2_t]", '[co2_t, "jobs.wait_p95_s[tenant=startp]"]'))
     assert "did you mean 'startup'" in found["metrics[1]"]

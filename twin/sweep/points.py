@@ -70,7 +70,11 @@ def expand(
     """Resolve every configuration of ``spec`` (``checks`` as for ``load_config``) and its
     points; ConfigError listing every grid or zip value that gives an invalid scenario (with
     its path, e.g. ``grid.policies.placement[1]``) and every unknown metric, before any run."""
-    base = _load(spec, [], checks, limits)
+    try:
+        base = _load(spec, [], checks, limits)
+    except TwinUserError as error:  # the scenario, a what-if or a fixed override
+        places = [f"set.{path}" for path, _ in spec.sets]
+        raise ConfigError(_attribute(error, spec.sets, places), spec.source) from None
     try:
         check_metric_names(spec.metrics, base, "metrics")
     except ConfigError as error:
