@@ -8,9 +8,10 @@ the 16 points timed from submission to the last result. Per point:
 
 - ``bare twin run``: ``twin run tiny -q`` as a process (interpreter start-up included): what a
   shell loop over points would cost;
-- ``in worker``: the points' own wall time in the workers (simulate + measure);
-- ``Dask per point``: the 1-worker sweep's time / 16; its excess over ``in worker`` is Dask's
-  overhead per point (scheduling, pickling the scenario, sending the result).
+- ``in worker``: the points' own wall time in the workers (simulate + measure), mean;
+- ``Dask per point``: the 1-worker sweep's time / 16 (median over repeats); its excess over
+  ``in worker`` is Dask's overhead per point (scheduling, pickling the scenario, sending the
+  result back).
 
 The machine is shared: the load average is printed before and after; read the ratios.
 
@@ -123,7 +124,7 @@ def main() -> None:
             )
         print(f"speed-up 2 vs 1 workers: {walls[1] / walls[2]:.2f}x")
         bare = bare_run_s(args.horizon, folder, args.repeats)
-        in_worker = statistics.median(inside)
+        in_worker = statistics.fmean(inside)
         per_point = walls[1] / 16
         print(
             f"per point: bare `twin run` {bare:.3f} s, in worker {in_worker:.3f} s, "
