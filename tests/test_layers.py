@@ -28,6 +28,7 @@ def loaded_modules(statement: str) -> set[str]:
         ("import twin.analysis", {"simpy", "dash", "numba", "twin.model", "twin.config"}),
         ("import twin.analysis.compare", {"simpy", "dash", "numba", "twin.model", "twin.config"}),
         ("import twin.cli", {"simpy", "dash", "pyarrow", "numba", "pydantic", "twin.config"}),
+        ("import twin.sweep.execute, twin.sweep.results", {"dash", "twin.dashboards", "twin.cli"}),
     ],
 )
 def test_imports_stay_in_their_layer(statement, forbidden):
