@@ -3,8 +3,6 @@ traceback), checked before anything runs."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -154,8 +152,7 @@ def test_the_command_reports_a_folder_that_is_not_a_sweep_and_a_missing_summary(
     busy.mkdir()
     (busy / "notes.txt").write_text("mine")
     for args in (["sweep", str(path), "--out", str(busy)], ["sweep", "--summary", str(busy)]):
-        result = subprocess.run(
-            [sys.executable, "-m", "twin", *args], capture_output=True, text=True, cwd=tmp_path
-        )
-        assert result.returncode == 2, result.stderr
-        assert "not a sweep directory" in result.stderr and "Traceback" not in result.stderr
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+        assert "not a sweep directory" in result.output
+    assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"]
