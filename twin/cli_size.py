@@ -15,14 +15,14 @@ from twin.cli_cluster import cluster_options, slurm_options
 
 
 @click.command()
-@click.argument("size_file", type=click.Path(path_type=Path))
+@click.argument("size_file")
 @click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="its directory")
 @cluster_options
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
 @LARGE_INPUT
 @user_errors
 def size(
-    size_file: Path,
+    size_file: str,
     out: Path,
     workers: int | None,
     scheduler: str | None,
@@ -34,6 +34,7 @@ def size(
 ) -> None:
     """Find the least value of SIZE_FILE's parameter in its range at which every target
     holds with the chosen confidence over seeds (exponential bracketing, then bisection).
+    SIZE_FILE is a file or the name of a shipped one (configs/sizing).
 
     Every value tried is a configuration of a sweep in --out DIR (DIR/sweep.arrow, points in
     DIR/points, re-used by a second search); the answer and its evidence are in

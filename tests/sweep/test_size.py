@@ -212,3 +212,20 @@ def test_a_mistake_in_a_sizing_file_is_reported_with_its_path(tmp_path, fields, 
     result = CliRunner().invoke(main, ["size", str(path), "--out", str(tmp_path / "o"), "-q"])
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_the_shipped_sizing_files_are_valid_and_found_by_name():
+    from twin.sweep.size_run import SizeRun
+    from twin.sweep.size_spec import builtin_sizings
+
+    assert "tiny_accelerators" in builtin_sizings()
+    for name in builtin_sizings():
+        spec = read_size(name)
+        assert spec.targets and spec.step > 0
+        SizeRun(spec, None, None).plan([spec.value(spec.low), spec.value(spec.high)])
+
+
+def test_an_unknown_sizing_name_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(main, ["size", "tiny_acelerators", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "tiny_accelerators" in result.output
+    assert "Traceback" not in result.output

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -33,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from twin.config import ConfigError, ConfigIssue, TwinUserError
 from twin.config.errors import shorten
-from twin.config.loader import parse_set_path, read_mapping
+from twin.config.loader import parse_set_path, read_mapping, resolve_source
 from twin.config.units import parse_duration_s
 from twin.config.validate import format_path
 from twin.config.yaml_input import DEFAULT_LIMITS, InputLimits
@@ -138,9 +139,20 @@ class SizeSpec:
         return round(x) if self.integer else float(x)
 
 
-def read_size(path: str | Path, limits: InputLimits = DEFAULT_LIMITS) -> SizeSpec:
-    """Read and check a sizing file; ConfigError listing every problem with its field path."""
-    path = Path(path)
+def builtin_sizings() -> dict[str, Path]:
+    """Name → path of the sizing files shipped with twin (``configs/sizing/*.yaml``)."""
+    root = resources.files("twin.configs").joinpath("sizing")
+    return {
+        entry.name.removesuffix(".yaml"): Path(str(entry))
+        for entry in sorted(root.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".yaml")
+    }
+
+
+def read_size(source: str | Path, limits: InputLimits = DEFAULT_LIMITS) -> SizeSpec:
+    """Read and check a sizing file (or a shipped one's name); ConfigError listing every
+    problem with its field path."""
+    path = resolve_source(source, builtin_sizings(), what="sizing file")
     data = read_mapping(path, "sizing", limits)
     try:
         raw = _SizeFile.model_validate(data)
