@@ -19,7 +19,7 @@ from twin.analysis.stats import mean_interval
 from twin.cli import main
 from twin.sweep.catalogue import Catalogue
 from twin.sweep.cluster import SlurmOptions, slurm_cluster
-from twin.sweep.execute import run_points
+from twin.sweep.execute import KEY_PREFIX, run_points
 from twin.sweep.points import expand
 from twin.sweep.results import read_results, write_results
 from twin.sweep.spec import read_sweep
@@ -148,33 +148,35 @@ def test_a_point_that_cannot_be_written_is_failed_with_its_reason_and_the_rest_r
 
 
 def test_a_point_lost_with_a_killed_worker_is_run_again_and_kept_once(client, tmp_path):
-    sweep = plan(tmp_path, horizon="12d", seeds=4)
+    sweep = plan(tmp_path, horizon="6d", seeds=4)
     catalogue = Catalogue.of_sweep(tmp_path / "out")
     pids = client.run(os.getpid)
-    victim = next(iter(pids.values()))
-    killed = threading.Event()
+    killed: dict[str, str] = {}
+    finished = threading.Event()
 
-    def kill_when_a_point_runs():
+    def kill_a_worker_while_it_writes_a_point():
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not killed.is_set():
-            running = [
-                m
-                for m in map(read_twin_manifest, catalogue.root.glob("*"))
-                if m and m.get("status") != "complete"
-            ]
-            if catalogue.root.is_dir() and running:
-                os.kill(victim, signal.SIGKILL)
-                killed.set()
-            time.sleep(0.01)
+        while time.monotonic() < deadline and not finished.is_set():
+            for worker, keys in client.processing().items():
+                for key in keys:
+                    point = str(key).removeprefix(KEY_PREFIX)
+                    manifest = read_twin_manifest(catalogue.root / point) or {}
+                    if str(manifest.get("reason")).startswith("running"):  # being written
+                        os.kill(pids[worker], signal.SIGKILL)
+                        killed.update(worker=worker, point=point)
+                        return
+            time.sleep(0.005)
 
-    killer = threading.Thread(target=kill_when_a_point_runs)
+    killer = threading.Thread(target=kill_a_worker_while_it_writes_a_point)
     killer.start()
     results = run_points(sweep.points, client, catalogue, sweep.spec.metrics)
+    finished.set()
     killer.join()
-    assert killed.is_set()
-    assert victim not in client.run(os.getpid).values()  # the nanny started a new worker
+    assert killed, "no worker was caught writing a point"
+    assert pids[killed["worker"]] not in client.run(os.getpid).values()  # a new worker
     assert len(results) == len(sweep.points) == 8
     assert all(r.status == "complete" for r in results.values())
+    assert results[killed["point"]].status == "complete"  # the lost point, run elsewhere
     assert complete_runs(catalogue) == {p.key: True for p in sweep.points}  # none extra
     again = run_points(sweep.points, client, catalogue, sweep.spec.metrics)
     assert not any(r.ran for r in again.values())
