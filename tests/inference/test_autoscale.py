@@ -261,7 +261,7 @@ def test_replicas_leaving_lose_no_request(kit, kind: str) -> None:
     np.testing.assert_array_equal(np.cumsum(arrivals - served - dropped), in_system)
     site = model.sites[0]
     if kind == "single":
-        left = len(site.pending_done)
+        left = len(site.pending.done_s)
     else:
         bank = site.bank
         left = sum(bank.n_waiting(r) + bank.n_running(r) for r in (*site.replicas, *site.draining))

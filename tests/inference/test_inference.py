@@ -207,7 +207,7 @@ def test_world_totals_match_the_kernel_state(kit) -> None:
     world = kit.run_world(data)
     assert world.inference is not None
     single, chat = world.inference.services
-    pending = sum(len(site.pending_done) for site in single.sites)
+    pending = sum(len(site.pending.done_s) for site in single.sites)
     assert single.totals["arrivals"] == single.totals["served"] + single.totals["dropped"] + (
         pending
     )

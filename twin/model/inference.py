@@ -29,6 +29,7 @@ import simpy
 from twin.config.errors import ConfigError, ConfigIssue
 from twin.config.schema import Inference, Scenario, Service
 from twin.kernels.batching_bank import ReplicaBank
+from twin.kernels.completions import Pending, complete
 from twin.kernels.dealing import REGION_BITS, deal
 from twin.kernels.queueing import (
     N_STATS,
@@ -340,9 +341,10 @@ class ServiceSite:
         """Active replicas."""
         self.free_at = np.zeros(0)
         self.queue_state = make_queue_state(self.service.max_queue)
-        self.pending_done = np.zeros(0)
-        self.pending_latency = np.zeros(0)
-        self.pending_region = np.zeros(0, dtype=np.int64)
+        self.pending = Pending(np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64))
+        """``single``: requests served and still in service (completing in a later window)."""
+        self.rtt_s = np.ascontiguousarray(owner.rtt[:, column])
+        """Round trip from each region to this site [s]."""
         self.next_id = 0
         self.next_replica = 0
         self.delay_s = 0.0
@@ -413,7 +415,7 @@ class ServiceSite:
         idle = np.flatnonzero(self.free_at <= now)
         if len(idle) < per or self.count == 0:
             return False
-        if self.count == 1 and len(self.pending_done):
+        if self.count == 1 and len(self.pending.done_s):
             return False  # its completions are reported by the next window
         self.free_at = np.delete(self.free_at, idle[:per])
         self.count -= 1
@@ -424,7 +426,7 @@ class ServiceSite:
         if self.fluid is not None:
             return self.fluid.in_system
         if self.service.kind == "single":
-            return len(self.pending_done)
+            return len(self.pending.done_s)
         bank = self.bank
         assert bank is not None
         return sum(bank.n_waiting(r) + bank.n_running(r) for r in (*self.replicas, *self.draining))
@@ -475,35 +477,33 @@ class ServiceSite:
             max_wait=max_wait,
             queue_state=self.queue_state,
         )
-        rtt = owner.rtt[regions, self.column]
-        done = arrivals + wait + service_s
-        self.pending_done = np.concatenate([self.pending_done, done[served]])
-        self.pending_latency = np.concatenate(
-            [self.pending_latency, (wait + service_s + rtt)[served]]
-        )
-        self.pending_region = np.concatenate([self.pending_region, regions[served]])
-        finished = self.pending_done <= end
-        latency = self.pending_latency[finished]
-        finished_regions = self.pending_region[finished]
-        keep = ~finished
-        self.pending_done = self.pending_done[keep]
-        self.pending_latency = self.pending_latency[keep]
-        self.pending_region = self.pending_region[keep]
         slo = self.service.slo.latency_s
-        waits = wait[served]
+        completed = complete(
+            self.pending,
+            arrivals,
+            wait,
+            service_s,
+            served,
+            regions,
+            self.rtt_s,
+            end,
+            slo if slo is not None else math.inf,
+        )
+        self.pending = completed.pending
+        waits = completed.waits_s
         # no arrivals: the wait one arriving now would see (the backlog still queued)
         self.delay_s = (
             float(waits.mean()) if waits.size else max(0.0, float(self.free_at.min()) - end)
         )
-        busy = float(service_s[served].sum()) / (len(self.free_at) * owner.window_s)
+        busy = float(completed.service_s.sum()) / (len(self.free_at) * owner.window_s)
         return WindowResult(
             arrivals=len(arrivals),
-            dropped=int((~served).sum()),
-            dropped_regions=regions[~served],
-            served_regions=finished_regions,
-            latency=latency,
-            missed=latency > slo if slo is not None else np.zeros(len(latency), dtype=bool),
-            in_system=len(self.pending_done),
+            dropped=len(completed.dropped_regions),
+            dropped_regions=completed.dropped_regions,
+            served_regions=completed.regions,
+            latency=completed.latency_s,
+            missed=completed.missed,
+            in_system=len(self.pending.done_s),
             busy=min(1.0, busy),
         )
 
@@ -558,7 +558,7 @@ class ServiceSite:
             ids_done, ttft_raw, tpot, e2e = _NO_IDS, _NO_TIMES, _NO_TIMES, _NO_TIMES
         dropped_regions = np.concatenate(dropped_parts) if dropped_parts else _NO_IDS
         done_regions = ids_done & mask
-        rtt = owner.rtt[done_regions, self.column]
+        rtt = self.rtt_s[done_regions]
         ttft = ttft_raw + rtt
         e2e = e2e + rtt
         slo = self.service.slo
