@@ -9,9 +9,9 @@ the 16 points timed from submission to the last result. Per point:
 - ``bare twin run``: ``twin run tiny -q`` as a process (interpreter start-up included): what a
   shell loop over points would cost;
 - ``in worker``: the points' own wall time in the workers (simulate + measure), mean;
-- ``Dask per point``: the 1-worker sweep's time / 16 (median over repeats); its excess over
-  ``in worker`` is Dask's overhead per point (scheduling, pickling the scenario, sending the
-  result back).
+- ``Dask per point``: the 1-worker sweep's time / 16 (median over repeats); a sweep's time
+  less its points' own, / 16, is Dask's overhead per point (scheduling, pickling the
+  scenario, sending the result back; median over repeats).
 
 The machine is shared: the load average is printed before and after; read the ratios.
 
@@ -107,6 +107,7 @@ def main() -> None:
         folder = Path(temp)
         walls: dict[int, float] = {}
         inside: list[float] = []
+        overheads: list[float] = []
         for workers in (1, 2):
             runs = []
             for repeat in range(args.repeats):
@@ -114,8 +115,9 @@ def main() -> None:
                     workers, args.horizon, folder / f"{workers}-{repeat}"
                 )
                 runs.append(elapsed)
-                if workers == 1:  # alone on the cores: the point's own cost
-                    inside += point_walls
+                if workers == 1:  # one point at a time: the sweep's time is theirs plus Dask's
+                    inside.append(statistics.fmean(point_walls))
+                    overheads.append((elapsed - sum(point_walls)) / 16)
             walls[workers] = statistics.median(runs)
             print(
                 f"{workers} worker{'s' if workers > 1 else ' '}: 16 points in "
@@ -124,14 +126,14 @@ def main() -> None:
             )
         print(f"speed-up 2 vs 1 workers: {walls[1] / walls[2]:.2f}x")
         bare = bare_run_s(args.horizon, folder, args.repeats)
-        in_worker = statistics.fmean(inside)
+        in_worker = statistics.median(inside)
         per_point = walls[1] / 16
         print(
             f"per point: bare `twin run` {bare:.3f} s, in worker {in_worker:.3f} s, "
             f"Dask (1 worker) {per_point:.3f} s"
         )
         print(
-            f"Dask overhead per point: {per_point - in_worker:+.3f} s; "
+            f"Dask overhead per point: {statistics.median(overheads) * 1000:+.0f} ms; "
             f"Dask per point / bare twin run: {per_point / bare:.2f}"
         )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
