@@ -90,7 +90,6 @@ def test_slo_fill_equals_the_python_twin(regions, sites, seed, budget, ties):
 
 
 def test_large_arrays_with_ties_give_the_numpy_twins_percentiles():
-    """Selection finds the entries a sort puts there, for long arrays and many equal ones."""
     rng = np.random.default_rng(5)
     q = np.array([50.0, 95.0, 99.0])
     for n in (1001, 5000, 20000):
