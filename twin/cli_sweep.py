@@ -185,7 +185,7 @@ class _ProgressBar:
             TextColumn("[bold]sweep[/]"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("running {task.fields[running]}, failed {task.fields[failed]}"),
+            TextColumn("done, {task.fields[running]} running, {task.fields[failed]} failed,"),
             TextColumn("ETA"),
             TimeRemainingColumn(),
             console=errors,
