@@ -78,7 +78,8 @@ def sweep(
     large_input: bool,
     **slurm: Any,
 ) -> None:
-    """Run every point (configuration × seed) of SWEEP_FILE into --out DIR, on Dask.
+    """Run every point (configuration × seed) of SWEEP_FILE (a YAML file or a built-in
+    sweep's name, see configs/sweeps) into --out DIR, on Dask.
 
     Each point is an ordinary run directory named by its content address (resolved config,
     seed, twin version): re-running skips finished points and reruns incomplete ones. The
