@@ -59,23 +59,32 @@ def _bank_body(
     new_arr,
     new_prompt,
     new_out,
-    in_start,
+    counts,
     until_s,
-    out_id,
-    out_f,
-    out_drop,
-    out_start,
-    drop_start,
-    done,
-    dropped,
 ):
     """Advance the replicas ``slots`` (bank rows) to ``until_s``: replica ``k`` of the call
-    takes the arrivals ``in_start[k]:in_start[k + 1]`` and writes its completions from
-    ``out_start[k]`` and its drops from ``drop_start[k]``; ``done[k]`` and ``dropped[k]``
-    receive their counts. Then the completions, and the drops, are moved together to the
-    front of their arrays, replica after replica. Semantics of each replica:
-    :func:`twin.kernels.batching_step`."""
-    for k in prange(slots.shape[0]):
+    takes the next ``counts[k]`` arrivals. Returns the completions (ids, and the five float
+    rows of :class:`~twin.kernels.batching_state.BatchingResult`), the drops, and each
+    replica's numbers of completions and drops: the first ``sum(done)`` completions and
+    ``sum(dropped)`` drops of the arrays are those of the replicas, one after the other.
+    Semantics of each replica: :func:`twin.kernels.batching_step`."""
+    n_slots = slots.shape[0]
+    in_start = np.zeros(n_slots + 1, dtype=np.int64)
+    out_start = np.zeros(n_slots + 1, dtype=np.int64)
+    drop_start = np.zeros(n_slots + 1, dtype=np.int64)
+    for j in range(n_slots):
+        slot = slots[j]
+        waiting = scal[slot, _S_WCOUNT]
+        in_start[j + 1] = in_start[j] + counts[j]
+        # completions each can report: running, waiting, new; drops: those not queued yet
+        out_start[j + 1] = out_start[j] + scal[slot, _S_NRUN] + waiting + counts[j]
+        drop_start[j + 1] = drop_start[j] + waiting - scal[slot, _S_WQUEUED] + counts[j]
+    out_id = np.empty(out_start[n_slots], dtype=np.int64)
+    out_f = np.empty((5, out_start[n_slots]))
+    out_drop = np.empty(drop_start[n_slots], dtype=np.int64)
+    done = np.zeros(n_slots, dtype=np.int64)
+    dropped = np.zeros(n_slots, dtype=np.int64)
+    for k in prange(n_slots):
         r = slots[k]
         lo, hi = in_start[k], in_start[k + 1]
         o, d = out_start[k], drop_start[k]
@@ -122,6 +131,7 @@ def _bank_body(
         for i in range(drop_start[k], drop_start[k] + dropped[k]):
             out_drop[d] = out_drop[i]
             d += 1
+    return out_id, out_f, out_drop, done, dropped
 
 
 _bank_kernel = njit(cache=True)(_bank_body)
@@ -238,27 +248,14 @@ class ReplicaBank:
         requests of the (float64 / int64) arrays, which must satisfy the checks of
         :func:`twin.kernels.batching_step` (not repeated here). The completions and drops of
         every slot in one result, slot after slot."""
-        n_slots = len(slots)
         index = np.asarray(slots, dtype=np.int64)
-        in_start = np.zeros(n_slots + 1, dtype=np.int64)
-        np.cumsum(counts, out=in_start[1:])
-        waiting = self.scal[index, _S_WCOUNT]
-        self._reserve_waiting(int((waiting + counts).max()) if n_slots else 0)
-        room = self.scal[index, _S_NRUN] + waiting + counts  # completions each can report
-        out_start = np.zeros(n_slots + 1, dtype=np.int64)
-        np.cumsum(room, out=out_start[1:])
-        drop_start = np.zeros(n_slots + 1, dtype=np.int64)
-        np.cumsum(waiting - self.scal[index, _S_WQUEUED] + counts, out=drop_start[1:])
-        out_id = np.empty(out_start[-1], dtype=np.int64)
-        out_f = np.empty((5, out_start[-1]))
-        out_drop = np.empty(drop_start[-1], dtype=np.int64)
-        done = np.zeros(n_slots, dtype=np.int64)
-        dropped = np.zeros(n_slots, dtype=np.int64)
+        if len(slots):
+            self._reserve_waiting(int((self.scal[index, _S_WCOUNT] + counts).max()))
         p = self.params
         kernel = _bank_kernel
-        if n_slots > 1 and in_start[-1] >= PARALLEL_MIN_REQUESTS:
+        if len(slots) > 1 and len(arrivals) >= PARALLEL_MIN_REQUESTS:  # the same either way
             kernel = _bank_kernel_parallel
-        kernel(
+        out_id, out_f, out_drop, done, dropped = kernel(
             p.mode,
             p.c0,
             p.c_pf,
@@ -281,15 +278,8 @@ class ReplicaBank:
             arrivals,
             prompt,
             output,
-            in_start,
+            np.asarray(counts, dtype=np.int64),
             float(until_s),
-            out_id,
-            out_f,
-            out_drop,
-            out_start,
-            drop_start,
-            done,
-            dropped,
         )
         n, m = int(done.sum()), int(dropped.sum())
         result = BatchingResult(
