@@ -224,6 +224,11 @@ class ReplicaBank:
         """Requests not admitted yet (queued, or pending until the next boundary)."""
         return int(self.scal[slot, _S_WCOUNT])
 
+    def in_system(self, slots: list[int]) -> int:
+        """Requests running or waiting in the replicas ``slots``, together."""
+        held = self.scal[slots]
+        return int(held[:, _S_NRUN].sum() + held[:, _S_WCOUNT].sum())
+
     def n_queued(self, slot: int) -> int:
         """Requests in the waiting queue (taken in, not admitted): what ``max_waiting`` bounds."""
         return int(self.scal[slot, _S_WQUEUED])

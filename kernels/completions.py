@@ -1,9 +1,11 @@
-"""Which requests of a multi-server FCFS site complete by a window's end, compiled.
+"""What a site's completed requests come to in a window, compiled.
 
-The FCFS kernel gives each request of a window its wait; a served request completes at
-arrival + wait + service, possibly after the window's end, so completions are carried
-(pending) until the window they fall in. Called once per ``single`` service × site window:
-one compiled call replaces a dozen numpy gathers, concatenations and masks.
+``single`` services: the FCFS kernel gives each request of a window its wait; a served
+request completes at arrival + wait + service, possibly after the window's end, so
+completions are carried (pending) until the window they fall in (:func:`complete`).
+``llm`` services: the replicas report completions; their regions, latencies with the round
+trip and SLO misses follow (:func:`llm_served`). Called once per service × site window: one
+compiled call replaces a dozen numpy gathers, concatenations and masks.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from typing import NamedTuple
 
 import numpy as np
 from twin.kernels._jit import njit
+
+# ============================================================================================
+# Multi-server FCFS
+# ============================================================================================
 
 
 class Pending(NamedTuple):
@@ -205,4 +211,85 @@ def complete_ref(
         wait[served],
         service_s[served],
         regions[~served],
+    )
+
+
+# ============================================================================================
+# Continuous-batching replicas
+# ============================================================================================
+
+
+class Served(NamedTuple):
+    """The completions of a site's llm replicas in a window, as the requests' regions see them."""
+
+    regions: np.ndarray
+    """Region of each request (the low bits of its id), int64."""
+    ttft_s: np.ndarray
+    """Time to first token, round trip included [s]."""
+    latency_s: np.ndarray
+    """End-to-end latency, round trip included [s]."""
+    missed: np.ndarray
+    """Whether the TTFT or the TPOT exceeds its SLO, bool."""
+
+
+@njit(cache=True)
+def _served_kernel(
+    ids, ttft, tpot, e2e, rtt, mask, ttft_slo, tpot_slo, regions, out_ttft, out_e2e, missed
+):
+    for i in range(ids.shape[0]):
+        region = ids[i] & mask
+        regions[i] = region
+        out_ttft[i] = ttft[i] + rtt[region]
+        out_e2e[i] = e2e[i] + rtt[region]
+        missed[i] = out_ttft[i] > ttft_slo or tpot[i] > tpot_slo  # NaN TPOT never misses
+
+
+def llm_served(
+    ids: np.ndarray,
+    ttft_s: np.ndarray,
+    tpot_s: np.ndarray,
+    e2e_s: np.ndarray,
+    rtt_s: np.ndarray,
+    region_bits: int,
+    ttft_slo_s: float,
+    tpot_slo_s: float,
+) -> Served:
+    """Regions, latencies with the round trip, and SLO misses of completed llm requests.
+
+    Parameters
+    ----------
+    ids : numpy.ndarray of int64, shape (m,)
+        Request ids, the region in their low ``region_bits`` bits.
+    ttft_s, tpot_s, e2e_s : numpy.ndarray of float64, shape (m,)
+        At the replica: time to first token, time per output token (NaN for one token), and
+        end-to-end latency [s].
+    rtt_s : numpy.ndarray of float64, shape (regions,)
+        Round trip from each region to the site [s].
+    ttft_slo_s, tpot_slo_s : float
+        The SLOs [s] (inf: none).
+    """
+    m = ids.shape[0]
+    out = Served(np.empty(m, dtype=np.int64), np.empty(m), np.empty(m), np.empty(m, dtype=np.bool_))
+    mask = (1 << region_bits) - 1
+    _served_kernel(
+        ids, ttft_s, tpot_s, e2e_s, rtt_s, mask, float(ttft_slo_s), float(tpot_slo_s), *out
+    )
+    return out
+
+
+def llm_served_ref(
+    ids: np.ndarray,
+    ttft_s: np.ndarray,
+    tpot_s: np.ndarray,
+    e2e_s: np.ndarray,
+    rtt_s: np.ndarray,
+    region_bits: int,
+    ttft_slo_s: float,
+    tpot_slo_s: float,
+) -> Served:
+    """Plain numpy twin of :func:`llm_served`."""
+    regions = ids & ((1 << region_bits) - 1)
+    ttft = ttft_s + rtt_s[regions]
+    return Served(
+        regions, ttft, e2e_s + rtt_s[regions], (ttft > ttft_slo_s) | (tpot_s > tpot_slo_s)
     )

@@ -81,3 +81,14 @@ def test_a_reused_slot_starts_empty():
     assert again == first
     assert bank.n_running(again) == bank.n_waiting(again) == 0
     assert not bank.stats[again].any() and bank.last_arrival(again) == -math.inf
+
+
+def test_requests_in_system_are_those_running_or_waiting():
+    bank = ReplicaBank(BatchingParams(*PARAMS))
+    slots = [bank.add(), bank.add()]
+    arrivals = np.array([0.0, 0.1, 0.2, 0.0, 0.3])
+    tokens = np.array([10, 10, 10, 10, 10])
+    bank.step(slots, np.array([3, 2]), arrivals, tokens, tokens, np.arange(5), 0.05)
+    each = [bank.n_running(s) + bank.n_waiting(s) for s in slots]
+    assert bank.in_system(slots) == sum(each) and bank.in_system(slots[1:]) == each[1]
+    assert bank.in_system([]) == 0

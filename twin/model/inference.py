@@ -29,7 +29,7 @@ import simpy
 from twin.config.errors import ConfigError, ConfigIssue
 from twin.config.schema import Inference, Scenario, Service
 from twin.kernels.batching_bank import ReplicaBank
-from twin.kernels.completions import Pending, complete
+from twin.kernels.completions import Pending, complete, llm_served
 from twin.kernels.dealing import REGION_BITS, deal
 from twin.kernels.queueing import (
     N_STATS,
@@ -429,7 +429,7 @@ class ServiceSite:
             return len(self.pending.done_s)
         bank = self.bank
         assert bank is not None
-        return sum(bank.n_waiting(r) + bank.n_running(r) for r in (*self.replicas, *self.draining))
+        return bank.in_system(self.replicas + self.draining)
 
     def capacity_rps(self) -> float:
         """Requests/s the active replicas complete when saturated (for routing)."""
@@ -550,30 +550,31 @@ class ServiceSite:
         assert bank is not None
         mask = (1 << REGION_BITS) - 1
         if replicas:
-            done = bank.step(replicas, counts, arrivals, prompt, output, ids, end).result
-            ids_done, ttft_raw, tpot, e2e = done.ids, done.ttft, done.tpot, done.e2e
-            if len(done.dropped_ids):
-                dropped_parts.append(done.dropped_ids & mask)
+            step = bank.step(replicas, counts, arrivals, prompt, output, ids, end).result
+            ids_done, ttft_raw, tpot, e2e = step.ids, step.ttft, step.tpot, step.e2e
+            if len(step.dropped_ids):
+                dropped_parts.append(step.dropped_ids & mask)
         else:
             ids_done, ttft_raw, tpot, e2e = _NO_IDS, _NO_TIMES, _NO_TIMES, _NO_TIMES
         dropped_regions = np.concatenate(dropped_parts) if dropped_parts else _NO_IDS
-        done_regions = ids_done & mask
-        rtt = self.rtt_s[done_regions]
-        ttft = ttft_raw + rtt
-        e2e = e2e + rtt
         slo = self.service.slo
-        missed = np.zeros(len(ids_done), dtype=bool)
-        if slo.ttft_s is not None:
-            missed |= ttft > slo.ttft_s
-        if slo.tpot_s is not None:
-            missed |= tpot > slo.tpot_s  # NaN (one output token) never misses
+        done = llm_served(
+            ids_done,
+            ttft_raw,
+            tpot,
+            e2e,
+            self.rtt_s,
+            REGION_BITS,
+            math.inf if slo.ttft_s is None else slo.ttft_s,
+            math.inf if slo.tpot_s is None else slo.tpot_s,
+        )
         if len(ttft_raw):
             self.delay_s = float(ttft_raw.mean())
         # per-window iteration statistics and requests in the system: one read per replica
         held = len(replicas)
         if held:
             stats = np.add.reduce(bank.stats[replicas]) + self._stats_released
-            in_system = sum(bank.n_running(r) + bank.n_waiting(r) for r in replicas)
+            in_system = bank.in_system(replicas)
         else:
             stats, in_system = self._stats_released.copy(), 0
         delta = stats - self._stats_seen
@@ -583,11 +584,11 @@ class ServiceSite:
             arrivals=n,
             dropped=len(dropped_regions),
             dropped_regions=dropped_regions,
-            served_regions=done_regions,
-            latency=e2e,
-            ttft=ttft,
+            served_regions=done.regions,
+            latency=done.latency_s,
+            ttft=done.ttft_s,
             tpot=tpot,
-            missed=missed,
+            missed=done.missed,
             in_system=in_system,
             mean_batch=delta[STAT_BATCH_SUM] / iterations if iterations else math.nan,
             busy=min(1.0, delta[STAT_BUSY_S] / (held * owner.window_s)) if held else 0.0,
