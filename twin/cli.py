@@ -7,6 +7,7 @@ and ``twin --version`` load no pydantic, SimPy, numba or pyarrow.
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from collections.abc import Callable
@@ -133,6 +134,7 @@ def run(
             from twin.model.world import check_policies
             from twin.simulation import default_run_dir
             from twin.summary_tables import print_summary
+            from twin.trace.reader import open_run
             from twin.trace.summary import summarize
 
             config = load_config(
@@ -143,10 +145,11 @@ def run(
                 _limits(large_input),
             )
             path = out if out is not None else default_run_dir(config)
-            result = _simulate(config, path, overwrite, quiet)
+            written = _simulate(config, path, overwrite, quiet).path
             if not quiet:
-                print_summary(console, summarize(result.open()))
-            console.print(f"run written to [bold]{escape(str(result.path))}[/]")
+                gc.collect()  # the model, let go, before the summary reads the trace
+                print_summary(console, summarize(open_run(written)))
+            console.print(f"run written to [bold]{escape(str(written))}[/]")
         except KeyboardInterrupt as stop:
             name = stop.signal_name if isinstance(stop, RunInterrupted) else "SIGINT"
             errors.print(

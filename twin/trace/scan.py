@@ -3,7 +3,7 @@
 A year's trace holds tens of millions of rows; reading a table whole (decompressed, every
 column) to sum four of them would cost gigabytes. :func:`scan` reads only the columns asked
 for (the IPC reader skips the others' buffers), through buffered reads rather than a memory
-map, in chunks of about a million rows, so what a summary holds stays flat however long the
+map, in chunks of about a quarter of a million rows, so what a summary holds stays flat however long the
 run. :func:`grouped` is a group-by whose aggregates combine across chunks (sums, counts,
 extremes): each chunk is aggregated in Arrow, the partial results are aggregated again.
 """
@@ -21,8 +21,8 @@ from twin.trace.layout import TABLE, part_file
 from twin.trace.schema import TABLES
 from twin.trace.streams import cut_before_schema, whole_batches
 
-CHUNK_ROWS = 1 << 20
-"""Rows per chunk of a scan (about 8 MB per float column)."""
+CHUNK_ROWS = 1 << 18
+"""Rows per chunk of a scan (2 MB per float column; a year of jobs is 18 chunks)."""
 COMBINE = {"sum": "sum", "count": "sum", "max": "max", "min": "min"}
 """How the partial results of each aggregate combine into the whole's."""
 
