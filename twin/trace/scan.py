@@ -3,8 +3,8 @@
 A year's trace holds tens of millions of rows; reading a table whole (decompressed, every
 column) to sum four of them would cost gigabytes. :func:`scan` reads only the columns asked
 for (the IPC reader skips the others' buffers), through buffered reads rather than a memory
-map, in chunks of about a quarter of a million rows, so what a summary holds stays flat however long the
-run. :func:`grouped` is a group-by whose aggregates combine across chunks (sums, counts,
+map, in chunks of a quarter of a million rows, so what a summary holds stays flat however
+long the run. :func:`grouped` is a group-by whose aggregates combine across chunks (sums, counts,
 extremes): each chunk is aggregated in Arrow, the partial results are aggregated again.
 """
 
