@@ -64,9 +64,8 @@ def _bank_body(
 ):
     """Advance the replicas ``slots`` (bank rows) to ``until_s``: replica ``k`` of the call
     takes the next ``counts[k]`` arrivals. Returns the completions (ids, and the five float
-    rows of :class:`~twin.kernels.batching_state.BatchingResult`), the drops, and each
-    replica's numbers of completions and drops: the first ``sum(done)`` completions and
-    ``sum(dropped)`` drops of the arrays are those of the replicas, one after the other.
+    rows of :class:`~twin.kernels.batching_state.BatchingResult`) and the drops of every
+    replica, one replica after the other, and each replica's numbers of them.
     Semantics of each replica: :func:`twin.kernels.batching_step`."""
     n_slots = slots.shape[0]
     in_start = np.zeros(n_slots + 1, dtype=np.int64)
@@ -131,7 +130,7 @@ def _bank_body(
         for i in range(drop_start[k], drop_start[k] + dropped[k]):
             out_drop[d] = out_drop[i]
             d += 1
-    return out_id, out_f, out_drop, done, dropped
+    return out_id[:o], out_f[:, :o], out_drop[:d], done, dropped
 
 
 _bank_kernel = njit(cache=True)(_bank_body)
@@ -286,11 +285,7 @@ class ReplicaBank:
             np.asarray(counts, dtype=np.int64),
             float(until_s),
         )
-        n, m = int(done.sum()), int(dropped.sum())
-        result = BatchingResult(
-            out_id[:n], out_f[0, :n], out_f[1, :n], out_f[2, :n], out_f[3, :n], out_f[4, :n],
-            out_drop[:m],
-        )  # fmt: skip
+        result = BatchingResult(out_id, *out_f, out_drop)
         return BankStep(result, done, dropped)
 
 

@@ -18,6 +18,9 @@ from twin.kernels._jit import njit
 # ============================================================================================
 
 
+_EMPTY = np.zeros(0)
+
+
 @njit(cache=True)
 def _percentiles_kernel(ranked_groups, quantiles_pct, out_ms):
     """``out_ms`` = for each sorted group ``g`` in turn, the ``quantiles_pct[g]`` percentiles
@@ -71,7 +74,7 @@ def percentiles_ms(
     """
     out = np.empty(sum(q.shape[0] for q in quantiles_pct))
     _percentiles_kernel(
-        tuple(np.sort(np.asarray(g, dtype=np.float64)) for g in groups),
+        tuple(np.sort(np.asarray(g, dtype=np.float64)) if len(g) else _EMPTY for g in groups),
         tuple(np.ascontiguousarray(q, dtype=np.float64) for q in quantiles_pct),
         out,
     )
