@@ -10,51 +10,13 @@ from __future__ import annotations
 import gc
 import json
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 
-F = TypeVar("F", bound=Callable[..., Any])
-console = Console()
-errors = Console(stderr=True)
-
-
-def user_errors(command: F) -> F:
-    """Turn user mistakes into exit code 2 with the message alone, and Ctrl-C into 130."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except KeyboardInterrupt:
-            errors.print("interrupted", highlight=False)
-            sys.exit(130)
-        except Exception as error:
-            if not _is_user_error(error):
-                raise
-            errors.print(
-                f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
-            )
-            sys.exit(2)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _is_user_error(error: Exception) -> bool:
-    """A user mistake (bad input, an unreadable run), as opposed to a bug in twin."""
-    from twin.config import TwinUserError
-
-    if isinstance(error, TwinUserError):
-        return True
-    from twin.analysis.metrics import MetricError
-    from twin.trace.reader import RunError  # loads pyarrow: only once something failed
-
-    return isinstance(error, (RunError, MetricError))
+from twin.cli_common import LARGE_INPUT, _limits, console, errors, user_errors
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -81,19 +43,6 @@ def _overrides(horizon: str | None, seed: int | None, sets: tuple[str, ...]) -> 
     if seed is not None:
         overrides.append(f"seed={seed}")
     return overrides
-
-
-LARGE_INPUT = click.option(
-    "--large-input",
-    is_flag=True,
-    help="raise the input limits (file size, nesting, list lengths, run size) 100-fold",
-)
-
-
-def _limits(large_input: bool) -> Any:
-    from twin.config.yaml_input import DEFAULT_LIMITS, LARGE_LIMITS
-
-    return LARGE_LIMITS if large_input else DEFAULT_LIMITS
 
 
 @main.command()
@@ -390,14 +339,10 @@ def dash_command(runs_dir: Path, host: str, port: int, debug: bool) -> None:
     app.run(host=host, port=port, debug=debug, dev_tools_disable_version_check=True)
 
 
-from twin.cli_sweep import sweep as _sweep  # noqa: E402  (a module of its own; it imports this)
+# Commands kept in modules of their own (they import twin.cli_common, not this module).
+from twin.cli_compare import compare as _compare  # noqa: E402
+from twin.cli_size import size as _size  # noqa: E402
+from twin.cli_sweep import sweep as _sweep  # noqa: E402
 
-main.add_command(_sweep)
-
-from twin.cli_compare import compare as _compare  # noqa: E402  (a module of its own)
-
-main.add_command(_compare)
-
-from twin.cli_size import size as _size  # noqa: E402  (a module of its own)
-
-main.add_command(_size)
+for _command in (_sweep, _compare, _size):
+    main.add_command(_command)

@@ -1,5 +1,5 @@
-"""The options of the commands that run points on Dask (``twin sweep``, ``twin size``):
-where the workers run, and where the points are kept."""
+"""What the commands that run points on Dask (``twin sweep``, ``twin size``) share: the
+options saying where the workers run and where the points are kept, and the progress bar."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+
+from twin.cli_common import errors
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -68,3 +70,50 @@ def slurm_options(cluster: str, scheduler: str | None, slurm: dict[str, Any]) ->
     if scheduler is not None and cluster != "local":
         raise TwinUserError("--scheduler and --cluster slurm exclude each other")
     return SlurmOptions(**{k: slurm[k] for k in SLURM_FIELDS}) if cluster == "slurm" else None
+
+
+class PointsProgress:
+    """A progress bar over points on stderr (done / running / failed, ETA); none if quiet."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> Any:
+        if self.quiet:
+            return None
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar = Progress(
+            TextColumn("[bold]sweep[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("done, {task.fields[running]} running, {task.fields[failed]} failed,"),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=errors,
+            transient=True,
+        )
+        self.bar.__enter__()
+        self.task = self.bar.add_task("points", total=None, running=0, failed=0)
+        return self.update
+
+    def update(self, tally: Any) -> None:
+        self.bar.update(
+            self.task,
+            total=tally.total,
+            completed=tally.done + tally.failed,
+            running=tally.running,
+            failed=tally.failed,
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)

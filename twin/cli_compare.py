@@ -7,6 +7,8 @@ import json
 
 import click
 
+from twin.cli_common import console, user_errors
+
 
 @click.command()
 @click.argument("groups", nargs=-1, required=True, metavar="RUN_OR_GROUP...")
@@ -20,6 +22,7 @@ import click
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
     help="level of the confidence intervals",
 )
+@user_errors
 def compare(
     groups: tuple[str, ...],
     metrics: tuple[str, ...],
@@ -36,9 +39,7 @@ def compare(
     where their interval excludes 0, else noise. Runs that differ in horizon, start or twin
     version, or did not complete, are refused unless --force.
     """
-    from twin.cli import user_errors  # at call time: twin.cli imports this module
-
-    user_errors(_compare)(groups, metrics, as_json, force, confidence)
+    _compare(groups, metrics, as_json, force, confidence)
 
 
 def _compare(
@@ -47,7 +48,6 @@ def _compare(
     """Resolve, check, compare, print; a comparison that cannot be made is a user error."""
     from twin.analysis.compare import compare as compare_groups
     from twin.analysis.groups import CompareError
-    from twin.cli import console
     from twin.compare_tables import print_comparison
     from twin.config import TwinUserError
     from twin.sweep.groups import check_names, resolve_groups

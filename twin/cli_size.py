@@ -10,8 +10,8 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from twin.cli import LARGE_INPUT, _limits, console, errors, user_errors
-from twin.cli_cluster import cluster_options, slurm_options
+from twin.cli_cluster import PointsProgress, cluster_options, slurm_options
+from twin.cli_common import LARGE_INPUT, _limits, console, errors, user_errors
 
 
 @click.command()
@@ -41,7 +41,6 @@ def size(
     DIR/size.json. Exit code 0 with an answer, 1 if no value in the range meets the targets,
     130 on Ctrl-C.
     """
-    from twin.cli_sweep import _ProgressBar
     from twin.interrupts import RunInterrupted, stop_signals
     from twin.model.world import check_policies
     from twin.sweep.catalogue import Catalogue
@@ -59,7 +58,7 @@ def size(
     search.plan([spec.value(spec.low), spec.value(spec.high)])  # both ends valid, before Dask
     with stop_signals(exiting=True):
         try:
-            with open_client(workers, scheduler, options) as client, _ProgressBar(quiet) as bar:
+            with open_client(workers, scheduler, options) as client, PointsProgress(quiet) as bar:
                 search.client, search.progress = client, bar
                 answer = search.run(out)
         except SweepInterrupted as stop:

@@ -13,7 +13,8 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from twin.cli import LARGE_INPUT, _limits, console, errors, user_errors
+from twin.cli_cluster import PointsProgress, cluster_options, slurm_options
+from twin.cli_common import LARGE_INPUT, _limits, console, errors, user_errors
 
 
 @click.command()
@@ -26,43 +27,7 @@ from twin.cli import LARGE_INPUT, _limits, console, errors, user_errors
     metavar="DIR",
     help="print the summary of the sweep in DIR (runs nothing)",
 )
-@click.option(
-    "--workers",
-    "-w",
-    type=click.IntRange(min=1),
-    help="local worker processes (default: one per core)",
-)
-@click.option("--scheduler", metavar="ADDRESS", help="use a running Dask scheduler instead")
-@click.option(
-    "--cluster",
-    type=click.Choice(["local", "slurm"]),
-    default="local",
-    show_default=True,
-    help="where the workers run",
-)
-@click.option(
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="SLURM: batch jobs to ask for",
-)
-@click.option(
-    "--cores",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="SLURM: cores (single-threaded workers) per job",
-)
-@click.option("--memory", default="4GB", show_default=True, help="SLURM: memory per job")
-@click.option("--queue", help="SLURM: partition")
-@click.option("--account", help="SLURM: account to charge")
-@click.option("--walltime", help="SLURM: time limit per job, e.g. 01:00:00")
-@click.option(
-    "--catalogue",
-    type=click.Path(path_type=Path),
-    help="keep the points here (shared between sweeps) instead of DIR/points",
-)
+@cluster_options
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar and no summary")
 @LARGE_INPUT
 @user_errors
@@ -86,8 +51,6 @@ def sweep(
     results are in DIR/sweep.arrow; `twin sweep --summary DIR` prints each configuration's
     metrics as mean ± 95% CI over seeds. Exit code 1 if a point failed, 130 on Ctrl-C.
     """
-    from twin.config import TwinUserError
-
     if summary_dir is not None:
         if sweep_file is not None or out is not None:
             raise click.UsageError("--summary DIR takes no sweep file and no --out")
@@ -95,11 +58,8 @@ def sweep(
         return
     if sweep_file is None or out is None:
         raise click.UsageError("expected a sweep file and --out DIR (or --summary DIR)")
-    if scheduler is not None and cluster != "local":
-        raise TwinUserError("--scheduler and --cluster slurm exclude each other")
-    failed = _run(
-        sweep_file, out, workers, scheduler, cluster, catalogue, quiet, large_input, slurm
-    )
+    options = slurm_options(cluster, scheduler, slurm)
+    failed = _run(sweep_file, out, workers, scheduler, options, catalogue, quiet, large_input)
     if not quiet:
         _print_summary(out)
     sys.exit(1 if failed else 0)
@@ -110,17 +70,16 @@ def _run(
     out: Path,
     workers: int | None,
     scheduler: str | None,
-    cluster: str,
+    options: Any,
     shared: Path | None,
     quiet: bool,
     large_input: bool,
-    slurm: dict[str, Any],
 ) -> int:
     """Run the sweep; the number of failed points."""
     from twin.interrupts import RunInterrupted, stop_signals
     from twin.model.world import check_policies
     from twin.sweep.catalogue import Catalogue
-    from twin.sweep.cluster import SlurmOptions, open_client
+    from twin.sweep.cluster import open_client
     from twin.sweep.execute import SweepInterrupted, pending, run_points, settle
     from twin.sweep.points import expand
     from twin.sweep.results import check_sweep_dir, write_results
@@ -130,13 +89,15 @@ def _run(
     limits = _limits(large_input)
     plan = expand(read_sweep(sweep_file, limits), [check_policies], limits)
     catalogue = Catalogue.of_sweep(out, shared)
-    options = SlurmOptions(**slurm) if cluster == "slurm" else None
     with stop_signals(exiting=True):
         try:
             if not pending(plan.points, catalogue):  # nothing to run: no cluster to start
                 results = run_points(plan.points, None, catalogue, plan.spec.metrics)
             else:
-                with open_client(workers, scheduler, options) as client, _ProgressBar(quiet) as bar:
+                with (
+                    open_client(workers, scheduler, options) as client,
+                    PointsProgress(quiet) as bar,
+                ):
                     results = run_points(plan.points, client, catalogue, plan.spec.metrics, bar)
         except SweepInterrupted as stop:
             done = settle(plan.points, catalogue, plan.spec.metrics, stop.results)
@@ -161,53 +122,6 @@ def _run(
     for result in failed[:10]:
         errors.print(f"  failed {result.key}: {escape(str(result.reason))}", highlight=False)
     return len(failed)
-
-
-class _ProgressBar:
-    """A progress bar over points on stderr (done / running / failed, ETA); none if quiet."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self.bar: Any = None
-        self.task: Any = None
-
-    def __enter__(self) -> Any:
-        if self.quiet:
-            return None
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        self.bar = Progress(
-            TextColumn("[bold]sweep[/]"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("done, {task.fields[running]} running, {task.fields[failed]} failed,"),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=errors,
-            transient=True,
-        )
-        self.bar.__enter__()
-        self.task = self.bar.add_task("points", total=None, running=0, failed=0)
-        return self.update
-
-    def update(self, tally: Any) -> None:
-        self.bar.update(
-            self.task,
-            total=tally.total,
-            completed=tally.done + tally.failed,
-            running=tally.running,
-            failed=tally.failed,
-        )
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
 
 
 def _print_summary(sweep_dir: Path) -> None:

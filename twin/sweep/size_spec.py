@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -38,7 +37,7 @@ from twin.config.loader import parse_set_path, read_mapping, resolve_source
 from twin.config.units import parse_duration_s
 from twin.config.validate import format_path
 from twin.config.yaml_input import DEFAULT_LIMITS, InputLimits
-from twin.sweep.spec import OWN_FIELDS, SweepSpec, _scenario_source, _whatif_source
+from twin.sweep.spec import OWN_FIELDS, SweepSpec, _scenario_source, _whatif_source, shipped
 
 _TARGET = re.compile(r"^\s*(?P<metric>\S+)\s*(?P<op><=|>=)\s*(?P<value>\S+)\s*$")
 MAX_STEPS = 10_000
@@ -141,12 +140,7 @@ class SizeSpec:
 
 def builtin_sizings() -> dict[str, Path]:
     """Name → path of the sizing files shipped with twin (``configs/sizing/*.yaml``)."""
-    root = resources.files("twin.configs").joinpath("sizing")
-    return {
-        entry.name.removesuffix(".yaml"): Path(str(entry))
-        for entry in sorted(root.iterdir(), key=lambda e: e.name)
-        if entry.name.endswith(".yaml")
-    }
+    return shipped("sizing")
 
 
 def read_size(source: str | Path, limits: InputLimits = DEFAULT_LIMITS) -> SizeSpec:

@@ -142,14 +142,19 @@ def assignment(path: str, value: Any) -> str:
     return f"{path}={yaml_text(value)}"
 
 
-def builtin_sweeps() -> dict[str, Path]:
-    """Name → path of the sweeps shipped with twin (``configs/sweeps/*.yaml``)."""
-    root = resources.files("twin.configs").joinpath("sweeps")
+def shipped(folder: str) -> dict[str, Path]:
+    """Name → path of the YAML files shipped with twin in ``configs/<folder>/``."""
+    root = resources.files("twin.configs").joinpath(folder)
     return {
         entry.name.removesuffix(".yaml"): Path(str(entry))
         for entry in sorted(root.iterdir(), key=lambda e: e.name)
         if entry.name.endswith(".yaml")
     }
+
+
+def builtin_sweeps() -> dict[str, Path]:
+    """Name → path of the sweeps shipped with twin (``configs/sweeps/*.yaml``)."""
+    return shipped("sweeps")
 
 
 def read_sweep(source: str | Path, limits: InputLimits = DEFAULT_LIMITS) -> SweepSpec:
