@@ -13,7 +13,9 @@ the 16 points timed from submission to the last result. Per point:
   less its points' own, / 16, is Dask's overhead per point (scheduling, pickling the
   scenario, sending the result back; median over repeats).
 
-The machine is shared: the load average is printed before and after; read the ratios.
+The machine is shared: the load average is printed before and after; read the ratios. On a
+loaded machine the speed-up understates what Dask does (the points themselves slow down);
+the share of the 2-worker sweep's wall time both workers spent running points does not.
 
 Run: ``python benchmarks/bench_sweep.py [--horizon 20d] [--repeats 3] [--quick]``.
 """
@@ -108,6 +110,7 @@ def main() -> None:
         walls: dict[int, float] = {}
         inside: list[float] = []
         overheads: list[float] = []
+        busy: list[float] = []
         for workers in (1, 2):
             runs = []
             for repeat in range(args.repeats):
@@ -118,6 +121,8 @@ def main() -> None:
                 if workers == 1:  # one point at a time: the sweep's time is theirs plus Dask's
                     inside.append(statistics.fmean(point_walls))
                     overheads.append((elapsed - sum(point_walls)) / 16)
+                else:  # how much of the sweep both workers were running points
+                    busy.append(sum(point_walls) / (elapsed * workers))
             walls[workers] = statistics.median(runs)
             print(
                 f"{workers} worker{'s' if workers > 1 else ' '}: 16 points in "
@@ -125,6 +130,10 @@ def main() -> None:
                 f"{16 * 60 / walls[workers]:6.1f} points/min"
             )
         print(f"speed-up 2 vs 1 workers: {walls[1] / walls[2]:.2f}x")
+        print(
+            f"2 workers busy {100 * statistics.median(busy):.0f}% of the sweep's wall time "
+            "(points' own time / (wall × 2): what the speed-up would be, ×2, on idle cores)"
+        )
         bare = bare_run_s(args.horizon, folder, args.repeats)
         in_worker = statistics.median(inside)
         per_point = walls[1] / 16
