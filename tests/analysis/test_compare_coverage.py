@@ -23,13 +23,13 @@ of the 50 pairs of identical groups was told apart.)
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from queueing_theory import erlang_c_mean_wait, mmc_factory
 
 from twin.analysis import measure
 from twin.analysis.compare import NOISE, PAIRED, UNPAIRED, compare
@@ -48,60 +48,17 @@ SEEDS_PER_SWEEP = 5
 METRIC = "jobs.wait_mean_s"
 
 
-def erlang_c(c: int, offered: float) -> float:
-    """Probability that an arrival waits in M/M/c with offered load ``offered`` = λ/μ < c
-    (Erlang's C formula; Gross & Harris, *Fundamentals of Queueing Theory*, §2.3)."""
-    head = sum(offered**k / math.factorial(k) for k in range(c))
-    tail = offered**c / math.factorial(c) * c / (c - offered)
-    return tail / (head + tail)
-
-
-def mean_wait_s(c: int, lam: float, mean_s: float) -> float:
-    """Stationary mean wait in queue of M/M/c: C(c, λ/μ) / (cμ − λ)."""
-    return erlang_c(c, lam * mean_s) / (c / mean_s - lam)
-
-
-TRUE_WAIT_S = mean_wait_s(C, LAMBDA_PER_S, MEAN_S)
+TRUE_WAIT_S = erlang_c_mean_wait(C, LAMBDA_PER_S, MEAN_S)
 
 
 def test_the_reference_formula():
     """M/M/1: W = ρ/(μ − λ); M/M/2 at ρ = 0.5: C = 1/3, so W = (1/3)/(2μ − λ) = 20 s here."""
-    assert mean_wait_s(1, 0.5, 1.0) == pytest.approx(0.5 / 0.5)
+    assert erlang_c_mean_wait(1, 0.5, 1.0) == pytest.approx(0.5 / 0.5)
     assert pytest.approx(20.0) == TRUE_WAIT_S
 
 
 def mmc(seed: int, servers: int = C) -> dict[str, Any]:
-    stop = JOBS / LAMBDA_PER_S
-    return {
-        "name": "mmc",
-        "start": "2026-01-01",
-        "horizon": stop + 200 * MEAN_S,
-        "seed": seed,
-        "accelerators": {"X": {"tdp_w": 500, "bf16_tflops": 1, "memory_gb": 1}},
-        "sites": [
-            {
-                "id": "s",
-                "lat": 0,
-                "lon": 0,
-                "pools": [{"accelerator": "X", "count": servers}],
-                "power_mw": 10.0,
-                "carbon_gco2_per_kwh": 100,
-                "price_eur_per_mwh": 50,
-            }
-        ],
-        "tenants": {"t": {"share": 1}},
-        "workloads": {
-            "training": {
-                "arrivals_per_day": LAMBDA_PER_S * 86400,
-                "accelerators": {"dist": "constant", "value": 1},
-                "duration_s": {"dist": "exponential", "mean": MEAN_S},
-                "walltime_factor": 1.0,
-                "stop_after": stop,
-            }
-        },
-        "policies": {"scheduler": "fcfs", "placement": "least_loaded"},
-        "telemetry": {"interval": stop},
-    }
+    return mmc_factory(seed, servers, LAMBDA_PER_S, MEAN_S, JOBS / LAMBDA_PER_S)
 
 
 def run_sweep(folder: Path, sweep: int) -> Path:
@@ -170,7 +127,7 @@ def test_paired_intervals_contain_the_erlang_c_difference_and_are_narrower(sweep
     the unpaired interval on the same runs (the runs' correlation is about 0.87; the median
     ratio is only about 1.2 because the c = 2 runs' noise dominates, which pairing cannot
     cancel). Measured: 91 of 100, median ratio 1.19."""
-    true = mean_wait_s(C + 1, LAMBDA_PER_S, MEAN_S) - TRUE_WAIT_S
+    true = erlang_c_mean_wait(C + 1, LAMBDA_PER_S, MEAN_S) - TRUE_WAIT_S
     covered, ratios = 0, []
     for sweep in sweeps:
         groups = [run_group(sweep / "c2"), run_group(sweep / "c3")]

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from queueing_theory import erlang_c
 
 import twin.model.inference as inference
 
@@ -41,13 +42,6 @@ MEAN_S = 0.02
 LAMBDA = RHO * C / MEAN_S  # 140 requests/s
 HORIZON_S = 4 * 3600.0  # about 2 million requests
 WINDOW_S = 30.0
-
-
-def erlang_c(c: int, offered: float) -> float:
-    """Probability that an arrival waits in M/M/c with offered load ``offered`` = λ/μ < c."""
-    head = sum(offered**k / math.factorial(k) for k in range(c))
-    tail = offered**c / math.factorial(c) * c / (c - offered)
-    return tail / (head + tail)
 
 
 def sojourn_survival(t: float) -> float:

@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 from click.testing import CliRunner
+from queueing_theory import erlang_c
 
 from twin.analysis.stats import mean_interval
 from twin.cli import main
@@ -42,13 +43,6 @@ workloads:
         replicas: {{north: 1}}
 """
 PARAMETER = "workloads.inference.services.embed.replicas.north"
-
-
-def erlang_c(servers: int, load: float) -> float:
-    """P(an arrival waits) in M/M/c with offered load ``load`` Erlangs."""
-    terms = sum(load**k / math.factorial(k) for k in range(servers))
-    last = load**servers / math.factorial(servers) * servers / (servers - load)
-    return last / (terms + last)
 
 
 def attainment(servers: int) -> float:

@@ -19,13 +19,13 @@ probability-of-waiting tolerance (2 %) about 4. (Measured on the model, pairs of
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
 import pytest
+from queueing_theory import erlang_c, erlang_c_mean_wait, mmc_factory
 
 from twin.config import validate_scenario
 from twin.model.world import World
@@ -42,18 +42,6 @@ SEEDS = (11, 12)
 WARMUP_FRACTION = 0.01
 
 
-def erlang_c(c: int, offered: float) -> float:
-    """Probability that an arrival waits in M/M/c with offered load ``offered`` = λ/μ < c."""
-    head = sum(offered**k / math.factorial(k) for k in range(c))
-    tail = offered**c / math.factorial(c) * c / (c - offered)
-    return tail / (head + tail)
-
-
-def erlang_c_mean_wait(c: int, lam: float, mean_s: float) -> float:
-    """Stationary mean wait in queue of M/M/c: C(c, a) / (c μ − λ)."""
-    return erlang_c(c, lam * mean_s) / (c / mean_s - lam)
-
-
 def test_erlang_c_formula_against_known_values() -> None:
     """The reference itself: M/M/1 gives P(wait) = ρ, and a textbook M/M/2 value."""
     assert erlang_c(1, 0.6) == pytest.approx(0.6)
@@ -64,37 +52,7 @@ def test_erlang_c_formula_against_known_values() -> None:
 
 def mmc_scenario(seed: int, jobs: int) -> dict[str, Any]:
     """An M/M/c factory fed until ``jobs`` expected arrivals, then drained."""
-    stop = jobs / LAMBDA_PER_S
-    return {
-        "name": "mmc",
-        "start": "2026-01-01",
-        "horizon": stop + 200 * MEAN_S,
-        "seed": seed,
-        "accelerators": {"X": {"tdp_w": 500, "bf16_tflops": 1, "memory_gb": 1}},
-        "sites": [
-            {
-                "id": "s",
-                "lat": 0,
-                "lon": 0,
-                "pools": [{"accelerator": "X", "count": C}],
-                "power_mw": 10.0,
-                "carbon_gco2_per_kwh": 100,
-                "price_eur_per_mwh": 50,
-            }
-        ],
-        "tenants": {"t": {"share": 1}},
-        "workloads": {
-            "training": {
-                "arrivals_per_day": LAMBDA_PER_S * 86400,
-                "accelerators": {"dist": "constant", "value": 1},
-                "duration_s": {"dist": "exponential", "mean": MEAN_S},
-                "walltime_factor": 1.0,
-                "stop_after": stop,
-            }
-        },
-        "policies": {"scheduler": "fcfs", "placement": "least_loaded"},
-        "telemetry": {"interval": stop},
-    }
+    return mmc_factory(seed, C, LAMBDA_PER_S, MEAN_S, jobs / LAMBDA_PER_S)
 
 
 def run_replication(seed: int) -> dict[str, np.ndarray]:
