@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from twin.config.schema import Choice, Constant, Empirical, Exponential, LogNormal, Uniform
+from twin.config.schema_base import Choice, Constant, Empirical, Exponential, LogNormal, Uniform
 from twin.model.distributions import BLOCK, WeightedIndex, make_sampler, one_by_one, uniforms
 from twin.model.rng import stream
 

@@ -28,7 +28,8 @@ from pydantic import BaseModel
 
 from twin.config.errors import ConfigError, ConfigIssue, TwinUserError, shorten
 from twin.config.samples import SampleFileError, read_samples
-from twin.config.schema import Empirical, Scenario
+from twin.config.schema import Scenario
+from twin.config.schema_base import Empirical
 from twin.config.validate import Check, format_path, validate_scenario
 from twin.config.yaml_input import DEFAULT_LIMITS, InputLimits, parse_yaml, read_yaml_file
 

@@ -11,137 +11,25 @@ are checked in :mod:`twin.config.validate`, and the size of the run a scenario a
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    WithJsonSchema,
+from pydantic import BeforeValidator, Field, WithJsonSchema
+
+from twin.config.schema_base import (
+    MAX_POOL,
+    Distribution,
+    Duration,
+    Fraction,
+    HourlyProfile,
+    Identifier,
+    Name,
+    StrictModel,
+    Text,
+    Timestamp,
+    Weight,
 )
-
-from twin.config.units import MAX_DURATION_S, parse_duration_s, parse_timestamp
-
-# ---------------------------------------------------------------- building blocks
-
-
-class StrictModel(BaseModel):
-    """Base of every config model: unknown keys are errors; validated configs are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-Duration = Annotated[
-    float,
-    BeforeValidator(parse_duration_s),
-    Field(ge=0, le=MAX_DURATION_S),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "number", "minimum": 0, "maximum": MAX_DURATION_S},
-                {
-                    "type": "string",
-                    "pattern": r"^\s*[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?\s*(s|m|min|h|d|w)?\s*$",
-                },
-            ],
-            "description": "a duration: seconds, or a string such as 7d, 12h, 30m (≤ 10 years)",
-        }
-    ),
-]
-"""Seconds; accepts ``7d``, ``12h``, ``30m``, ``90s`` or a number; at most 10 years."""
-
-
-def _as_utc(value: dt.datetime) -> dt.datetime:
-    """Naive date-times are UTC; aware ones are converted to UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
-
-
-Timestamp = Annotated[
-    dt.datetime,
-    BeforeValidator(parse_timestamp),
-    AfterValidator(_as_utc),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "format": "date-time",
-            "description": "an ISO date or date-time (UTC unless it says otherwise)",
-        }
-    ),
-]
-"""An ISO date or date-time between 1900 and 2200; naive values are taken as UTC."""
-
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]+$", min_length=1, max_length=64)]
-Name = Annotated[str, Field(max_length=200)]
-Text = Annotated[str, Field(max_length=10_000)]
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-Weight = Annotated[float, Field(ge=0, le=1e12)]
-"""A relative weight or share (non-negative, finite)."""
-Sample = Annotated[float, Field(ge=-1e15, le=1e15)]
-"""A value a distribution produces or is bounded by (finite, |x| ≤ 1e15)."""
-MAX_POOL = 10_000_000
-"""The most accelerators of one pool, and so of one job."""
-HourlyProfile = Annotated[
-    list[Annotated[float, Field(ge=0, le=1e5)]], Field(min_length=24, max_length=24)
-]
-"""24 values, one per hour of the day (UTC), for carbon intensity or price."""
-
-# ---------------------------------------------------------------- distributions
-
-
-class _Clipped(StrictModel):
-    min: Sample | None = Field(None, description="samples below are raised to this value")
-    max: Sample | None = Field(None, description="samples above are lowered to this value")
-
-
-class Constant(_Clipped):
-    dist: Literal["constant"]
-    value: Sample
-
-
-class Exponential(_Clipped):
-    dist: Literal["exponential"]
-    mean: float = Field(gt=0, le=1e15)
-
-
-class LogNormal(_Clipped):
-    dist: Literal["lognormal"]
-    median: float = Field(gt=0, le=1e15)
-    sigma: float = Field(gt=0, le=10, description="standard deviation of the log")
-
-
-class Uniform(_Clipped):
-    dist: Literal["uniform"]
-    low: Sample
-    high: Sample
-
-
-class Choice(_Clipped):
-    dist: Literal["choice"]
-    values: list[Sample] = Field(min_length=1, max_length=100_000)
-    weights: list[Weight] | None = Field(
-        None, description="relative weights, same length as values; default equal"
-    )
-
-
-class Empirical(_Clipped):
-    dist: Literal["empirical"]
-    file: str = Field(
-        description="CSV(.gz) of samples: 'builtin:NAME' for a packaged trace, or a path "
-        "relative to the config file"
-    )
-    column: Name | None = Field(None, description="column to sample; default the first")
-    scale: float = Field(1.0, gt=0, le=1e12, description="multiplier applied to every sample")
-
-
-Distribution = Annotated[
-    Constant | Exponential | LogNormal | Uniform | Choice | Empirical,
-    Field(discriminator="dist"),
-]
+from twin.config.schema_faults import Faults
+from twin.config.units import MAX_DURATION_S, parse_duration_s
 
 # ---------------------------------------------------------------- hardware and sites
 
@@ -240,6 +128,32 @@ class TenantClass(StrictModel):
     weight: float = Field(1.0, gt=0, le=1e12, description="fair-share weight")
 
 
+def _interval_or_rule(value: object) -> object:
+    """A checkpoint interval: ``young_daly``, or a duration of at least a minute."""
+    if value == "young_daly":
+        return value
+    seconds = parse_duration_s(value)
+    if not 60.0 <= seconds <= MAX_DURATION_S:
+        raise ValueError(f"expected young_daly or a duration of at least 1 minute, got {value!r}")
+    return seconds
+
+
+CheckpointInterval = Annotated[
+    float | Literal["young_daly"],
+    BeforeValidator(_interval_or_rule),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 60, "maximum": MAX_DURATION_S},
+                {"type": "string"},
+            ],
+            "description": "young_daly, or a duration of at least 1 minute (30m, 2h, seconds)",
+        }
+    ),
+]
+"""Compute seconds between checkpoints, or ``young_daly`` (each job picks τ = √(2CM))."""
+
+
 class Training(StrictModel):
     """Training and batch jobs arriving as a (diurnally modulated) Poisson process."""
 
@@ -291,8 +205,17 @@ class Training(StrictModel):
     checkpoint_gb: Distribution | None = Field(
         None, description="checkpoint size; replicated to a second site every interval"
     )
-    checkpoint_interval: Duration | None = Field(
-        None, ge=60, description="time between checkpoints of a running job (≥ 1 minute)"
+    checkpoint_interval: CheckpointInterval | None = Field(
+        None,
+        description="compute time between checkpoints of a running job (≥ 1 minute), or "
+        "young_daly: √(2 · C · M) from the checkpoint's cost C and the job's MTBF M",
+    )
+    checkpoint_write_gbps: float | None = Field(
+        None,
+        gt=0,
+        le=1e7,
+        description="storage write bandwidth of one job, GB/s: a checkpoint stalls the job "
+        "checkpoint_gb / this; default no stall",
     )
 
 
@@ -518,6 +441,7 @@ class Scenario(StrictModel):
     policies: Policies = Field(default_factory=Policies, description="policy names")
     network: Network = Field(default_factory=Network, description="network model")
     telemetry: Telemetry = Field(default_factory=Telemetry, description="sampling")
+    faults: Faults = Field(default_factory=Faults, description="what breaks, and how often")
 
     def site(self, site_id: str) -> Site:
         """The site with this id (KeyError if absent)."""

@@ -16,8 +16,10 @@ from pydantic import BaseModel, ValidationError
 
 from twin.config.budget import check_budget
 from twin.config.errors import ConfigError, ConfigIssue, shorten
+from twin.config.raw_checks import check_distribution, dicts, known
 from twin.config.schema import Scenario
 from twin.config.units import parse_duration_s
+from twin.config.validate_faults import check_faults
 from twin.config.yaml_input import DEFAULT_LIMITS, InputLimits
 
 _DISTRIBUTION_TAGS = {"constant", "exponential", "lognormal", "uniform", "choice", "empirical"}
@@ -198,8 +200,8 @@ def _unique(issues: list[ConfigIssue]) -> list[ConfigIssue]:
 def cross_check(data: dict[str, Any]) -> list[ConfigIssue]:
     """Every reference in the raw scenario points at something that exists; ids are unique."""
     issues: list[ConfigIssue] = []
-    sites = _dicts(data.get("sites"))
-    pops = _dicts(data.get("pops"))
+    sites = dicts(data.get("sites"))
+    pops = dicts(data.get("pops"))
     site_ids = [str(site.get("id")) for _, site in sites]
     node_ids = site_ids + [str(pop.get("id")) for _, pop in pops]
     for node_id, count in Counter(node_ids).items():
@@ -209,22 +211,22 @@ def cross_check(data: dict[str, Any]) -> list[ConfigIssue]:
         list(data.get("accelerators") or {}) if isinstance(data.get("accelerators"), dict) else []
     )
     for i, site in sites:
-        for j, pool in _dicts(site.get("pools")):
+        for j, pool in dicts(site.get("pools")):
             kind = pool.get("accelerator")
             if kind is not None and kind not in catalogue:
                 issues.append(
                     ConfigIssue(
                         f"sites[{i}].pools[{j}].accelerator",
-                        f"unknown accelerator {kind!r}; {_known(catalogue)}",
+                        f"unknown accelerator {kind!r}; {known(catalogue)}",
                     )
                 )
     seen_ends: dict[tuple[str, str], int] = {}
-    for i, link in _dicts(data.get("links")):
+    for i, link in dicts(data.get("links")):
         for end in ("a", "b"):
             node = link.get(end)
             if node is not None and str(node) not in node_ids:
                 issues.append(
-                    ConfigIssue(f"links[{i}].{end}", f"unknown node {node!r}; {_known(node_ids)}")
+                    ConfigIssue(f"links[{i}].{end}", f"unknown node {node!r}; {known(node_ids)}")
                 )
         if link.get("a") is not None and link.get("a") == link.get("b"):
             issues.append(ConfigIssue(f"links[{i}]", f"a link from {link['a']!r} to itself"))
@@ -251,15 +253,10 @@ def cross_check(data: dict[str, Any]) -> list[ConfigIssue]:
         issues += _check_inference(inference, site_ids, catalogue)
     transfers = workloads.get("transfers") if isinstance(workloads, dict) else None
     if isinstance(transfers, dict):
-        issues += _check_transfers(transfers, site_ids, bool(_dicts(data.get("links"))))
+        issues += _check_transfers(transfers, site_ids, bool(dicts(data.get("links"))))
     issues += _check_interval(data)
+    issues += check_faults(data, sites, catalogue)
     return issues
-
-
-def _dicts(items: Any) -> list[tuple[int, dict[str, Any]]]:
-    if not isinstance(items, list):
-        return []
-    return [(i, item) for i, item in enumerate(items) if isinstance(item, dict)]
 
 
 def _check_interval(data: dict[str, Any]) -> list[ConfigIssue]:
@@ -291,12 +288,12 @@ def _check_training(
     issues: list[ConfigIssue] = []
     base = "workloads.training"
     references = (("tenant_mix", tenants, "tenant class"), ("dataset_origins", site_ids, "site"))
-    for key, known, what in references:
+    for key, names, what in references:
         mapping = training.get(key)
         for name in mapping if isinstance(mapping, dict) else ():
-            if name not in known:
+            if name not in names:
                 issues.append(
-                    ConfigIssue(f"{base}.{key}.{name}", f"unknown {what}; {_known(known)}")
+                    ConfigIssue(f"{base}.{key}.{name}", f"unknown {what}; {known(names)}")
                 )
     kinds = training.get("accelerator_types")
     for k, kind in enumerate(kinds if isinstance(kinds, list) else []):
@@ -304,18 +301,37 @@ def _check_training(
             issues.append(
                 ConfigIssue(
                     f"{base}.accelerator_types[{k}]",
-                    f"unknown accelerator {kind!r}; {_known(catalogue)}",
+                    f"unknown accelerator {kind!r}; {known(catalogue)}",
                 )
             )
     for name in ("accelerators", "duration_s", "dataset_gb", "patience_s", "checkpoint_gb"):
         dist = training.get(name)
         if isinstance(dist, dict):
-            issues += _check_distribution(f"{base}.{name}", dist)
+            issues += check_distribution(f"{base}.{name}", dist)
     if (training.get("checkpoint_gb") is None) != (training.get("checkpoint_interval") is None):
         issues.append(
             ConfigIssue(
                 f"{base}.checkpoint_interval",
                 "checkpoint_gb and checkpoint_interval go together: give both or neither",
+            )
+        )
+    if training.get("checkpoint_write_gbps") is not None and training.get("checkpoint_gb") is None:
+        issues.append(
+            ConfigIssue(
+                f"{base}.checkpoint_write_gbps",
+                "a checkpoint write bandwidth needs checkpoints: give checkpoint_gb and "
+                "checkpoint_interval too",
+            )
+        )
+    if (
+        training.get("checkpoint_interval") == "young_daly"
+        and training.get("checkpoint_write_gbps") is None
+    ):
+        issues.append(
+            ConfigIssue(
+                f"{base}.checkpoint_interval",
+                "young_daly needs the checkpoint's cost: give checkpoint_write_gbps (the "
+                "storage bandwidth a checkpoint is written at)",
             )
         )
     return issues
@@ -333,10 +349,10 @@ def _check_transfers(
         for name in mapping if isinstance(mapping, dict) else ():
             if name not in site_ids:
                 issues.append(
-                    ConfigIssue(f"{base}.{key}.{name}", f"unknown site; {_known(site_ids)}")
+                    ConfigIssue(f"{base}.{key}.{name}", f"unknown site; {known(site_ids)}")
                 )
     if isinstance(transfers.get("size_gb"), dict):
-        issues += _check_distribution(f"{base}.size_gb", transfers["size_gb"])
+        issues += check_distribution(f"{base}.size_gb", transfers["size_gb"])
     return issues
 
 
@@ -345,7 +361,7 @@ def _check_inference(
 ) -> list[ConfigIssue]:
     base = "workloads.inference"
     issues: list[ConfigIssue] = []
-    regions = _dicts(inference.get("regions"))
+    regions = dicts(inference.get("regions"))
     for region_id, count in Counter(str(r.get("id")) for _, r in regions).items():
         if count > 1:
             issues.append(ConfigIssue(f"{base}.regions", f"id {region_id!r} is used {count} times"))
@@ -365,7 +381,7 @@ def _check_inference(
                 "hour > 0 (omit it for the default profile)",
             )
         )
-    services = _dicts(inference.get("services"))
+    services = dicts(inference.get("services"))
     for service_id, count in Counter(str(s.get("id")) for _, s in services).items():
         if count > 1:
             issues.append(
@@ -377,7 +393,7 @@ def _check_inference(
         for site_id in replicas if isinstance(replicas, dict) else ():
             if site_id not in site_ids:
                 issues.append(
-                    ConfigIssue(f"{path}.replicas.{site_id}", f"unknown site; {_known(site_ids)}")
+                    ConfigIssue(f"{path}.replicas.{site_id}", f"unknown site; {known(site_ids)}")
                 )
         kinds = service.get("accelerator_types")
         for k, kind in enumerate(kinds if isinstance(kinds, list) else []):
@@ -385,7 +401,7 @@ def _check_inference(
                 issues.append(
                     ConfigIssue(
                         f"{path}.accelerator_types[{k}]",
-                        f"unknown accelerator {kind!r}; {_known(catalogue)}",
+                        f"unknown accelerator {kind!r}; {known(catalogue)}",
                     )
                 )
         if not replicas and not isinstance(service.get("autoscale"), dict):
@@ -444,41 +460,5 @@ def _check_inference(
                 )
         for key in ("service_s", "prompt_tokens", "output_tokens"):
             if isinstance(service.get(key), dict):
-                issues += _check_distribution(f"{path}.{key}", service[key])
+                issues += check_distribution(f"{path}.{key}", service[key])
     return issues
-
-
-def _check_distribution(path: str, dist: dict[str, Any]) -> list[ConfigIssue]:
-    issues: list[ConfigIssue] = []
-
-    def number(key: str) -> float | None:
-        value = dist.get(key)
-        return (
-            float(value)
-            if isinstance(value, (int, float)) and not isinstance(value, bool)
-            else None
-        )
-
-    low, high = number("low"), number("high")
-    if dist.get("dist") == "uniform" and low is not None and high is not None and high < low:
-        issues.append(ConfigIssue(f"{path}.high", f"must be >= low ({low:g}), got {high:g}"))
-    values, weights = dist.get("values"), dist.get("weights")
-    if isinstance(values, list) and isinstance(weights, list):
-        if len(weights) != len(values):
-            issues.append(
-                ConfigIssue(
-                    f"{path}.weights",
-                    f"must have one weight per value ({len(values)}), got {len(weights)}",
-                )
-            )
-        elif all(isinstance(w, (int, float)) for w in weights) and sum(weights) <= 0:
-            issues.append(ConfigIssue(f"{path}.weights", "must not all be zero"))
-    lowest, highest = number("min"), number("max")
-    if lowest is not None and highest is not None and highest < lowest:
-        issues.append(ConfigIssue(f"{path}.max", f"must be >= min ({lowest:g}), got {highest:g}"))
-    return issues
-
-
-def _known(names: list[str], limit: int = 12) -> str:
-    shown = ", ".join(names[:limit]) + (", …" if len(names) > limit else "")
-    return f"known: {shown}" if names else "none are defined"

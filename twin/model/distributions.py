@@ -9,7 +9,7 @@ import numpy as np
 
 from twin.config.loader import sample_file
 from twin.config.samples import read_samples
-from twin.config.schema import Choice, Constant, Empirical, Exponential, LogNormal, Uniform
+from twin.config.schema_base import Choice, Constant, Empirical, Exponential, LogNormal, Uniform
 
 Sampler = Callable[[int], np.ndarray]
 """``sample(n)`` returns ``n`` float64 draws."""
