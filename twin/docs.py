@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import inspect
 import re
 import sys
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 
 from twin.config import schema as config_schema
 from twin.config.budget import WorkBounds
+from twin.config.schema_base import Constant
 from twin.config.units import format_duration
 from twin.config.yaml_input import DEFAULT_LIMITS, LARGE_LIMITS
 from twin.sweep.table import FIXED, METRIC, PARAM
@@ -49,6 +51,7 @@ def config_reference() -> str:
         ("`sites[].pools[]`", config_schema.Pool),
         ("`pops[]`", config_schema.Pop),
         ("`links[]`", config_schema.Link),
+        ("`links[].capacity_schedule[]`", config_schema.CapacityStep),
         ("`tenants.<class>`", config_schema.TenantClass),
         ("`workloads.training`", config_schema.Training),
         ("`workloads.transfers`", config_schema.BulkTransfers),
@@ -179,6 +182,8 @@ def _type_name(annotation: typing.Any) -> str:
         if typing.get_origin(base) in (typing.Union, types.UnionType):
             return "distribution"
         return _type_name(base)
+    if origin is typing.Literal:
+        return " or ".join(str(value) for value in typing.get_args(annotation))
     if origin in (typing.Union, types.UnionType):
         names = [_type_name(a) for a in typing.get_args(annotation) if a is not type(None)]
         return " or ".join(dict.fromkeys(names))
@@ -188,7 +193,7 @@ def _type_name(annotation: typing.Any) -> str:
         return "list"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "mapping"
-    if annotation is config_schema.dt.datetime:
+    if annotation is datetime.datetime:
         return "date-time"
     if annotation is typing.Any:
         return "any"
@@ -198,9 +203,7 @@ def _type_name(annotation: typing.Any) -> str:
 def _is_distribution(annotation: typing.Any) -> bool:
     args = typing.get_args(annotation)
     inner = [typing.get_args(a)[0] if typing.get_origin(a) is typing.Annotated else a for a in args]
-    return config_schema.Constant in inner or any(
-        _is_distribution(a) for a in inner if a is not annotation
-    )
+    return Constant in inner or any(_is_distribution(a) for a in inner if a is not annotation)
 
 
 def sweep_reference() -> str:

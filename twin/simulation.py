@@ -107,6 +107,8 @@ def _tables(scenario: Scenario) -> tuple[str, ...]:
     inference = scenario.workloads.inference
     if inference is not None and inference.enabled:
         tables += ("inference", "inference_regions")
+    if scenario.faults.any:
+        tables += ("faults",)
     return tables
 
 

@@ -100,6 +100,13 @@ class Pop(StrictModel):
     lon: float = Field(ge=-180, le=180, description="longitude, degrees")
 
 
+class CapacityStep(StrictModel):
+    """From ``at`` (after the scenario start) on, a link has this capacity."""
+
+    at: Duration = Field(description="when the capacity changes, after the start")
+    capacity_gbps: float = Field(gt=0, le=1e7, description="the new capacity, Gbps")
+
+
 class Link(StrictModel):
     """A network link between two nodes (sites or PoPs)."""
 
@@ -116,6 +123,15 @@ class Link(StrictModel):
         None, gt=0, le=100_000, description="fibre length; default great-circle × 1.3"
     )
     directed: bool = Field(False, description="capacity only from a to b")
+    duplex: bool = Field(
+        True,
+        description="false: one channel both directions share (half duplex; not with directed)",
+    )
+    capacity_schedule: list[CapacityStep] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="capacity changes over time: [{at, capacity_gbps}], in order of at",
+    )
 
 
 # ---------------------------------------------------------------- demand
@@ -402,6 +418,17 @@ class Network(StrictModel):
     )
     stage_datasets: bool = Field(
         True, description="jobs placed away from their dataset wait for it to be copied"
+    )
+    routing: Literal["latency", "km", "hops"] = Field(
+        "latency",
+        description="route metric (ties: fewest hops, then the smallest node-id sequence)",
+    )
+    sharing: Literal["maxmin", "rtt_weighted"] = Field(
+        "maxmin",
+        description="bandwidth sharing: max-min fair, or weighted by 1 / round-trip time",
+    )
+    tcp_window_bytes: float | None = Field(
+        None, gt=0, le=1e12, description="per-flow TCP window: rate ≤ window / RTT; default none"
     )
 
 

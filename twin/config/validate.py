@@ -243,6 +243,7 @@ def cross_check(data: dict[str, Any]) -> list[ConfigIssue]:
             )
         for direction in directions:
             seen_ends.setdefault(direction, i)
+        issues += _check_link_options(i, link)
     workloads = data.get("workloads")
     training = workloads.get("training") if isinstance(workloads, dict) else None
     if isinstance(training, dict):
@@ -256,6 +257,34 @@ def cross_check(data: dict[str, Any]) -> list[ConfigIssue]:
         issues += _check_transfers(transfers, site_ids, bool(dicts(data.get("links"))))
     issues += _check_interval(data)
     issues += check_faults(data, sites, catalogue)
+    return issues
+
+
+def _check_link_options(i: int, link: dict[str, Any]) -> list[ConfigIssue]:
+    """A half-duplex link is not directed; a capacity schedule is in order of time."""
+    issues = []
+    if link.get("duplex") is False and link.get("directed") is True:
+        issues.append(
+            ConfigIssue(
+                f"links[{i}].duplex",
+                "a directed link has one direction: duplex false (both directions sharing "
+                "one channel) needs directed false",
+            )
+        )
+    previous: float | None = None
+    for j, step in dicts(link.get("capacity_schedule")):
+        try:
+            at = parse_duration_s(step.get("at"))
+        except (TypeError, ValueError):
+            continue
+        if previous is not None and at <= previous:
+            issues.append(
+                ConfigIssue(
+                    f"links[{i}].capacity_schedule[{j}].at",
+                    f"steps must be in increasing order of at: {at:g} s comes after {previous:g} s",
+                )
+            )
+        previous = at
     return issues
 
 

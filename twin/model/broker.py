@@ -150,6 +150,7 @@ class Broker:
         self._choice, self._order = _FAST_CHOICES.get(placement, (None, None))
         for factory in factories:
             factory.open_listeners.append(self._site_opening)
+            factory.down_listeners.append(self._site_opening)
 
     def _site_opening(self, factory: Factory) -> None:
         self._open.clear()
@@ -187,6 +188,15 @@ class Broker:
 
     def submit(self, job: Job) -> None:
         self.recorder.event(self.env.now, "submit", job=job.id, value=job.accelerators)
+        self._place(job)
+
+    def place_again(self, job: Job) -> None:
+        """A job queued at (or interrupted by) a site that went down: placed anew among the
+        sites that are up, or held until one is."""
+        self.recorder.event(self.env.now, "move", site=job.site, job=job.id, value=job.accelerators)
+        self._place(job)
+
+    def _place(self, job: Job) -> None:
         data = self.data
         if data is None or data.connected:  # every candidate can get the job's data
             candidates = self.candidates(job)
@@ -211,7 +221,7 @@ class Broker:
         """A factory opened: place the jobs that were waiting for one."""
         held, self.held = self.held, []
         for job in held:
-            self.submit(job)
+            self._place(job)
 
     def reject(self, job: Job, reason: str) -> None:
         job.state = JobState.REJECTED

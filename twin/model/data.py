@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import simpy
 
 from twin.model.factory import Factory
-from twin.model.job import Job, JobState
+from twin.model.job import Job
 from twin.model.network import Network
 
 GB = 1e9
@@ -31,8 +31,19 @@ class DataMobility:
         self.cached: set[tuple[int, str]] = set()
         """(catalogue dataset, site) pairs already copied: later jobs there need no staging."""
         self._copying: dict[tuple[int, str], simpy.Event] = {}
-        self.connected = all(network.reachable(a.id, b.id) for a in factories for b in factories)
-        """Whether every site can reach every other (then no placement needs a route check)."""
+        self.connected = self._all_connected()
+        """Whether every site can reach every other (then no placement needs a route check);
+        recomputed, with the replicas, whenever a link is cut, restored or changes."""
+        network.topology_listeners.append(self._topology_changed)
+
+    def _all_connected(self) -> bool:
+        network, factories = self.network, self.factories
+        return all(network.reachable(a.id, b.id) for a in factories for b in factories)
+
+    def _topology_changed(self) -> None:
+        """Live routes: forget the replica order and check connectivity again."""
+        self._replicas.clear()
+        self.connected = self._all_connected()
 
     def needs_staging(self, job: Job, factory: Factory) -> bool:
         return (
@@ -76,16 +87,19 @@ class DataMobility:
         self.cached.add(key)
 
     def job_started(self, job: Job, factory: Factory) -> None:
-        """Replicate the job's checkpoints to a second site every interval while it runs."""
-        interval = job.checkpoint_interval_s
-        if job.checkpoint_gb > 0 and interval is not None and interval < job.run_s:
-            self.env.process(self._checkpoints(job, factory, interval))
+        """Replicate the job's checkpoints to a second site as each completes in this run."""
+        segment = job.segment
+        if job.checkpoint_gb > 0 and segment is not None and segment.checkpoints:
+            self.env.process(self._checkpoints(job, factory, segment.checkpoint_ends_s()))
 
-    def _checkpoints(self, job: Job, factory: Factory, interval: float) -> Iterator[simpy.Event]:
-        for _ in range(int(job.run_s // interval)):
-            yield self.env.timeout(interval)
-            if job.state is not JobState.RUNNING:
-                return
+    def _checkpoints(
+        self, job: Job, factory: Factory, ends_s: list[float]
+    ) -> Iterator[simpy.Event]:
+        token, started_s = job.run_token, self.env.now
+        for end_s in ends_s:
+            yield self.env.timeout(max(0.0, started_s + end_s - self.env.now))
+            if job.run_token != token:
+                return  # the run was interrupted before this checkpoint completed
             replica = self.replica_for(factory)
             if replica is not None:
                 self.network.send(
@@ -93,7 +107,8 @@ class DataMobility:
                 )
 
     def replica_for(self, factory: Factory) -> Factory | None:
-        """The open site nearest (by route latency) to ``factory``, other than itself."""
+        """The open site nearest (by route latency) to ``factory``, other than itself,
+        among those it has a route to now."""
         replicas = self._replicas.get(factory.id)
         if replicas is None:
             reachable = [

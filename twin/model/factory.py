@@ -10,6 +10,7 @@ boundaries when carbon intensity or price follow an hourly profile.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -18,6 +19,7 @@ import simpy
 
 from twin.config.schema import Accelerator, Site
 from twin.model.calendar import Calendar
+from twin.model.checkpointing import Progress, completed, interrupted, young_daly_interval_s
 from twin.model.job import Job, JobState
 from twin.model.recorder import Recorder
 
@@ -27,6 +29,18 @@ if TYPE_CHECKING:
 
 class StartListener(Protocol):
     def job_started(self, job: Job, factory: Factory) -> None: ...
+
+
+class FailureSource(Protocol):
+    """What a factory asks of the fault model (:class:`twin.model.faults.FaultModel`)."""
+
+    def failure_rate_per_s(self, accelerator: str) -> float: ...
+
+    def time_to_failure_s(self, job: Job) -> float: ...
+
+    def restart_overhead_s(self) -> float: ...
+
+    def accelerator_failed(self, job: Job, factory: Factory, pool: Pool, lost_s: float) -> None: ...
 
 
 J_PER_MWH = 3.6e9
@@ -52,14 +66,18 @@ class Pool:
     """Most accelerators one job can hold here: pool size, or fewer if the power cap binds."""
     waiting: int = 0
     """Accelerators asked for by jobs queued or staging for this pool."""
+    broken: int = 0
+    """Accelerators out of service until repaired (neither free nor busy)."""
+    spares: int = 0
+    """Hot spares left to replace a failed accelerator at once."""
 
     def load(self) -> float:
-        """Accelerators busy or waited for, per accelerator of the pool."""
+        """Accelerators busy, broken or waited for, per accelerator of the pool."""
         return (self.total - self.free + self.waiting) / self.total
 
     @property
     def busy(self) -> int:
-        return self.total - self.free
+        return self.total - self.free - self.broken
 
 
 class EnergyMeter:
@@ -164,6 +182,18 @@ class Factory:
         self.staging_accelerators = 0
         self.start_listeners: list[StartListener] = []
         self.open_listeners: list[Callable[[Factory], None]] = []
+        """Called when the site opens, and again whenever it comes back from an outage."""
+        self.down_listeners: list[Callable[[Factory], None]] = []
+        """Called when the site goes down (an outage)."""
+        self.faults: FailureSource | None = None
+        self.move_when_down: Callable[[Job], None] | None = None
+        """Where jobs queued at (or interrupted by) an outage of this site go, if they move
+        rather than wait for it (the broker places them again)."""
+        self.outages = 0
+        """Outages under way here (they may overlap: the site is down while any is)."""
+        self.down_s = 0.0
+        """Time it was down, before the current outage."""
+        self._down_since = 0.0
         self.reserved_accelerators = 0
         """Accelerators held by standing reservations (inference replicas)."""
         self.running: dict[int, Job] = {}
@@ -254,6 +284,11 @@ class Factory:
         job.site = self.id
         job.accelerator = pool.accelerator
         job.speed = pool.spec.speed
+        if job.checkpoint_young_daly:
+            rate = self.faults.failure_rate_per_s(pool.accelerator) if self.faults else 0.0
+            mtbf_s = 1.0 / (job.accelerators * rate) if rate > 0 else math.inf
+            interval = young_daly_interval_s(job.checkpoint_cost_s, mtbf_s)
+            job.checkpoint_interval_s = None if interval == math.inf else max(60.0, interval)
         pool.waiting += job.accelerators
         self.recorder.event(self.env.now, "place", site=self.id, job=job.id, value=job.accelerators)
         if data_ready is None:
@@ -273,6 +308,11 @@ class Factory:
         self._enqueue(job)
 
     def _enqueue(self, job: Job) -> None:
+        if not self.online and self.outages > 0 and self.move_when_down is not None:
+            self.pools[job.accelerator].waiting -= job.accelerators
+            job.state = JobState.SUBMITTED
+            self.move_when_down(job)  # its data arrived at a site that went down meanwhile
+            return
         job.state = JobState.QUEUED
         self.queue.append(job)
         self.queued_accelerators += job.accelerators
@@ -281,7 +321,9 @@ class Factory:
         self.scheduler.on_submit(self, job)
 
     def start(self, job: Job) -> None:
-        """Start a queued job now (the scheduler has checked :meth:`fits_now`)."""
+        """Start a queued job now (the scheduler has checked :meth:`fits_now`): it runs its
+        plan (:meth:`Job.plan`) unless an accelerator failure or an outage interrupts it."""
+        now = self.env.now
         pool = self.pools[job.accelerator]
         pool.free -= job.accelerators
         pool.waiting -= job.accelerators
@@ -290,16 +332,32 @@ class Factory:
         self.queue.remove(job)
         self.queued_accelerators -= job.accelerators
         job.state = JobState.RUNNING
-        job.start_s = self.env.now
+        if job.start_s is None:
+            job.start_s = now
+        segment = job.plan()
+        job.segment = segment
+        job.segment_start_s = now
+        job.run_token += 1
+        token = job.run_token
+        job.planned_end_s = now + job.walltime_left_s
         self.running[job.id] = job
         self.running_by_tenant.setdefault(job.tenant, {})[job.id] = job
-        bisect.insort(self.running_ends, (job.start_s + job.walltime_s, job.id, job))
-        self.recorder.event(self.env.now, "start", site=self.id, job=job.id, value=job.accelerators)
-        self.env.timeout(job.run_s).callbacks.append(lambda _: self._finish(job))
+        bisect.insort(self.running_ends, (job.planned_end_s, job.id, job))
+        self.recorder.event(now, "start", site=self.id, job=job.id, value=job.accelerators)
+        failure_in_s = math.inf if self.faults is None else self.faults.time_to_failure_s(job)
+        if failure_in_s < segment.duration_s:
+            self.env.timeout(failure_in_s).callbacks.append(
+                lambda _: self._accelerator_failed(job, token)
+            )
+        else:
+            self.env.timeout(segment.duration_s).callbacks.append(
+                lambda _: self._finish(job, token)
+            )
         for listener in self.start_listeners:
             listener.job_started(job, self)
 
-    def _finish(self, job: Job) -> None:
+    def _end_run(self, job: Job, progress: Progress) -> Pool:
+        """Take a running job off its accelerators, booking where its run's time went."""
         pool = self.pools[job.accelerator]
         pool.free += job.accelerators
         self.busy_accelerators -= job.accelerators
@@ -307,39 +365,179 @@ class Factory:
         del self.running[job.id]
         del self.running_by_tenant[job.tenant][job.id]
         ends = self.running_ends
-        del ends[bisect.bisect_left(ends, (job.start_s + job.walltime_s, job.id))]  # type: ignore[operator]
+        del ends[bisect.bisect_left(ends, (job.planned_end_s, job.id))]  # type: ignore[operator]
+        job.busy_s += self.env.now - job.segment_start_s
+        job.useful_s += progress.useful_s
+        job.lost_work_s += progress.lost_s
+        job.checkpoint_s += progress.checkpoint_s
+        job.restart_s += progress.restart_s
+        job.saved_work_s += progress.useful_s * job.speed
+        job.run_token += 1
+        job.segment = None
+        self._charge(job, pool, job.segment_start_s, self.env.now)
+        return pool
+
+    def _finish(self, job: Job, token: int) -> None:
+        if job.run_token != token:
+            return  # that run was interrupted
+        assert job.segment is not None
+        self._end_run(job, completed(job.segment))
+        job.saved_work_s = job.target_work_s
         job.end_s = self.env.now
         job.state = JobState.FAILED if job.fail_fraction is not None else JobState.COMPLETED
-        self._charge(job, pool)
         self.recorder.event(
             self.env.now, job.state.value, site=self.id, job=job.id, value=job.accelerators
         )
         self.recorder.job_ended(job)
         self.scheduler.on_release(self)
 
+    # ------------------------------------------------------------ faults
+
+    def _accelerator_failed(self, job: Job, token: int) -> None:
+        if job.run_token != token:
+            return
+        pool, progress = self.interrupt(job, "accelerator_failure")
+        assert self.faults is not None
+        self.faults.accelerator_failed(job, self, pool, progress.lost_s)
+        self.scheduler.on_release(self)
+
+    def interrupt(self, job: Job, cause: str) -> tuple[Pool, Progress]:
+        """Stop a running job: it keeps the work of its last completed checkpoint, pays a
+        restart overhead at its next start, and goes back to the front of this site's queue
+        (the next to get a reservation), or to the broker if the site is down and jobs
+        move. The caller lets the scheduler act afterwards."""
+        assert job.segment is not None
+        progress = interrupted(job.segment, self.env.now - job.segment_start_s)
+        pool = self._end_run(job, progress)
+        job.restarts += 1
+        job.restart_overhead_s = self.faults.restart_overhead_s() if self.faults else 0.0
+        self.recorder.event(
+            self.env.now, f"interrupt_{cause}", site=self.id, job=job.id, value=progress.lost_s
+        )
+        self._requeue(job, pool, front=True)
+        return pool, progress
+
+    def _requeue(self, job: Job, pool: Pool, front: bool) -> None:
+        """Back in this queue (no new patience timer), or to the broker when down and moving."""
+        if not self.online and self.move_when_down is not None:
+            job.state = JobState.SUBMITTED
+            self.move_when_down(job)
+            return
+        pool.waiting += job.accelerators
+        job.state = JobState.QUEUED
+        if front:
+            self.queue.insert(0, job)
+        else:
+            self.queue.append(job)
+        self.queued_accelerators += job.accelerators
+
+    def break_accelerator(self, pool: Pool) -> bool:
+        """One accelerator of ``pool`` fails: a spare takes its place if one is left (True),
+        else it is out of service until :meth:`repair` (False)."""
+        if pool.spares > 0:
+            pool.spares -= 1
+            return True
+        pool.free -= 1
+        pool.broken += 1
+        return False
+
+    def repair(self, pool: Pool, spare: bool) -> None:
+        """A failed accelerator is back: as a spare again, or in service."""
+        if spare:
+            pool.spares += 1
+            return
+        pool.broken -= 1
+        pool.free += 1
+        self.scheduler.on_release(self)
+
+    def go_down(self) -> list[Job]:
+        """An outage begins (or another one while down): running jobs are interrupted,
+        queued ones move to the broker if jobs move; the site draws no power. Returns the
+        jobs it interrupted."""
+        self.outages += 1
+        if self.outages > 1 or not self.online:
+            return []
+        self.online = False
+        self._down_since = self.env.now
+        for listener in self.down_listeners:  # the broker stops placing here first
+            listener(self)
+        hit = sorted(self.running.values(), key=lambda job: job.id)
+        for job in hit:
+            self.interrupt(job, "site_outage")
+        if self.move_when_down is not None:
+            queued, self.queue = self.queue, []
+            for job in queued:
+                self.queued_accelerators -= job.accelerators
+                self.pools[job.accelerator].waiting -= job.accelerators
+                job.state = JobState.SUBMITTED
+                self.move_when_down(job)
+        self._power_changed()
+        self.recorder.event(self.env.now, "site_down", site=self.id, value=len(hit))
+        return hit
+
+    def come_back(self) -> None:
+        """An outage ends; the site is up again when no other outage holds it down."""
+        self.outages -= 1
+        if self.outages > 0 or self.online:
+            return
+        self.down_s += self.env.now - self._down_since
+        self.online = True
+        self._power_changed()
+        self.recorder.event(self.env.now, "site_up", site=self.id, value=self.total_accelerators)
+        for listener in self.open_listeners:
+            listener(self)
+        self.scheduler.on_release(self)
+
+    def close_books(self) -> None:
+        """The run ends: book the runs still going up to now (their compute so far counts as
+        useful: nothing interrupted it), without ending them."""
+        now = self.env.now
+        for job in self.running.values():
+            assert job.segment is not None
+            progress = interrupted(job.segment, now - job.segment_start_s)
+            job.busy_s += now - job.segment_start_s
+            job.useful_s += progress.useful_s + progress.lost_s
+            job.checkpoint_s += progress.checkpoint_s
+            job.restart_s += progress.restart_s
+            job.segment_start_s = now
+            job.segment = None
+
+    def downtime_s(self, now: float) -> float:
+        """Time it was down up to ``now`` (the current outage included)."""
+        current = now - self._down_since if self.outages > 0 and not self.online else 0.0
+        return self.down_s + current
+
     def _power_changed(self) -> None:
-        """Recompute power from the pools (no drift from running sums) and meter the change."""
+        """Recompute power from the pools (no drift from running sums) and meter the change.
+        A site that is down (an outage) draws nothing."""
+        if not self.online and self.outages > 0:
+            self.power_w = 0.0
+            self.meter.update(self.env.now, 0.0, 0)
+            return
         pools = self._pool_list
         if len(pools) == 1:  # sum() of one float is that float
             pool = pools[0]
-            busy_extra = (pool.total - pool.free) * pool.busy_extra_w
+            busy_extra = (pool.total - pool.free - pool.broken) * pool.busy_extra_w
         else:
-            busy_extra = sum([(pool.total - pool.free) * pool.busy_extra_w for pool in pools])
+            busy_extra = sum(
+                [(pool.total - pool.free - pool.broken) * pool.busy_extra_w for pool in pools]
+            )
         self.power_w = self.idle_w + busy_extra
         self.meter.update(self.env.now, self.power_w, self.busy_accelerators)
 
-    def _charge(self, job: Job, pool: Pool) -> None:
-        """Energy, CO2 and cost of the job's accelerators over its run."""
-        assert job.start_s is not None and job.end_s is not None
+    def _charge(self, job: Job, pool: Pool, start_s: float, end_s: float) -> None:
+        """Add the energy, CO2 and cost of the job's accelerators over one of its runs."""
         power_w = job.accelerators * pool.busy_facility_w
-        job.energy_mwh = power_w * (job.end_s - job.start_s) / J_PER_MWH
-        carbon = self.calendar.integral(self.site.carbon_gco2_per_kwh, job.start_s, job.end_s)
-        price = self.calendar.integral(self.site.price_eur_per_mwh, job.start_s, job.end_s)
-        job.co2_t = power_w / J_PER_KWH * carbon / 1e6
-        job.cost_eur = power_w / J_PER_MWH * price
+        job.energy_mwh += power_w * (end_s - start_s) / J_PER_MWH
+        carbon = self.calendar.integral(self.site.carbon_gco2_per_kwh, start_s, end_s)
+        price = self.calendar.integral(self.site.price_eur_per_mwh, start_s, end_s)
+        job.co2_t += power_w / J_PER_KWH * carbon / 1e6
+        job.cost_eur += power_w / J_PER_MWH * price
 
     def _lose_patience(self, job: Job) -> None:
-        if job.state is not JobState.QUEUED:
+        """Patience counts from the job's first queueing at this site (an outage that
+        moves it elsewhere starts the count again there)."""
+        if job.state is not JobState.QUEUED or job.site != self.id or job.restarts:
             return
         self.queue.remove(job)
         self.queued_accelerators -= job.accelerators

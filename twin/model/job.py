@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
+
+from twin.model.checkpointing import Segment
 
 
 class JobState(str, Enum):
@@ -47,6 +50,11 @@ class Job:
     allowed_types: tuple[str, ...] | None = None
     checkpoint_gb: float = 0.0
     checkpoint_interval_s: float | None = None
+    """Compute between checkpoints (None: none; for ``young_daly`` set when it starts)."""
+    checkpoint_young_daly: bool = False
+    """Whether the interval is Young's √(2CM) for the accelerators it runs on."""
+    checkpoint_cost_s: float = 0.0
+    """The stall of one checkpoint (its size over the storage write bandwidth)."""
 
     state: JobState = JobState.SUBMITTED
     reason: str | None = None
@@ -62,17 +70,86 @@ class Job:
     energy_mwh: float = 0.0
     co2_t: float = 0.0
     cost_eur: float = 0.0
+    # under faults: the work its checkpoints kept, and where its accelerators' time went
+    saved_work_s: float = 0.0
+    """Reference work (speed-1.0 seconds) kept by completed checkpoints of earlier runs."""
+    restarts: int = 0
+    """Times it was interrupted (by an accelerator failure or a site outage) and requeued."""
+    restart_overhead_s: float = 0.0
+    """What its next start pays before it progresses (set when it is interrupted)."""
+    busy_s: float = 0.0
+    """Wall time it held its accelerators, over all its runs."""
+    useful_s: float = 0.0
+    """Of ``busy_s``: compute that counted."""
+    lost_work_s: float = 0.0
+    """Of ``busy_s``: compute lost to interruptions (since the last checkpoint)."""
+    checkpoint_s: float = 0.0
+    """Of ``busy_s``: stalled writing checkpoints."""
+    restart_s: float = 0.0
+    """Of ``busy_s``: restart overheads."""
+    segment: Segment | None = None
+    """The plan of its current run (while running)."""
+    segment_start_s: float = 0.0
+    run_token: int = 0
+    """Counts its runs, so that a timer of an interrupted run can tell it is stale."""
+    planned_end_s: float = 0.0
+    """When its current run must end at the latest (start + planned time × walltime
+    factor): what backfilling reservations plan with."""
+
+    @property
+    def target_work_s(self) -> float:
+        """Reference work until it ends (shorter than ``work_s`` if it fails part-way)."""
+        return self.work_s * self.fail_fraction if self.fail_fraction is not None else self.work_s
+
+    @property
+    def compute_left_s(self) -> float:
+        """Wall seconds of compute left on its accelerator."""
+        return max(0.0, self.target_work_s - self.saved_work_s) / self.speed
 
     @property
     def run_s(self) -> float:
-        """How long it runs once started on its accelerator (shorter if it fails)."""
-        full = self.work_s / self.speed
-        return full * self.fail_fraction if self.fail_fraction is not None else full
+        """How long it runs once started on its accelerator, if nothing interrupts it
+        (restart overhead and checkpoint stalls included; shorter if it fails)."""
+        return self.plan().duration_s
+
+    def plan(self, as_requested: bool = False) -> Segment:
+        """Its run from a start now on its accelerator, if nothing interrupts it; with
+        ``as_requested``, the run of all its remaining work as its owner asked for it
+        (what schedulers know: not that it will fail part-way)."""
+        interval = self.checkpoint_interval_s
+        work = self.work_s if as_requested else self.target_work_s
+        return Segment(
+            self.restart_overhead_s,
+            max(0.0, work - self.saved_work_s) / self.speed,
+            math.inf if interval is None else interval,
+            self.checkpoint_cost_s,
+        )
 
     @property
     def walltime_s(self) -> float:
-        """The walltime it requested on its accelerator: what schedulers plan with."""
-        return self.work_s / self.speed * self.walltime_factor
+        """The walltime it requested on its accelerator: a whole run's plan (checkpoint
+        stalls included) × the walltime factor."""
+        full = self.work_s / self.speed
+        if self.checkpoint_cost_s == 0.0:
+            return full * self.walltime_factor
+        interval = self.checkpoint_interval_s
+        plan = Segment(
+            0.0, full, math.inf if interval is None else interval, self.checkpoint_cost_s
+        )
+        return plan.duration_s * self.walltime_factor
+
+    @property
+    def walltime_left_s(self) -> float:
+        """What schedulers plan a start now with: the walltime it requested, or after an
+        interruption its remaining plan (restart overhead included) × the walltime factor."""
+        if not self.restarts:
+            return self.walltime_s
+        return self.plan(as_requested=True).duration_s * self.walltime_factor
+
+    @property
+    def goodput(self) -> float | None:
+        """Share of the time it held accelerators that did useful work (None if it never ran)."""
+        return self.useful_s / self.busy_s if self.busy_s > 0 else None
 
     @property
     def wait_s(self) -> float | None:

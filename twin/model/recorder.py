@@ -47,6 +47,9 @@ class Recorder:
     def region_sample(self, row: tuple) -> None:
         """One interval of a service's demand from a region (``INFERENCE_REGIONS`` order)."""
 
+    def fault(self, row: tuple) -> None:
+        """One fault as it begins, in the order of ``twin.trace.schema.FAULTS``."""
+
 
 class TraceRecorder(Recorder):
     """Streams the model's reports into a run directory."""
@@ -83,6 +86,13 @@ class TraceRecorder(Recorder):
                 job.energy_mwh,
                 job.co2_t,
                 job.cost_eur,
+                job.restarts,
+                job.busy_s,
+                job.useful_s,
+                job.lost_work_s,
+                job.checkpoint_s,
+                job.restart_s,
+                job.goodput,
             ),
         )
 
@@ -108,6 +118,8 @@ class TraceRecorder(Recorder):
                 8e-9 * transfer.bytes / sending_s if delivered and sending_s > 0 else None,
                 transfer.route.label,
                 "delivered" if delivered else "in_flight",
+                transfer.reroutes,
+                transfer.stalled_s,
             ),
         )
 
@@ -119,3 +131,6 @@ class TraceRecorder(Recorder):
 
     def region_sample(self, row: tuple) -> None:
         self.writer.append("inference_regions", row)
+
+    def fault(self, row: tuple) -> None:
+        self.writer.append("faults", row)

@@ -132,7 +132,7 @@ class EasyBackfill(Scheduler):
 
     @staticmethod
     def _may_backfill(factory: Factory, job: Job, reservation: Reservation) -> bool:
-        if factory.env.now + job.walltime_s <= reservation.start_s + RESERVATION_TOLERANCE:
+        if factory.env.now + job.walltime_left_s <= reservation.start_s + RESERVATION_TOLERANCE:
             return True
         power = factory.extra_power_w(job)
         same_pool = job.accelerator == reservation.head.accelerator

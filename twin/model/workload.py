@@ -123,6 +123,9 @@ class TrainingWorkload:
         fails = next(self._failure_draws) < self.spec.failure_probability
         fail_fraction = next(self._failure_draws) if fails else None
         dataset, dataset_gb, origin = self._draw_dataset()
+        checkpoint_gb = max(0.0, float(next(self._checkpoint))) if self._checkpoint else 0.0
+        interval, write = self.spec.checkpoint_interval, self.spec.checkpoint_write_gbps
+        young_daly = interval == "young_daly"
         job = Job(
             id=self.submitted,
             tenant=self.tenants[int(next(self._tenant))],
@@ -136,8 +139,10 @@ class TrainingWorkload:
             fail_fraction=fail_fraction,
             patience_s=float(next(self._patience)) if self._patience else None,
             allowed_types=self.allowed,
-            checkpoint_gb=max(0.0, float(next(self._checkpoint))) if self._checkpoint else 0.0,
-            checkpoint_interval_s=self.spec.checkpoint_interval,
+            checkpoint_gb=checkpoint_gb,
+            checkpoint_interval_s=None if young_daly else interval,  # type: ignore[arg-type]
+            checkpoint_young_daly=young_daly,
+            checkpoint_cost_s=checkpoint_gb / write if write else 0.0,
         )
         self.submitted += 1
         return job

@@ -17,9 +17,11 @@ from twin.model.broker import PLACEMENTS, Broker
 from twin.model.calendar import Calendar
 from twin.model.data import DataMobility
 from twin.model.factory import Factory
+from twin.model.faults import FaultModel
 from twin.model.inference import ROUTINGS, InferenceModel
 from twin.model.job import Job
 from twin.model.network import Network
+from twin.model.network_schedule import start_capacity_schedules
 from twin.model.recorder import Recorder
 from twin.model.schedulers import SCHEDULERS
 from twin.model.telemetry import LinkTelemetry, SiteTelemetry
@@ -139,6 +141,7 @@ class World:
             self.network = Network(
                 self.env, Topology(scenario), self.recorder, scenario.network.flow_cap_gbps
             )
+            start_capacity_schedules(self.env, self.network, scenario.links)
             self.data = DataMobility(
                 self.env, self.network, self.factories, scenario.network.stage_datasets
             )
@@ -156,6 +159,17 @@ class World:
             opening_s,
             self.data,
         )
+        self.faults: FaultModel | None = None
+        if scenario.faults.any:
+            self.faults = FaultModel(
+                self.env,
+                scenario,
+                self.factories,
+                self.broker,
+                self.network,
+                self.recorder,
+                self.calendar,
+            )
         self.keep_jobs = keep_jobs
         self.jobs: list[Job] = []
         """Every submitted job, if ``keep_jobs`` (for tests and experiments)."""
@@ -246,6 +260,7 @@ class World:
             self.inference.finish()
         in_system = list(self.broker.held)
         for factory in self.factories:
+            factory.close_books()
             in_system += factory.staging.values()
             in_system += factory.queue
             in_system += factory.running.values()

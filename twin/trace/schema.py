@@ -36,7 +36,9 @@ EVENTS = _table(
         "kind",
         STR,
         "submit, hold, place, stage, start, completed, failed, cancel, reject, site_online, "
-        "transfer_start, transfer_end",
+        "transfer_start, transfer_end; under faults also interrupt_accelerator_failure and "
+        "interrupt_site_outage (value: compute lost, s), move (a job placed again after an "
+        "outage), site_down (value: jobs interrupted), site_up, link_down, link_up",
     ),
     _col("site", STR, "site concerned, if any", nullable=True),
     _col("job", I64, "job concerned, if any", nullable=True),
@@ -61,11 +63,18 @@ JOBS = _table(
     _col("accelerator", STR, "accelerator type it ran on", nullable=True),
     _col("accelerators", I32, "accelerators it holds while running"),
     _col("submit_s", F64, "submission time"),
-    _col("start_s", F64, "start of its run", nullable=True),
+    _col("start_s", F64, "start of its (first) run", nullable=True),
     _col("end_s", F64, "end of its run (or rejection/cancellation time)", nullable=True),
-    _col("wait_s", F64, "time waiting for a site and in its queue (not staging)", nullable=True),
+    _col(
+        "wait_s",
+        F64,
+        "time waiting for a site and in its queue before its first start (not staging)",
+        nullable=True,
+    ),
     _col("staging_s", F64, "time waiting for its dataset to be copied to the site", nullable=True),
-    _col("run_s", F64, "time it ran", nullable=True),
+    _col(
+        "run_s", F64, "end_s − start_s (interruptions and requeued waits included)", nullable=True
+    ),
     _col("work_s", F64, "run time on a speed-1.0 accelerator"),
     _col("walltime_s", F64, "requested walltime on its accelerator", nullable=True),
     _col("dataset_gb", F64, "dataset size"),
@@ -73,6 +82,21 @@ JOBS = _table(
     _col("energy_mwh", F64, "facility energy of its accelerators while running (× PUE)"),
     _col("co2_t", F64, "CO2 of that energy at the site's grid intensity"),
     _col("cost_eur", F64, "electricity cost of that energy"),
+    _col(
+        "restarts", I32, "times it was interrupted (accelerator failure, site outage) and requeued"
+    ),
+    _col(
+        "busy_s",
+        F64,
+        "time it held its accelerators, all runs: useful + lost + checkpoint + restart",
+    ),
+    _col("useful_s", F64, "of busy_s: compute that counted"),
+    _col(
+        "lost_work_s", F64, "of busy_s: compute lost to interruptions (since the last checkpoint)"
+    ),
+    _col("checkpoint_s", F64, "of busy_s: stalled writing checkpoints"),
+    _col("restart_s", F64, "of busy_s: restart overheads after interruptions"),
+    _col("goodput", F64, "useful_s / busy_s", nullable=True),
 )
 
 SITES = _table(
@@ -114,6 +138,8 @@ TRANSFERS = _table(
     ),
     _col("route", STR, "nodes crossed, joined by '>'"),
     _col("state", STR, "delivered, or in_flight at the end of the run"),
+    _col("reroutes", I64, "times it moved to a new route (a cut on its route)"),
+    _col("stalled_s", F64, "time it waited with no route (a cut left none)"),
 )
 
 LINKS = _table(
@@ -165,6 +191,25 @@ INFERENCE_REGIONS = _table(
     _col("rtt_ms", F64, "round trip to its nearest hosting site"),
 )
 
+FAULTS = _table(
+    "faults",
+    "one row per fault (accelerator failure, site outage, link cut), written when it begins",
+    _col("fault", I64, "fault id, in order of start"),
+    _col("kind", STR, "accelerator, site_outage or link_cut"),
+    _col("target", STR, "site id, country:XX for a country's grid event, or link id a~b"),
+    _col("accelerator", STR, "accelerator type that failed (accelerator faults)", nullable=True),
+    _col("cause", STR, "scheduled or random"),
+    _col("start_s", F64, "when it began"),
+    _col("end_s", F64, "when it ends: repair or restoration (may be after the horizon)"),
+    _col("duration_s", F64, "end_s − start_s"),
+    _col("jobs_hit", I64, "running jobs it interrupted"),
+    _col("lost_gpu_h", F64, "accelerator-hours of compute those jobs lost"),
+    _col("flows_rerouted", I64, "flows moved to another route (link cuts)"),
+    _col("flows_stalled", I64, "flows left with no route, waiting for one (link cuts)"),
+    _col("bytes_rerouted", F64, "bytes those rerouted flows still had to send"),
+    _col("bytes_stalled", F64, "bytes those stalled flows still had to send"),
+)
+
 TABLES: dict[str, pa.Schema] = {
     "events": EVENTS,
     "jobs": JOBS,
@@ -173,5 +218,6 @@ TABLES: dict[str, pa.Schema] = {
     "links": LINKS,
     "inference": INFERENCE,
     "inference_regions": INFERENCE_REGIONS,
+    "faults": FAULTS,
 }
 """Every table a run directory may hold, by name (file ``<name>.arrow``)."""
