@@ -127,6 +127,45 @@ def print_summary(console: Console, result: Summary) -> None:
                     _ms(row["rtt_ms"]),
                 )
         console.print(regions)
+    if result.faults:
+        _print_faults(console, result)
+
+
+def _print_faults(console: Console, result: Summary) -> None:
+    """What broke and what it cost (runs with faults)."""
+    faults = result.faults
+    table = Table("faults", "", title="faults and what they cost")
+    table.add_row(
+        "accelerator failures / site outages / link cuts",
+        f"{faults['accelerator_failures']:,} / {faults['site_outages']:,} / "
+        f"{faults['link_cuts']:,}",
+    )
+    table.add_row(
+        "jobs interrupted (restarts)", f"{faults['jobs_interrupted']:,} ({faults['restarts']:,})"
+    )
+    table.add_row("GPU-hours busy", f"{faults['busy_gpu_h']:,.1f}")
+    table.add_row("  lost since the last checkpoint", f"{faults['lost_gpu_h']:,.1f}")
+    table.add_row("  writing checkpoints", f"{faults['checkpoint_gpu_h']:,.1f}")
+    table.add_row("  restarting", f"{faults['restart_gpu_h']:,.1f}")
+    table.add_row("goodput (useful / busy)", _percent(faults["goodput"]))
+    console.print(table)
+    if faults["link_cuts"]:
+        console.print(
+            f"link cuts: {faults['flows_rerouted']:,} flows rerouted "
+            f"({faults['bytes_rerouted'] / 1e12:,.3f} TB left to send), "
+            f"{faults['flows_stalled']:,} stalled with no route "
+            f"({faults['bytes_stalled'] / 1e12:,.3f} TB)"
+        )
+    if result.availability:
+        sites = Table("site", "outages", "hours down", "availability", title="site availability")
+        for row in result.availability:
+            sites.add_row(
+                escape(row["site"]),
+                f"{row['outages']:,}",
+                f"{row['down_h']:,.1f}",
+                _percent(row["availability"]),
+            )
+        console.print(sites)
 
 
 def _percent(share: float) -> str:

@@ -136,6 +136,25 @@ def _service(field: str, scale: float = 1.0) -> Callable[[Summary, MetricRef], f
     return compute
 
 
+def _fault(field: str) -> Callable[[Summary, MetricRef], float | None]:
+    """A fault total; 0 of what a run without faults could not lose, NaN for goodput."""
+
+    def compute(s: Summary, ref: MetricRef) -> float | None:
+        return _get(s.faults, field) if s.faults else (None if field == "goodput" else 0.0)
+
+    return compute
+
+
+def _availability(s: Summary, ref: MetricRef) -> float | None:
+    """A site's availability (1 if it never went down); without a site, the least available."""
+    if ref.selector is None:
+        return min((row["availability"] for row in s.availability), default=1.0)
+    row = _row(s.availability, "site", ref.selector[1])
+    if row is None:
+        return 1.0 if _row(s.sites, "site", ref.selector[1]) is not None else None
+    return float(row["availability"])
+
+
 _UPPER = "the worst window's p99: an upper bound of the run's p99"
 METRICS: dict[str, Metric] = {
     m.family: m
@@ -184,6 +203,43 @@ METRICS: dict[str, Metric] = {
             "busy share of online accelerator time",
             _site("utilisation"),
             "site",
+        ),
+        Metric(
+            "sites.availability",
+            "fraction",
+            "higher",
+            "share of the run a site was up (without [site=]: the least available site)",
+            _availability,
+            "site",
+        ),
+        Metric(
+            "faults.goodput",
+            "fraction",
+            "higher",
+            "useful share of the accelerator-hours jobs held (lost work, checkpoints and "
+            "restarts excluded)",
+            _fault("goodput"),
+        ),
+        Metric(
+            "faults.lost_gpu_h",
+            "GPU-h",
+            "lower",
+            "accelerator-hours of compute lost to interruptions",
+            _fault("lost_gpu_h"),
+        ),
+        Metric(
+            "faults.jobs_interrupted",
+            "jobs",
+            "lower",
+            "jobs interrupted at least once",
+            _fault("jobs_interrupted"),
+        ),
+        Metric(
+            "faults.bytes_rerouted",
+            "bytes",
+            None,
+            "bytes flows still had to send when a cut moved them to another route",
+            _fault("bytes_rerouted"),
         ),
         Metric("energy_mwh", "MWh", "lower", "energy drawn", _site("energy_mwh"), "site"),
         Metric(

@@ -79,11 +79,6 @@ class AcceleratorFailures(StrictModel):
         description="how long a failed accelerator is out of service; default 1 day (an "
         "assumption: swap, burn-in and return)",
     )
-    restart_overhead: Duration = Field(
-        600.0,
-        description="time an interrupted job spends on restart (re-launch, reload the last "
-        "checkpoint) before it progresses again; default 10 minutes (an assumption)",
-    )
     spare_share: Annotated[float, Field(ge=0, le=1)] = Field(
         0.0,
         description="hot spares per installed accelerator at each site: a failed accelerator "
@@ -175,6 +170,11 @@ class Faults(StrictModel):
     )
     sites: SiteOutages | None = Field(None, description="whole-site outages")
     links: LinkCuts | None = Field(None, description="link cuts")
+    restart_overhead: Duration = Field(
+        600.0,
+        description="time an interrupted job spends on restart (re-launch, reload the last "
+        "checkpoint) before it progresses again; default 10 minutes (an assumption)",
+    )
     seed_offset: Annotated[int, Field(ge=0, le=2**31)] = Field(
         0,
         description="draw a different fault history from the same scenario seed (the "

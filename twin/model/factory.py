@@ -189,11 +189,14 @@ class Factory:
         self.move_when_down: Callable[[Job], None] | None = None
         """Where jobs queued at (or interrupted by) an outage of this site go, if they move
         rather than wait for it (the broker places them again)."""
+        self.opened = False
+        """Whether its opening time has come (it may still be down: an outage)."""
         self.outages = 0
         """Outages under way here (they may overlap: the site is down while any is)."""
         self.down_s = 0.0
         """Time it was down, before the current outage."""
-        self._down_since = 0.0
+        self._down_since: float | None = None
+        """When the current outage took it down (None: up, or not open yet)."""
         self.reserved_accelerators = 0
         """Accelerators held by standing reservations (inference replicas)."""
         self.running: dict[int, Job] = {}
@@ -248,7 +251,11 @@ class Factory:
     # ------------------------------------------------------------ life cycle
 
     def open(self) -> None:
-        """The site comes online: idle power starts, queued work may start."""
+        """The site comes online: idle power starts, queued work may start (when an outage
+        holds it down at its opening, once the outage ends)."""
+        self.opened = True
+        if self.outages > 0:
+            return
         self.online = True
         self._power_changed()
         self.recorder.event(
@@ -450,17 +457,23 @@ class Factory:
         pool.free += 1
         self.scheduler.on_release(self)
 
-    def go_down(self) -> list[Job]:
-        """An outage begins (or another one while down): running jobs are interrupted,
-        queued ones move to the broker if jobs move; the site draws no power. Returns the
-        jobs it interrupted."""
+    def go_down(self) -> bool:
+        """An outage begins (or another one while down): the site stops taking work and
+        draws no power. True if it was up; then :meth:`stop_work` must follow, once every
+        site of the outage is down (so that no job moves to a site about to go down too)."""
         self.outages += 1
         if self.outages > 1 or not self.online:
-            return []
+            return False
         self.online = False
         self._down_since = self.env.now
-        for listener in self.down_listeners:  # the broker stops placing here first
+        self._power_changed()
+        for listener in self.down_listeners:  # the broker stops placing here
             listener(self)
+        return True
+
+    def stop_work(self) -> list[Job]:
+        """Interrupt the running jobs of a site that went down; its queued jobs move to the
+        broker if jobs move. Returns the jobs it interrupted."""
         hit = sorted(self.running.values(), key=lambda job: job.id)
         for job in hit:
             self.interrupt(job, "site_outage")
@@ -476,11 +489,16 @@ class Factory:
         return hit
 
     def come_back(self) -> None:
-        """An outage ends; the site is up again when no other outage holds it down."""
+        """An outage ends; the site is up again when no other outage holds it down (and it
+        has opened: one that opened during the outage opens now)."""
         self.outages -= 1
-        if self.outages > 0 or self.online:
+        if self.outages > 0 or self.online or not self.opened:
+            return
+        if self._down_since is None:
+            self.open()
             return
         self.down_s += self.env.now - self._down_since
+        self._down_since = None
         self.online = True
         self._power_changed()
         self.recorder.event(self.env.now, "site_up", site=self.id, value=self.total_accelerators)
@@ -504,7 +522,7 @@ class Factory:
 
     def downtime_s(self, now: float) -> float:
         """Time it was down up to ``now`` (the current outage included)."""
-        current = now - self._down_since if self.outages > 0 and not self.online else 0.0
+        current = now - self._down_since if self._down_since is not None else 0.0
         return self.down_s + current
 
     def _power_changed(self) -> None:

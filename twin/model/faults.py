@@ -60,6 +60,7 @@ class FaultModel:
         self.recorder = recorder
         spec = scenario.faults
         self.spec = spec.accelerators
+        self.restart_s = spec.restart_overhead
         self._rates_per_s: dict[str, float] = {}
         if self.spec is not None:
             for name in scenario.accelerators:
@@ -68,9 +69,10 @@ class FaultModel:
             self._failures = fault_stream(scenario, "accelerators")
             self._repair = make_sampler(repair, fault_stream(scenario, "repair"))
             for factory in factories:
-                factory.faults = self
                 for pool in factory.pools.values():
                     pool.spares = math.floor(self.spec.spare_share * pool.total)
+        for factory in factories:
+            factory.faults = self  # restarts pay their overhead whatever interrupted them
         if spec.sites is not None and spec.sites.queued == "move":
             for factory in factories:
                 factory.move_when_down = broker.place_again
@@ -94,7 +96,7 @@ class FaultModel:
         return float(self._failures.exponential(1.0 / rate))
 
     def restart_overhead_s(self) -> float:
-        return self.spec.restart_overhead if self.spec is not None else 0.0
+        return self.restart_s
 
     def accelerator_failed(self, job: Job, factory: Factory, pool: Pool, lost_s: float) -> None:
         """One of the (just interrupted) job's accelerators failed: repair it, record it."""
@@ -125,12 +127,12 @@ class FaultModel:
     def _begin(self, outage: Outage) -> None:
         now = self.env.now
         if outage.kind == "site_outage":
-            before = {
-                job.id: job.lost_work_s for f in self._sites(outage) for job in f.running.values()
-            }
+            sites = self._sites(outage)
+            before = {job.id: job.lost_work_s for f in sites for job in f.running.values()}
+            went_down = [factory for factory in sites if factory.go_down()]
             hit: list[Job] = []
-            for factory in self._sites(outage):
-                hit += factory.go_down()
+            for factory in went_down:  # every site of the outage is down before jobs move
+                hit += factory.stop_work()
             lost_gpu_h = (
                 sum((job.lost_work_s - before[job.id]) * job.accelerators for job in hit) / HOUR_S
             )

@@ -15,6 +15,7 @@ from twin.trace.errors import RunError, first_line
 from twin.trace.layout import MANIFEST
 from twin.trace.reader import Run, check_manifest
 from twin.trace.scan import grouped, scan
+from twin.trace.summary_faults import fault_totals, site_availability
 
 TERMINAL_STATES = ("completed", "failed", "cancelled", "rejected")
 
@@ -46,6 +47,10 @@ class Summary:
     """Per inference service: requests, drops, SLO attainment, window p99 latencies."""
     regions: list[dict[str, Any]] = field(default_factory=list)
     """Per inference service and demand region: requests and SLO attainment."""
+    faults: dict[str, Any] = field(default_factory=dict)
+    """Faults by kind, accelerator-hours lost, goodput, bytes rerouted (runs with faults)."""
+    availability: list[dict[str, Any]] = field(default_factory=list)
+    """Per site that went down: outages, hours down, availability (runs with faults)."""
 
     def kpis(self) -> dict[str, float]:
         """Flat headline numbers, for comparing runs side by side."""
@@ -66,6 +71,14 @@ class Summary:
             ),
             **{f"{s['service']} SLO attainment (%)": 100 * s["attainment"] for s in self.services},
             **{f"{s['service']} requests dropped": float(s["dropped"]) for s in self.services},
+            **(
+                {
+                    "goodput (%)": 100 * self.faults["goodput"],
+                    "lost GPU-hours": self.faults["lost_gpu_h"],
+                }
+                if self.faults
+                else {}
+            ),
         }
 
 
@@ -114,6 +127,12 @@ def _summarize(run: Run) -> Summary:
     links = _busiest_links(run) if run.has("links") else []
     services = _service_rows(run) if run.has("inference") else []
     regions = _region_rows(run) if run.has("inference_regions") else []
+    faults, availability = {}, []
+    if run.has("faults"):
+        faults = fault_totals(run)
+        end_s = _end_s(run.manifest)
+        span = end_s if end_s is not None else float(run.manifest.get("horizon_s", 0.0))
+        availability = site_availability(run, span)
     return Summary(
         scenario=run.scenario,
         status=run.status,
@@ -130,6 +149,8 @@ def _summarize(run: Run) -> Summary:
         busiest_links=links,
         services=services,
         regions=regions,
+        faults=faults,
+        availability=availability,
     )
 
 
