@@ -23,12 +23,14 @@ from twin.kernels.batching_state import (
     _N_RI,
     _N_S,
     _N_WI,
+    _RI_ID,
     _S_NRUN,
     _S_WCOUNT,
     _S_WHEAD,
     _S_WQUEUED,
     _T_LASTARR,
     _T_UNTIL,
+    _WI_ID,
     N_STATS,
     BatchingParams,
     BatchingResult,
@@ -231,6 +233,13 @@ class ReplicaBank:
     def n_queued(self, slot: int) -> int:
         """Requests in the waiting queue (taken in, not admitted): what ``max_waiting`` bounds."""
         return int(self.scal[slot, _S_WQUEUED])
+
+    def request_ids(self, slot: int) -> np.ndarray:
+        """The ids of the requests in the replica ``slot``: running, then waiting (int64)."""
+        running = self.run_i[slot, _RI_ID, : int(self.scal[slot, _S_NRUN])]
+        head, count = int(self.scal[slot, _S_WHEAD]), int(self.scal[slot, _S_WCOUNT])
+        ring = (head + np.arange(count)) % self.wait_f.shape[1]
+        return np.concatenate([running, self.wait_i[slot, _WI_ID][ring]])
 
     def last_arrival(self, slot: int) -> float:
         """The arrival time of the last request the replica was given."""

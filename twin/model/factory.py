@@ -190,6 +190,8 @@ class Factory:
         """Where jobs queued at (or interrupted by) an outage of this site go, if they move
         rather than wait for it (the broker places them again)."""
         self.opened = False
+        self.up_since_s = 0.0
+        """When it last came online (opened, or back from an outage)."""
         """Whether its opening time has come (it may still be down: an outage)."""
         self.outages = 0
         """Outages under way here (they may overlap: the site is down while any is)."""
@@ -257,6 +259,7 @@ class Factory:
         if self.outages > 0:
             return
         self.online = True
+        self.up_since_s = self.env.now
         self._power_changed()
         self.recorder.event(
             self.env.now, "site_online", site=self.id, value=self.total_accelerators
@@ -500,6 +503,7 @@ class Factory:
         self.down_s += self.env.now - self._down_since
         self._down_since = None
         self.online = True
+        self.up_since_s = self.env.now
         self._power_changed()
         self.recorder.event(self.env.now, "site_up", site=self.id, value=self.total_accelerators)
         for listener in self.open_listeners:

@@ -151,6 +151,14 @@ class FluidSite:
         self._states: dict[tuple[int, int], Stationary] = {}
         self._latencies: dict[tuple[int, int, bytes], _Latencies] = {}
 
+    def lose_all(self, regions: int) -> np.ndarray:
+        """Drop every request in the system (the site went down): how many, per region
+        (apportioned by the latest region shares)."""
+        lost = _apportion([self.in_system, 0, 0], self._shares, 0, self._shares)[0]
+        self.in_system, self.backlog = 0, Backlog()
+        self._drop_carry = self._miss_carry = 0.0
+        return lost.astype(np.int64)
+
     def capacity_rps(self, replicas: int) -> float:
         model = self.service.model
         if isinstance(model, SingleModel):

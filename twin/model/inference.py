@@ -355,6 +355,9 @@ class ServiceSite:
         """Σ of the stats of the llm replicas released so far."""
         self.fluid = owner.fluid.site(self) if owner.fluid is not None else None
         """The carried state of the ``fluid`` fidelity (None: ``request``)."""
+        self.lost = np.zeros(len(owner.regions), dtype=np.int64)
+        """Requests in flight here when the site went down, per region: dropped, and
+        reported with the next window."""
 
     # ------------------------------------------------------------ replicas and accelerators
 
@@ -398,6 +401,34 @@ class ServiceSite:
                 bank.remove(replica)
                 self.factory.release(self.pool, self.service.accelerators_per_replica)
         self.draining = keep
+
+    def lose_all(self) -> None:
+        """The site went down: every request here is dropped (counted in :attr:`lost`) and
+        the replicas are gone, their accelerators given back. They come back when the site
+        does (it scales to :attr:`wanted` again, and the autoscaler resizes)."""
+        regions = len(self.lost)
+        size = self.service.accelerators_per_replica
+        held = self.count
+        if self.fluid is not None:
+            self.lost += self.fluid.lose_all(regions)
+        elif self.service.kind == "single":
+            self.lost += np.bincount(self.pending.region, minlength=regions)
+            self.pending = Pending(np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64))
+            self.free_at = np.zeros(0)
+            self.queue_state = make_queue_state(self.service.max_queue)
+        if self.bank is not None:
+            mask = (1 << REGION_BITS) - 1
+            for replica in self.replicas + self.draining:
+                if self.fluid is None:
+                    ids = self.bank.request_ids(replica)
+                    self.lost += np.bincount(ids & mask, minlength=regions)
+                self._stats_released += self.bank.stats[replica]
+                self.bank.remove(replica)
+            held += len(self.draining)
+            self.replicas, self.draining = [], []
+        self.count = 0
+        for _ in range(held):
+            self.factory.release(self.pool, size)
 
     def _add_replica(self) -> None:
         self.count += 1
@@ -708,8 +739,10 @@ class ServiceModel:
             self._routed_at = start
             demand = self.demand.rps(self.service.peak_rps, start + window_s / 2)
             self.home_rps = self._home_rps(demand)
-            live = [
-                i for i, site in enumerate(self.sites) if site.factory.online and site.count > 0
+            live = [  # up for the whole window (not back from an outage in its course)
+                i
+                for i, site in enumerate(self.sites)
+                if site.factory.online and site.count > 0 and site.factory.up_since_s <= start
             ]
             self._routed = np.zeros((len(self.regions), len(self.sites)))
             if live:
@@ -743,6 +776,13 @@ class ServiceModel:
         if isinstance(result, FluidWindow):
             self._record_fluid(site, result, now)
             return
+        if site.lost.any():
+            lost = site.lost
+            result.dropped += int(lost.sum())
+            result.dropped_regions = np.concatenate(
+                [result.dropped_regions, np.repeat(np.arange(len(lost)), lost)]
+            )
+            site.lost = np.zeros_like(lost)
         served = len(result.latency)
         self.totals["arrivals"] += result.arrivals
         self.totals["served"] += served
@@ -776,6 +816,10 @@ class ServiceModel:
 
     def _record_fluid(self, site: ServiceSite, result: FluidWindow, now: float) -> None:
         """:meth:`record` for the aggregates of the ``fluid`` fidelity."""
+        if site.lost.any():
+            result.dropped += int(site.lost.sum())
+            result.regions[2] += site.lost
+            site.lost = np.zeros_like(site.lost)
         self.totals["arrivals"] += result.arrivals
         self.totals["served"] += result.served
         self.totals["dropped"] += result.dropped
@@ -888,6 +932,7 @@ class InferenceModel:
         for model in self.services:
             for site in model.sites:
                 site.factory.open_listeners.append(lambda _f, site=site: site.scale_to(site.wanted))
+                site.factory.down_listeners.append(lambda _f, site=site: site.lose_all())
                 if site.factory.online:
                     site.scale_to(site.wanted)
             env.process(model.run())
