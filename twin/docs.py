@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from twin.config import schema as config_schema
+from twin.config import schema_faults
 from twin.config.budget import WorkBounds
 from twin.config.schema_base import Constant
 from twin.config.units import format_duration
@@ -66,6 +67,14 @@ def config_reference() -> str:
         ("`network`", config_schema.Network),
         ("`policies`", config_schema.Policies),
         ("`telemetry`", config_schema.Telemetry),
+        ("`faults`", schema_faults.Faults),
+        ("`faults.accelerators`", schema_faults.AcceleratorFailures),
+        ("`faults.sites`", schema_faults.SiteOutages),
+        ("`faults.sites.scheduled[]`", schema_faults.ScheduledOutage),
+        ("`faults.sites.random[]`", schema_faults.RandomOutages),
+        ("`faults.links`", schema_faults.LinkCuts),
+        ("`faults.links.scheduled[]`", schema_faults.ScheduledCut),
+        ("`faults.links.random`", schema_faults.RandomCuts),
     ]
     parts = []
     for title, model in sections:
