@@ -108,6 +108,7 @@ class FaultModel:
         self._row(
             "accelerator",
             factory.id,
+            factory.id,
             pool.accelerator,
             "random",
             now,
@@ -139,6 +140,7 @@ class FaultModel:
             self._row(
                 "site_outage",
                 outage.label,
+                ",".join(outage.targets),
                 None,
                 outage.cause,
                 outage.start_s,
@@ -154,6 +156,7 @@ class FaultModel:
             self._row(
                 "link_cut",
                 link,
+                None,
                 None,
                 outage.cause,
                 outage.start_s,
@@ -182,6 +185,7 @@ class FaultModel:
         self,
         kind: str,
         target: str,
+        sites: str | None,
         accelerator: str | None,
         cause: str,
         start_s: float,
@@ -198,6 +202,7 @@ class FaultModel:
                 self.next_id,
                 kind,
                 target,
+                sites,
                 accelerator,
                 cause,
                 start_s,

@@ -197,6 +197,13 @@ FAULTS = _table(
     _col("fault", I64, "fault id, in order of start"),
     _col("kind", STR, "accelerator, site_outage or link_cut"),
     _col("target", STR, "site id, country:XX for a country's grid event, or link id a~b"),
+    _col(
+        "sites",
+        STR,
+        "the sites it took down, comma-separated (site outages; the site of a failed "
+        "accelerator)",
+        nullable=True,
+    ),
     _col("accelerator", STR, "accelerator type that failed (accelerator faults)", nullable=True),
     _col("cause", STR, "scheduled or random"),
     _col("start_s", F64, "when it began"),
