@@ -366,26 +366,29 @@ RING_LINKS = [
     link("a", "c", 1.0, 5.0),
 ]
 
-actions = st.lists(
-    st.tuples(
-        st.floats(0.0, 20.0),
-        st.sampled_from(["send", "cut", "restore", "check"]),
-        st.integers(0, 4),
-        st.integers(0, 3),
-        st.floats(0.1, 5.0),
-    ),
-    min_size=1,
-    max_size=25,
+sends = st.lists(
+    st.tuples(st.floats(0.0, 10.0), st.integers(0, 3), st.integers(1, 3), st.floats(1.0, 40.0)),
+    min_size=2,
+    max_size=12,
 )
+"""(time, source, destination offset around the ring, GB)"""
+faults = st.lists(
+    st.tuples(st.floats(0.0, 30.0), st.sampled_from(["cut", "restore"]), st.integers(0, 4)),
+    min_size=1,
+    max_size=14,
+)
+"""(time, cut or restore, link)"""
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(actions)
-def test_bytes_are_conserved_under_random_cuts_and_repairs(plan):
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sends, faults)
+def test_bytes_are_conserved_under_random_cuts_and_repairs(send_plan, fault_plan):
     env, network = make_network(scenario_data(RING, RING_LINKS))
     topology = network.topology
     cuts = [0] * len(RING_LINKS)
     problems: list[str] = []
+    frozen_bits: dict[int, float] = {}
+    """Bits a channel had carried when its link went down."""
 
     def check() -> None:
         pending = network.in_flight()
@@ -402,29 +405,41 @@ def test_bytes_are_conserved_under_random_cuts_and_repairs(plan):
                 problems.append(f"transfer {transfer.id} on a cut route")
         if counts.tolist() != network.channel_flows.tolist():
             problems.append("channel flow counts")
+        for channel, bits in frozen_bits.items():  # no bit crosses a cut link
+            if not topology.channel_up[channel] and network.channel_bits[channel] != bits:
+                problems.append(f"channel {channel} carried bits while cut")
 
-    def act(kind: str, which: int, pair: int, gb: float) -> None:
-        name = topology.link_ids[which]
-        if kind == "send":
-            source, destination = RING[pair], RING[(pair + 1 + which % 3) % 4]
-            network.send(source, destination, gb * GB, "bulk")
-        elif kind == "cut":
-            cuts[which] += 1
-            network.cut_link(name)
-        elif kind == "restore" and cuts[which]:
-            cuts[which] -= 1
-            network.restore_link(name)
+    def send(source: int, offset: int, gb: float) -> None:
+        network.send(RING[source], RING[(source + offset) % 4], gb * GB, "bulk")
         check()
 
-    for time_s, kind, which, pair, gb in plan:
-        at(env, time_s, lambda k=kind, w=which, p=pair, g=gb: act(k, w, p, g))
+    def fault(kind: str, which: int) -> None:
+        name = topology.link_ids[which]
+        if kind == "cut":
+            cuts[which] += 1
+            network.cut_link(name)
+            for channel in topology.link_channels[name]:
+                frozen_bits.setdefault(channel, float(network.channel_bits[channel]))
+        elif cuts[which]:
+            check()
+            cuts[which] -= 1
+            network.restore_link(name)
+            if topology.is_up(name):
+                for channel in topology.link_channels[name]:
+                    frozen_bits.pop(channel, None)
+        check()
+
+    for time_s, source, offset, gb in send_plan:
+        at(env, time_s, lambda s=source, o=offset, g=gb: send(s, o, g))
+    for time_s, kind, which in fault_plan:
+        at(env, time_s, lambda k=kind, w=which: fault(k, w))
 
     def repair_all() -> None:
         for which, count in enumerate(cuts):
             for _ in range(count):
                 network.restore_link(topology.link_ids[which])
 
-    at(env, 21.0, repair_all)
+    at(env, 31.0, repair_all)
     env.run()
     assert not problems, problems
     assert not network.active and not network.parked and not network.delivering

@@ -214,7 +214,7 @@ class Network:
             job=job,
             done=self.env.event(),
             remaining_bits=8.0 * float(nbytes),
-            cap_bps=self._cap_bps(route),
+            cap_bps=self.flow_cap_bps if self.tcp_window_bytes is None else self._cap_bps(route),
         )
         self._next_id += 1
         self.bytes_requested += transfer.bytes
@@ -251,7 +251,8 @@ class Network:
         self._flows.append(transfer)
         self._remaining_buf[n] = transfer.remaining_bits
         self._caps_buf[n] = transfer.cap_bps / 1e9
-        self._weights_buf[n] = self._weight(route)
+        if self._weighted:
+            self._weights_buf[n] = self._weight(route)
         self._lengths_buf[n] = len(hops)
         self._links_buf[m : m + len(hops)] = route.channels
         self._occupied = m + len(hops)
