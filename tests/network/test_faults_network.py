@@ -449,3 +449,47 @@ def test_bytes_are_conserved_under_random_cuts_and_repairs(send_plan, fault_plan
     carried = network.channel_bits.sum()
     requested_bits = 8 * network.bytes_requested
     assert requested_bits * (1 - 1e-9) <= carried <= 4 * requested_bits * (1 + 1e-9)
+
+
+# --------------------------------------------------------------------------------------
+# A whole run: capacity schedule and half duplex through simulate and the trace
+# --------------------------------------------------------------------------------------
+
+
+def test_whole_run_follows_a_capacity_schedule(tmp_path):
+    from twin.simulation import simulate
+    from twin.trace.reader import open_run
+
+    steps = [{"at": "6.5h", "capacity_gbps": 1.0}, {"at": "12.5h", "capacity_gbps": 20.0}]
+    data = scenario_data(
+        ["a", "b"],
+        [link("a", "b", 10.0, 1.0, duplex=False, capacity_schedule=steps)],
+        horizon="1d",
+        workloads={
+            "training": {
+                "enabled": False,
+                "arrivals_per_day": 1,
+                "accelerators": {"dist": "constant", "value": 1},
+                "duration_s": {"dist": "constant", "value": 60},
+            },
+            "transfers": {"arrivals_per_day": 200, "size_gb": {"dist": "constant", "value": 1}},
+        },
+        telemetry={"interval": "1h"},
+    )
+    simulate(validate_scenario(data), out=tmp_path / "run")
+    run = open_run(tmp_path / "run")
+    links = run.table("links").to_pandas()
+    assert len(links.groupby("time_s")) == 24 and (links.groupby("time_s").size() == 1).all()
+    capacity = dict(zip(links["time_s"], links["capacity_gbps"], strict=True))
+    assert capacity[6 * 3600.0] == 10.0 and capacity[7 * 3600.0] == 1.0
+    assert capacity[12 * 3600.0] == 1.0 and capacity[13 * 3600.0] == 20.0
+    transfers = run.table("transfers").to_pandas()
+    assert {"reroutes", "stalled_s"} <= set(transfers.columns)
+    assert (transfers["reroutes"] == 0).all() and (transfers["stalled_s"] == 0.0).all()
+    # A lone 8 Gbit transfer takes 0.8 s at 10 Gbps, 8 s at 1 Gbps, 0.4 s at 20 Gbps.
+    lone = transfers[transfers["duration_s"] < 9.0]
+    slow = lone[(lone["start_s"] > 6.5 * 3600 + 60) & (lone["end_s"] < 12.5 * 3600 - 60)]
+    fast = lone[lone["start_s"] > 12.5 * 3600 + 60]
+    assert len(slow) and len(fast)
+    assert slow["duration_s"].min() == pytest.approx(8.001, rel=1e-9)
+    assert fast["duration_s"].min() == pytest.approx(0.401, rel=1e-9)
