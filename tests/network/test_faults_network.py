@@ -185,6 +185,18 @@ def test_drained_flows_still_propagating_are_not_affected_by_a_cut():
     assert delivered(done).stalled_s == 0.0
 
 
+def test_a_flow_whose_last_bit_leaves_as_the_link_is_cut_is_not_parked():
+    env, network = make_network(scenario_data(["a", "b"], [link("a", "b", 10.0, 100.0)]))
+    effect: list[CutEffect] = []
+    # This timeout is made before the send's drain: at 0.8 s the cut comes first.
+    env.timeout(0.8).callbacks.append(lambda _: effect.append(network.cut_link("a~b")))
+    done = network.send("a", "b", 1 * GB, "bulk")  # 8 Gbit at 10 Gbps: drained at 0.8 s
+    env.run()
+    assert effect == [CutEffect()]
+    assert delivered(done).end_s == pytest.approx(0.9, rel=1e-12)
+    assert not network.parked and delivered(done).stalled_s == 0.0
+
+
 def test_a_restore_does_not_move_flows_whose_route_still_works():
     env, network = make_network(square())
     at(env, 0.0, lambda: network.cut_link("a~b"))

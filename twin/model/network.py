@@ -411,12 +411,17 @@ class Network:
         self._sync()
         self.topology.set_link_up(link, False)
         up = self.topology.channel_up
+        rates_bps = self._rates_buf[: len(self._flows)].tolist()
         kept: list[Transfer] = []
         rerouted = stalled = 0
         bytes_rerouted = bytes_stalled = 0.0
-        for transfer in self._flows:
+        drained: list[Transfer] = []
+        for transfer, rate_bps in zip(self._flows, rates_bps, strict=True):
             if all(up[c] for c in transfer.route.channel_ids):
                 kept.append(transfer)
+                continue
+            if transfer.remaining_bits <= rate_bps * DRAIN_TOLERANCE_S:
+                drained.append(transfer)  # its last bit left at this instant
                 continue
             route = self.topology.route(transfer.source, transfer.destination)
             if route is None:
@@ -429,9 +434,12 @@ class Network:
                 kept.append(transfer)
                 rerouted += 1
                 bytes_rerouted += transfer.remaining_bits / 8.0
-        if rerouted or stalled:
+        if rerouted or stalled or drained:
             self._flows = kept
             self._rebuild()
+            for transfer in drained:
+                del self.active[transfer.id]
+                self._drained(transfer)
             self._resolve()
         self._notify()
         return CutEffect(rerouted, stalled, bytes_rerouted, bytes_stalled)
