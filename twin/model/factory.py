@@ -512,11 +512,13 @@ class Factory:
 
     def close_books(self) -> None:
         """The run ends: book the runs still going up to now (their compute so far counts as
-        useful: nothing interrupted it), without ending them."""
+        useful: nothing interrupted it; their energy, CO2 and cost so far are charged, as the
+        time they held their accelerators is), without ending them."""
         now = self.env.now
         for job in self.running.values():
             assert job.segment is not None
             progress = interrupted(job.segment, now - job.segment_start_s)
+            self._charge(job, self.pools[job.accelerator], job.segment_start_s, now)
             job.busy_s += now - job.segment_start_s
             job.useful_s += progress.useful_s + progress.lost_s
             job.checkpoint_s += progress.checkpoint_s
