@@ -174,6 +174,8 @@ def _default(field: typing.Any) -> str:
 def _field_type(field: typing.Any) -> str:
     if any(getattr(m, "func", None) is config_schema.parse_duration_s for m in field.metadata):
         return "duration"
+    if any(getattr(m, "func", None) is schema_faults.offset_or_moment for m in field.metadata):
+        return "duration after the start, or date-time"
     return _type_name(field.annotation)
 
 
@@ -188,8 +190,10 @@ def _type_name(annotation: typing.Any) -> str:
             return "duration"
         if base is list or typing.get_origin(base) is list:
             return "24 hourly values" if annotation == config_schema.HourlyProfile else "list"
-        if typing.get_origin(base) in (typing.Union, types.UnionType):
-            return "distribution"
+        if any(getattr(m, "func", None) is schema_faults.offset_or_moment for m in metadata):
+            return "duration after the start, or date-time"
+        if any(getattr(m, "func", None) is config_schema.interval_or_rule for m in metadata):
+            return "duration or young_daly"
         return _type_name(base)
     if origin is typing.Literal:
         return " or ".join(str(value) for value in typing.get_args(annotation))

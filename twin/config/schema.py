@@ -144,7 +144,7 @@ class TenantClass(StrictModel):
     weight: float = Field(1.0, gt=0, le=1e12, description="fair-share weight")
 
 
-def _interval_or_rule(value: object) -> object:
+def interval_or_rule(value: object) -> object:
     """A checkpoint interval: ``young_daly``, or a duration of at least a minute."""
     if value == "young_daly":
         return value
@@ -156,7 +156,7 @@ def _interval_or_rule(value: object) -> object:
 
 CheckpointInterval = Annotated[
     float | Literal["young_daly"],
-    BeforeValidator(_interval_or_rule),
+    BeforeValidator(interval_or_rule),
     WithJsonSchema(
         {
             "anyOf": [

@@ -23,7 +23,7 @@ LLAMA3_RATE_PER_HOUR = 419 / (54 * 24 * 16_384)
 about 50,700 GPU-hours."""
 
 
-def _offset_or_moment(value: object) -> object:
+def offset_or_moment(value: object) -> object:
     """A fault's start: a duration after the scenario start (``2d``, seconds) or an ISO
     date-time (UTC unless it says otherwise)."""
     try:
@@ -45,7 +45,7 @@ def _offset_or_moment(value: object) -> object:
 
 When = Annotated[
     float | dt.datetime,
-    BeforeValidator(_offset_or_moment),
+    BeforeValidator(offset_or_moment),
     WithJsonSchema(
         {
             "anyOf": [

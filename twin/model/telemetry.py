@@ -104,6 +104,7 @@ class LinkTelemetry(Sampler):
         throughput_gbps = ((bits - self._previous_bits) / span / 1e9).tolist()
         self._previous_bits = bits
         capacities = network.capacity_gbps.tolist()
+        up = network.topology.channel_up.tolist()
         flows = network.channel_flows.tolist()
         record = self.recorder.link_sample
         for channel in network.topology.channels:
@@ -115,9 +116,9 @@ class LinkTelemetry(Sampler):
                     channel.link,
                     channel.a,
                     channel.b,
-                    capacity,
+                    capacity if up[i] else 0.0,  # a cut link carries nothing now
                     throughput,
-                    throughput / capacity,
+                    throughput / capacity,  # over the interval, of its capacity when up
                     flows[i],
                 )
             )

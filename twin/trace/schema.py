@@ -149,9 +149,9 @@ LINKS = _table(
     _col("link", STR, "link id 'a~b' as configured (both directions share it), or access:<site>"),
     _col("a", STR, "node the traffic of this row leaves"),
     _col("b", STR, "node the traffic of this row enters"),
-    _col("capacity_gbps", F64, "capacity of this direction"),
+    _col("capacity_gbps", F64, "capacity of this direction at time_s (0 while the link is cut)"),
     _col("throughput_gbps", F64, "mean throughput over the interval"),
-    _col("utilisation", F64, "throughput / capacity"),
+    _col("utilisation", F64, "throughput / capacity (its capacity when up, for a cut link)"),
     _col("active_flows", I64, "flows crossing it at time_s"),
 )
 
@@ -200,8 +200,7 @@ FAULTS = _table(
     _col(
         "sites",
         STR,
-        "the sites it took down, comma-separated (site outages; the site of a failed "
-        "accelerator)",
+        "the sites it took down, comma-separated (site outages; the site of a failed accelerator)",
         nullable=True,
     ),
     _col("accelerator", STR, "accelerator type that failed (accelerator faults)", nullable=True),
