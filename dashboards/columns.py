@@ -85,11 +85,26 @@ class JobColumns:
     wait: str = "wait_s"
 
 
+@dataclass(frozen=True)
+class FaultColumns:
+    """``faults.arrow``: one row per fault (accelerator, site_outage, link_cut)."""
+
+    table: str = "faults"
+    kind: str = "kind"
+    target: str = "target"
+    sites: str = "sites"
+    accelerator: str = "accelerator"
+    cause: str = "cause"
+    start: str = "start_s"
+    end: str = "end_s"
+
+
 SITE = SiteColumns()
 LINK = LinkColumns()
 INFERENCE = InferenceColumns()
 TRANSFER = TransferColumns()
 JOB = JobColumns()
+FAULT = FaultColumns()
 
 
 def link_id(a: str, b: str) -> str:
@@ -164,12 +179,14 @@ REQUIRED: dict[str, dict[str, str]] = {
         INFERENCE.slo_misses: NUMBER,
     },
     TRANSFER.table: {TRANSFER.start: NUMBER, TRANSFER.end: NUMBER},
+    FAULT.table: {FAULT.kind: TEXT, FAULT.target: TEXT, FAULT.start: NUMBER, FAULT.end: NUMBER},
 }
 """Per table the dashboard reads: the columns it needs and the kind of their values."""
 
 OPTIONAL: dict[str, dict[str, str]] = {
     JOB.table: {f.source: NUMBER if f.numeric else TEXT for f in JOB_FIELDS},
     TRANSFER.table: {TRANSFER.kind: TEXT},
+    FAULT.table: {FAULT.sites: TEXT, FAULT.accelerator: TEXT, FAULT.cause: TEXT},
 }
 """Columns shown when present: a wrong kind is malformed, absence is not."""
 
@@ -205,6 +222,7 @@ def check_columns(table: str, schema: pa.Schema) -> None:
 
 
 __all__ = [
+    "FAULT",
     "INFERENCE",
     "JOB",
     "JOB_FIELDS",

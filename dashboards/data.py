@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
-from twin.dashboards.columns import INFERENCE, JOB, LINK, SITE, TRANSFER, check_columns
+from twin.dashboards.columns import FAULT, INFERENCE, JOB, LINK, SITE, TRANSFER, check_columns
+from twin.dashboards.faults import FaultHistory
 from twin.dashboards.geo import Geo, parse_geo
 from twin.dashboards.jobs import JobsView, transfer_histogram
 from twin.dashboards.limits import MAX_TIME_S, SERIES_CACHE_SIZE
@@ -36,6 +37,7 @@ from twin.dashboards.values import (
     Snapshot,
     Timeline,
     finite,
+    kpis_in_order,
 )
 from twin.dashboards.views import TableView, codes, converted, downsample, group_sum
 
@@ -144,13 +146,24 @@ class RunData:
         return self._once("summary", "summary", lambda: summarize(self.run))
 
     def kpis(self) -> dict[str, float]:
-        """The same numbers as ``twin summary`` (:meth:`Summary.kpis`)."""
-        return self._once("kpis", "summary", lambda: self.summary.kpis())
+        """The same numbers as ``twin summary`` (:meth:`Summary.kpis`), goodput next to
+        utilisation."""
+        return self._once("kpis", "summary", lambda: kpis_in_order(self.summary.kpis()))
+
+    @property
+    def faults(self) -> FaultHistory | None:
+        """Outages, cuts and failures (:mod:`twin.dashboards.faults`); None without faults."""
+        if not self.has(FAULT.table):
+            return None
+        return self._once(
+            "faults", FAULT.table, lambda: FaultHistory.from_table(self.run.table(FAULT.table))
+        )
 
     # -- replay ----------------------------------------------------------------------------
 
     def snapshot(self, t: float) -> Snapshot:
-        """Sites (and links, when traced) at the last stamp at or before ``t``.
+        """Sites (and links, when traced) at the last stamp at or before ``t``; the sites
+        down and links cut at ``t`` itself.
 
         Cost: binary searches and the rows of one stamp, whatever the run's length.
         """
@@ -174,7 +187,9 @@ class RunData:
                     float(util[row]),
                     float(power[row]),
                 )
-        return Snapshot(float(t), stamp, sites, self._link_states(t))
+        faults = self.faults
+        down, cut = (faults.down_at(t), faults.cut_at(t)) if faults is not None else (None, None)
+        return Snapshot(float(t), stamp, sites, self._link_states(t), down, cut)
 
     def _link_states(self, t: float) -> dict[str, LinkState] | None:
         view = self.links

@@ -17,6 +17,8 @@ REPLAY_STATUS = "replay-status"
 REPLAY_MAP = "replay-map"
 REPLAY_SELECT = "replay-select"
 REPLAY_SERIES = "replay-series"
+REPLAY_FAULTS = "replay-faults"
+REPLAY_FAULTS_BOX = "replay-faults-box"
 
 # explore
 EXPLORE_RUN = "explore-run"

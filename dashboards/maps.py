@@ -1,17 +1,20 @@
 """The map of Europe: factories sized by accelerators and coloured by utilisation, PoPs, and
-links coloured by utilisation, at one telemetry stamp (a pure builder, as
-:mod:`twin.dashboards.figures`: values in, a plotly JSON figure out)."""
+links coloured by utilisation, at one telemetry stamp, with the sites down and the links cut
+at that time marked (a pure builder, as :mod:`twin.dashboards.figures`: values in, a plotly
+JSON figure out)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from functools import cache
 from typing import Any
 
 import plotly.colors as pcolors
+from twin.dashboards.faults import span_label, when
 from twin.dashboards.figures import Figure, template
 from twin.dashboards.geo import Geo, Node
-from twin.dashboards.values import SiteState, Snapshot
+from twin.dashboards.values import FaultSpan, SiteState, Snapshot
 
 UTILISATION_SCALE = "RdYlGn_r"
 """Idle is green, saturated is red (sites and links share the scale)."""
@@ -21,6 +24,8 @@ LINK_BANDS = 10
 """Link colours are drawn in this many utilisation bands (one trace per band and width)."""
 EUROPE_LON = (-11.0, 35.0)
 EUROPE_LAT = (35.0, 70.5)
+FAULT_COLOUR = "#8b0000"
+"""Sites down and links cut are drawn dark red."""
 
 
 def _colour(utilisation: float) -> str:
@@ -50,16 +55,20 @@ def map_figure(
     title: str | None = None,
     height: int = 560,
     uirevision: str = "map",
+    start: dt.datetime | None = None,
 ) -> Figure:
     """Europe with factories sized by accelerators and coloured by utilisation at the
     snapshot's time, PoPs, and links (coloured by utilisation when the run traces links,
-    else drawn grey by capacity). ``selected`` (a site or link id) is outlined.
+    else drawn grey by capacity). ``selected`` (a site or link id) is outlined. Sites down
+    at that time get a dark-red ✕ (trace ``down (outage)``), cut links are dashed dark red
+    (trace ``cut links``); ``start`` (the scenario's) dates their hover text.
 
     Every clickable point carries ``customdata = [kind, id]``.
     """
     states = snapshot.sites if snapshot is not None else {}
     links = snapshot.links if snapshot is not None else None
-    data = _links(geo, links, selected)
+    cut = (snapshot.cut if snapshot is not None else None) or {}
+    data = _links(geo, links, selected, cut, origin=start)
     if geo.pops:
         data.append(
             {
@@ -76,6 +85,8 @@ def map_figure(
             }
         )
     data += _sites(list(geo.sites), states, selected)
+    down = (snapshot.down if snapshot is not None else None) or {}
+    data += _down(geo, down, start)
     lon, lat = _extent(list(geo.nodes.values()))
     layout: dict[str, Any] = {
         "geo": {
@@ -178,6 +189,35 @@ def _sites(
     return traces
 
 
+def _down(geo: Geo, down: dict[str, FaultSpan], start: dt.datetime | None) -> list[dict]:
+    """A dark-red ✕ on each site down (one that can be placed)."""
+    sites = [(geo.nodes[site], span) for site, span in down.items() if site in geo.nodes]
+    if not sites:
+        return []
+    return [
+        {
+            "type": "scattergeo",
+            "name": "down (outage)",
+            "lon": [node.lon for node, _ in sites],
+            "lat": [node.lat for node, _ in sites],
+            "text": [
+                f"<b>{node.name}</b> ({node.id})<br><b>down</b> (outage) {span_label(span, start)}"
+                for node, span in sites
+            ],
+            "customdata": [["site", node.id] for node, _ in sites],
+            "hoverinfo": "text",
+            "mode": "markers",
+            "marker": {
+                "size": 15,
+                "color": FAULT_COLOUR,
+                "symbol": "x",
+                "line": {"width": 1.5, "color": "#ffffff"},
+            },
+            "showlegend": False,
+        }
+    ]
+
+
 def _extent(nodes: list) -> tuple[tuple[float, float], tuple[float, float]]:
     """Europe, widened to hold every node."""
     lons = [n.lon for n in nodes] or [0.0]
@@ -187,10 +227,16 @@ def _extent(nodes: list) -> tuple[tuple[float, float], tuple[float, float]]:
     return lon, lat
 
 
-def _links(geo: Geo, links: dict | None, selected: str | None) -> list[dict[str, Any]]:
+def _links(
+    geo: Geo,
+    links: dict | None,
+    selected: str | None,
+    cut: dict[str, FaultSpan],
+    origin: dt.datetime | None,
+) -> list[dict[str, Any]]:
     """Links as lines (width by capacity, colour by utilisation, grouped into a few traces by
-    width and colour band so a large network stays cheap to draw) and a clickable marker at
-    each link's middle."""
+    width and colour band so a large network stays cheap to draw; cut ones dashed dark red)
+    and a clickable marker at each link's middle."""
     nodes = geo.nodes
     edges: dict[str, tuple[str, str, float]] = {
         e.id: (e.a, e.b, e.capacity_gbps) for e in geo.links
@@ -220,7 +266,12 @@ def _links(geo: Geo, links: dict | None, selected: str | None) -> list[dict[str,
                 f"busier direction {state.throughput_gbps:,.1f} Gbps "
                 f"({100 * state.utilisation:.0f}%)<br>{state.active_flows} active flows"
             )
-        lons, lats = groups.setdefault((colour, width), ([], []))
+        span = cut.get(link)
+        if span is not None:
+            colour = FAULT_COLOUR
+            text += f"<br><b>cut</b> until {when(span.end_s, origin)}"
+        key = ("cut" if span is not None else colour, width)
+        lons, lats = groups.setdefault(key, ([], []))
         lons += [start.lon, end.lon, None]
         lats += [start.lat, end.lat, None]
         middles["lon"].append((start.lon + end.lon) / 2)
@@ -239,7 +290,21 @@ def _links(geo: Geo, links: dict | None, selected: str | None) -> list[dict[str,
             "hoverinfo": "skip",
             "showlegend": False,
         }
-        for (colour, width), (lons, lats) in sorted(groups.items(), key=lambda item: item[0][1])
+        if colour != "cut"
+        else {
+            "type": "scattergeo",
+            "name": "cut links",
+            "lon": lons,
+            "lat": lats,
+            "mode": "lines",
+            "line": {"width": max(width, 2.5), "color": FAULT_COLOUR, "dash": "dash"},
+            "opacity": 0.95,
+            "hoverinfo": "skip",
+            "showlegend": False,
+        }
+        for (colour, width), (lons, lats) in sorted(
+            groups.items(), key=lambda item: (item[0][0] == "cut", item[0][1])
+        )
     ]
     if middles["data"]:
         traces.append(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,13 +34,29 @@ class LinkState:
 
 
 @dataclass(frozen=True)
+class FaultSpan:
+    """A site down or a link cut from ``start_s`` until ``end_s`` (overlapping faults of one
+    target merged): how many faults, what they named (a site, ``country:XX``, a link) and
+    why (scheduled, random)."""
+
+    start_s: float
+    end_s: float
+    faults: int = 1
+    targets: tuple[str, ...] = ()
+    causes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Snapshot:
-    """The network at simulated time ``t``: the last telemetry stamp at or before it."""
+    """The network at simulated time ``t``: the last telemetry stamp at or before it, and
+    the sites down and links cut at ``t`` (runs with faults)."""
 
     t: float
     stamp_s: float | None
     sites: dict[str, SiteState]
     links: dict[str, LinkState] | None = None  # None: the run has no links table
+    down: dict[str, FaultSpan] | None = None  # site → its outage; None: the run has no faults
+    cut: dict[str, FaultSpan] | None = None  # link → its cut
 
 
 @dataclass(frozen=True)
@@ -118,9 +135,29 @@ class KpiDelta:
         return 100 * self.delta / abs(self.a)
 
 
+NEXT_TO_UTILISATION = ("goodput (%)", "lost GPU-hours")
+"""KPIs of runs with faults, shown right after utilisation."""
+
+
+def kpi_order(names: Sequence[str]) -> list[str]:
+    """``names`` with :data:`NEXT_TO_UTILISATION` moved right after ``utilisation (%)``."""
+    moved = [name for name in NEXT_TO_UTILISATION if name in names]
+    rest = [name for name in names if name not in moved]
+    if "utilisation (%)" not in rest:
+        return rest + moved
+    at = rest.index("utilisation (%)") + 1
+    return rest[:at] + moved + rest[at:]
+
+
+def kpis_in_order(kpis: dict[str, float]) -> dict[str, float]:
+    """``kpis`` in :func:`kpi_order`."""
+    return {name: kpis[name] for name in kpi_order(list(kpis))}
+
+
 def kpi_deltas(a: dict[str, float], b: dict[str, float]) -> list[KpiDelta]:
-    """KPIs of run A next to run B, in A's order then B's extra ones."""
-    names = list(a) + [name for name in b if name not in a]
+    """KPIs of run A next to run B, in A's order then B's extra ones (goodput next to
+    utilisation)."""
+    names = kpi_order(list(a) + [name for name in b if name not in a])
     return [KpiDelta(name, finite(a.get(name)), finite(b.get(name))) for name in names]
 
 
@@ -137,6 +174,7 @@ def finite(value: object) -> float | None:
 
 __all__ = [
     "Band",
+    "FaultSpan",
     "Histogram",
     "JobFilter",
     "KpiDelta",
@@ -148,4 +186,6 @@ __all__ = [
     "Timeline",
     "finite",
     "kpi_deltas",
+    "kpi_order",
+    "kpis_in_order",
 ]

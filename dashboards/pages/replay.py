@@ -1,11 +1,12 @@
-"""Replay: the map of Europe at simulated time t, and the series of one factory or link."""
+"""Replay: the map of Europe at simulated time t (sites down and links cut marked), the
+run's fault timeline under it, and the series of one factory or link."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from dash import Dash, Input, Output, State, dcc, html, no_update
-from twin.dashboards import figures, guard, ids, inputs, maps
+from twin.dashboards import faults, figures, guard, ids, inputs, maps
 from twin.dashboards.components import (
     DATA_ERRORS,
     Context,
@@ -20,6 +21,7 @@ from twin.dashboards.components import (
 from twin.dashboards.data import RunData
 from twin.dashboards.player import player, register_player, speed_options
 from twin.dashboards.store import RunStore
+from twin.dashboards.values import finite
 
 PATH = "/replay"
 TITLE = "Replay"
@@ -48,7 +50,14 @@ def layout(context: Context, search: str | None = None) -> html.Div:
             html.Div(
                 [
                     html.Div(
-                        graph(ids.REPLAY_MAP, context, style={"height": "560px"}),
+                        [
+                            graph(ids.REPLAY_MAP, context, style={"height": "560px"}),
+                            html.Div(
+                                graph(ids.REPLAY_FAULTS, context),
+                                id=ids.REPLAY_FAULTS_BOX,
+                                style={"display": "none"},
+                            ),
+                        ],
                         className="map-column",
                     ),
                     html.Div(
@@ -84,7 +93,8 @@ def map_frame(
     height: int = 560,
 ) -> tuple[figures.Figure, str]:
     """The map at ``t`` and the clock text. Cost: two binary searches and one stamp's rows;
-    the figure of a stamp is built once (shared by every request for it)."""
+    the figure of a stamp (and of the sites down and links cut at ``t``) is built once
+    (shared by every request for it)."""
     data, problem = load(store, run)
     if data is None:
         return figures.empty_figure(problem or "no run"), ""
@@ -98,14 +108,22 @@ def map_frame(
         now = timeline.first_s if wanted is None else timeline.clamp(wanted)
         stamp = data.sites.rows_at(now)[2]
         key = chosen[1] if chosen else None
+        history = data.faults
+        broken = (history.down_sites(now), history.cut_links(now)) if history else None
 
         def build() -> figures.Figure:
             snapshot = data.snapshot(now)
             return maps.map_figure(
-                data.geo, snapshot, selected=key, title=title, height=height, uirevision=data.name
+                data.geo,
+                snapshot,
+                selected=key,
+                title=title,
+                height=height,
+                uirevision=data.name,
+                start=data.start,
             )
 
-        figure = store.derived.get(("map", data.token, stamp, key, title, height), build)
+        figure = store.derived.get(("map", data.token, stamp, broken, key, title, height), build)
     except DATA_ERRORS as error:
         return figures.empty_figure(f"{inputs.shown(run)}: {error}"), ""
     return figure, figures.time_label(now, data.start)
@@ -142,6 +160,31 @@ def series_frame(store: RunStore, run: Any, selected: Any, t: Any) -> figures.Fi
         return figures.move_cursor(figure, cursor, data.start)
     except DATA_ERRORS as error:
         return figures.empty_figure(f"{inputs.shown(run)}: {error}")
+
+
+def faults_frame(store: RunStore, run: Any, t: Any) -> tuple[figures.Figure, dict[str, str]]:
+    """The run's fault timeline with the cursor at ``t``, and its box's style (hidden for a
+    run without faults): built once per run, the cursor per call."""
+    hidden = {"display": "none"}
+    data, _ = load(store, run)
+    if data is None:
+        return figures.empty_figure(""), hidden
+    try:
+        history = data.faults
+        if history is None:
+            return figures.empty_figure(""), hidden
+        wanted = inputs.time_s(t)
+        timeline = data.timeline
+        cursor = timeline.first_s if wanted is None else timeline.clamp(wanted)
+        horizon = finite(data.manifest.get("horizon_s")) or timeline.last_s
+
+        def build() -> figures.Figure:
+            return faults.timeline_figure(history, start=data.start, horizon_s=horizon)
+
+        figure = store.derived.get(("faults", data.token), build)
+        return figures.move_cursor(figure, cursor, data.start), {}
+    except DATA_ERRORS as error:
+        return figures.empty_figure(f"faults: {error}", height=120), {}
 
 
 def selection_options(store: RunStore, run: Any) -> list[dict[str, str]]:
@@ -248,6 +291,25 @@ def register(app: Dash, context: Context) -> None:
 
     @guard.callback(
         app,
+        Output(ids.REPLAY_FAULTS, "figure"),
+        Output(ids.REPLAY_FAULTS_BOX, "style"),
+        Input(ids.REPLAY_RUN, "value"),
+        State(PLAYER.slider, "value"),
+    )
+    def draw_faults(run: Any, t: Any) -> tuple[Any, Any]:
+        return faults_frame(store, run, t)
+
+    @guard.callback(
+        app,
+        Output(ids.REPLAY_SELECT, "value", allow_duplicate=True),
+        Input(ids.REPLAY_FAULTS, "clickData"),
+        prevent_initial_call=True,
+    )
+    def click_fault(click_data: Any) -> Any:
+        return inputs.clicked(click_data) or no_update
+
+    @guard.callback(
+        app,
         Output(ids.REPLAY_SERIES, "figure"),
         Input(ids.REPLAY_SELECT, "value"),
         Input(ids.REPLAY_RUN, "value"),
@@ -261,5 +323,13 @@ def register(app: Dash, context: Context) -> None:
         Output(ids.REPLAY_SERIES, "figure", allow_duplicate=True),
         Input(PLAYER.slider, "value"),
         State(ids.REPLAY_SERIES, "figure"),
+        prevent_initial_call=True,
+    )
+
+    app.clientside_callback(
+        figures.CURSOR_JS,
+        Output(ids.REPLAY_FAULTS, "figure", allow_duplicate=True),
+        Input(PLAYER.slider, "value"),
+        State(ids.REPLAY_FAULTS, "figure"),
         prevent_initial_call=True,
     )
