@@ -525,6 +525,16 @@ def _network_solve_kernel(
     """Body of :func:`network_solve`."""
     ptr = route_ptr[: n_flows + 1]
     _maxmin_kernel(ptr, route_links[: ptr[n_flows]], capacity, rate_cap[:n_flows], rates[:n_flows])
+    return _totals_and_next_drain(n_flows, ptr, route_links, rates, rates_bps, channel_bps,
+                                  remaining_bits)  # fmt: skip
+
+
+@njit(cache=True)
+def _totals_and_next_drain(
+    n_flows, ptr, route_links, rates, rates_bps, channel_bps, remaining_bits
+):  # fmt: skip
+    """After a solve: each flow's rate in bit/s, each channel's total, and the time until
+    the first flow drains (shared by the max-min and the RTT-weighted solve)."""
     channel_bps[:] = 0.0
     for f in range(n_flows):
         rate_bps = rates[f] * 1e9

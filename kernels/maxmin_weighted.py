@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 from twin.kernels._jit import njit
-from twin.kernels.maxmin import SATURATION_RTOL, _check_inputs
+from twin.kernels.maxmin import SATURATION_RTOL, _check_inputs, _totals_and_next_drain
 
 __all__ = [
     "weighted_maxmin_rates",
@@ -204,18 +204,8 @@ def _weighted_solve_kernel(
         ptr, route_links[: ptr[n_flows]], capacity, rate_cap[:n_flows], weight[:n_flows],
         rates[:n_flows],
     )  # fmt: skip
-    channel_bps[:] = 0.0
-    for f in range(n_flows):
-        rate_bps = rates[f] * 1e9
-        rates_bps[f] = rate_bps
-        for k in range(ptr[f], ptr[f + 1]):
-            channel_bps[route_links[k]] += rate_bps
-    soonest = remaining_bits[0] / rates_bps[0]
-    for f in range(1, n_flows):
-        x = remaining_bits[f] / rates_bps[f]
-        if not (soonest <= x or soonest != soonest):
-            soonest = x
-    return soonest
+    return _totals_and_next_drain(n_flows, ptr, route_links, rates, rates_bps, channel_bps,
+                                  remaining_bits)  # fmt: skip
 
 
 def weighted_network_solve(

@@ -8,49 +8,11 @@ from typing import Any
 
 import pytest
 import simpy
+from config_kit import ACCELERATORS, START, site
 
 from twin.config import Scenario, validate_scenario
 from twin.model.job import Job
 from twin.model.world import World, check_policies
-
-START = "2026-03-02T00:00:00"
-
-ACCELERATORS: dict[str, dict[str, float]] = {
-    "H100": {"tdp_w": 700.0, "idle_w": 100.0, "bf16_tflops": 989.0, "memory_gb": 80.0},
-    "A100": {
-        "tdp_w": 400.0,
-        "idle_w": 60.0,
-        "bf16_tflops": 312.0,
-        "memory_gb": 80.0,
-        "speed": 0.5,
-    },
-}
-
-
-def site(
-    site_id: str,
-    count: int = 8,
-    accelerator: str = "H100",
-    *,
-    lat: float = 50.0,
-    lon: float = 10.0,
-    carbon: float | list[float] = 100.0,
-    price: float | list[float] = 50.0,
-    pue: float = 1.2,
-    power_mw: float = 100.0,
-    **extra: Any,
-) -> dict[str, Any]:
-    return {
-        "id": site_id,
-        "lat": lat,
-        "lon": lon,
-        "pools": [{"accelerator": accelerator, "count": count}],
-        "power_mw": power_mw,
-        "pue": pue,
-        "carbon_gco2_per_kwh": carbon,
-        "price_eur_per_mwh": price,
-        **extra,
-    }
 
 
 def scenario(

@@ -15,6 +15,7 @@ import pytest
 import simpy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from network_kit import ACCELERATORS, GB, make_network, site
 
 from twin.config import validate_scenario
 from twin.model.job import Job
@@ -23,22 +24,6 @@ from twin.model.network_schedule import start_capacity_schedules
 from twin.model.recorder import Recorder
 from twin.model.topology import Topology
 from twin.model.world import World
-
-GB = 1e9
-ACCELERATORS = {"H100": {"tdp_w": 700.0, "idle_w": 100.0, "bf16_tflops": 989.0, "memory_gb": 80.0}}
-
-
-def site(site_id: str, count: int = 8, **extra: Any) -> dict:
-    return {
-        "id": site_id,
-        "lat": 50.0,
-        "lon": 10.0,
-        "pools": [{"accelerator": "H100", "count": count}],
-        "power_mw": 10.0,
-        "carbon_gco2_per_kwh": 100.0,
-        "price_eur_per_mwh": 50.0,
-        **extra,
-    }
 
 
 def link(a: str, b: str, gbps: float, ms: float = 1.0, **extra: Any) -> dict:
@@ -56,12 +41,6 @@ def scenario_data(nodes: list[str], links: list[dict], **extra: Any) -> dict:
     }
     data.update(extra)
     return data
-
-
-def make_network(data: dict) -> tuple[simpy.Environment, Network]:
-    scenario = validate_scenario(data)
-    env = simpy.Environment()
-    return env, Network(env, Topology(scenario), Recorder(), scenario.network.flow_cap_gbps)
 
 
 def at(env: simpy.Environment, time_s: float, action: Any) -> list:

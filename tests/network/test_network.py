@@ -17,6 +17,7 @@ import pytest
 import simpy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from network_kit import ACCELERATORS, GB, make_network, site
 from twin.kernels import maxmin
 
 from twin.config import validate_scenario
@@ -24,33 +25,17 @@ from twin.model import network as network_module
 from twin.model.geo import great_circle_km
 from twin.model.job import Job
 from twin.model.network import Network, Transfer
-from twin.model.recorder import Recorder
 from twin.model.topology import Topology
 from twin.model.world import World
 from twin.simulation import simulate
 from twin.trace.reader import open_run
 
-GB = 1e9
 GBPS = 1e9
-ACCELERATORS = {"H100": {"tdp_w": 700.0, "idle_w": 100.0, "bf16_tflops": 989.0, "memory_gb": 80.0}}
 
 
 # --------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------
-
-
-def site(site_id: str, lat: float = 50.0, lon: float = 10.0, count: int = 8, **extra: Any) -> dict:
-    return {
-        "id": site_id,
-        "lat": lat,
-        "lon": lon,
-        "pools": [{"accelerator": "H100", "count": count}],
-        "power_mw": 10.0,
-        "carbon_gco2_per_kwh": 100.0,
-        "price_eur_per_mwh": 50.0,
-        **extra,
-    }
 
 
 def link(a: str, b: str, gbps: float, **extra: Any) -> dict:
@@ -72,13 +57,6 @@ def scenario_data(
     }
     data.update(extra)
     return data
-
-
-def make_network(data: dict) -> tuple[simpy.Environment, Network]:
-    scenario = validate_scenario(data)
-    env = simpy.Environment()
-    network = Network(env, Topology(scenario), Recorder(), scenario.network.flow_cap_gbps)
-    return env, network
 
 
 def chain(capacities: list[float], latencies_ms: list[float], **extra: Any) -> dict:

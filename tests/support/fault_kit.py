@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import simpy
+from config_kit import ACCELERATORS, START
+from config_kit import site as site  # re-exported for the faults tests
 
 from twin.config import Scenario, validate_scenario
 from twin.model.job import Job
@@ -16,42 +18,8 @@ from twin.model.recorder import Recorder
 from twin.model.world import World, check_policies
 from twin.trace.schema import FAULTS, SITES
 
-START = "2026-03-02T00:00:00"
 HOUR = 3600.0
 DAY = 86400.0
-
-ACCELERATORS: dict[str, dict[str, float]] = {
-    "H100": {"tdp_w": 700.0, "idle_w": 100.0, "bf16_tflops": 989.0, "memory_gb": 80.0},
-    "A100": {
-        "tdp_w": 400.0,
-        "idle_w": 60.0,
-        "bf16_tflops": 312.0,
-        "memory_gb": 80.0,
-        "speed": 0.5,
-    },
-}
-
-
-def site(
-    site_id: str,
-    count: int = 8,
-    accelerator: str = "H100",
-    *,
-    carbon: float = 100.0,
-    **extra: Any,
-) -> dict[str, Any]:
-    """One site: a single pool, a power cap far from binding."""
-    return {
-        "id": site_id,
-        "lat": 50.0,
-        "lon": 10.0,
-        "pools": [{"accelerator": accelerator, "count": count}],
-        "power_mw": 100.0,
-        "pue": 1.2,
-        "carbon_gco2_per_kwh": carbon,
-        "price_eur_per_mwh": 50.0,
-        **extra,
-    }
 
 
 def scenario(

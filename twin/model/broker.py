@@ -149,10 +149,11 @@ class Broker:
         """The open ones among the candidates, per shape (forgotten when a site opens)."""
         self._choice, self._order = _FAST_CHOICES.get(placement, (None, None))
         for factory in factories:
-            factory.open_listeners.append(self._site_opening)
-            factory.down_listeners.append(self._site_opening)
+            factory.open_listeners.append(self._site_changed)
+            factory.down_listeners.append(self._site_changed)
 
-    def _site_opening(self, factory: Factory) -> None:
+    def _site_changed(self, factory: Factory) -> None:
+        """A site opened, went down or came back: which sites are open has changed."""
         self._open.clear()
 
     def open_for(self, job: Job) -> list[tuple[Factory, Pool]]:

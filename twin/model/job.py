@@ -101,17 +101,6 @@ class Job:
         """Reference work until it ends (shorter than ``work_s`` if it fails part-way)."""
         return self.work_s * self.fail_fraction if self.fail_fraction is not None else self.work_s
 
-    @property
-    def compute_left_s(self) -> float:
-        """Wall seconds of compute left on its accelerator."""
-        return max(0.0, self.target_work_s - self.saved_work_s) / self.speed
-
-    @property
-    def run_s(self) -> float:
-        """How long it runs once started on its accelerator, if nothing interrupts it
-        (restart overhead and checkpoint stalls included; shorter if it fails)."""
-        return self.plan().duration_s
-
     def plan(self, as_requested: bool = False) -> Segment:
         """Its run from a start now on its accelerator, if nothing interrupts it; with
         ``as_requested``, the run of all its remaining work as its owner asked for it
