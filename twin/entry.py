@@ -11,11 +11,21 @@ from __future__ import annotations
 
 import atexit
 import gc
+import os
 import sys
 
 
 def main() -> None:
     atexit.register(gc.freeze)  # registered first, so run last
+    try:
+        _main()
+    except SystemExit as done:
+        if done.code == 130 and _after_ctrl_c(done):
+            _exit_at_once(130)
+        raise
+
+
+def _main() -> None:
     try:
         import click
 
@@ -35,3 +45,25 @@ def main() -> None:
 def _interrupted() -> None:
     sys.stderr.write("interrupted\n")
     raise SystemExit(130)
+
+
+def _after_ctrl_c(error: BaseException) -> bool:
+    """Whether ``error`` was raised while a KeyboardInterrupt was being handled."""
+    seen = error.__context__
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__context__
+    return False
+
+
+def _exit_at_once(code: int) -> None:
+    """Exit with ``code`` now, after the ``atexit`` handlers and a flush. A plain exit may not
+    give 130: when a Ctrl-C lands while a C extension runs Python code through ``PyRun_*``
+    (as some do while being imported), CPython marks the KeyboardInterrupt unhandled there and
+    kills the process with SIGINT at exit (status -2), although twin handled it. The command's
+    files are closed by now (its ``finally`` blocks ran before the exit reached here)."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)
