@@ -175,6 +175,20 @@ def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def fault_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two real tiny runs: ``outage`` (north down from 2 h to 4 h, accelerators failing)
+    and ``plain`` (no faults)."""
+    root = tmp_path_factory.mktemp("faultruns")
+    simulate_tiny(
+        root / "outage",
+        "faults.accelerators.rate_per_hour=0.002",
+        "faults.sites.scheduled=[{site: north, start: 2h, duration: 2h}]",
+    )
+    simulate_tiny(root / "plain")
+    return root
+
+
+@pytest.fixture(scope="session")
 def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the browser tests save screenshots (printed, for a person to look at)."""
     wanted = os.environ.get("TWIN_DASH_SCREENSHOTS")

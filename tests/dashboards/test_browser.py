@@ -4,6 +4,7 @@ the slider moves the map, a chosen site gets its series, and two runs compare.""
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import os
 import shutil
@@ -288,4 +289,39 @@ def test_compare_shows_deltas_and_replays_both_maps(dash_duo, runs_dir, screensh
 
     wait(both_moved, message="both maps to move")
     snap(dash_duo, screenshots, "compare")
+    assert not severe_logs(dash_duo)
+
+
+def test_replay_draws_an_outage_on_the_map_and_its_timeline(dash_duo, fault_runs, screenshots):
+    serve(dash_duo, fault_runs, "/replay?run=outage")
+    wait(lambda: trace(figure(dash_duo, ids.REPLAY_MAP), "factories"), message="the map")
+    wait(lambda: figure(dash_duo, ids.REPLAY_FAULTS), message="the fault timeline")
+    assert dash_duo.find_element(f"#{ids.REPLAY_FAULTS_BOX}").is_displayed()
+    timeline = figure(dash_duo, ids.REPLAY_FAULTS)
+    assert trace(timeline, "site outage") and trace(timeline, "accelerator failure")
+    assert trace(figure(dash_duo, ids.REPLAY_MAP), "down (outage)") is None  # at 0 h: all up
+    thumb = dash_duo.find_element(f"#{ids.REPLAY_PLAYER.slider} [role=slider]")
+    for _ in range(18):  # 18 telemetry steps of 10 min: 3 h, inside north's outage (2 h-4 h)
+        thumb.send_keys("\ue014")
+    wait(lambda: trace(figure(dash_duo, ids.REPLAY_MAP), "down (outage)"), message="north down")
+    assert trace(figure(dash_duo, ids.REPLAY_MAP), "down (outage)")["ids"] == ["north"]
+    # the timeline's cursor follows the slider, in the browser
+    t = float(thumb.get_attribute("aria-valuenow"))
+    assert 2 * 3600 < t < 4 * 3600
+    cursor = (dt.datetime(2026, 3, 2) + dt.timedelta(seconds=t)).strftime("%Y-%m-%d %H:%M:%S")
+    wait(lambda: figure(dash_duo, ids.REPLAY_FAULTS)["cursor"] == cursor, message="the cursor")
+    snap(dash_duo, screenshots, "replay-outage")
+    for _ in range(9):  # 4.5 h: north is back
+        thumb.send_keys("\ue014")
+    wait(
+        lambda: trace(figure(dash_duo, ids.REPLAY_MAP), "down (outage)") is None,
+        message="north back up",
+    )
+    # a run without faults shows no timeline
+    dash_duo.wait_for_page(dash_duo.server_url + "/replay?run=plain")
+    wait(lambda: trace(figure(dash_duo, ids.REPLAY_MAP), "factories"), message="plain map")
+    wait(
+        lambda: not dash_duo.find_element(f"#{ids.REPLAY_FAULTS_BOX}").is_displayed(),
+        message="no timeline",
+    )
     assert not severe_logs(dash_duo)

@@ -13,7 +13,7 @@ from twin.dashboards.pages import replay
 from twin.dashboards.store import RunStore
 from twin.dashboards.values import Snapshot, kpi_order
 
-from .conftest import simulate_tiny, table_like
+from .conftest import table_like
 from .test_figures import GEO, state
 
 START = dt.datetime(2026, 3, 2)
@@ -119,18 +119,6 @@ def test_goodput_is_shown_next_to_utilisation():
         "lost GPU-hours",
         "energy (MWh)",
     ]
-
-
-@pytest.fixture(scope="module")
-def fault_runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("faultruns")
-    simulate_tiny(
-        root / "outage",
-        "faults.accelerators.rate_per_hour=0.002",
-        "faults.sites.scheduled=[{site: north, start: 2h, duration: 2h}]",
-    )
-    simulate_tiny(root / "plain")
-    return root
 
 
 def test_replay_callbacks_on_a_run_with_an_outage(fault_runs):
