@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, WithJsonSchema
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from twin.config.schema_base import (
     MAX_POOL,
@@ -29,6 +29,7 @@ from twin.config.schema_base import (
     Weight,
 )
 from twin.config.schema_faults import Faults
+from twin.config.schema_traces import RequestTrace, TrainingTrace, TransferTrace
 from twin.config.units import MAX_DURATION_S, parse_duration_s
 
 # ---------------------------------------------------------------- hardware and sites
@@ -170,19 +171,46 @@ CheckpointInterval = Annotated[
 """Compute seconds between checkpoints, or ``young_daly`` (each job picks τ = √(2CM))."""
 
 
+def _synthetic_or_trace(
+    model: Training | BulkTransfers, synthetic: tuple[str, ...], what: str
+) -> None:
+    """A workload is synthetic (all of ``synthetic`` given), a trace, or both; never half
+    a generator."""
+    given = [name for name in synthetic if getattr(model, name) is not None]
+    if given and len(given) < len(synthetic):
+        missing = [name for name in synthetic if name not in given]
+        raise ValueError(
+            f"synthetic {what} need {', '.join(synthetic)}; missing {', '.join(missing)}"
+        )
+    if not given and model.trace is None:
+        raise ValueError(f"expected synthetic {what} ({', '.join(synthetic)}), a trace, or both")
+
+
 class Training(StrictModel):
     """Training and batch jobs arriving as a (diurnally modulated) Poisson process."""
 
     enabled: bool = Field(True, description="whether training jobs are generated")
-    arrivals_per_day: float = Field(gt=0, le=1e7, description="mean job submissions per day")
+    trace: TrainingTrace | None = Field(
+        None, description="jobs replayed from a log (beside the synthetic stream, if any)"
+    )
+    arrivals_per_day: float | None = Field(
+        None,
+        gt=0,
+        le=1e7,
+        description="mean synthetic job submissions per day (with accelerators and "
+        "duration_s; omit all three to replay only the trace)",
+    )
     diurnal: HourlyProfile | None = Field(
         None, description="24 relative arrival weights per UTC hour; default flat"
     )
-    accelerators: Distribution = Field(
-        description="accelerators per job (rounded, ≥ 1; above the largest pool possible, "
-        "10,000,000, taken as that)"
+    accelerators: Distribution | None = Field(
+        None,
+        description="accelerators per synthetic job (rounded, ≥ 1; above the largest pool "
+        "possible, 10,000,000, taken as that)",
     )
-    duration_s: Distribution = Field(description="run time on a speed-1.0 accelerator, s")
+    duration_s: Distribution | None = Field(
+        None, description="run time of a synthetic job on a speed-1.0 accelerator, s"
+    )
     walltime_factor: float = Field(
         1.0,
         ge=1.0,
@@ -234,19 +262,48 @@ class Training(StrictModel):
         "checkpoint_gb / this; default no stall",
     )
 
+    @model_validator(mode="after")
+    def _synthetic_or_trace(self) -> Training:
+        _synthetic_or_trace(self, ("arrivals_per_day", "accelerators", "duration_s"), "jobs")
+        return self
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the Poisson generator runs (it does when its rate is given)."""
+        return self.arrivals_per_day is not None
+
 
 class BulkTransfers(StrictModel):
     """Background bulk data transfers between sites (replication, ingest, model shipping)."""
 
     enabled: bool = Field(True, description="whether bulk transfers are generated")
-    arrivals_per_day: float = Field(gt=0, le=1e7, description="mean transfers started per day")
-    size_gb: Distribution = Field(description="bytes to move, GB")
+    trace: TransferTrace | None = Field(
+        None, description="an explicit list of transfers replayed (beside the synthetic ones)"
+    )
+    arrivals_per_day: float | None = Field(
+        None,
+        gt=0,
+        le=1e7,
+        description="mean synthetic transfers started per day (with size_gb; omit both to "
+        "replay only the trace)",
+    )
+    size_gb: Distribution | None = Field(None, description="bytes of a synthetic transfer, GB")
     sources: dict[str, Weight] | None = Field(
         None, description="site id → weight as a source; default by accelerator count"
     )
     destinations: dict[str, Weight] | None = Field(
         None, description="site id → weight as a destination; default by accelerator count"
     )
+
+    @model_validator(mode="after")
+    def _synthetic_or_trace(self) -> BulkTransfers:
+        _synthetic_or_trace(self, ("arrivals_per_day", "size_gb"), "transfers")
+        return self
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the Poisson generator runs (it does when its rate is given)."""
+        return self.arrivals_per_day is not None
 
 
 class Region(StrictModel):
@@ -341,6 +398,9 @@ class Service(StrictModel):
         default_factory=dict, description="site id → replicas (the start count if autoscaled)"
     )
     autoscale: Autoscale | None = Field(None, description="scale replicas with demand")
+    trace: RequestTrace | None = Field(
+        None, description="requests replayed from a log with their own lengths (not synthetic)"
+    )
     slo: SLO = Field(default_factory=SLO, description="latency objectives")
     max_queue: int | None = Field(
         None,

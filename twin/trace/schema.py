@@ -227,3 +227,66 @@ TABLES: dict[str, pa.Schema] = {
     "faults": FAULTS,
 }
 """Every table a run directory may hold, by name (file ``<name>.arrow``)."""
+
+# ---------------------------------------------------------------- normalised workloads
+# What ``twin import`` writes and scenarios replay (``workloads.*.trace`` with format
+# ``arrow``): one table per workload kind, times in float seconds from the trace's own zero
+# (its first record, unless the format has an absolute origin), before any alignment to a
+# scenario's start.
+
+WORKLOAD_JOBS = _table(
+    "workload_jobs",
+    "a training/batch workload: one row per job of the trace, in order of submission",
+    _col("job", I64, "the trace's own job number (SWF field 1; a row number where none)"),
+    _col("submit_s", F64, "submission time, s from the trace's zero"),
+    _col("accelerators", I64, "accelerators it asks for (after the format's size mapping)"),
+    _col("duration_s", F64, "run time on a speed-1.0 accelerator, s"),
+    _col(
+        "requested_s",
+        F64,
+        "walltime it requested, s (the format's rule fills it where the trace does not say)",
+    ),
+    _col("tenant", STR, "tenant class (after the mapping rules)"),
+    _col("user", STR, "the trace's user (or group) before mapping, if it has one", nullable=True),
+    _col(
+        "status",
+        STR,
+        "how the job ended in the trace: completed, failed, cancelled or unknown",
+    ),
+    _col("line", I64, "the line of the trace file it came from (1 = the first line)"),
+)
+
+WORKLOAD_REQUESTS = _table(
+    "workload_requests",
+    "an inference workload: one row per request of the trace, in order of arrival",
+    _col("arrival_s", F64, "arrival time, s from the trace's zero"),
+    _col("prompt_tokens", I64, "prompt length, tokens (0 where the trace has none)"),
+    _col("output_tokens", I64, "output length, tokens (0 where the trace has none)"),
+    _col(
+        "service_s",
+        F64,
+        "service time measured in the trace, s (the LoRA trace's execution time)",
+        nullable=True,
+    ),
+    _col("kind", STR, "request type in the trace (e.g. TXT_2_IMG), if it has one", nullable=True),
+    _col("line", I64, "the line of the trace file it came from"),
+)
+
+WORKLOAD_TRANSFERS = _table(
+    "workload_transfers",
+    "a list of data transfers: one row per transfer, in order of start",
+    _col("start_s", F64, "when the transfer starts, s from the trace's zero"),
+    _col("source", STR, "site or PoP id the bytes leave from"),
+    _col("destination", STR, "site or PoP id they go to"),
+    _col("bytes", F64, "bytes to move"),
+    _col("label", STR, "the user's label, carried to transfers.arrow", nullable=True),
+    _col("line", I64, "the line of the file it came from"),
+)
+
+WORKLOADS: dict[str, pa.Schema] = {
+    "jobs": WORKLOAD_JOBS,
+    "requests": WORKLOAD_REQUESTS,
+    "transfers": WORKLOAD_TRANSFERS,
+}
+"""The normalised workload tables ``twin import`` writes, by kind (``twin.table`` in their
+metadata says which one a file holds)."""
