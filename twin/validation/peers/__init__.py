@@ -1,0 +1,1 @@
+"""Independent simulators twin is validated against (test-time dependencies, imported lazily)."""
