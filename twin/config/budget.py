@@ -56,7 +56,7 @@ def check_budget(scenario: Scenario, scale: float = 1.0) -> list[ConfigIssue]:
         "telemetry samples over the horizon",
     )
     training = scenario.workloads.training
-    if training is not None and training.enabled:
+    if training is not None and training.enabled and training.arrivals_per_day is not None:
         span = min(horizon, training.stop_after if training.stop_after is not None else horizon)
         bound(
             "workloads.training.arrivals_per_day",
@@ -65,7 +65,7 @@ def check_budget(scenario: Scenario, scale: float = 1.0) -> list[ConfigIssue]:
             "training jobs over the horizon",
         )
     transfers = scenario.workloads.transfers
-    if transfers is not None and transfers.enabled:
+    if transfers is not None and transfers.enabled and transfers.arrivals_per_day is not None:
         bound(
             "workloads.transfers.arrivals_per_day",
             transfers.arrivals_per_day * horizon / 86400,
