@@ -67,6 +67,8 @@ class Transfer:
     """Time it waited with no route (parked)."""
     parked_s: float | None = None
     """Since when it is parked (no route), or None while it has one."""
+    label: str | None = None
+    """The user's label of a replayed transfer (``workloads.transfers.trace``)."""
 
     @property
     def source(self) -> str:
@@ -192,7 +194,13 @@ class Network:
     # ------------------------------------------------------------ sending
 
     def send(
-        self, source: str, destination: str, nbytes: float, kind: str, job: int | None = None
+        self,
+        source: str,
+        destination: str,
+        nbytes: float,
+        kind: str,
+        job: int | None = None,
+        label: str | None = None,
     ) -> simpy.Event:
         """Start a transfer; the returned event succeeds with the Transfer when delivered.
 
@@ -215,6 +223,7 @@ class Network:
             done=self.env.event(),
             remaining_bits=8.0 * float(nbytes),
             cap_bps=self.flow_cap_bps if self.tcp_window_bytes is None else self._cap_bps(route),
+            label=label,
         )
         self._next_id += 1
         self.bytes_requested += transfer.bytes
