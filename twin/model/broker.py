@@ -19,6 +19,8 @@ from twin.model.geo import great_circle_km
 from twin.model.job import Job, JobState
 from twin.model.recorder import Recorder
 
+Shape = tuple[int, tuple[str, ...] | None, str | None]
+"""What the sites a job may go to depend on: accelerators, allowed types, pinned site."""
 PlacementKey = Callable[[Job, Factory, Pool, "Broker"], tuple]
 """Scores a candidate (factory, pool) for a job; the smallest score wins."""
 
@@ -144,8 +146,8 @@ class Broker:
         """When each factory opens (0 for those open at the start; inf if never in the run)."""
         self.held: list[Job] = []
         self._distance: dict[tuple[str, str], float] = {}
-        self._candidates: dict[tuple[int, tuple[str, ...] | None], list[tuple[Factory, Pool]]] = {}
-        self._open: dict[tuple[int, tuple[str, ...] | None], list[tuple[Factory, Pool]]] = {}
+        self._candidates: dict[Shape, list[tuple[Factory, Pool]]] = {}
+        self._open: dict[Shape, list[tuple[Factory, Pool]]] = {}
         """The open ones among the candidates, per shape (forgotten when a site opens)."""
         self._choice, self._order = _FAST_CHOICES.get(placement, (None, None))
         for factory in factories:
@@ -159,7 +161,7 @@ class Broker:
     def open_for(self, job: Job) -> list[tuple[Factory, Pool]]:
         """The candidates that are open now (cached per shape; in the order the placement's
         fast chooser needs, if it has one)."""
-        key = (job.accelerators, job.allowed_types)
+        key = (job.accelerators, job.allowed_types, job.site_pin)
         found = self._open.get(key)
         if found is None:
             found = [(factory, pool) for factory, pool in self.candidates(job) if factory.online]
@@ -171,10 +173,14 @@ class Broker:
 
     def candidates(self, job: Job) -> list[tuple[Factory, Pool]]:
         """Every (factory, pool) that could ever hold the job, open or not (cached per shape)."""
-        key = (job.accelerators, job.allowed_types)
+        key = (job.accelerators, job.allowed_types, job.site_pin)
         if key not in self._candidates:
+            pin = job.site_pin
             self._candidates[key] = [
-                (factory, pool) for factory in self.factories for pool in factory.pools_for(job)
+                (factory, pool)
+                for factory in self.factories
+                if pin is None or factory.id == pin
+                for pool in factory.pools_for(job)
             ]
         return self._candidates[key]
 
@@ -233,12 +239,15 @@ class Broker:
 
     def _why_not(self, job: Job, candidates: list[tuple[Factory, Pool]]) -> str:
         if candidates:
+            if job.site_pin is not None:
+                return f"its site {job.site_pin} does not open within the run"
             return "the only sites that could hold it do not open within the run"
         if self.candidates(job):
             return f"its dataset at {job.origin} cannot reach any site that could hold it"
         allowed = [
             pool
             for factory in self.factories
+            if job.site_pin is None or factory.id == job.site_pin
             for pool in factory.pools.values()
             if job.allowed_types is None or pool.accelerator in job.allowed_types
         ]

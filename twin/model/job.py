@@ -55,6 +55,10 @@ class Job:
     """Whether the interval is Young's √(2CM) for the accelerators it runs on."""
     checkpoint_cost_s: float = 0.0
     """The stall of one checkpoint (its size over the storage write bandwidth)."""
+    trace_job: int | None = None
+    """Its job number in the trace it was replayed from (None: a synthetic job)."""
+    site_pin: str | None = None
+    """The only site it may run at (a trace replayed as its own machine); None: any."""
 
     state: JobState = JobState.SUBMITTED
     reason: str | None = None

@@ -93,6 +93,7 @@ class TraceRecorder(Recorder):
                 job.checkpoint_s,
                 job.restart_s,
                 job.goodput,
+                job.trace_job,
             ),
         )
 
@@ -120,6 +121,7 @@ class TraceRecorder(Recorder):
                 "delivered" if delivered else "in_flight",
                 transfer.reroutes,
                 transfer.stalled_s,
+                transfer.label,
             ),
         )
 

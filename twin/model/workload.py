@@ -43,31 +43,29 @@ class TrainingWorkload:
         self.diurnal = (diurnal / diurnal.max()).tolist()
         self.peak_rate_per_s = self.rate_per_s * float(diurnal.max() / diurnal.mean())
         self.arrival_rng = stream(seed, "training.arrivals")
-        self._accelerators = _blocks(
+        self._accelerators = blocks(
             make_sampler(spec.accelerators, stream(seed, "training.accelerators"))
         )
-        self._duration = _blocks(make_sampler(spec.duration_s, stream(seed, "training.duration")))
+        self._duration = blocks(make_sampler(spec.duration_s, stream(seed, "training.duration")))
         dataset = spec.dataset_gb
-        self._dataset = _blocks(
+        self._dataset = blocks(
             make_sampler(dataset, stream(seed, "training.dataset")) if dataset else _zeros
         )
         patience = spec.patience_s
         self._patience = (
-            _blocks(make_sampler(patience, stream(seed, "training.patience"))) if patience else None
+            blocks(make_sampler(patience, stream(seed, "training.patience"))) if patience else None
         )
         self.failure_rng = stream(seed, "training.failures")
         self._failure_draws = uniforms(self.failure_rng)
         mix = spec.tenant_mix or {name: t.share for name, t in scenario.tenants.items()}
         self.tenants = list(mix)
         weights = np.asarray(list(mix.values()), dtype=float)
-        self._tenant = _blocks(
-            _choice(len(self.tenants), weights, stream(seed, "training.tenants"))
-        )
+        self._tenant = blocks(_choice(len(self.tenants), weights, stream(seed, "training.tenants")))
         origins = spec.dataset_origins or {
             site.id: float(sum(pool.count for pool in site.pools)) for site in scenario.sites
         }
         self.origins = list(origins)
-        self._origin = _blocks(
+        self._origin = blocks(
             _choice(
                 len(self.origins),
                 np.asarray(list(origins.values())),
@@ -78,7 +76,7 @@ class TrainingWorkload:
         self.allowed = tuple(spec.accelerator_types) if spec.accelerator_types else None
         checkpoint = spec.checkpoint_gb
         self._checkpoint = (
-            _blocks(make_sampler(checkpoint, stream(seed, "training.checkpoint")))
+            blocks(make_sampler(checkpoint, stream(seed, "training.checkpoint")))
             if checkpoint
             else None
         )
@@ -109,7 +107,7 @@ class TrainingWorkload:
         sizes = [max(0.0, float(next(self._dataset))) for _ in range(count)]
         origins = [self.origins[int(next(self._origin))] for _ in range(count)]
         weights = 1.0 / np.arange(1, count + 1, dtype=float) ** spec.dataset_popularity
-        pick = _blocks(_choice(count, weights, stream(seed, "training.dataset_choice")))
+        pick = blocks(_choice(count, weights, stream(seed, "training.dataset_choice")))
         return DatasetCatalogue(sizes, origins, pick)
 
     def _draw_dataset(self) -> tuple[int | None, float, str]:
@@ -165,7 +163,7 @@ def _choice(k: int, weights: np.ndarray, rng: np.random.Generator) -> Callable[[
     return lambda n: rng.choice(k, size=n, p=p)
 
 
-def _blocks(sample: Callable[[int], np.ndarray]) -> Iterator[float]:
+def blocks(sample: Callable[[int], np.ndarray]) -> Iterator[float]:
     """Draw ``BLOCK`` values at a time and hand them out one by one."""
     while True:
         yield from sample(BLOCK).tolist()

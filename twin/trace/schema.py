@@ -97,6 +97,12 @@ JOBS = _table(
     _col("checkpoint_s", F64, "of busy_s: stalled writing checkpoints"),
     _col("restart_s", F64, "of busy_s: restart overheads after interruptions"),
     _col("goodput", F64, "useful_s / busy_s", nullable=True),
+    _col(
+        "trace_job",
+        I64,
+        "its job number in the trace it was replayed from (null: a synthetic job)",
+        nullable=True,
+    ),
 )
 
 SITES = _table(
@@ -124,7 +130,7 @@ TRANSFERS = _table(
     "transfers",
     "one row per data transfer, written when it is delivered (or at the end of the run)",
     _col("transfer", I64, "transfer id, in order of start"),
-    _col("kind", STR, "dataset (staging for a job), checkpoint or bulk"),
+    _col("kind", STR, "dataset (staging for a job), checkpoint or bulk (replayed ones too)"),
     _col("job", I64, "job it serves, if any", nullable=True),
     _col("source", STR, "node the data leaves"),
     _col("destination", STR, "node the data goes to"),
@@ -140,6 +146,13 @@ TRANSFERS = _table(
     _col("state", STR, "delivered, or in_flight at the end of the run"),
     _col("reroutes", I64, "times it moved to a new route (a cut on its route)"),
     _col("stalled_s", F64, "time it waited with no route (a cut left none)"),
+    _col(
+        "label",
+        STR,
+        "its label in the replayed transfer list (workloads.transfers.trace); null for "
+        "synthetic and model transfers",
+        nullable=True,
+    ),
 )
 
 LINKS = _table(
@@ -246,7 +259,12 @@ WORKLOAD_JOBS = _table(
         F64,
         "walltime it requested, s (the format's rule fills it where the trace does not say)",
     ),
-    _col("tenant", STR, "tenant class (after the mapping rules)"),
+    _col(
+        "tenant",
+        STR,
+        "tenant class the trace names (csv); null: the replay's tenant mapping decides",
+        nullable=True,
+    ),
     _col("user", STR, "the trace's user (or group) before mapping, if it has one", nullable=True),
     _col(
         "status",

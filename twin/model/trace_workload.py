@@ -1,0 +1,253 @@
+"""Training/batch jobs replayed from a log (``workloads.training.trace``).
+
+The trace is read once into a normalised jobs table (:mod:`twin.importers`), mapped onto the
+scenario's clock, and each job submitted to the broker at its time, with the trace's size,
+run time and requested walltime. The clock mapping: trace time is measured from the trace's
+first submission (``align: first``) or its zero (``align: zero``); the jobs in
+``[window.start, window.end)`` are kept; a job's submission is then
+``offset + (trace time − window.start) / rate_scale``. Jobs falling at or after the horizon
+(or ``stop_after``) are not submitted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import simpy
+
+from twin.config.errors import ConfigError, ConfigIssue, TwinUserError
+from twin.config.loader import BUILTIN_PREFIX, data_file
+from twin.config.schema import MAX_POOL, Scenario, Training
+from twin.config.schema_traces import TrainingTrace
+from twin.importers import guess_format, read_workload
+from twin.importers.jobs import JobOptions
+from twin.model.distributions import make_sampler
+from twin.model.job import Job
+from twin.model.rng import stream
+from twin.model.workload import blocks
+
+TRACE_PATH = "workloads.training.trace"
+
+
+@dataclass(frozen=True)
+class ReplayJobs:
+    """The jobs a replay submits, as columns in submission order (scenario seconds)."""
+
+    submit_s: np.ndarray
+    accelerators: np.ndarray
+    duration_s: np.ndarray
+    walltime_factor: np.ndarray
+    trace_job: np.ndarray
+    tenant: list[str]
+
+
+def trace_path(spec: TrainingTrace) -> Path:
+    """Where a trace's file is: a packaged one (``builtin:NAME``) or a path."""
+    if spec.file.startswith(BUILTIN_PREFIX):
+        return data_file(spec.file.removeprefix(BUILTIN_PREFIX))
+    if "\x00" in spec.file:
+        raise TwinUserError("a file name cannot hold a NUL byte")
+    return Path(spec.file)
+
+
+def read_trace(spec: TrainingTrace) -> pa.Table:
+    """The normalised jobs table of a training trace (read once per file version, options)."""
+    path = trace_path(spec)
+    format_name = spec.format or guess_format(path, "jobs")
+    options = JobOptions(
+        spec.per_accelerator, spec.requested_time, spec.requested_factor, spec.user_field
+    )
+    try:
+        info = path.stat()
+    except OSError:
+        info = None
+    if info is None:
+        return read_workload("jobs", format_name, path, options).table
+    return _cached(str(path), info.st_size, info.st_mtime_ns, format_name, options)
+
+
+@lru_cache(maxsize=8)
+def _cached(path: str, size: int, mtime_ns: int, format_name: str, options: JobOptions) -> pa.Table:
+    del size, mtime_ns  # part of the cache key only
+    return read_workload("jobs", format_name, Path(path), options).table
+
+
+def replay_jobs(scenario: Scenario) -> ReplayJobs:
+    """The jobs of the scenario's training trace mapped onto its clock and tenants; a bad
+    trace or mapping raises :class:`ConfigError` naming the config path."""
+    spec = scenario.workloads.training
+    assert spec is not None and spec.trace is not None
+    trace = spec.trace
+    try:
+        table = read_trace(trace)
+    except TwinUserError as error:
+        raise ConfigError([ConfigIssue(f"{TRACE_PATH}.file", str(error))]) from None
+    issues = mapping_issues(scenario, trace, table)
+    if issues:
+        raise ConfigError(issues)
+    if trace.statuses is not None:
+        keep = np.isin(table.column("status").to_numpy(zero_copy_only=False), trace.statuses)
+        table = table.filter(pa.array(keep))
+    submit = table.column("submit_s").to_numpy()
+    origin = 0.0 if trace.align == "zero" or not len(submit) else float(submit.min())
+    relative = submit - origin
+    keep = relative >= trace.window.start if trace.window else np.ones(len(submit), bool)
+    if trace.window and trace.window.end is not None:
+        keep &= relative < trace.window.end
+    start = trace.window.start if trace.window else 0.0
+    at = trace.offset + (relative - start) / trace.rate_scale
+    stop_s = min(scenario.horizon, spec.stop_after or scenario.horizon)
+    keep &= at < stop_s
+    index = np.flatnonzero(keep)
+    duration = table.column("duration_s").to_numpy()[index]
+    requested = table.column("requested_s").to_numpy()[index]
+    factor = np.where(duration > 0, np.maximum(1.0, requested / np.maximum(duration, 1e-300)), 1.0)
+    return ReplayJobs(
+        submit_s=at[index],
+        accelerators=np.minimum(table.column("accelerators").to_numpy()[index], MAX_POOL),
+        duration_s=duration,
+        walltime_factor=factor,
+        trace_job=table.column("job").to_numpy()[index],
+        tenant=_tenants(scenario, spec, table, index),
+    )
+
+
+def mapping_issues(scenario: Scenario, trace: TrainingTrace, table: pa.Table) -> list[ConfigIssue]:
+    """What in the replay's mapping names things the scenario does not have."""
+    issues = []
+    known = scenario.tenants
+    for user, tenant in trace.tenants.items():
+        if tenant not in known:
+            issues.append(
+                ConfigIssue(
+                    f"{TRACE_PATH}.tenants.{user}",
+                    f"unknown tenant class {tenant!r}; known: {', '.join(known)}",
+                )
+            )
+    if trace.tenant_default != "shares" and trace.tenant_default not in known:
+        issues.append(
+            ConfigIssue(
+                f"{TRACE_PATH}.tenant_default",
+                f"unknown tenant class {trace.tenant_default!r}; expected shares or one of "
+                f"{', '.join(known)}",
+            )
+        )
+    sites = [site.id for site in scenario.sites]
+    if trace.site is not None and trace.site not in sites:
+        issues.append(
+            ConfigIssue(
+                f"{TRACE_PATH}.site", f"unknown site {trace.site!r}; known: {', '.join(sites)}"
+            )
+        )
+    named = table.column("tenant").drop_null().unique().to_pylist()
+    lines = table.column("line").to_pylist()
+    tenants = table.column("tenant").to_pylist()
+    for name in named:
+        if name not in known:
+            line = lines[tenants.index(name)]
+            issues.append(
+                ConfigIssue(
+                    f"{TRACE_PATH}.file",
+                    f"line {line}: unknown tenant class {name!r}; known: {', '.join(known)}",
+                )
+            )
+    return issues
+
+
+def _tenants(scenario: Scenario, spec: Training, table: pa.Table, index: np.ndarray) -> list[str]:
+    """Each replayed job's tenant class: the trace's own (csv), the mapping of its user, the
+    default class, or (``shares``) a class drawn once per user (per job where the trace
+    names no user) in proportion to the classes' shares, from its own random stream."""
+    trace = spec.trace
+    assert trace is not None
+    named = table.column("tenant").to_pylist()
+    users = table.column("user").to_pylist()
+    mix = spec.tenant_mix or {name: t.share for name, t in scenario.tenants.items()}
+    classes = list(mix)
+    weights = np.asarray(list(mix.values()), dtype=float)
+    cumulative = np.cumsum(weights / weights.sum())
+    rng = stream(scenario.seed, "training.trace.tenants")
+    drawn: dict[str, str] = {}
+
+    def draw() -> str:
+        k = int(np.searchsorted(cumulative, rng.random(), "right"))
+        return classes[min(k, len(classes) - 1)]
+
+    result = []
+    for i in index.tolist():
+        user = users[i]
+        if named[i] is not None:
+            result.append(named[i])
+        elif user is not None and user in trace.tenants:
+            result.append(trace.tenants[user])
+        elif trace.tenant_default != "shares":
+            result.append(trace.tenant_default)
+        elif user is None:
+            result.append(draw())
+        else:
+            if user not in drawn:
+                drawn[user] = draw()
+            result.append(drawn[user])
+    return result
+
+
+class TraceTrainingWorkload:
+    """Submits the jobs of a training trace to ``submit`` at their (mapped) times."""
+
+    def __init__(
+        self, env: simpy.Environment, scenario: Scenario, submit: Callable[[Job], None]
+    ) -> None:
+        spec = scenario.workloads.training
+        assert spec is not None and spec.trace is not None
+        self.env = env
+        self.spec: Training = spec
+        self.jobs = replay_jobs(scenario)
+        self.site = spec.trace.site
+        self.submit = submit
+        self.allowed = tuple(spec.accelerator_types) if spec.accelerator_types else None
+        checkpoint = spec.checkpoint_gb
+        self._checkpoint = (
+            blocks(make_sampler(checkpoint, stream(scenario.seed, "training.trace.checkpoint")))
+            if checkpoint
+            else None
+        )
+        self.submitted = 0
+
+    def run(self) -> Iterator[simpy.Event]:
+        """The SimPy process: wait for each job's time, then submit it (same-time jobs in
+        the trace's order)."""
+        jobs = self.jobs
+        times = jobs.submit_s.tolist()
+        for i, at in enumerate(times):
+            if at > self.env.now:
+                yield self.env.timeout(at - self.env.now)
+            self.submitted += 1
+            self.submit(self._make_job(i))
+
+    def _make_job(self, i: int) -> Job:
+        """Job ``i`` of the replay: the trace's size, run time and walltime; no dataset (a
+        trace says nothing of one); checkpoints as the training config asks."""
+        jobs, spec = self.jobs, self.spec
+        checkpoint_gb = max(0.0, float(next(self._checkpoint))) if self._checkpoint else 0.0
+        interval, write = spec.checkpoint_interval, spec.checkpoint_write_gbps
+        young_daly = interval == "young_daly"
+        return Job(
+            id=-1,  # numbered by the world in order of submission
+            tenant=jobs.tenant[i],
+            accelerators=max(1, int(jobs.accelerators[i])),
+            work_s=float(jobs.duration_s[i]),
+            walltime_factor=float(jobs.walltime_factor[i]),
+            submit_s=self.env.now,
+            allowed_types=self.allowed,
+            checkpoint_gb=checkpoint_gb,
+            checkpoint_interval_s=None if young_daly else interval,  # type: ignore[arg-type]
+            checkpoint_young_daly=young_daly,
+            checkpoint_cost_s=checkpoint_gb / write if write else 0.0,
+            trace_job=int(jobs.trace_job[i]),
+            site_pin=self.site,
+        )
