@@ -26,6 +26,7 @@ from twin.model.recorder import Recorder
 from twin.model.schedulers import SCHEDULERS
 from twin.model.telemetry import LinkTelemetry, SiteTelemetry
 from twin.model.topology import Topology
+from twin.model.trace_workload import TraceTrainingWorkload
 from twin.model.transfers import BulkTransferWorkload
 from twin.model.workload import TrainingWorkload
 
@@ -182,9 +183,14 @@ class World:
         self.env.process(self.telemetry.run())
         training = scenario.workloads.training
         self.training = None
+        self.training_trace = None
         if training is not None and training.enabled:
-            self.training = TrainingWorkload(self.env, scenario, self.calendar, self._submit)
-            self.env.process(self.training.run())
+            if training.trace is not None:
+                self.training_trace = TraceTrainingWorkload(self.env, scenario, self._submit)
+                self.env.process(self.training_trace.run())
+            if training.synthetic:
+                self.training = TrainingWorkload(self.env, scenario, self.calendar, self._submit)
+                self.env.process(self.training.run())
         inference = scenario.workloads.inference
         self.inference: InferenceModel | None = None
         if inference is not None and inference.enabled:
@@ -217,6 +223,7 @@ class World:
         self.broker.site_opened()
 
     def _submit(self, job: Job) -> None:
+        job.id = self.submitted  # one numbering for synthetic and replayed jobs
         self.submitted += 1
         if self.keep_jobs:
             self.jobs.append(job)
