@@ -101,11 +101,11 @@ def number(text: str, what: str, *, integer: bool = False) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"{what}: expected a number, got {shorten(text, 40)!r}") from None
+        raise ValueError(f"{what}: expected a number, got {shorten(text, 40)}") from None
     if not math.isfinite(value):
-        raise ValueError(f"{what}: expected a finite number, got {shorten(text, 40)!r}")
+        raise ValueError(f"{what}: expected a finite number, got {shorten(text, 40)}")
     if integer and value != int(value):
-        raise ValueError(f"{what}: expected a whole number, got {shorten(text, 40)!r}")
+        raise ValueError(f"{what}: expected a whole number, got {shorten(text, 40)}")
     return value
 
 
