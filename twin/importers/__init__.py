@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from twin.config.errors import TwinUserError, shorten
-from twin.importers.common import Imported, TraceFormatError, write_workload
+from twin.importers.common import Imported, TraceFormatError, shown_path, write_workload
 from twin.trace.schema import WORKLOADS
 
 __all__ = [
@@ -85,25 +85,25 @@ def read_arrow(kind: str, path: Path) -> Imported:
         with pa.memory_map(str(path)) as source:
             table = ipc.open_file(source).read_all()
     except FileNotFoundError:
-        raise TwinUserError(f"no such workload file {shorten(str(path), 200)}") from None
+        raise TwinUserError(f"no such workload file {shown_path(path)}") from None
     except (OSError, pa.ArrowInvalid) as error:
         raise TwinUserError(
-            f"{shorten(str(path), 200)} is not an Arrow workload file ({shorten(str(error), 200)})"
+            f"{shown_path(path)} is not an Arrow workload file ({shorten(str(error), 200)})"
         ) from None
     found = (table.schema.metadata or {}).get(b"twin.table", b"").decode()
     if found != expected.metadata[b"twin.table"].decode():
         raise TwinUserError(
-            f"{shorten(str(path), 200)} holds {found or 'an unknown table'}, not "
+            f"{shown_path(path)} holds {found or 'an unknown table'}, not "
             f"{expected.metadata[b'twin.table'].decode()} (made by twin import for {kind})"
         )
     missing = [f.name for f in expected if f.name not in table.schema.names]
     if missing:
-        raise TwinUserError(f"{shorten(str(path), 200)} lacks columns {', '.join(missing)}")
+        raise TwinUserError(f"{shown_path(path)} lacks columns {', '.join(missing)}")
     try:
         table = table.select(expected.names).cast(expected)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as error:
         raise TwinUserError(
-            f"{shorten(str(path), 200)}: columns of the wrong type ({shorten(str(error), 200)})"
+            f"{shown_path(path)}: columns of the wrong type ({shorten(str(error), 200)})"
         ) from None
     return Imported(table, kind, table.num_rows)
 
@@ -114,7 +114,7 @@ def _reader(kind: str, format_name: str) -> Callable[[Path, Any], Imported]:
     except KeyError:
         known = ", ".join([*FORMATS.get(kind, {}), "arrow"])
         raise TwinUserError(
-            f"no {kind} trace format {shorten(format_name, 40)!r}; known: {known}"
+            f"no {kind} trace format {shorten(format_name, 40)}; known: {known}"
         ) from None
     module, function = target.split(":")
     return getattr(importlib.import_module(module), function)

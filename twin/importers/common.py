@@ -26,6 +26,12 @@ MAX_ERRORS_SHOWN = 20
 """A refused trace lists at most this many bad lines."""
 
 
+def shown_path(path: Path | str, limit: int = 200) -> str:
+    """A file name as a message shows it (cut in the middle if very long)."""
+    text = str(path)
+    return text if len(text) <= limit else f"{text[: limit // 2]}…{text[-limit // 2 :]}"
+
+
 class TraceFormatError(TwinUserError):
     """A trace that cannot be read: the file, and each bad line with its number."""
 
@@ -38,7 +44,7 @@ class TraceFormatError(TwinUserError):
         if more > 0:
             shown.append(f"  … and {more} more bad line{'s' if more != 1 else ''}")
         count = self.total
-        head = f"{shorten(self.path, 200)}: {count} bad line{'s' if count != 1 else ''}:"
+        head = f"{shown_path(self.path)}: {count} bad line{'s' if count != 1 else ''}:"
         super().__init__("\n".join([head, *shown]))
 
 
@@ -73,15 +79,15 @@ def read_text(path: Path) -> str:
             else:
                 raw = handle.read(MAX_TRACE_BYTES + 1)
     except FileNotFoundError:
-        raise TwinUserError(f"no such trace file {shorten(str(path), 200)}") from None
+        raise TwinUserError(f"no such trace file {shown_path(path)}") from None
     except IsADirectoryError:
-        raise TwinUserError(f"{shorten(str(path), 200)} is a directory, not a trace") from None
+        raise TwinUserError(f"{shown_path(path)} is a directory, not a trace") from None
     except (OSError, EOFError, zlib.error) as error:
         why = getattr(error, "strerror", None) or str(error) or type(error).__name__
-        raise TwinUserError(f"cannot read trace {shorten(str(path), 200)}: {why}") from None
+        raise TwinUserError(f"cannot read trace {shown_path(path)}: {why}") from None
     if len(raw) > MAX_TRACE_BYTES:
         raise TwinUserError(
-            f"trace {shorten(str(path), 200)} is larger than {MAX_TRACE_BYTES // 2**30} GiB"
+            f"trace {shown_path(path)} is larger than {MAX_TRACE_BYTES // 2**30} GiB"
         )
     try:
         return raw.decode("utf-8-sig")
