@@ -82,12 +82,13 @@ def check_budget(scenario: Scenario, scale: float = 1.0) -> list[ConfigIssue]:
         )
         for i, service in enumerate(inference.services):
             path = f"workloads.inference.services[{i}]"
-            bound(
-                f"{path}.peak_rps",
-                service.peak_rps * inference.window,
-                bounds.window_requests,
-                "requests in one window at the peak",
-            )
+            if service.peak_rps is not None:  # a trace's requests are bounded by its size
+                bound(
+                    f"{path}.peak_rps",
+                    service.peak_rps * inference.window,
+                    bounds.window_requests,
+                    "requests in one window at the peak",
+                )
             if service.autoscale is not None:
                 bound(
                     f"{path}.autoscale.interval",

@@ -385,8 +385,11 @@ class Service(StrictModel):
     kind: Literal["single", "llm"] = Field(
         description="single: one request holds one server; llm: continuous batching"
     )
-    peak_rps: float = Field(
-        gt=0, le=10_000_000, description="requests/s at the continental peak hour"
+    peak_rps: float | None = Field(
+        None,
+        gt=0,
+        le=10_000_000,
+        description="requests/s at the continental peak hour (required without a trace)",
     )
     accelerators_per_replica: int = Field(
         1, gt=0, le=100_000, description="accelerators one replica holds"
@@ -399,7 +402,9 @@ class Service(StrictModel):
     )
     autoscale: Autoscale | None = Field(None, description="scale replicas with demand")
     trace: RequestTrace | None = Field(
-        None, description="requests replayed from a log with their own lengths (not synthetic)"
+        None,
+        description="requests replayed from a log with their own lengths, in place of "
+        "peak_rps and the length distributions",
     )
     slo: SLO = Field(default_factory=SLO, description="latency objectives")
     max_queue: int | None = Field(

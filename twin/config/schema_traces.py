@@ -102,13 +102,20 @@ class TrainingTrace(_Replay):
 
 
 class RequestTrace(_Replay):
-    """Inference requests replayed from a log with timestamps, with their own lengths."""
+    """Inference requests replayed from a log with timestamps, each with its own lengths
+    (prompt and output tokens for ``llm``, service time for ``single``) and a region drawn
+    from ``regions``; the service's routing sends it to a site (see
+    :mod:`twin.model.request_trace`). No diurnal profile applies: the trace has its own."""
 
     format: RequestFormat | None = Field(
         None,
         description="azure_llm, alibaba_lora, csv or arrow; default from the file name",
     )
-    loop: bool = Field(False, description="start the trace again where it ends, until the horizon")
+    loop: bool = Field(
+        False,
+        description="replay the (windowed) trace again after its end, back to back, until "
+        "the horizon; one period is the window (or the span plus one mean gap)",
+    )
     peak_rps: float | None = Field(
         None,
         gt=0,
@@ -118,8 +125,19 @@ class RequestTrace(_Replay):
     )
     regions: dict[Identifier, float] | None = Field(
         None,
-        description="region id → share of the trace's requests; default the regions' shares",
+        description="region id → share of the trace's requests (each drawn once); default "
+        "the regions' shares",
     )
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> RequestTrace:
+        if self.peak_rps is not None and "rate_scale" in self.model_fields_set:
+            raise ValueError("give rate_scale or peak_rps, not both")
+        if self.regions is not None and not any(share > 0 for share in self.regions.values()):
+            raise ValueError("regions: expected at least one share > 0")
+        if self.regions is not None and any(share < 0 for share in self.regions.values()):
+            raise ValueError("regions: shares must not be negative")
+        return self
 
 
 class TransferTrace(_Replay):

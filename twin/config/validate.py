@@ -20,6 +20,7 @@ from twin.config.raw_checks import check_distribution, dicts, known
 from twin.config.schema import Scenario
 from twin.config.units import parse_duration_s
 from twin.config.validate_faults import check_faults
+from twin.config.validate_requests import check_request_source, traced
 from twin.config.yaml_input import DEFAULT_LIMITS, InputLimits
 
 _DISTRIBUTION_TAGS = {"constant", "exponential", "lognormal", "uniform", "choice", "empirical"}
@@ -391,6 +392,7 @@ def _check_inference(
     base = "workloads.inference"
     issues: list[ConfigIssue] = []
     regions = dicts(inference.get("regions"))
+    region_ids = [str(r.get("id")) for _, r in regions]
     for region_id, count in Counter(str(r.get("id")) for _, r in regions).items():
         if count > 1:
             issues.append(ConfigIssue(f"{base}.regions", f"id {region_id!r} is used {count} times"))
@@ -440,9 +442,10 @@ def _check_inference(
                 )
             )
         kind = service.get("kind")
+        issues += check_request_source(path, service, region_ids, inference.get("fidelity"))
         slo = service.get("slo") if isinstance(service.get("slo"), dict) else {}
         if kind == "single":
-            if service.get("service_s") is None:
+            if service.get("service_s") is None and not traced(service):
                 issues.append(ConfigIssue(f"{path}.service_s", "required for kind single"))
             if "ttft_s" in slo or "tpot_s" in slo:
                 issues.append(
@@ -450,7 +453,7 @@ def _check_inference(
                 )
         if kind == "llm":
             for key in ("prompt_tokens", "output_tokens"):
-                if service.get(key) is None:
+                if service.get(key) is None and not traced(service):
                     issues.append(ConfigIssue(f"{path}.{key}", "required for kind llm"))
             iteration = (
                 service.get("iteration") if isinstance(service.get("iteration"), dict) else {}
