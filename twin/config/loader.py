@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import errno
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -162,6 +162,7 @@ def load_config(
     label = str(source) if not (whatifs or overrides) else f"{source} (with overlays)"
     scenario = validate_scenario(data, label, checks, limits)
     _check_sample_files(scenario, label)
+    _check_transfer_trace(scenario, label)
     return scenario
 
 
@@ -373,17 +374,20 @@ def _list_index(items: list[Any], token: str | int, where: str, shown: str) -> i
 
 
 def _resolve_files(data: Any, base_dir: Path) -> None:
-    """Make empirical distributions' relative ``file`` paths absolute, from the YAML's folder."""
+    """Make the relative ``file`` paths of empirical distributions and of workload traces
+    (``*.trace``) absolute, from the YAML's folder."""
     for node in _walk(data):
-        file = node.get("file")
-        if (
-            node.get("dist") == "empirical"
-            and isinstance(file, str)
-            and "\x00" not in file
-            and not file.startswith(BUILTIN_PREFIX)
-            and not Path(file).is_absolute()
-        ):
-            node["file"] = str((base_dir / file).resolve())
+        trace = node.get("trace")
+        for holder in (node, trace) if isinstance(trace, dict) else (node,):
+            file = holder.get("file")
+            if (
+                (holder is trace or node.get("dist") == "empirical")
+                and isinstance(file, str)
+                and "\x00" not in file
+                and not file.startswith(BUILTIN_PREFIX)
+                and not Path(file).is_absolute()
+            ):
+                holder["file"] = str((base_dir / file).resolve())
 
 
 def _walk(data: Any) -> Iterable[dict[str, Any]]:
@@ -403,6 +407,61 @@ def sample_file(spec: Empirical) -> Path:
     if "\x00" in spec.file:
         raise SampleFileError(f"{shorten(spec.file)}: a file name cannot hold a NUL byte")
     return Path(spec.file)
+
+
+def trace_file(file: str) -> Path:
+    """Where a workload trace is: ``builtin:NAME`` (``configs/data/NAME``) or a path (made
+    absolute by the loader)."""
+    if file.startswith(BUILTIN_PREFIX):
+        return data_file(file.removeprefix(BUILTIN_PREFIX))
+    if "\x00" in file:
+        raise TwinUserError(f"{shorten(file)}: a file name cannot hold a NUL byte")
+    return Path(file)
+
+
+def _check_transfer_trace(scenario: Scenario, source: str) -> None:
+    """A transfer trace can be read, and every transfer in it goes between two nodes of the
+    scenario that a route joins (each problem with its file line)."""
+    transfers = scenario.workloads.transfers
+    if transfers is None or transfers.trace is None or not transfers.enabled:
+        return
+    from twin.importers.transfer_list import read_transfer_list, transfer_list_problems
+
+    where = "workloads.transfers.trace.file"
+    try:
+        path = trace_file(transfers.trace.file)
+        table = read_transfer_list(path, transfers.trace.format)
+    except TwinUserError as error:
+        raise ConfigError([ConfigIssue(where, str(error))], source) from None
+    nodes = {site.id for site in scenario.sites} | {pop.id for pop in scenario.pops}
+    problems = transfer_list_problems(table, nodes, _reachability(scenario))
+    if problems:
+        name = path.name[:80]
+        issues = [ConfigIssue(where, f"{name} line {line}: {text}") for line, text in problems]
+        raise ConfigError(issues, source)
+
+
+def _reachability(scenario: Scenario) -> Callable[[str, str], bool]:
+    """Whether the links (all up; directed ones one way) join a source to a destination."""
+    ahead: dict[str, set[str]] = {}
+    for link in scenario.links:
+        ahead.setdefault(link.a, set()).add(link.b)
+        if not link.directed:
+            ahead.setdefault(link.b, set()).add(link.a)
+    reached: dict[str, set[str]] = {}
+
+    def reachable(start: str, end: str) -> bool:
+        if start not in reached:
+            seen, frontier = {start}, [start]
+            while frontier:
+                for node in ahead.get(frontier.pop(), ()):
+                    if node not in seen:
+                        seen.add(node)
+                        frontier.append(node)
+            reached[start] = seen
+        return end in reached[start]
+
+    return reachable
 
 
 def _check_sample_files(scenario: Scenario, source: str) -> None:

@@ -27,6 +27,7 @@ from twin.model.schedulers import SCHEDULERS
 from twin.model.telemetry import LinkTelemetry, SiteTelemetry
 from twin.model.topology import Topology
 from twin.model.trace_workload import TraceTrainingWorkload
+from twin.model.transfer_trace import TransferTraceReplay
 from twin.model.transfers import BulkTransferWorkload
 from twin.model.workload import TrainingWorkload
 
@@ -204,9 +205,14 @@ class World:
             )
         transfers = scenario.workloads.transfers
         self.bulk = None
+        self.transfer_trace: TransferTraceReplay | None = None
         if transfers is not None and transfers.enabled and self.network is not None:
-            self.bulk = BulkTransferWorkload(self.env, scenario, self.network)
-            self.env.process(self.bulk.run())
+            if transfers.synthetic:
+                self.bulk = BulkTransferWorkload(self.env, scenario, self.network)
+                self.env.process(self.bulk.run())
+            if transfers.trace is not None:
+                self.transfer_trace = TransferTraceReplay(self.env, scenario, self.network)
+                self.env.process(self.transfer_trace.run())
 
     def _opening_s(self, online_from: object) -> float:
         if online_from is None:

@@ -1,0 +1,40 @@
+"""A transfer list to replay (``workloads.transfers.trace``): read in any transfers format,
+and checked against a scenario's nodes and links, each problem with its file line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from pathlib import Path
+
+import pyarrow as pa
+
+from twin.config.errors import shorten
+from twin.importers import guess_format, read_workload
+
+
+def read_transfer_list(path: Path, format_name: str | None = None) -> pa.Table:
+    """The normalised transfers table of ``path`` (format from its name if not given)."""
+    return read_workload("transfers", format_name or guess_format(path, "transfers"), path).table
+
+
+def transfer_list_problems(
+    table: pa.Table, nodes: Collection[str], reachable: Callable[[str, str], bool]
+) -> list[tuple[int, str]]:
+    """(file line, problem) for every transfer whose ends are not nodes of the scenario (a
+    site or PoP) or whose destination no route reaches from its source, in line order."""
+    problems = []
+    known = ", ".join(sorted(nodes)[:12]) + (", …" if len(nodes) > 12 else "")
+    for source, destination, line in zip(
+        table["source"].to_pylist(),
+        table["destination"].to_pylist(),
+        table["line"].to_pylist(),
+        strict=True,
+    ):
+        ends = (("source", source), ("destination", destination))
+        unknown = [(end, node) for end, node in ends if node not in nodes]
+        for end, node in unknown:
+            text = f"{end} {shorten(node)} is not a site or PoP of the scenario; known: {known}"
+            problems.append((line, text))
+        if not unknown and not reachable(source, destination):
+            problems.append((line, f"no route from {source!r} to {destination!r} over the links"))
+    return sorted(problems, key=lambda problem: problem[0])
