@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -19,6 +20,8 @@ from network_kit import ACCELERATORS, GB, site
 from twin.cli import main
 from twin.config import load_config
 from twin.config.errors import ConfigError
+from twin.config.schema_traces import TransferTrace
+from twin.model.replay_clock import replay_times
 from twin.trace.reader import open_run
 
 LISTED = """start_s,source,destination,gb,label
@@ -197,3 +200,22 @@ def test_a_missing_list_and_an_unknown_builtin_are_config_errors(tmp_path):
         load_config(write(tmp_path, scenario({"file": "lists/absent.csv"})))
     with pytest.raises(ConfigError, match=r"no built-in data file 'absent\.csv'"):
         load_config(write(tmp_path, scenario({"file": "builtin:absent.csv"})))
+
+
+@pytest.mark.parametrize(
+    ("align", "kept", "at_s"),
+    [
+        # first: trace time counts from 10 s, so the window [15, 35) holds 30 and 40 s.
+        ("first", [2, 3], [100.0 + 5.0 / 2.0, 100.0 + 15.0 / 2.0]),
+        # zero: it counts from 0, so the window holds 20 and 30 s.
+        ("zero", [1, 2], [100.0 + 5.0 / 2.0, 100.0 + 15.0 / 2.0]),
+    ],
+)
+def test_the_replay_clock_aligns_windows_shifts_and_compresses(align, kept, at_s):
+    spec = TransferTrace(
+        file="x.csv", align=align, offset=100.0, rate_scale=2.0, window={"start": 15, "end": 35}
+    )
+    index, times = replay_times(np.array([10.0, 20.0, 30.0, 40.0, 50.0]), spec, 1e9)
+    assert index.tolist() == kept and times.tolist() == at_s
+    index, times = replay_times(np.array([10.0, 20.0, 30.0, 40.0, 50.0]), spec, at_s[1])
+    assert index.tolist() == kept[:1]  # a record at the horizon is not replayed
