@@ -163,6 +163,7 @@ def load_config(
     scenario = validate_scenario(data, label, checks, limits)
     _check_sample_files(scenario, label)
     _check_transfer_trace(scenario, label)
+    _check_training_trace(scenario, label)
     return scenario
 
 
@@ -438,6 +439,16 @@ def _check_transfer_trace(scenario: Scenario, source: str) -> None:
     if problems:
         name = path.name[:80]
         issues = [ConfigIssue(where, f"{name} line {line}: {text}") for line, text in problems]
+        raise ConfigError(issues, source)
+
+
+def _check_training_trace(scenario: Scenario, source: str) -> None:
+    """A training trace can be read and its mapping names tenant classes and a site the
+    scenario has (read once: the model re-uses the table)."""
+    from twin.importers.job_trace import training_trace_issues
+
+    issues = training_trace_issues(scenario)
+    if issues:
         raise ConfigError(issues, source)
 
 

@@ -13,25 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import simpy
 
-from twin.config.errors import ConfigError, ConfigIssue, TwinUserError
-from twin.config.loader import BUILTIN_PREFIX, data_file
+from twin.config.errors import ConfigError
 from twin.config.schema import MAX_POOL, Scenario, Training
-from twin.config.schema_traces import TrainingTrace
-from twin.importers import guess_format, read_workload
-from twin.importers.jobs import JobOptions
+from twin.importers.job_trace import read_trace, training_trace_issues
 from twin.model.distributions import make_sampler
 from twin.model.job import Job
+from twin.model.replay_clock import replay_times
 from twin.model.rng import stream
 from twin.model.workload import blocks
-
-TRACE_PATH = "workloads.training.trace"
 
 
 @dataclass(frozen=True)
@@ -46,117 +40,32 @@ class ReplayJobs:
     tenant: list[str]
 
 
-def trace_path(spec: TrainingTrace) -> Path:
-    """Where a trace's file is: a packaged one (``builtin:NAME``) or a path."""
-    if spec.file.startswith(BUILTIN_PREFIX):
-        return data_file(spec.file.removeprefix(BUILTIN_PREFIX))
-    if "\x00" in spec.file:
-        raise TwinUserError("a file name cannot hold a NUL byte")
-    return Path(spec.file)
-
-
-def read_trace(spec: TrainingTrace) -> pa.Table:
-    """The normalised jobs table of a training trace (read once per file version, options)."""
-    path = trace_path(spec)
-    format_name = spec.format or guess_format(path, "jobs")
-    options = JobOptions(
-        spec.per_accelerator, spec.requested_time, spec.requested_factor, spec.user_field
-    )
-    try:
-        info = path.stat()
-    except OSError:
-        info = None
-    if info is None:
-        return read_workload("jobs", format_name, path, options).table
-    return _cached(str(path), info.st_size, info.st_mtime_ns, format_name, options)
-
-
-@lru_cache(maxsize=8)
-def _cached(path: str, size: int, mtime_ns: int, format_name: str, options: JobOptions) -> pa.Table:
-    del size, mtime_ns  # part of the cache key only
-    return read_workload("jobs", format_name, Path(path), options).table
-
-
 def replay_jobs(scenario: Scenario) -> ReplayJobs:
     """The jobs of the scenario's training trace mapped onto its clock and tenants; a bad
     trace or mapping raises :class:`ConfigError` naming the config path."""
     spec = scenario.workloads.training
     assert spec is not None and spec.trace is not None
     trace = spec.trace
-    try:
-        table = read_trace(trace)
-    except TwinUserError as error:
-        raise ConfigError([ConfigIssue(f"{TRACE_PATH}.file", str(error))]) from None
-    issues = mapping_issues(scenario, trace, table)
+    issues = training_trace_issues(scenario)
     if issues:
         raise ConfigError(issues)
+    table = read_trace(trace)
     if trace.statuses is not None:
         keep = np.isin(table.column("status").to_numpy(zero_copy_only=False), trace.statuses)
         table = table.filter(pa.array(keep))
-    submit = table.column("submit_s").to_numpy()
-    origin = 0.0 if trace.align == "zero" or not len(submit) else float(submit.min())
-    relative = submit - origin
-    keep = relative >= trace.window.start if trace.window else np.ones(len(submit), bool)
-    if trace.window and trace.window.end is not None:
-        keep &= relative < trace.window.end
-    start = trace.window.start if trace.window else 0.0
-    at = trace.offset + (relative - start) / trace.rate_scale
     stop_s = min(scenario.horizon, spec.stop_after or scenario.horizon)
-    keep &= at < stop_s
-    index = np.flatnonzero(keep)
+    index, at = replay_times(table.column("submit_s").to_numpy(), trace, stop_s)
     duration = table.column("duration_s").to_numpy()[index]
     requested = table.column("requested_s").to_numpy()[index]
     factor = np.where(duration > 0, np.maximum(1.0, requested / np.maximum(duration, 1e-300)), 1.0)
     return ReplayJobs(
-        submit_s=at[index],
+        submit_s=at,
         accelerators=np.minimum(table.column("accelerators").to_numpy()[index], MAX_POOL),
         duration_s=duration,
         walltime_factor=factor,
         trace_job=table.column("job").to_numpy()[index],
         tenant=_tenants(scenario, spec, table, index),
     )
-
-
-def mapping_issues(scenario: Scenario, trace: TrainingTrace, table: pa.Table) -> list[ConfigIssue]:
-    """What in the replay's mapping names things the scenario does not have."""
-    issues = []
-    known = scenario.tenants
-    for user, tenant in trace.tenants.items():
-        if tenant not in known:
-            issues.append(
-                ConfigIssue(
-                    f"{TRACE_PATH}.tenants.{user}",
-                    f"unknown tenant class {tenant!r}; known: {', '.join(known)}",
-                )
-            )
-    if trace.tenant_default != "shares" and trace.tenant_default not in known:
-        issues.append(
-            ConfigIssue(
-                f"{TRACE_PATH}.tenant_default",
-                f"unknown tenant class {trace.tenant_default!r}; expected shares or one of "
-                f"{', '.join(known)}",
-            )
-        )
-    sites = [site.id for site in scenario.sites]
-    if trace.site is not None and trace.site not in sites:
-        issues.append(
-            ConfigIssue(
-                f"{TRACE_PATH}.site", f"unknown site {trace.site!r}; known: {', '.join(sites)}"
-            )
-        )
-    named = table.column("tenant").drop_null().unique().to_pylist()
-    lines = table.column("line").to_pylist()
-    tenants = table.column("tenant").to_pylist()
-    for name in named:
-        if name not in known:
-            line = lines[tenants.index(name)]
-            issues.append(
-                ConfigIssue(
-                    f"{TRACE_PATH}.file",
-                    f"line {line}: unknown tenant class {name!r}; known: {', '.join(known)}",
-                )
-            )
-    return issues
 
 
 def _tenants(scenario: Scenario, spec: Training, table: pa.Table, index: np.ndarray) -> list[str]:
