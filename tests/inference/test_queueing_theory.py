@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from queueing_theory import erlang_c
+from queueing_theory import erlang_c, mmc_sojourn_quantile, mmc_sojourn_survival
 
 import twin.model.inference as inference
 
@@ -45,24 +45,13 @@ WINDOW_S = 30.0
 
 
 def sojourn_survival(t: float) -> float:
-    """P(wait + service > t) in M/M/c FCFS."""
-    mu = 1 / MEAN_S
-    theta = C * mu - LAMBDA
-    waits = erlang_c(C, LAMBDA * MEAN_S)
-    both = (theta * math.exp(-mu * t) - mu * math.exp(-theta * t)) / (theta - mu)
-    return (1 - waits) * math.exp(-mu * t) + waits * both
+    """P(wait + service > t) in this M/M/c FCFS."""
+    return mmc_sojourn_survival(C, LAMBDA, MEAN_S, t)
 
 
 def sojourn_quantile(q: float) -> float:
-    """The q-quantile of the sojourn time, by bisection on the survival function."""
-    low, high = 0.0, 100 * MEAN_S
-    for _ in range(100):
-        mid = (low + high) / 2
-        if sojourn_survival(mid) > 1 - q:
-            low = mid
-        else:
-            high = mid
-    return (low + high) / 2
+    """The q-quantile of the sojourn time."""
+    return mmc_sojourn_quantile(C, LAMBDA, MEAN_S, q)
 
 
 def test_references() -> None:

@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from queueing_theory import erlang_b, erlang_c_mean_wait, pollaczek_khinchine_mean_wait
 from twin.kernels import _checks, batching, batching_kernel, fcfs
 from twin.kernels import queueing as q
 from twin.kernels.batching_kernel import _drop_arrived
@@ -38,40 +39,17 @@ CHUNK = 1 << 20
 
 
 # ============================================================================================
-# Closed-form queueing results (written out here: no scipy)
+# Closed-form queueing results (twin.validation.theory, shared with the report)
 # ============================================================================================
-
-
-def erlang_b(c: int, a: float) -> float:
-    """Erlang B blocking probability of M/G/c/c with offered load ``a`` erlang (recursion)."""
-    b = 1.0
-    for k in range(1, c + 1):
-        b = a * b / (k + a * b)
-    return b
-
-
-def erlang_c_mean_wait(lam: float, mu: float, c: int) -> float:
-    """Mean waiting time in queue of M/M/c: C(c, a) / (c mu - lam), a = lam / mu."""
-    a = lam / mu
-    rho = a / c
-    b = erlang_b(c, a)
-    prob_wait = b / (1.0 - rho * (1.0 - b))
-    return prob_wait / (c * mu - lam)
-
-
-def pk_mean_wait_md1(lam: float, s: float) -> float:
-    """Pollaczek–Khinchine mean wait of M/D/1: rho * s / (2 (1 - rho))."""
-    rho = lam * s
-    return rho * s / (2.0 * (1.0 - rho))
 
 
 def test_closed_forms_sanity():
     # M/M/1: Wq = rho / (mu - lam); Erlang C with c = 1 reduces to it.
-    assert erlang_c_mean_wait(0.5, 1.0, 1) == pytest.approx(1.0)
+    assert erlang_c_mean_wait(1, 0.5, 1.0) == pytest.approx(1.0)
     assert erlang_b(1, 1.0) == pytest.approx(0.5)
     assert erlang_b(2, 1.0) == pytest.approx(0.2)
     # M/D/1 wait is half the M/M/1 wait.
-    assert pk_mean_wait_md1(0.5, 1.0) == pytest.approx(0.5)
+    assert pollaczek_khinchine_mean_wait(0.5, 1.0, 1.0) == pytest.approx(0.5)
 
 
 # ============================================================================================
@@ -111,14 +89,14 @@ def test_mmc_mean_wait_matches_erlang_c(rho, n, seed):
     c, mu = 4, 1.0
     lam = rho * c * mu
     got = _mean_wait_windowed(c, lam, n, seed)
-    want = erlang_c_mean_wait(lam, mu, c)
+    want = erlang_c_mean_wait(c, lam, 1 / mu)
     assert abs(got / want - 1.0) < 0.02, (got, want)
 
 
 def test_md1_mean_wait_matches_pollaczek_khinchine():
     lam, s = 0.8, 1.0
     got = _mean_wait_windowed(1, lam, 4 * CHUNK, 21, det_service=s)
-    want = pk_mean_wait_md1(lam, s)
+    want = pollaczek_khinchine_mean_wait(lam, s, s * s)
     assert abs(got / want - 1.0) < 0.02, (got, want)
 
 
