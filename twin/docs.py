@@ -18,22 +18,28 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from twin.config import schema as config_schema
-from twin.config import schema_faults
+from twin.config import schema_faults, schema_traces
 from twin.config.budget import WorkBounds
 from twin.config.schema_base import Constant
 from twin.config.units import format_duration
 from twin.config.yaml_input import DEFAULT_LIMITS, LARGE_LIMITS
 from twin.sweep.table import FIXED, METRIC, PARAM
-from twin.trace.schema import TABLES
+from twin.trace.schema import TABLES, WORKLOADS
 
 
 def trace_reference() -> str:
-    """Markdown tables of every trace table and its columns."""
+    """Markdown tables of every trace table and its columns, then of the normalised
+    workloads ``twin import`` writes."""
     parts = []
-    for name, schema in TABLES.items():
+    tables = [(f"{name}.arrow", schema) for name, schema in TABLES.items()]
+    tables += [
+        (f"{schema.metadata[b'twin.table'].decode()} (twin import, {kind})", schema)
+        for kind, schema in WORKLOADS.items()
+    ]
+    for name, schema in tables:
         meta = schema.metadata or {}
         description = meta.get(b"description", b"").decode()
-        parts.append(f"**`{name}.arrow`**: {description}\n")
+        parts.append(f"**`{name}`**: {description}\n")
         parts.append("| column | type | description |\n|---|---|---|")
         for field in schema:
             about = (field.metadata or {}).get(b"description", b"").decode()
@@ -75,6 +81,10 @@ def config_reference() -> str:
         ("`faults.links`", schema_faults.LinkCuts),
         ("`faults.links.scheduled[]`", schema_faults.ScheduledCut),
         ("`faults.links.random`", schema_faults.RandomCuts),
+        ("`workloads.training.trace`", schema_traces.TrainingTrace),
+        ("`services[].trace`", schema_traces.RequestTrace),
+        ("`workloads.transfers.trace`", schema_traces.TransferTrace),
+        ("`*.trace.window`", schema_traces.TraceWindow),
     ]
     parts = []
     for title, model in sections:
