@@ -98,7 +98,7 @@ def conservation_scenario(scenarios, scheduler: str) -> dict[str, Any]:
     )
 
 
-@pytest.fixture(scope="module", params=["fcfs", "easy_backfill", "fair_share"])
+@pytest.fixture(scope="module", params=["fcfs", "easy_backfill", "greedy", "fair_share"])
 def run(request, tmp_path_factory, scenarios) -> dict[str, Any]:
     data = conservation_scenario(scenarios, request.param)
     scenario = scenarios.build(data)

@@ -66,6 +66,43 @@ class FCFS(Scheduler):
     """First come, first served: nobody overtakes the head of the queue."""
 
 
+class Greedy(Scheduler):
+    """Backfilling with no reservation: every queued job that fits starts, in submission
+    order (Batsim's ``filler``; what AccaSim 1.1.3's ``EASYBackfilling`` does). Nothing
+    protects the head, so a wide job may wait as long as narrower ones keep arriving: the
+    risk EASY's reservation removes, kept to measure what that guarantee costs.
+
+    It decides once per instant, after every submission and end at that instant: decided
+    per event, a later job could take accelerators freed by the first of two simultaneous
+    ends before an earlier one saw both, and the schedule would hang on the order the
+    simulator happens to process simultaneous events in.
+    """
+
+    def __init__(self, tenants: dict[str, TenantClass]) -> None:
+        super().__init__(tenants)
+        self._pass_due = False
+
+    def on_submit(self, factory: Factory, job: Job) -> None:
+        self.on_release(factory)
+
+    def on_release(self, factory: Factory) -> None:
+        if not self._pass_due:  # one pass, after the events already due at this instant
+            self._pass_due = True
+            factory.env.timeout(0).callbacks.append(lambda _: self._pass(factory))
+
+    def _pass(self, factory: Factory) -> None:
+        self._pass_due = False
+        self.schedule(factory)
+
+    def schedule(self, factory: Factory) -> None:
+        pools = factory.pools.values()
+        for job in list(self.candidates(factory, len(factory.queue))):
+            if not any(pool.free for pool in pools):  # only a start takes accelerators
+                break
+            if factory.fits_now(job):
+                factory.start(job)
+
+
 @dataclass
 class Reservation:
     """The head job's guaranteed start and what is left over at that moment for backfilling."""
@@ -269,6 +306,7 @@ def _submission(job: Job) -> tuple[float, int]:
 SCHEDULERS: dict[str, type[Scheduler]] = {
     "fcfs": FCFS,
     "easy_backfill": EasyBackfill,
+    "greedy": Greedy,
     "fair_share": FairShare,
 }
 """Scheduler classes by the name used in ``policies.scheduler``."""
