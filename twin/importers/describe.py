@@ -45,14 +45,14 @@ def describe(imported: Imported) -> list[tuple[str, str]]:
     elif imported.kind == "requests":
         times = table.column("arrival_s").to_numpy()
         span = float(times.max() - times.min()) if len(times) else 0.0
-        hours = (
-            np.bincount(((times - times.min()) // HOUR_S).astype(np.int64)) if len(times) else [0]
-        )
+        bucket, label = (HOUR_S, "hour") if span >= 6 * HOUR_S else (60.0, "minute")
+        since = times - times.min() if len(times) else times
+        counts = np.bincount((since // bucket).astype(np.int64)) if len(times) else [0]
         rows += [
             ("requests", f"{table.num_rows:,}"),
             ("arrivals span", format_span(span)),
             ("mean rate", f"{len(times) / span:,.3f} requests/s" if span else "-"),
-            ("busiest hour", f"{max(hours) / HOUR_S:,.3f} requests/s"),
+            (f"busiest {label}", f"{max(counts) / bucket:,.3f} requests/s"),
             ("mean prompt tokens", f"{np.mean(table.column('prompt_tokens').to_numpy()):,.1f}"),
             ("mean output tokens", f"{np.mean(table.column('output_tokens').to_numpy()):,.1f}"),
         ]
