@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import reprlib
 from dataclasses import dataclass
+
+from twin.errors import TwinUserError, shorten
+
+__all__ = ["MAX_ISSUES_SHOWN", "ConfigError", "ConfigIssue", "TwinUserError", "shorten"]
 
 MAX_ISSUES_SHOWN = 50
 """A report lists at most this many issues, then says how many more there are."""
-
-
-class TwinUserError(Exception):
-    """A user mistake (bad config, missing file, bad override): reported without traceback."""
 
 
 @dataclass(frozen=True)
@@ -47,12 +46,3 @@ class ConfigError(TwinUserError):
         return (type(self), (self.issues, self.source))
 
 
-_REPR = reprlib.Repr()
-_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 60, 60
-_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 6
-
-
-def shorten(value: object, limit: int = 60) -> str:
-    """A short ``repr`` of ``value``: a 50 MB string or a list of thousands is not echoed."""
-    text = repr(value[: 2 * limit]) if isinstance(value, str) else _REPR.repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"

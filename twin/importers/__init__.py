@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from twin.config.errors import TwinUserError, shorten
+from twin.errors import TwinUserError, shorten
 from twin.importers.common import Imported, TraceFormatError, shown_path, write_workload
 from twin.trace.schema import WORKLOADS
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from twin.config.errors import TwinUserError, shorten
+from twin.errors import TwinUserError, shorten
 
 MAX_TRACE_BYTES = 2 * 2**30
 """Largest trace read (uncompressed bytes): a guard against a decompression bomb."""

@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
-from twin.config.errors import shorten
+from twin.errors import shorten
 from twin.importers.common import TraceFormatError, read_text
 
 

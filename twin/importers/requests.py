@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from twin.config.errors import shorten
+from twin.errors import shorten
 from twin.importers.common import number
 from twin.trace.schema import WORKLOAD_REQUESTS
 
