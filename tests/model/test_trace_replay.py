@@ -174,6 +174,7 @@ def test_statuses_select_the_jobs_replayed():
         ({"file": NASA, "tenants": {"1": "nobody"}}, "trace.tenants.1", "unknown tenant class"),
         ({"file": NASA, "tenant_default": "ghosts"}, "trace.tenant_default", "ghosts"),
         ({"file": NASA, "site": "atlantis"}, "trace.site", "unknown site"),
+        ({"file": NASA, "site": ["machine", "atlantis"]}, "trace.site[1]", "'atlantis'"),
         ({"file": "builtin:none.swf"}, "trace.file", "no built-in data file"),
     ],
 )

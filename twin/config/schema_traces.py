@@ -91,11 +91,19 @@ class TrainingTrace(_Replay):
         description="tenant class of users not in tenants; shares: each user drawn once into "
         "a class in proportion to the classes' shares (stable per user)",
     )
-    site: Identifier | None = Field(
+    site: Identifier | list[Identifier] | None = Field(
         None,
-        description="the site that runs the whole trace (as the trace's own machine); "
-        "default: the broker places each job over the network",
+        description="the site that runs the whole trace (as the trace's own machine), or "
+        "the sites the broker may place its jobs on; default: the broker over the network",
     )
+
+    @property
+    def sites(self) -> tuple[str, ...] | None:
+        """The sites its jobs may run at (None: any)."""
+        if self.site is None:
+            return None
+        return (self.site,) if isinstance(self.site, str) else tuple(self.site)
+
     statuses: list[Literal["completed", "failed", "cancelled", "unknown"]] | None = Field(
         None, description="replay only jobs that ended so in the trace; default all"
     )

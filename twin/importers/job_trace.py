@@ -62,12 +62,10 @@ def mapping_issues(scenario: Scenario, trace: TrainingTrace, table: pa.Table) ->
             )
         )
     sites = [site.id for site in scenario.sites]
-    if trace.site is not None and trace.site not in sites:
-        issues.append(
-            ConfigIssue(
-                f"{TRACE_PATH}.site", f"unknown site {trace.site!r}; known: {', '.join(sites)}"
-            )
-        )
+    for index, name in enumerate(trace.sites or ()):
+        if name not in sites:
+            where = f"{TRACE_PATH}.site" + ("" if isinstance(trace.site, str) else f"[{index}]")
+            issues.append(ConfigIssue(where, f"unknown site {name!r}; known: {', '.join(sites)}"))
     named = table.column("tenant").drop_null().unique().to_pylist()
     lines = table.column("line").to_pylist()
     tenants = table.column("tenant").to_pylist()

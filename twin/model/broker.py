@@ -19,7 +19,7 @@ from twin.model.geo import great_circle_km
 from twin.model.job import Job, JobState
 from twin.model.recorder import Recorder
 
-Shape = tuple[int, tuple[str, ...] | None, str | None]
+Shape = tuple[int, tuple[str, ...] | None, tuple[str, ...] | None]
 """What the sites a job may go to depend on: accelerators, allowed types, pinned site."""
 PlacementKey = Callable[[Job, Factory, Pool, "Broker"], tuple]
 """Scores a candidate (factory, pool) for a job; the smallest score wins."""
@@ -179,7 +179,7 @@ class Broker:
             self._candidates[key] = [
                 (factory, pool)
                 for factory in self.factories
-                if pin is None or factory.id == pin
+                if pin is None or factory.id in pin
                 for pool in factory.pools_for(job)
             ]
         return self._candidates[key]
@@ -240,14 +240,14 @@ class Broker:
     def _why_not(self, job: Job, candidates: list[tuple[Factory, Pool]]) -> str:
         if candidates:
             if job.site_pin is not None:
-                return f"its site {job.site_pin} does not open within the run"
+                return f"its sites {', '.join(job.site_pin)} do not open within the run"
             return "the only sites that could hold it do not open within the run"
         if self.candidates(job):
             return f"its dataset at {job.origin} cannot reach any site that could hold it"
         allowed = [
             pool
             for factory in self.factories
-            if job.site_pin is None or factory.id == job.site_pin
+            if job.site_pin is None or factory.id in job.site_pin
             for pool in factory.pools.values()
             if job.allowed_types is None or pool.accelerator in job.allowed_types
         ]

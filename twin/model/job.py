@@ -57,8 +57,8 @@ class Job:
     """The stall of one checkpoint (its size over the storage write bandwidth)."""
     trace_job: int | None = None
     """Its job number in the trace it was replayed from (None: a synthetic job)."""
-    site_pin: str | None = None
-    """The only site it may run at (a trace replayed as its own machine); None: any."""
+    site_pin: tuple[str, ...] | None = None
+    """The only sites it may run at (a trace replayed on its own machine); None: any."""
 
     state: JobState = JobState.SUBMITTED
     reason: str | None = None

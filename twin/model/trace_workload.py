@@ -116,7 +116,7 @@ class TraceTrainingWorkload:
         self.env = env
         self.spec: Training = spec
         self.jobs = replay_jobs(scenario)
-        self.site = spec.trace.site
+        self.sites = spec.trace.sites
         self.submit = submit
         self.allowed = tuple(spec.accelerator_types) if spec.accelerator_types else None
         checkpoint = spec.checkpoint_gb
@@ -158,5 +158,5 @@ class TraceTrainingWorkload:
             checkpoint_young_daly=young_daly,
             checkpoint_cost_s=checkpoint_gb / write if write else 0.0,
             trace_job=int(jobs.trace_job[i]),
-            site_pin=self.site,
+            site_pin=self.sites,
         )
