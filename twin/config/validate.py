@@ -64,8 +64,14 @@ def validate_scenario(
 
 
 def _check_scenario(scenario: Scenario) -> list[ConfigIssue]:
-    """Relations between validated values that one field's range cannot say."""
+    """Relations between validated values that one field's range cannot say, and whether
+    each inference trace can be read and drive its service (before any run starts)."""
     issues = []
+    inference = scenario.workloads.inference
+    if inference is not None and any(service.trace for service in inference.services):
+        from twin.importers.request_trace import request_trace_issues  # pyarrow: only then
+
+        issues += request_trace_issues(scenario)
     for name, spec in scenario.accelerators.items():
         if spec.idle_w is not None and spec.idle_w > spec.tdp_w:
             issues.append(

@@ -49,11 +49,13 @@ from twin.model.fluid import FluidService, FluidWindow
 from twin.model.geo import great_circle_km
 from twin.model.iteration import IterationModel, ReplicaDoesNotFitError, iteration_model
 from twin.model.recorder import Recorder
+from twin.model.request_trace import TracedRequests, traced_requests
 from twin.model.rng import stream
 from twin.model.topology import Topology
 
 _NO_TIMES = np.zeros(0)
 _NO_IDS = np.zeros(0, dtype=np.int64)
+_NO_REQUESTS = TracedRequests(_NO_TIMES, _NO_IDS, _NO_IDS, _NO_IDS, _NO_TIMES)
 
 
 def default_diurnal() -> list[float]:
@@ -210,6 +212,10 @@ class WindowResult:
     in_system: int = 0
     mean_batch: float = math.nan
     busy: float = 0.0
+    prompt_tokens: int | None = None
+    """Σ prompt tokens of the window's arrivals (llm)."""
+    output_tokens: int | None = None
+    """Σ output tokens of the window's arrivals (llm)."""
 
 
 _Q_TWO = np.array([50.0, 99.0])
@@ -474,31 +480,45 @@ class ServiceSite:
     # ------------------------------------------------------------ one window
 
     def window(
-        self, start: float, end: float, region_rps: np.ndarray
+        self,
+        start: float,
+        end: float,
+        region_rps: np.ndarray,
+        traced: TracedRequests | None = None,
     ) -> WindowResult | FluidWindow:
         """Draw the window's arrivals from the per-region rates and serve them (under
-        ``fluid``: the count only, through :mod:`twin.model.fluid`)."""
-        rng = self.owner.rng
-        total = float(region_rps.sum())
-        count = int(rng.poisson(total * (end - start))) if total > 0 else 0
-        if self.fluid is not None:
-            return self.fluid.window(self, start, end, region_rps, count)
-        arrivals = np.sort(rng.uniform(start, end, count))
-        cumulative = np.cumsum(region_rps) / total if total > 0 else np.ones(1)
-        regions = categorical(cumulative, rng.random(count))
+        ``fluid``: the count only, through :mod:`twin.model.fluid`); a traced service's
+        ``traced`` requests come with their times, regions and lengths instead."""
+        if traced is None:
+            rng = self.owner.rng
+            total = float(region_rps.sum())
+            count = int(rng.poisson(total * (end - start))) if total > 0 else 0
+            if self.fluid is not None:
+                return self.fluid.window(self, start, end, region_rps, count)
+            arrivals = np.sort(rng.uniform(start, end, count))
+            cumulative = np.cumsum(region_rps) / total if total > 0 else np.ones(1)
+            regions = categorical(cumulative, rng.random(count))
+        else:
+            arrivals, regions, count = traced.arrival_s, traced.region, len(traced)
         self.recent_rps = count / (end - start)
         if self.service.kind == "llm":
-            result = self._serve_llm(arrivals, regions, end)
+            result = self._serve_llm(arrivals, regions, end, traced)
         elif self.count == 0:
             result = WindowResult(arrivals=count, dropped=count, dropped_regions=regions)
         else:
-            result = self._serve_single(arrivals, regions, end)
+            result = self._serve_single(arrivals, regions, end, traced)
         result.arrival_regions = regions
         return result
 
-    def _serve_single(self, arrivals: np.ndarray, regions: np.ndarray, end: float) -> WindowResult:
+    def _serve_single(
+        self,
+        arrivals: np.ndarray,
+        regions: np.ndarray,
+        end: float,
+        traced: TracedRequests | None,
+    ) -> WindowResult:
         owner = self.owner
-        service_s = owner.service_sampler(len(arrivals))
+        service_s = owner.service_sampler(len(arrivals)) if traced is None else traced.service_s
         max_wait = self.service.timeout_s if self.service.timeout_s is not None else math.inf
         wait, served = fcfs_multiserver_limited(
             arrivals,
@@ -538,15 +558,30 @@ class ServiceSite:
             busy=min(1.0, busy),
         )
 
-    def _serve_llm(self, arrivals: np.ndarray, regions: np.ndarray, end: float) -> WindowResult:
+    def _serve_llm(
+        self,
+        arrivals: np.ndarray,
+        regions: np.ndarray,
+        end: float,
+        traced: TracedRequests | None,
+    ) -> WindowResult:
         """Round robin over the active replicas; every replica (draining too) advances to
         ``end``. Drops: requests that can never fit a replica's KV cache (or that find no
-        active replica), and those the kernel drops by the waiting-queue limit."""
+        active replica), and those the kernel drops by the waiting-queue limit. Lengths:
+        the trace's pairs, or drawn (also for requests with nowhere to go)."""
         owner = self.owner
         n = len(arrivals)
         active = self.replicas
         n_active = len(active)
         dropped_parts = []
+        if traced is not None:
+            prompt, output = traced.prompt, traced.output
+        elif n:
+            prompt = np.maximum(1, np.rint(owner.prompt_sampler(n))).astype(np.int64)
+            output = np.maximum(1, np.rint(owner.output_sampler(n))).astype(np.int64)
+        else:
+            prompt, output = _NO_IDS, _NO_IDS
+        tokens = (int(prompt.sum()), int(output.sum()))
         if n and n_active:
             # request i goes to active replica (next_replica + i) % n_active, each replica's
             # requests one slice
@@ -555,8 +590,8 @@ class ServiceSite:
             assert self.iteration is not None
             dealt = deal(
                 arrivals,
-                np.maximum(1, np.rint(owner.prompt_sampler(n))).astype(np.int64),
-                np.maximum(1, np.rint(owner.output_sampler(n))).astype(np.int64),
+                prompt,
+                output,
                 regions,
                 self.next_id,
                 first,
@@ -568,8 +603,6 @@ class ServiceSite:
             arrivals, prompt, output, ids, counts = dealt[:5]
         else:
             if n:
-                owner.prompt_sampler(n)  # the token draws of requests with nowhere to go
-                owner.output_sampler(n)
                 dropped_parts.append(regions)  # no active replica: nowhere to go
             counts = np.zeros(n_active, dtype=np.int64)
             arrivals, prompt, output, ids = _NO_TIMES, _NO_IDS, _NO_IDS, _NO_IDS
@@ -623,6 +656,8 @@ class ServiceSite:
             in_system=in_system,
             mean_batch=delta[STAT_BATCH_SUM] / iterations if iterations else math.nan,
             busy=min(1.0, delta[STAT_BUSY_S] / (held * owner.window_s)) if held else 0.0,
+            prompt_tokens=tokens[0],
+            output_tokens=tokens[1],
         )
         self.release_drained()
         return result
@@ -660,6 +695,12 @@ class ServiceModel:
         self.regions = [region.id for region in spec.regions]
         seed = scenario.seed
         self.rng = stream(seed, f"inference.{service.id}.arrivals")
+        self.replay = (
+            traced_requests(scenario, service, index) if service.trace is not None else None
+        )
+        """The trace a traced service replays (None: synthetic requests)."""
+        self._traced = _NO_REQUESTS
+        """The window's traced requests (see :meth:`routed_rps`)."""
         self._init_samplers(seed)
         self.fluid = (
             FluidService(service, seed, len(self.regions)) if spec.fidelity == "fluid" else None
@@ -688,6 +729,8 @@ class ServiceModel:
         self._routed_at: float | None = None
         self._routed = np.zeros((len(self.regions), len(self.sites)))
         self.home_rps = np.zeros(len(self.sites))
+        self.traced_rps = np.zeros(len(self.regions))
+        """A traced service's requests/s per region in its last window."""
         self.interval_s = scenario.telemetry.interval
         self._region_totals = np.zeros((4, len(self.regions)))
         self._next_flush = self.interval_s
@@ -696,7 +739,10 @@ class ServiceModel:
     def _init_samplers(self, seed: int) -> None:
         service = self.service
         name = service.id
-        if service.kind == "single":
+        if self.replay is not None:  # the trace's own lengths; their means for capacity
+            self.mean_service_s = self.replay.mean_service_s
+            self.mean_prompt, self.mean_output = self.replay.mean_prompt, self.replay.mean_output
+        elif service.kind == "single":
             assert service.service_s is not None
             self.service_sampler = make_sampler(
                 service.service_s, stream(seed, f"inference.{name}.service")
@@ -726,18 +772,21 @@ class ServiceModel:
             start = env.now
             yield env.timeout(self.window_s)
             rates = self.routed_rps(start, self.window_s)
+            traced = self._traced_by_site(rates) if self.replay is not None else None
             for site in self.sites:
-                result = site.window(start, env.now, rates[:, site.index])
+                part = traced[site.index] if traced is not None else None
+                result = site.window(start, env.now, rates[:, site.index], part)
                 self.record(site, result, env.now)
 
     def routed_rps(self, start: float, window_s: float) -> np.ndarray:
         """Rates per region × hosting site for the window starting at ``start`` (cached).
 
         Demand that no site can take (none open, or no replicas anywhere) is dropped here.
+        A traced service's demand is the window's requests of its trace (per region, / s).
         """
         if self._routed_at != start:
             self._routed_at = start
-            demand = self.demand.rps(self.service.peak_rps, start + window_s / 2)
+            demand = self._demand_rps(start, window_s)
             self.home_rps = self._home_rps(demand)
             live = [  # up for the whole window (not back from an outage in its course)
                 i
@@ -754,12 +803,46 @@ class ServiceModel:
                 ]
                 self._routed[:, live] = self.router(demand, self.rtt, views, self.service)
             else:
-                lost = self.rng.poisson(demand * window_s)
+                lost = (
+                    self.rng.poisson(demand * window_s)
+                    if self.replay is None
+                    else np.bincount(self._traced.region, minlength=len(self.regions))
+                )
+                self._traced = _NO_REQUESTS
                 self._region_totals[0] += lost  # arrived and dropped
                 self._region_totals[2] += lost
                 self.totals["arrivals"] += int(lost.sum())
                 self.totals["dropped"] += int(lost.sum())
         return self._routed
+
+    def _demand_rps(self, start: float, window_s: float) -> np.ndarray:
+        """Requests/s per region in the window starting at ``start``: the diurnal demand at
+        its middle, or a traced service's requests of the window (taken here)."""
+        if self.replay is None:
+            assert self.service.peak_rps is not None
+            return self.demand.rps(self.service.peak_rps, start + window_s / 2)
+        self._traced = self.replay.take(start + window_s)
+        counts = np.bincount(self._traced.region, minlength=len(self.regions))
+        self.traced_rps = counts / window_s
+        return self.traced_rps
+
+    def _traced_by_site(self, rates: np.ndarray) -> list[TracedRequests]:
+        """The window's traced requests per hosting site: each region's requests split as
+        the router split its rate (a request's site drawn in proportion where it split)."""
+        traced = self._traced
+        n_sites = len(self.sites)
+        if not len(traced):
+            return [traced] * n_sites
+        totals = rates.sum(axis=1, keepdims=True)
+        shares = np.cumsum(rates / np.where(totals > 0, totals, 1.0), axis=1)
+        split = (shares[:, :-1] < 1.0) & (shares[:, :-1] > 0.0)  # regions over several sites
+        if split.any():
+            draws = self.rng.random(len(traced))
+            site = (draws[:, None] >= shares[traced.region]).sum(axis=1)
+        else:
+            site = np.argmax(rates > 0, axis=1)[traced.region]
+        site = np.minimum(site, n_sites - 1)
+        return [traced.subset(site == j) for j in range(n_sites)]
 
     def _home_rps(self, demand: np.ndarray) -> np.ndarray:
         """Demand per hosting site if every region went to its nearest open one."""
@@ -802,6 +885,8 @@ class ServiceModel:
                     int(result.missed.sum()) + result.dropped,
                     None if math.isnan(result.mean_batch) else result.mean_batch,
                     result.busy,
+                    result.prompt_tokens,
+                    result.output_tokens,
                 )
             )
         tally_regions(
@@ -840,6 +925,8 @@ class ServiceModel:
                     result.missed + result.dropped,
                     None if math.isnan(result.mean_batch) else result.mean_batch,
                     result.busy,
+                    None,
+                    None,
                 )
             )
         self._region_totals += result.regions
@@ -877,7 +964,12 @@ class ServiceModel:
         rule = self.service.autoscale
         assert rule is not None
         while True:
-            self.home_rps = self._home_rps(self.demand.rps(self.service.peak_rps, self.env.now))
+            if self.replay is None:
+                assert self.service.peak_rps is not None
+                demand = self.demand.rps(self.service.peak_rps, self.env.now)
+            else:  # a trace's demand is known as it comes: its last window's
+                demand = self.traced_rps
+            self.home_rps = self._home_rps(demand)
             for index, site in enumerate(self.sites):
                 if not site.factory.online:
                     continue

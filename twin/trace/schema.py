@@ -189,6 +189,18 @@ INFERENCE = _table(
     _col("slo_misses", I64, "completed requests that missed an SLO, plus dropped ones"),
     _col("mean_batch", F64, "mean requests per iteration (llm)", nullable=True),
     _col("busy", F64, "share of the window the replicas were working"),
+    _col(
+        "arrival_prompt_tokens",
+        I64,
+        "Σ prompt tokens of the requests that arrived in the window (llm; fidelity request)",
+        nullable=True,
+    ),
+    _col(
+        "arrival_output_tokens",
+        I64,
+        "Σ output tokens of the requests that arrived in the window (llm; fidelity request)",
+        nullable=True,
+    ),
 )
 
 INFERENCE_REGIONS = _table(
