@@ -24,16 +24,7 @@ def print_summary(console: Console, result: Summary) -> None:
     states = Table(*result.jobs_by_state, title="jobs by state")
     states.add_row(*(f"{n:,}" for n in result.jobs_by_state.values()))
     console.print(states)
-    tenants = Table("tenant", "submitted", "started", "wait mean", "wait p95", title="waits")
-    for row in result.tenants:
-        tenants.add_row(
-            row["tenant"],
-            f"{row['submitted']:,}",
-            f"{row['started']:,}",
-            _hours(row["wait_mean_s"]),
-            _hours(row["wait_p95_s"]),
-        )
-    console.print(tenants)
+    _print_scheduling(console, result)
     sites = Table(
         "site", "accelerators", "utilisation", "energy MWh", "CO2 t", "cost €", title="sites"
     )
@@ -129,6 +120,38 @@ def print_summary(console: Console, result: Summary) -> None:
         console.print(regions)
     if result.faults:
         _print_faults(console, result)
+
+
+def _print_scheduling(console: Console, result: Summary) -> None:
+    """The standard scheduling figures per tenant and over all (waits and slowdowns of the
+    jobs that started)."""
+    table = Table(
+        "tenant",
+        "submitted",
+        "started",
+        "wait mean",
+        "wait p95",
+        "bounded slowdown",
+        "makespan",
+        title="scheduling (waits and slowdowns of started jobs; slowdown bounded at 10 s)",
+    )
+    rows = [(escape(row["tenant"]), row) for row in result.tenants]
+    rows += [("[bold]all[/]", result.waits)] if result.waits else []
+    for label, row in rows:
+        table.add_row(
+            label,
+            f"{row['submitted']:,}",
+            f"{row['started']:,}",
+            _hours(row["wait_mean_s"]),
+            _hours(row["wait_p95_s"]),
+            _ratio(row["bounded_slowdown_mean"]),
+            _hours(row["makespan_s"]),
+        )
+    console.print(table)
+
+
+def _ratio(value: float) -> str:
+    return "-" if value != value else f"{value:,.2f}"
 
 
 def _print_faults(console: Console, result: Summary) -> None:

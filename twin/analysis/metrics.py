@@ -189,6 +189,23 @@ METRICS: dict[str, Metric] = {
             "tenant",
         ),
         Metric(
+            "jobs.bounded_slowdown_mean",
+            "ratio",
+            "lower",
+            "mean bounded slowdown max(1, (wait + run) / max(run, 10 s)) of started jobs (run "
+            "so far for jobs still running at the end; jobs that never started are left out)",
+            _jobs("bounded_slowdown_mean"),
+            "tenant",
+        ),
+        Metric(
+            "jobs.makespan_s",
+            "s",
+            "lower",
+            "first submission to the last end of the jobs that ended (any final state)",
+            _jobs("makespan_s"),
+            "tenant",
+        ),
+        Metric(
             "sites.accelerators",
             "accelerators",
             None,
@@ -200,7 +217,7 @@ METRICS: dict[str, Metric] = {
             "sites.utilisation",
             "fraction",
             "higher",
-            "busy share of online accelerator time",
+            "accelerator-hours busy / accelerator-hours installed while online, over the run",
             _site("utilisation"),
             "site",
         ),

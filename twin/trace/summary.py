@@ -16,6 +16,8 @@ from twin.trace.layout import MANIFEST
 from twin.trace.reader import Run, check_manifest
 from twin.trace.scan import grouped, scan
 from twin.trace.summary_faults import fault_totals, site_availability
+from twin.trace.summary_jobs import job_rows
+from twin.trace.summary_stats import by_key, concat, count_values, manifest_end_s, quantile
 
 TERMINAL_STATES = ("completed", "failed", "cancelled", "rejected")
 
@@ -33,8 +35,10 @@ class Summary:
     """The simulated span the run reached (its manifest's ``end_s``; less than the horizon
     for an incomplete run)."""
     waits: dict[str, float] = field(default_factory=dict)
-    """Over every tenant: jobs submitted and started, mean and p95 wait of started jobs."""
+    """Over every tenant: the standard scheduling figures (:func:`_waits`): jobs submitted
+    and started, mean and p95 wait and mean bounded slowdown of started jobs, makespan."""
     tenants: list[dict[str, Any]] = field(default_factory=list)
+    """The same per tenant (``tenant`` names it)."""
     sites: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[str, float] = field(default_factory=dict)
     transfers: list[dict[str, Any]] = field(default_factory=list)
@@ -82,27 +86,6 @@ class Summary:
         }
 
 
-def _quantile(values: np.ndarray, q: float) -> float:
-    if not len(values):
-        return float("nan")
-    return float(pc.quantile(pa.array(values, pa.float64()), q=q)[0].as_py())
-
-
-def _concat(pieces: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(pieces) if pieces else np.empty(0)
-
-
-def _counts(column: pa.ChunkedArray, into: Counter[str]) -> None:
-    for row in pc.value_counts(column).to_pylist():
-        into[row["values"]] += row["counts"]
-
-
-def _by_key(chunk: pa.Table, key: str) -> Iterator[tuple[Any, pa.Table]]:
-    """The rows of ``chunk`` per value of column ``key``, in order of first appearance."""
-    for value in pc.unique(chunk[key]).to_pylist():
-        yield value, chunk.filter(pc.equal(chunk[key], value))
-
-
 def summarize(run: Run) -> Summary:
     """The summary of a run directory (complete or not); RunError, saying what is wrong, if
     its manifest or a table it needs is missing or malformed. Tables are scanned a few
@@ -121,7 +104,7 @@ def _scan(run: Run, name: str, columns: list[str]) -> Iterator[pa.Table]:
 
 
 def _summarize(run: Run) -> Summary:
-    states, waits, tenants = _job_rows(run)
+    states, waits, tenants = job_rows(run)
     sites, totals = _site_rows(run)
     transfers, transfer_totals = _transfer_rows(run) if run.has("transfers") else ([], {})
     links = _busiest_links(run) if run.has("links") else []
@@ -130,7 +113,7 @@ def _summarize(run: Run) -> Summary:
     faults, availability = {}, []
     if run.has("faults"):
         faults = fault_totals(run)
-        end_s = _end_s(run.manifest)
+        end_s = manifest_end_s(run.manifest)
         span = end_s if end_s is not None else float(run.manifest.get("horizon_s", 0.0))
         availability = site_availability(run, span)
     return Summary(
@@ -139,7 +122,7 @@ def _summarize(run: Run) -> Summary:
         horizon_s=float(run.manifest.get("horizon_s", 0.0)),
         wall_time_s=run.manifest.get("wall_time_s"),
         jobs_by_state=dict(sorted(states.items())),
-        simulated_s=_end_s(run.manifest),
+        simulated_s=manifest_end_s(run.manifest),
         waits=waits,
         tenants=tenants,
         sites=sites,
@@ -154,35 +137,6 @@ def _summarize(run: Run) -> Summary:
     )
 
 
-def _job_rows(run: Run) -> tuple[Counter[str], dict[str, float], list[dict[str, Any]]]:
-    """Jobs per state; over all tenants and per tenant: submitted, started, mean and p95
-    wait."""
-    states: Counter[str] = Counter()
-    submitted: Counter[str] = Counter()
-    waits: dict[str, list[np.ndarray]] = defaultdict(list)
-    for chunk in _scan(run, "jobs", ["tenant", "state", "wait_s", "start_s"]):
-        _counts(chunk["state"], states)
-        _counts(chunk["tenant"], submitted)
-        started = chunk.filter(pc.and_(pc.is_valid(chunk["start_s"]), pc.is_valid(chunk["wait_s"])))
-        for tenant, rows in _by_key(started, "tenant"):
-            waits[tenant].append(rows["wait_s"].to_numpy())
-    tenants = [
-        {"tenant": tenant, **_waits(submitted[tenant], _concat(waits[tenant]))}
-        for tenant in sorted(submitted)
-    ]
-    every = _concat([piece for tenant in sorted(waits) for piece in waits[tenant]])
-    return states, _waits(sum(submitted.values()), every), tenants
-
-
-def _waits(submitted: int, wait: np.ndarray) -> dict[str, Any]:
-    return {
-        "submitted": submitted,
-        "started": len(wait),
-        "wait_mean_s": float(wait.mean()) if len(wait) else float("nan"),
-        "wait_p95_s": _quantile(wait, 0.95),
-    }
-
-
 def _attainment(misses: float, resolved: float) -> float:
     """Share of resolved (served or dropped) requests that met every SLO."""
     return 1.0 - misses / resolved if resolved else float("nan")
@@ -195,7 +149,7 @@ def _service_rows(run: Run) -> list[dict[str, Any]]:
 
     def chunks() -> Iterator[pa.Table]:
         for chunk in _scan(run, "inference", columns):
-            for service, rows in _by_key(chunk, "service"):
+            for service, rows in by_key(chunk, "service"):
                 window_p99[service].append(rows["latency_p99_ms"].drop_null().to_numpy())
             yield chunk
 
@@ -223,7 +177,7 @@ def _service_rows(run: Run) -> list[dict[str, Any]]:
                 "dropped": row["dropped_sum"],
                 "slo_misses": row["slo_misses_sum"],
                 "attainment": _attainment(row["slo_misses_sum"], resolved),
-                "latency_p99_ms_median_window": _quantile(_concat(window_p99[row["service"]]), 0.5),
+                "latency_p99_ms_median_window": quantile(concat(window_p99[row["service"]]), 0.5),
                 "latency_p99_ms_worst_window": row["latency_p99_ms_max"],
                 "ttft_p99_ms_worst_window": row["ttft_p99_ms_max"],
                 "tpot_p99_ms_worst_window": row["tpot_p99_ms_max"],
@@ -270,16 +224,16 @@ def _transfer_rows(run: Run) -> tuple[list[dict[str, Any]], dict[str, float]]:
     moved: Counter[str] = Counter()
     durations: dict[str, list[np.ndarray]] = defaultdict(list)
     for chunk in _scan(run, "transfers", ["kind", "bytes", "duration_s", "state"]):
-        _counts(chunk["kind"], counts)
+        count_values(chunk["kind"], counts)
         delivered = chunk.filter(pc.equal(chunk["state"], "delivered"))
-        for kind, rows in _by_key(delivered, "kind"):
+        for kind, rows in by_key(delivered, "kind"):
             moved[kind] += float(pc.sum(rows["bytes"]).as_py() or 0.0)
             durations[kind].append(rows["duration_s"].to_numpy())
     rows = [
-        {"kind": kind, **_transfers(counts[kind], moved[kind], _concat(durations[kind]))}
+        {"kind": kind, **_transfers(counts[kind], moved[kind], concat(durations[kind]))}
         for kind in sorted(counts)
     ]
-    every = _concat([piece for kind in sorted(durations) for piece in durations[kind]])
+    every = concat([piece for kind in sorted(durations) for piece in durations[kind]])
     totals = _transfers(sum(counts.values()), sum(moved[k] for k in sorted(moved)), every)
     return rows, totals
 
@@ -290,7 +244,7 @@ def _transfers(count: int, moved: float, times: np.ndarray) -> dict[str, Any]:
         "bytes": moved,
         "delivered": len(times),
         "time_mean_s": float(times.mean()) if len(times) else float("nan"),
-        "time_p95_s": _quantile(times, 0.95),
+        "time_p95_s": quantile(times, 0.95),
     }
 
 
@@ -330,7 +284,7 @@ def _site_rows(run: Run) -> tuple[list[dict[str, Any]], dict[str, float]]:
     acc: dict[str, dict[str, float]] = {}
     last_time: dict[str, float] = {}
     for chunk in _scan(run, "sites", columns):
-        for site, rows in _by_key(chunk, "site"):
+        for site, rows in by_key(chunk, "site"):
             times = rows["time_s"].to_numpy()
             spans = np.diff(times, prepend=last_time.get(site, 0.0))
             last_time[site] = float(times[-1])
@@ -367,8 +321,3 @@ def _site_rows(run: Run) -> tuple[list[dict[str, Any]], dict[str, float]]:
 
 
 _SITE_SUMS = ("accelerators", "busy_s", "capacity_s", "energy_mwh", "co2_t", "cost_eur")
-
-
-def _end_s(manifest: dict[str, Any]) -> float | None:
-    value = manifest.get("end_s")
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
