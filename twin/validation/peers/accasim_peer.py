@@ -16,14 +16,20 @@ What AccaSim 1.1.3 does, read from its source (``accasim/base``), and how it dif
   each, which under strict FCFS starts the same jobs at the same instants;
 - a job of run time 0 takes its nodes for the rest of the dispatcher call that starts it
   and frees them after it; jobs that did not fit then wait for the next time point (a later
-  submission or end). In twin it ends at the same instant and the queue is retried at once;
-- a job asking for more nodes than the machine has is rejected (never run); twin's replay
-  refuses it too, so neither counts it;
+  submission or end). In twin it ends at the same instant and the queue is retried at once
+  (NASA iPSC has 173 such jobs; the schedules agree all the same: it hardly queues);
+- a job asking for more nodes than the machine has is rejected (never run), as twin's
+  broker rejects it (state ``rejected``);
 - ``EASYBackfilling`` reserves the blocked head's earliest start (planning with requested
   times, here the run times) but calls its allocator with no reserved nodes
   (``reserved_nodes=[]``), so a later job that fits now always starts, even if it delays
-  the head; twin's EASY backfills only a job that ends before the reservation or uses
-  accelerators the head will not need then (classic EASY, Mu'alem & Feitelson 2001);
+  the head: backfilling with no reservation, twin's ``greedy``. twin's EASY backfills only
+  a job that ends before the reservation or uses accelerators the head will not need then
+  (classic EASY, Mu'alem & Feitelson 2001), and decides per event rather than once per
+  instant (on the Lublin traces that moves the means by less than 0.2 %);
+- a trace whose first submission is at 0 s resets its clock once at t = 0 (``if not
+  self.current_time``), which only adds a time point: a dispatch when nothing changed
+  starts nothing;
 - it seeds Python's global ``random`` and adds a handler to the ``accasim`` logger per
   simulator: :func:`run` restores both.
 """
