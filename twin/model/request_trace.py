@@ -24,6 +24,9 @@ time falls in it, each with its own lengths, and the service's routing sends the
 * **Lengths**: ``llm`` requests keep their trace pair (prompt, output) together; a 0 is served
   as 1 token (an iteration handles at least one). ``single`` requests take ``service_s`` as
   their service time on a speed-1.0 replica. No diurnal profile applies.
+* **Autoscaling** sizes replicas to the rate of the last window (a trace's demand is known
+  as it comes, not ahead). ``fidelity: fluid`` is refused for a traced service (a config
+  error): the fluid model draws counts from rates and lengths from distributions.
 """
 
 from __future__ import annotations
