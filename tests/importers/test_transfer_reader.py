@@ -7,6 +7,7 @@ import gzip
 
 import pytest
 
+from twin.config.errors import TwinUserError
 from twin.importers import TraceFormatError, guess_format, read_workload, write_workload
 from twin.importers.csv_transfers import read
 from twin.trace.schema import WORKLOAD_TRANSFERS
@@ -114,3 +115,14 @@ def test_an_empty_file_is_refused(tmp_path):
     path.write_text("")
     with pytest.raises(TraceFormatError, match="line 1: empty file"):
         read(path)
+
+
+def test_an_arrow_file_of_another_workload_is_refused_as_a_transfer_list(tmp_path):
+    from twin.importers.csv_jobs import read as read_jobs
+
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text("submit_s,accelerators,duration_s\n0,1,60\n")
+    out = tmp_path / "jobs.arrow"
+    write_workload(read_jobs(jobs).table, out)
+    with pytest.raises(TwinUserError, match="holds workload_jobs, not workload_transfers"):
+        read_workload("transfers", "arrow", out)
