@@ -19,11 +19,13 @@ from click.testing import CliRunner
 from network_kit import ACCELERATORS, GB, site
 
 from twin.cli import main
-from twin.config import load_config
-from twin.config.errors import ConfigError
+from twin.config import load_config, validate_scenario
+from twin.config.errors import ConfigError, TwinUserError
 from twin.config.schema_traces import TransferTrace
 from twin.importers import write_workload
 from twin.model.replay_clock import replay_times
+from twin.model.world import World
+from twin.simulation import simulate
 from twin.trace.reader import open_run
 from twin.trace.schema import WORKLOAD_TRANSFERS
 
@@ -265,3 +267,28 @@ def test_an_arrow_list_is_checked_for_what_its_schema_cannot_say(tmp_path):
         "m.arrow line 4: source and destination are both 'b'",
         "m.arrow line 5: bytes: expected a finite number ≥ 0, got -1.0",
     ]
+
+
+def test_a_scenario_built_without_the_loader_replays_in_time_order_and_checks_its_list(tmp_path):
+    # validate_scenario alone (no loader check): the model reads and checks the list itself,
+    # and starts an Arrow list that is not in order of start in time order.
+    rows = {
+        "start_s": [50.0, 10.0],
+        "source": ["a", "b"],
+        "destination": ["b", "a"],
+        "bytes": [1e9, 2e9],
+        "label": ["later", "sooner"],
+        "line": [2, 3],
+    }
+    listed = tmp_path / "m.arrow"
+    write_workload(pa.table(rows, schema=WORKLOAD_TRANSFERS), listed)
+    data = scenario({"file": str(listed), "align": "zero"})
+    simulate(validate_scenario(data), out=tmp_path / "run")
+    transfers = open_run(tmp_path / "run").table("transfers").to_pylist()
+    found = [(row["transfer"], row["label"], row["start_s"]) for row in transfers]
+    assert sorted(found) == [(0, "sooner", 10.0), (1, "later", 50.0)]
+    data["pops"] = []  # the list now names a PoP that is gone: refused by its line
+    rows["destination"] = ["b", "p"]
+    write_workload(pa.table(rows, schema=WORKLOAD_TRANSFERS), listed)
+    with pytest.raises(TwinUserError, match=r"line 3: destination 'p' is not a site or PoP"):
+        World(validate_scenario({**data, "links": data["links"][:1]}))

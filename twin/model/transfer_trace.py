@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import simpy
 
 from twin.config.loader import trace_file
 from twin.config.schema import Scenario
-from twin.importers.common import TraceFormatError
+from twin.importers.common import MAX_ERRORS_SHOWN, TraceFormatError
 from twin.importers.transfer_list import read_transfer_list, transfer_list_problems
 from twin.model.network import Network
 from twin.model.replay_clock import replay_times
@@ -32,9 +33,10 @@ class TransferTraceReplay:
             lambda a, b: topology.route_uncut(a, b) is not None,
         )
         if problems:
-            raise TraceFormatError(path, problems)
+            raise TraceFormatError(path, problems[:MAX_ERRORS_SHOWN], len(problems))
         kept, at_s = replay_times(table["start_s"].to_numpy(), spec, scenario.horizon)
-        rows = table.take(kept)
+        order = np.argsort(at_s, kind="stable")  # an Arrow list need not be in order
+        rows, at_s = table.take(kept[order]), at_s[order]
         self.env = env
         self.network = network
         self.transfers = list(
