@@ -264,3 +264,28 @@ def test_twin_run_refuses_a_malformed_trace_with_its_lines_exit_2_and_writes_not
     for line in (3, 4, 5):
         assert f"line {line}:" in result.output
     assert not out.exists()
+
+
+def test_the_lora_trace_imported_to_arrow_replays_as_the_csv_does(kit, tmp_path):
+    out = tmp_path / "lora.arrow"
+    result = CliRunner().invoke(main, ["import", "alibaba_lora", LORA, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    window = {"start": 0, "end": 2 * 86400}
+    tables = []
+    for name, trace in (
+        ("csv", {"file": LORA}),
+        ("arrow", {"file": str(out), "format": "arrow"}),
+    ):
+        trace |= {"window": window, "peak_rps": 1.0}
+        service = traced(kit, trace, kind="single", servers=64)
+        tables.append(run(kit, tmp_path, service, name, horizon=4 * 3600.0, window=60.0)[0])
+    assert tables[0].equals(tables[1])
+    # peak_rps: the busiest hour of trace time (an hour from a request) replays at 1 req/s
+    from twin.importers import read_workload
+
+    arrival = kit.column(read_workload("requests", "arrow", out).table, "arrival_s")
+    rel = arrival[arrival < 2 * 86400]
+    busiest = np.max(np.searchsorted(rel, rel + 3600, "left") - np.arange(len(rel))) / 3600
+    ends = kit.column(tables[0], "time_s")
+    expected = window_counts(rel / (1.0 / busiest), ends, 60.0)
+    assert np.array_equal(kit.column(tables[0], "arrivals"), expected) and expected.sum() > 150
