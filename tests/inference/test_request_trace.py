@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from twin.cli import main
 from twin.config import ConfigError
 from twin.config.loader import data_file
+from twin.importers import read_workload
 
 AZURE = "builtin:azure_llm_conversation_tokens.csv.gz"
 LORA = "builtin:alibaba_lora_requests.csv.gz"
@@ -281,8 +282,6 @@ def test_the_lora_trace_imported_to_arrow_replays_as_the_csv_does(kit, tmp_path)
         tables.append(run(kit, tmp_path, service, name, horizon=4 * 3600.0, window=60.0)[0])
     assert tables[0].equals(tables[1])
     # peak_rps: the busiest hour of trace time (an hour from a request) replays at 1 req/s
-    from twin.importers import read_workload
-
     arrival = kit.column(read_workload("requests", "arrow", out).table, "arrival_s")
     rel = arrival[arrival < 2 * 86400]
     busiest = np.max(np.searchsorted(rel, rel + 3600, "left") - np.arange(len(rel))) / 3600
