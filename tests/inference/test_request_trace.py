@@ -288,3 +288,20 @@ def test_the_lora_trace_imported_to_arrow_replays_as_the_csv_does(kit, tmp_path)
     ends = kit.column(tables[0], "time_s")
     expected = window_counts(rel / (1.0 / busiest), ends, 60.0)
     assert np.array_equal(kit.column(tables[0], "arrivals"), expected) and expected.sum() > 150
+
+
+def test_slo_aware_splits_a_regions_requests_over_sites_and_loses_none(kit, tmp_path, azure):
+    service = traced(kit, {"file": AZURE, "rate_scale": 3}, slo={"ttft_s": 2.0})
+    service["replicas"] = {"a": 1, "b": 2}
+    sites = [kit.site("a", 16, lat=50, lon=10), kit.site("b", 16, lat=48, lon=11)]
+    inference, _ = run(
+        kit, tmp_path, service, sites=sites, horizon=1200.0, window=10.0, routing="slo_aware"
+    )
+    per_site = {s: kit.rows(inference, site=s) for s in ("a", "b")}
+    ends = kit.column(per_site["a"], "time_s")
+    assert np.array_equal(ends, kit.column(per_site["b"], "time_s"))
+    both = sum(kit.column(table, "arrivals") for table in per_site.values())
+    times = (azure[:, 0] - azure[:, 0].min()) / 3
+    assert np.array_equal(both, window_counts(times, ends, 10.0))
+    # the nearer site fills to its capacity, the rest spills over to the other
+    assert all(kit.column(table, "arrivals").sum() > 1000 for table in per_site.values())
