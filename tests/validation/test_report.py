@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -181,3 +182,22 @@ def test_every_case_module_of_the_package_is_found() -> None:
     found = report.case_modules()
     assert {NETWORK, "twin.validation.cases_queueing"} <= set(found)
     assert all(report.group_of(name) != name for name in found)
+
+
+def test_python_dash_m_runs_the_report_and_exits_with_its_status(tmp_path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "twin.validation",
+            "--only",
+            "nope",
+            "--out",
+            str(tmp_path / "v.md"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "no such group" in done.stderr and "Traceback" not in done.stderr

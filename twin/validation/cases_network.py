@@ -10,6 +10,7 @@ to rounding (1e-9 relative).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,8 +41,11 @@ def cases() -> list[Case]:
 
 
 def peers() -> dict[str, str]:
-    """The peer simulators this group uses and their versions (or why they are absent)."""
-    return {"simgrid": simgrid_peer.version()}
+    """The peer simulators this group uses and their versions (or "not installed"), with the
+    interpreter SimGrid ran in when it is not this one."""
+    found = simgrid_peer.version()
+    elsewhere = simgrid_peer.python() != sys.executable and not simgrid_peer.unavailable()
+    return {"simgrid": f"{found} (in {simgrid_peer.python()})" if elsewhere else found}
 
 
 # ---------------------------------------------------------------- small topologies by hand
