@@ -178,6 +178,21 @@ def service_mmc() -> list[Case]:
             ),
         )
     )
+    made.append(
+        Case(
+            GROUP,
+            f"{name}: mean requests in system at window ends",
+            "Erlang C and Little: L = λ (C(c, a) / (cμ − λ) + 1/μ)",
+            f"{KLEINROCK} §3.5; Little (1961)",
+            float(windows["in_system"].mean()),
+            littles_law_mean_in_system(lam, erlang_c_mean_wait(c, lam, mean_s) + mean_s),
+            0.1,
+            notes=(
+                "a mean of 479 snapshots, one per window: relative s.d. over seeds 0–7 2.5 %; "
+                "tolerance ≈ 4 s.d.",
+            ),
+        )
+    )
     return made
 
 
