@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from twin.config.errors import shorten
+from twin.errors import shorten
 from twin.importers import guess_format, read_workload
 
 
