@@ -103,6 +103,7 @@ def _hand_cases(
     expected: dict[str, float],
     reasoning: str,
 ) -> list[Case]:
+    """One case per flow of a small topology; the first carries the hand reasoning."""
     rates = measured_gbps(scenario, list(flows.values()))
     return [
         Case(
