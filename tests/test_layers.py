@@ -29,6 +29,17 @@ def loaded_modules(statement: str) -> set[str]:
         ("import twin.analysis.compare", {"simpy", "dash", "numba", "twin.model", "twin.config"}),
         ("import twin.cli", {"simpy", "dash", "pyarrow", "numba", "pydantic", "twin.config"}),
         ("import twin.sweep.execute, twin.sweep.results", {"dash", "twin.dashboards", "twin.cli"}),
+        (
+            "import twin.importers, twin.importers.swf, twin.importers.alibaba_gpu, "
+            "twin.importers.csv_jobs, twin.importers.azure_llm, twin.importers.alibaba_lora, "
+            "twin.importers.csv_requests, twin.importers.csv_transfers, "
+            "twin.importers.transfer_list",
+            {"simpy", "dash", "numba", "pydantic", "yaml", "twin.config", "twin.model"},
+        ),
+        (
+            "import twin.replay.jobs, twin.replay.requests, twin.replay.clock",
+            {"simpy", "dash", "numba", "twin.model", "twin.dashboards"},
+        ),
     ],
 )
 def test_imports_stay_in_their_layer(statement, forbidden):

@@ -23,8 +23,8 @@ from twin.config import load_config, validate_scenario
 from twin.config.errors import ConfigError, TwinUserError
 from twin.config.schema_traces import TransferTrace
 from twin.importers import write_workload
-from twin.model.replay_clock import replay_times
 from twin.model.world import World
+from twin.replay.clock import replay_times
 from twin.simulation import simulate
 from twin.trace.reader import open_run
 from twin.trace.schema import WORKLOAD_TRANSFERS

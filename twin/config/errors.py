@@ -44,5 +44,3 @@ class ConfigError(TwinUserError):
     def __reduce__(self) -> tuple[object, ...]:
         """Pickle by issues (errors cross process boundaries in sweeps and test pools)."""
         return (type(self), (self.issues, self.source))
-
-

@@ -445,7 +445,7 @@ def _check_transfer_trace(scenario: Scenario, source: str) -> None:
 def _check_training_trace(scenario: Scenario, source: str) -> None:
     """A training trace can be read and its mapping names tenant classes and a site the
     scenario has (read once: the model re-uses the table)."""
-    from twin.importers.job_trace import training_trace_issues
+    from twin.replay.jobs import training_trace_issues
 
     issues = training_trace_issues(scenario)
     if issues:

@@ -69,7 +69,7 @@ def _check_scenario(scenario: Scenario) -> list[ConfigIssue]:
     issues = []
     inference = scenario.workloads.inference
     if inference is not None and any(service.trace for service in inference.services):
-        from twin.importers.request_trace import request_trace_issues  # pyarrow: only then
+        from twin.replay.requests import request_trace_issues  # pyarrow: only then
 
         issues += request_trace_issues(scenario)
     for name, spec in scenario.accelerators.items():

@@ -3,7 +3,7 @@
 A traced service draws nothing: every window takes the trace's requests whose replayed
 time falls in it, each with its own lengths, and the service's routing sends them on.
 
-* **Clock** (as for every trace, :func:`twin.model.replay_clock.replay_times`): trace time
+* **Clock** (as for every trace, :func:`twin.replay.clock.replay_times`): trace time
   counts from the first record (``align: first``) or the trace's zero (``align: zero``); the
   records with ``window.start ≤ t < window.end`` are kept, at ``rel = t − window.start``.
 * **Rate**: a request is replayed at ``offset + rel / scale``, ``scale`` = ``rate_scale``,
@@ -40,10 +40,10 @@ from twin.config.budget import WorkBounds
 from twin.config.errors import ConfigError, ConfigIssue
 from twin.config.schema import Scenario, Service
 from twin.config.schema_traces import RequestTrace
-from twin.importers.request_trace import read_request_trace
 from twin.kernels.window_stats import categorical
-from twin.model.replay_clock import replay_times
 from twin.model.rng import stream
+from twin.replay.clock import replay_times
+from twin.replay.requests import read_request_trace
 
 HOUR_S = 3600.0
 

@@ -20,12 +20,12 @@ import simpy
 
 from twin.config.errors import ConfigError
 from twin.config.schema import MAX_POOL, Scenario, Training
-from twin.importers.job_trace import read_trace, training_trace_issues
 from twin.model.distributions import make_sampler
 from twin.model.job import Job
-from twin.model.replay_clock import replay_times
 from twin.model.rng import stream
 from twin.model.workload import blocks
+from twin.replay.clock import replay_times
+from twin.replay.jobs import read_trace, training_trace_issues
 
 
 @dataclass(frozen=True)

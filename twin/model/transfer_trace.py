@@ -13,7 +13,7 @@ from twin.config.schema import Scenario
 from twin.importers.common import MAX_ERRORS_SHOWN, TraceFormatError
 from twin.importers.transfer_list import read_transfer_list, transfer_list_problems
 from twin.model.network import Network
-from twin.model.replay_clock import replay_times
+from twin.replay.clock import replay_times
 
 
 class TransferTraceReplay:
