@@ -15,9 +15,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from twin.validation import report, simgrid_peer
+from twin.validation import cases_network, report, simgrid_peer
 
 NETWORK = "twin.validation.cases_network"
 ROW = re.compile(r"^\| (?P<name>[^|]+?) \|.*\| (?P<status>pass|\*\*FAIL\*\*|not run) \|$")
@@ -202,3 +203,20 @@ def test_python_dash_m_runs_the_report_and_exits_with_its_status(tmp_path) -> No
     )
     assert done.returncode == 2
     assert "no such group" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_simgrid_that_imports_but_gives_no_rates_is_a_failed_case(tmp_path, monkeypatch) -> None:
+    """An interpreter whose ``simgrid`` imports (a stand-in module with a version and no
+    engine): the probe finds it, the rates script then fails, and both cases fail."""
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "simgrid.py").write_text('simgrid_version = "0.0-broken"\n')
+    python = tmp_path / "python"
+    python.write_text(f'#!/bin/sh\nPYTHONPATH={fake} exec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    monkeypatch.setenv(simgrid_peer.PYTHON_VARIABLE, str(python))
+    assert simgrid_peer.version() == "0.0-broken" and simgrid_peer.unavailable() == ""
+    one = np.ones(1)
+    made = cases_network.simgrid_cases("one link", [[0]], one, one, one, one)
+    assert [case.status for case in made] == ["fail", "fail"]
+    assert all("SimGrid is importable but gave no rates" in case.notes[0] for case in made)
