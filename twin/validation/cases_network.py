@@ -42,11 +42,12 @@ def cases() -> list[Case]:
 
 
 def peers() -> dict[str, str]:
-    """The peer simulators this group uses and their versions (or "not installed"), with the
-    interpreter SimGrid ran in when it is not this one."""
+    """The peer simulators this group uses and their versions (or "not installed"), and
+    whether SimGrid ran in an interpreter of its own (its path is the machine's business)."""
     found = simgrid_peer.version()
     elsewhere = simgrid_peer.python() != sys.executable and not simgrid_peer.unavailable()
-    return {"simgrid": f"{found} (in {simgrid_peer.python()})" if elsewhere else found}
+    where = " (its own interpreter, TWIN_SIMGRID_PYTHON)" if elsewhere else ""
+    return {"simgrid": found + where}
 
 
 # ---------------------------------------------------------------- small topologies by hand
