@@ -39,7 +39,8 @@ from typing import Any
 import numpy as np
 from twin.kernels import queueing as q
 
-import twin.model.inference as inference
+import twin.model.demand as demand
+import twin.model.service_site as service_site
 from twin.config import load_config
 from twin.simulation import simulate
 from twin.trace.reader import open_run
@@ -111,7 +112,7 @@ def day_requests(scenario: Any) -> float:
     """Requests in one day of the scenario's demand: peak × mean of the (normalised)
     diurnal profile × 86,400 s (regions' offsets only shift the profile)."""
     spec = scenario.workloads.inference
-    profile = np.asarray(spec.diurnal or inference.default_diurnal())
+    profile = np.asarray(spec.diurnal or demand.default_diurnal())
     return 86400 * sum(s.peak_rps for s in spec.services) * profile.mean() / profile.max()
 
 
@@ -121,9 +122,9 @@ def install_timers(patch: list[tuple[Any, str, Any]]) -> dict[str, Timer]:
     targets = (
         (q.BatchingReplica, "step", "step"),
         (q, "_batching_kernel", "batching"),
-        (inference, "fcfs_multiserver_limited", "fcfs"),
+        (service_site, "fcfs_multiserver_limited", "fcfs"),
         (q, "_fcfs_limited_kernel", "fcfs_kernel"),
-        (inference.ServiceSite, "window", "window"),
+        (service_site.ServiceSite, "window", "window"),
     )
     for owner, attribute, name in targets:
         original = getattr(owner, attribute)
@@ -177,14 +178,14 @@ def main() -> None:
             out = Path(tmp) / "run"
             begin = time.perf_counter()
             progress = Progress(timers["window"], begin)
-            window = inference.ServiceSite.window
-            inference.ServiceSite.window = lambda *a, **k: progress.count(window(*a, **k))
+            window = service_site.ServiceSite.window
+            service_site.ServiceSite.window = lambda *a, **k: progress.count(window(*a, **k))
             if profiler is not None:
                 profiler.enable()
             try:
                 result = simulate(scenario, out=out, progress=progress)
             finally:
-                inference.ServiceSite.window = window
+                service_site.ServiceSite.window = window
             if profiler is not None:
                 profiler.disable()
             wall = time.perf_counter() - begin

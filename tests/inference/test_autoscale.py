@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from twin.model.inference import default_diurnal
+from twin.model.demand import default_diurnal
 from twin.model.recorder import Recorder
 from twin.model.world import World
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from twin.kernels.window_stats import categorical
 
 from twin.config.errors import ConfigError
-from twin.model.inference import (
+from twin.model.inference_routing import (
     SLO_AWARE_HEADROOM,
     SiteView,
     least_latency,
@@ -97,7 +97,7 @@ def test_hourly_demand_follows_the_profile_in_local_time(kit, tmp_path: Path) ->
 
 
 def test_default_profile_peaks_in_the_evening_at_a_third_trough(kit) -> None:
-    from twin.model.inference import default_diurnal
+    from twin.model.demand import default_diurnal
 
     profile = default_diurnal()
     assert len(profile) == 24

@@ -34,7 +34,7 @@ import numpy as np
 import pytest
 from queueing_theory import erlang_c, mmc_sojourn_quantile, mmc_sojourn_survival
 
-import twin.model.inference as inference
+import twin.model.service_site as service_site
 
 C = 4
 RHO = 0.7
@@ -83,7 +83,7 @@ def mmc_scenario(kit, seed: int) -> dict:
 
 
 def test_mean_wait_matches_erlang_c(kit, monkeypatch: pytest.MonkeyPatch) -> None:
-    kernel = inference.fcfs_multiserver_limited
+    kernel = service_site.fcfs_multiserver_limited
     waits: list[np.ndarray] = []
     servers: list[int] = []
 
@@ -93,7 +93,7 @@ def test_mean_wait_matches_erlang_c(kit, monkeypatch: pytest.MonkeyPatch) -> Non
         servers.append(len(free_at))
         return wait, served
 
-    monkeypatch.setattr(inference, "fcfs_multiserver_limited", spy)
+    monkeypatch.setattr(service_site, "fcfs_multiserver_limited", spy)
     world = kit.run_world(mmc_scenario(kit, seed=1))
     assert set(servers) == {C}
     sample = np.concatenate(waits)

@@ -1,7 +1,7 @@
 """The ``fluid`` fidelity of the inference layer: one analytic step per service × site window.
 
 ``workloads.inference.fidelity: fluid`` replaces the per-request kernels of
-:meth:`twin.model.inference.ServiceSite.window` by a model whose cost per window does not
+:meth:`twin.model.service_site.ServiceSite.window` by a model whose cost per window does not
 depend on the request rate, for long horizons and sweeps:
 
 * **Arrivals** are the window's Poisson count, drawn from the service's arrival stream as
@@ -46,7 +46,7 @@ from twin.model.fluid_queues import WaitLaw, wait_quantiles, wait_survival
 from twin.model.rng import stream
 
 if TYPE_CHECKING:
-    from twin.model.inference import ServiceSite
+    from twin.model.service_site import ServiceSite
 
 _Q_TWO = np.array([0.50, 0.99])
 _Q_THREE = np.array([0.50, 0.95, 0.99])
