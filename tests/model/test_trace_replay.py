@@ -198,3 +198,25 @@ def test_synthetic_keys_come_all_together_or_not_at_all():
                 "workloads": {"training": {"arrivals_per_day": 3}},
             }
         )
+
+
+def test_a_trace_may_name_the_accelerator_types_a_job_runs_on(tmp_path):
+    path = tmp_path / "jobs.csv"
+    path.write_text(
+        "submit_s,accelerators,duration_s,accelerator_types\n"
+        "0,4,100,A100\n10,4,100,H100|A100\n20,4,100,\n"
+    )
+    config = scenario({"file": str(path), "format": "csv"}, horizon="1d")
+    data = config.model_dump(mode="json", exclude_none=True)
+    data["sites"] = [site("h", 64, "H100"), site("a", 64, "A100", lon=20.0)]
+    world = run_world(validate_scenario(data, checks=(check_policies,)))
+    jobs = {job.trace_job: job for job in world.jobs}
+    assert jobs[1].allowed_types == ("A100",) and jobs[1].site == "a"
+    assert jobs[2].allowed_types == ("H100", "A100")
+    assert jobs[3].allowed_types is None
+    path.write_text("submit_s,accelerators,duration_s,accelerator_types\n0,4,100,TPUv5\n")
+    with pytest.raises(ConfigError) as caught:
+        World(validate_scenario(data, checks=(check_policies,)))
+    issue = caught.value.issues[0]
+    assert issue.path == "workloads.training.trace.file"
+    assert "line 2: unknown accelerator type 'TPUv5'" in issue.message

@@ -8,6 +8,8 @@ The mappings:
 - accelerators = ceil(num_gpu / ``per_accelerator``); a fractional GPU (gpu_milli < 1000, GPU
   sharing) takes a whole accelerator: twin does not share one;
 - owner = qos (LS, BE, Burstable, Guaranteed), for the tenant mapping;
+- gpu_spec (the GPU models a pod may use, separated by |; empty: any) → the accelerator
+  types it may run on (names of the scenario's accelerator catalogue);
 - status: Succeeded → completed, Failed → failed, Running → unknown (still running when the
   trace ends: its run time is cut there);
 - left out, and counted: pods that never got scheduled (Pending: no run time) and CPU-only
@@ -26,7 +28,7 @@ from twin.importers.csv_rows import bad, csv_records
 from twin.importers.jobs import JobOptions, JobRows
 
 COLUMNS = ("name", "num_gpu", "qos", "pod_phase", "creation_time", "deletion_time")
-OPTIONAL = ("scheduled_time", "gpu_milli")
+OPTIONAL = ("scheduled_time", "gpu_milli", "gpu_spec")
 STATUS = {"Succeeded": "completed", "Failed": "failed", "Running": "unknown"}
 PENDING, CPU_ONLY = "never scheduled (Pending)", "CPU-only (num_gpu 0)"
 
@@ -59,7 +61,8 @@ def read(path: Path, options: JobOptions | None = None) -> Imported:
         run = deletion - scheduled
         accelerators = max(1, math.ceil(gpus / options.per_accelerator - 1e-9))
         requested = options.requested(run, -1.0)
-        rows.add(job, submit, accelerators, run, requested, qos, STATUS[phase], line)
+        types = record.get("gpu_spec") or None
+        rows.add(job, submit, accelerators, run, requested, qos, STATUS[phase], line, None, types)
     errors.raise_any()
     notes = [
         f"accelerators = ceil(num_gpu / {options.per_accelerator:g}); {fractional} pods with a "

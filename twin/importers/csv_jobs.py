@@ -5,7 +5,8 @@ any scaling: ``per_accelerator`` divides it too), ``duration_s`` (run time on a 
 accelerator, s). Optional: ``requested_s`` (walltime asked for; empty → run time ×
 ``requested_factor``), ``tenant`` (a tenant class of the scenario: taken as is), ``user`` (an
 owner for the tenant mapping), ``job`` (an id; default the record number), ``status``
-(completed, failed, cancelled or unknown; default unknown). Other columns are ignored.
+(completed, failed, cancelled or unknown; default unknown), ``accelerator_types`` (types it
+may run on, separated by ``|``; empty: any). Other columns are ignored.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from twin.importers.csv_rows import bad, csv_records
 from twin.importers.jobs import JobOptions, JobRows
 
 REQUIRED = ("submit_s", "accelerators", "duration_s")
-OPTIONAL = ("requested_s", "tenant", "user", "job", "status")
+OPTIONAL = ("requested_s", "tenant", "user", "job", "status", "accelerator_types")
 STATUSES = ("completed", "failed", "cancelled", "unknown")
 
 
@@ -42,7 +43,7 @@ def read(path: Path, options: JobOptions | None = None) -> Imported:
 
 def _job(
     record: dict[str, str], line: int, row: int, options: JobOptions
-) -> tuple[int, float, int, float, float, str | None, str, int, str | None]:
+) -> tuple[int, float, int, float, float, str | None, str, int, str | None, str | None]:
     submit = number(record["submit_s"], "submit_s")
     size = number(record["accelerators"], "accelerators", integer=True)
     run = number(record["duration_s"], "duration_s")
@@ -61,4 +62,5 @@ def _job(
     accelerators = max(1, math.ceil(size / options.per_accelerator - 1e-9))
     user = record.get("user") or None
     tenant = record.get("tenant") or None
-    return job, submit, accelerators, run, requested, user, status, line, tenant
+    types = record.get("accelerator_types") or None
+    return job, submit, accelerators, run, requested, user, status, line, tenant, types

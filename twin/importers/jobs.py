@@ -50,6 +50,7 @@ class JobRows:
         status: str,
         line: int,
         tenant: str | None = None,
+        accelerator_types: str | None = None,
     ) -> None:
         row = {
             "job": job,
@@ -61,6 +62,7 @@ class JobRows:
             "user": user,
             "status": status,
             "line": line,
+            "accelerator_types": accelerator_types,
         }
         for name, value in row.items():
             self.columns[name].append(value)

@@ -38,6 +38,8 @@ class ReplayJobs:
     walltime_factor: np.ndarray
     trace_job: np.ndarray
     tenant: list[str]
+    accelerator_types: list[str | None]
+    """The types each job may run on, separated by | (None: any)."""
 
 
 def replay_jobs(scenario: Scenario) -> ReplayJobs:
@@ -65,6 +67,7 @@ def replay_jobs(scenario: Scenario) -> ReplayJobs:
         walltime_factor=factor,
         trace_job=table.column("job").to_numpy()[index],
         tenant=_tenants(scenario, spec, table, index),
+        accelerator_types=[table.column("accelerator_types")[i].as_py() for i in index.tolist()],
     )
 
 
@@ -138,6 +141,13 @@ class TraceTrainingWorkload:
             self.submitted += 1
             self.submit(self._make_job(i))
 
+    def _allowed(self, given: str | None) -> tuple[str, ...] | None:
+        """The types a job may use: the trace's, within the training config's if both say."""
+        if given is None:
+            return self.allowed
+        types = tuple(given.split("|"))
+        return types if self.allowed is None else tuple(t for t in types if t in self.allowed)
+
     def _make_job(self, i: int) -> Job:
         """Job ``i`` of the replay: the trace's size, run time and walltime; no dataset (a
         trace says nothing of one); checkpoints as the training config asks."""
@@ -152,7 +162,7 @@ class TraceTrainingWorkload:
             work_s=float(jobs.duration_s[i]),
             walltime_factor=float(jobs.walltime_factor[i]),
             submit_s=self.env.now,
-            allowed_types=self.allowed,
+            allowed_types=self._allowed(jobs.accelerator_types[i]),
             checkpoint_gb=checkpoint_gb,
             checkpoint_interval_s=None if young_daly else interval,  # type: ignore[arg-type]
             checkpoint_young_daly=young_daly,

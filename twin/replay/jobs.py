@@ -78,6 +78,18 @@ def mapping_issues(scenario: Scenario, trace: TrainingTrace, table: pa.Table) ->
                     f"line {line}: unknown tenant class {name!r}; known: {', '.join(known)}",
                 )
             )
+    catalogue = scenario.accelerators
+    types = table.column("accelerator_types").to_pylist()
+    for given in table.column("accelerator_types").drop_null().unique().to_pylist():
+        unknown = [name for name in given.split("|") if name not in catalogue]
+        if unknown:
+            issues.append(
+                ConfigIssue(
+                    f"{TRACE_PATH}.file",
+                    f"line {lines[types.index(given)]}: unknown accelerator type "
+                    f"{', '.join(map(repr, unknown))}; the scenario has {', '.join(catalogue)}",
+                )
+            )
     return issues
 
 

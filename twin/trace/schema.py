@@ -284,6 +284,12 @@ WORKLOAD_JOBS = _table(
         "how the job ended in the trace: completed, failed, cancelled or unknown",
     ),
     _col("line", I64, "the line of the trace file it came from (1 = the first line)"),
+    _col(
+        "accelerator_types",
+        STR,
+        "accelerator types it may run on, separated by | (Alibaba gpu_spec); null: any",
+        nullable=True,
+    ),
 )
 
 WORKLOAD_REQUESTS = _table(
