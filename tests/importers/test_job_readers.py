@@ -197,3 +197,18 @@ def test_a_gzip_trace_is_known_by_its_bytes_not_its_name(tmp_path):
     assert read_workload("jobs", "swf", plain).table.equals(
         read_workload("jobs", "swf", data_file("lublin_256.swf.gz")).table
     )
+
+
+def test_an_arrow_workload_without_a_later_optional_column_still_reads(tmp_path):
+    table = read_workload("jobs", "swf", data_file("nasa_ipsc_1993.swf.gz")).table
+    older = table.drop_columns(["accelerator_types"]).replace_schema_metadata(table.schema.metadata)
+    write_workload(older, tmp_path / "old.arrow")
+    again = read_arrow("jobs", tmp_path / "old.arrow").table
+    assert again.column("accelerator_types").null_count == again.num_rows
+    assert again.drop_columns(["accelerator_types"]).equals(older)
+    write_workload(
+        older.drop_columns(["duration_s"]).replace_schema_metadata(table.schema.metadata),
+        tmp_path / "broken.arrow",
+    )
+    with pytest.raises(Exception, match="lacks columns duration_s"):
+        read_arrow("jobs", tmp_path / "broken.arrow")

@@ -96,6 +96,9 @@ def read_arrow(kind: str, path: Path) -> Imported:
             f"{shown_path(path)} holds {found or 'an unknown table'}, not "
             f"{expected.metadata[b'twin.table'].decode()} (made by twin import for {kind})"
         )
+    for field in expected:  # an optional column a later twin added: null throughout
+        if field.nullable and field.name not in table.schema.names:
+            table = table.append_column(field.name, pa.nulls(table.num_rows, field.type))
     missing = [f.name for f in expected if f.name not in table.schema.names]
     if missing:
         raise TwinUserError(f"{shown_path(path)} lacks columns {', '.join(missing)}")
