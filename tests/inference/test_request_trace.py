@@ -73,7 +73,7 @@ def window_sums(times: np.ndarray, values: np.ndarray, ends: np.ndarray, window:
 def test_per_window_arrivals_and_token_sums_are_the_traces(kit, tmp_path, azure):
     inference, by_region = run(kit, tmp_path, traced(kit, {"file": AZURE}), window=10.0)
     ends = kit.column(inference, "time_s")
-    assert np.array_equal(ends, np.arange(1, 360) * 10.0)  # every window (replicas held)
+    assert np.array_equal(ends, np.arange(1, 361) * 10.0)  # every window, the last included
     times = azure[:, 0] - azure[:, 0].min()
     assert np.array_equal(kit.column(inference, "arrivals"), window_counts(times, ends, 10.0))
     for name, k in (("arrival_prompt_tokens", 1), ("arrival_output_tokens", 2)):
@@ -123,13 +123,13 @@ def test_rate_scale_2_doubles_the_arrivals_over_a_fixed_span(kit, tmp_path, azur
         arrivals = kit.column(inference, "arrivals")
         assert np.array_equal(arrivals, window_counts(times / scale, ends, 60.0))
         runs[scale] = (ends, arrivals)
-    # the first 1,140 s at 2× hold what the first 2,280 s held at 1×: twice the count
+    # the first 1,200 s at 2× hold what the first 2,400 s held at 1×: twice the count
     # over the same span, window pair by window pair
     (ends_1, arrivals_1), (ends_2, arrivals_2) = runs[1.0], runs[2.0]
     pairs = 2 * len(ends_2)
     assert np.array_equal(ends_1[1:pairs:2], 2 * ends_2)
     assert np.array_equal(arrivals_1[0:pairs:2] + arrivals_1[1:pairs:2], arrivals_2)
-    assert arrivals_2.sum() == np.sum(times < 2280) > 1.5 * np.sum(times < 1140)
+    assert arrivals_2.sum() == np.sum(times < 2400) > 1.5 * np.sum(times < 1200)
 
 
 def test_a_looped_window_covers_a_horizon_longer_than_the_trace(kit, tmp_path, azure):
@@ -140,7 +140,7 @@ def test_a_looped_window_covers_a_horizon_longer_than_the_trace(kit, tmp_path, a
     passes = [(rel + k * 600.0) / 1.0 for k in range(24)]  # period: the window's 600 s
     times = 0.0 + np.concatenate(passes)
     ends = kit.column(inference, "time_s")
-    assert ends[-1] == 4 * 3600 - 30 and np.all(kit.column(inference, "arrivals") > 0)
+    assert ends[-1] == 4 * 3600 and np.all(kit.column(inference, "arrivals") > 0)
     assert np.array_equal(kit.column(inference, "arrivals"), window_counts(times, ends, 30.0))
     assert kit.column(inference, "arrivals").sum() > 3 * len(azure)
 

@@ -113,6 +113,9 @@ class ServiceModel:
         self._region_totals = np.zeros((4, len(self.regions)))
         self._next_flush = self.interval_s
         self.totals = {"arrivals": 0, "served": 0, "dropped": 0}
+        """Requests of the whole run; ``in_system`` (still in flight at the end) once closed."""
+        self._open_since = 0.0
+        """Start of the window not yet served."""
 
     def _init_samplers(self, seed: int) -> None:
         service = self.service
@@ -147,14 +150,28 @@ class ServiceModel:
         """Every window: route the demand, then serve and record each hosting site in turn."""
         env = self.env
         while True:
-            start = env.now
             yield env.timeout(self.window_s)
-            rates = self.routed_rps(start, self.window_s)
-            traced = self._traced_by_site(rates) if self.replay is not None else None
-            for site in self.sites:
-                part = traced[site.index] if traced is not None else None
-                result = site.window(start, env.now, rates[:, site.index], part)
-                self.record(site, result, env.now)
+            self._serve(self._open_since, env.now)
+
+    def close(self, now: float) -> None:
+        """Close the books at ``now`` (the horizon, or where a run stopped): the window then
+        open is served and recorded, cut at ``now`` (a window ending at the horizon is
+        recorded too), and the requests still in flight are counted as in the system."""
+        if now > self._open_since + 1e-9:
+            self._serve(self._open_since, now)
+        self.totals["in_system"] = sum(site.in_system() for site in self.sites)
+
+    def _serve(self, start: float, end: float) -> None:
+        """Serve and record the window [start, end) at every hosting site."""
+        rates = self.routed_rps(start, end - start)
+        traced = self._traced_by_site(rates) if self.replay is not None else None
+        for site in self.sites:
+            part = traced[site.index] if traced is not None else None
+            result = site.window(start, end, rates[:, site.index], part)
+            self.record(site, result, end)
+        self._open_since = end
+        if end >= self._next_flush - 1e-9:  # after every site: a window is in one interval
+            self.flush_regions(end)
 
     def routed_rps(self, start: float, window_s: float) -> np.ndarray:
         """Rates per region × hosting site for the window starting at ``start`` (cached).
@@ -274,8 +291,6 @@ class ServiceModel:
             result.missed,
             result.dropped_regions,
         )
-        if now >= self._next_flush - 1e-9:
-            self.flush_regions(now)
 
     def _record_fluid(self, site: ServiceSite, result: FluidWindow, now: float) -> None:
         """:meth:`record` for the aggregates of the ``fluid`` fidelity."""
@@ -308,8 +323,6 @@ class ServiceModel:
                 )
             )
         self._region_totals += result.regions
-        if now >= self._next_flush - 1e-9:
-            self.flush_regions(now)
 
     def flush_regions(self, now: float) -> None:
         """Write the per-region tallies of the interval that just ended."""
@@ -410,5 +423,7 @@ class InferenceModel:
                 env.process(model.autoscale())
 
     def finish(self) -> None:
+        """Close every service's books at the current time (see :meth:`ServiceModel.close`)."""
         for model in self.services:
+            model.close(self.env.now)
             model.flush_regions(self.env.now)

@@ -80,6 +80,7 @@ def open_client(
             yield client
         return
     with (
+        _quiet_when_stopped() as quiet,
         LocalCluster(
             n_workers=workers or default_workers(),
             threads_per_worker=1,
@@ -91,4 +92,32 @@ def open_client(
         ) as cluster,
         Client(cluster) as client,
     ):
-        yield client
+        try:
+            yield client
+        except BaseException:
+            quiet()  # a stop (Ctrl-C, an error): the shutdown's own complaints are noise
+            raise
+
+
+@contextmanager
+def _quiet_when_stopped() -> Iterator[Any]:
+    """Gives a function that silences Dask's loggers (the scheduler, in this process, logs
+    tracebacks of the connections a stopped sweep cuts while the cluster closes); their
+    levels are restored once the cluster is closed."""
+    names = [
+        "distributed",
+        *(n for n in logging.root.manager.loggerDict if n.startswith("distributed.")),
+    ]
+    saved = {name: logging.getLogger(name).level for name in names}
+
+    def silence() -> None:
+        for name in list(logging.root.manager.loggerDict):
+            if name == "distributed" or name.startswith("distributed."):
+                saved.setdefault(name, logging.getLogger(name).level)
+                logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+
+    try:
+        yield silence
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
