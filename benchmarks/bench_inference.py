@@ -11,8 +11,8 @@ directory into a temporary folder, and prints:
 * windows processed (service × site windows, and window steps of the clock);
 * the size of ``inference.arrow`` and ``inference_regions.arrow`` (rows and bytes: the trace
   holds per-window aggregates, so it stays small however many requests pass);
-* where the wall time goes: inside the continuous-batching replica (``BatchingReplica.step``,
-  and of that the compiled ``_batching_kernel``), inside the multi-server FCFS
+* where the wall time goes: inside the continuous-batching replicas (``ReplicaBank.step``,
+  and of that the compiled bank kernel), inside the multi-server FCFS
   (``fcfs_multiserver_limited``, and of that the compiled ``_fcfs_limited_kernel``), and
   the rest (demand, routing, sampling, percentiles, recording, SimPy).
 
@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from twin.kernels import batching_bank, fcfs
 from twin.kernels import queueing as q
 
 import twin.model.demand as demand
@@ -80,6 +81,7 @@ def warm_kernels() -> None:
     replica.step([0.0, 0.5], [100, 200], [10, 20], until_s=1.0)
     replica = q.BatchingReplica("vllm", 0.01, 1e-4, 1e-4, 1e-8, 8, 10_000, 0)
     replica.step([0.0, 0.5], [100, 200], [10, 20], until_s=1.0)
+    service_site.sketch(np.array([0.1, 2.0]))
 
 
 class Progress:
@@ -118,13 +120,16 @@ def day_requests(scenario: Any) -> float:
 
 def install_timers(patch: list[tuple[Any, str, Any]]) -> dict[str, Timer]:
     """Wrap the kernel entry points; ``patch`` collects (owner, name, original) to undo."""
-    timers = {name: Timer() for name in ("step", "batching", "fcfs", "fcfs_kernel", "window")}
+    names = ("step", "batching", "fcfs", "fcfs_kernel", "window", "sketch")
+    timers = {name: Timer() for name in names}
     targets = (
-        (q.BatchingReplica, "step", "step"),
-        (q, "_batching_kernel", "batching"),
+        (batching_bank.ReplicaBank, "step", "step"),
+        (batching_bank, "_bank_kernel", "batching"),
+        (batching_bank, "_bank_kernel_parallel", "batching"),
         (service_site, "fcfs_multiserver_limited", "fcfs"),
-        (q, "_fcfs_limited_kernel", "fcfs_kernel"),
+        (fcfs, "_fcfs_limited_kernel", "fcfs_kernel"),
         (service_site.ServiceSite, "window", "window"),
+        (service_site, "sketch", "sketch"),
     )
     for owner, attribute, name in targets:
         original = getattr(owner, attribute)
@@ -230,8 +235,8 @@ def main() -> None:
     inside = timers["step"].seconds + timers["fcfs"].seconds
     print("\nwall time breakdown")
     rows = (
-        ("BatchingReplica.step (llm)", timers["step"]),
-        ("  of which _batching_kernel", timers["batching"]),
+        ("ReplicaBank.step (llm)", timers["step"]),
+        ("  of which the compiled bank kernel", timers["batching"]),
         ("fcfs_multiserver_limited (single)", timers["fcfs"]),
         ("  of which _fcfs_limited_kernel", timers["fcfs_kernel"]),
     )
@@ -243,6 +248,12 @@ def main() -> None:
     print(
         f"  {'rest (model, SimPy, trace)':36s} {wall - inside:8.2f} s  "
         f"{100 * (wall - inside) / wall:5.1f} %"
+    )
+    sketch = timers["sketch"]
+    print(
+        f"  {'  of which latency sketches':36s} {sketch.seconds:8.2f} s  "
+        f"{100 * sketch.seconds / wall:5.1f} %  {sketch.calls:>10,} calls  "
+        f"{1e6 * sketch.seconds / max(sketch.calls, 1):8.1f} µs/call"
     )
     window = timers["window"]
     print(

@@ -86,8 +86,10 @@ def print_summary(console: Console, result: Summary) -> None:
             "requests",
             "dropped",
             "SLO met",
-            "p99 latency (median / worst window)",
-            title="inference",
+            "latency p50 / p99",
+            "TTFT p50 / p99",
+            "TPOT p50 / p99",
+            title="inference (p50 / p99 over the whole run)",
         )
         for row in result.services:
             services.add_row(
@@ -95,10 +97,21 @@ def print_summary(console: Console, result: Summary) -> None:
                 f"{row['arrivals']:,}",
                 f"{row['dropped']:,}",
                 _percent(row["attainment"]),
-                f"{_ms(row['latency_p99_ms_median_window'])} / "
-                f"{_ms(row['latency_p99_ms_worst_window'])}",
+                *_p50_p99(row, "latency", "ttft", "tpot"),
             )
         console.print(services)
+    if len(result.service_sites) > len(result.services):
+        by_site = Table(
+            "service",
+            "site",
+            "latency p50 / p99",
+            "TTFT p50 / p99",
+            "TPOT p50 / p99",
+            title="inference by site (p50 / p99 over the whole run)",
+        )
+        for row in result.service_sites:
+            by_site.add_row(row["service"], row["site"], *_p50_p99(row, "latency", "ttft", "tpot"))
+        console.print(by_site)
     if result.regions:
         regions = Table(
             "service",
@@ -199,6 +212,11 @@ def _ms(value: float | None) -> str:
     if value is None or value != value:
         return "-"
     return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.1f} ms"
+
+
+def _p50_p99(row: dict, *metrics: str) -> list[str]:
+    """``p50 / p99`` of each of ``metrics`` in ``row`` (its ``<metric>_p50_ms`` keys)."""
+    return [f"{_ms(row[f'{m}_p50_ms'])} / {_ms(row[f'{m}_p99_ms'])}" for m in metrics]
 
 
 def _hours(seconds: float) -> str:

@@ -136,6 +136,26 @@ def _service(field: str, scale: float = 1.0) -> Callable[[Summary, MetricRef], f
     return compute
 
 
+def _sketched(field: str) -> Callable[[Summary, MetricRef], float | None]:
+    """A whole-run percentile of a service read from its merged latency sketches; with
+    ``[site=…]``, of its requests served at that site."""
+
+    def compute(s: Summary, ref: MetricRef) -> float | None:
+        if ref.selector is None:
+            return _get(_row(s.services, "service", ref.service), field)
+        rows = [r for r in s.service_sites if r["service"] == ref.service]
+        return _get(_row(rows, "site", ref.selector[1]), field)
+
+    return compute
+
+
+_LATENCIES = {
+    "ttft": "time to first token",
+    "tpot": "time per output token",
+    "latency": "end-to-end latency",
+}
+
+
 def _fault(field: str) -> Callable[[Summary, MetricRef], float | None]:
     """A fault total; 0 of what a run without faults could not lose, NaN for goodput."""
 
@@ -363,6 +383,18 @@ METRICS: dict[str, Metric] = {
             "lower",
             f"time per output token, {_UPPER}",
             _service("tpot_p99_ms_worst_window", 1e-3),
+        ),
+        *(
+            Metric(
+                f"inference.{SERVICE}.{metric}_{p}_ms",
+                "ms",
+                "lower",
+                f"{what}, {p} over every request of the run (merged sketches: within 1 %)",
+                _sketched(f"{metric}_{p}_ms"),
+                "site",
+            )
+            for metric, what in _LATENCIES.items()
+            for p in ("p50", "p99")
         ),
         Metric(
             f"inference.{SERVICE}.rtt_ms",

@@ -27,7 +27,7 @@ import simpy
 
 from twin.config.errors import ConfigError
 from twin.config.schema import Scenario, Service
-from twin.kernels.window_stats import percentiles_ms, tally_regions
+from twin.kernels.window_stats import tally_regions
 from twin.model.calendar import Calendar
 from twin.model.demand import Demand, round_trips_s
 from twin.model.distributions import make_sampler
@@ -38,7 +38,13 @@ from twin.model.recorder import Recorder
 from twin.model.replica_placement import placement_issue, pool_and_reason
 from twin.model.request_trace import TracedRequests, traced_requests
 from twin.model.rng import stream
-from twin.model.service_site import NO_REQUESTS, RECORDED_QUANTILES, ServiceSite, WindowResult
+from twin.model.service_site import (
+    NO_REQUESTS,
+    NO_SKETCHES,
+    ServiceSite,
+    WindowResult,
+    latency_columns,
+)
 from twin.model.topology import Topology
 
 # ---------------------------------------------------------------- one service
@@ -276,7 +282,7 @@ class ServiceModel:
                     served,
                     result.dropped,
                     result.in_system,
-                    *percentiles_ms((result.ttft, result.tpot, result.latency), RECORDED_QUANTILES),
+                    *latency_columns(result),
                     int(result.missed.sum()) + result.dropped,
                     None if math.isnan(result.mean_batch) else result.mean_batch,
                     result.busy,
@@ -315,6 +321,7 @@ class ServiceModel:
                     *result.ttft_ms,
                     *result.tpot_ms,
                     *result.latency_ms,
+                    *NO_SKETCHES,
                     result.missed + result.dropped,
                     None if math.isnan(result.mean_batch) else result.mean_batch,
                     result.busy,

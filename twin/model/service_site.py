@@ -22,7 +22,8 @@ from twin.kernels.queueing import (
     fcfs_multiserver_limited,
     make_queue_state,
 )
-from twin.kernels.window_stats import categorical
+from twin.kernels.sketch import sketch
+from twin.kernels.window_stats import categorical, percentiles_ms
 from twin.model.factory import Factory, Pool
 from twin.model.fluid import FluidWindow
 from twin.model.iteration import IterationModel
@@ -65,6 +66,18 @@ class WindowResult:
 _MEDIAN_AND_P99 = np.array([50.0, 99.0])
 RECORDED_QUANTILES = (_MEDIAN_AND_P99, _MEDIAN_AND_P99, np.array([50.0, 95.0, 99.0]))
 """The percentiles recorded of TTFT, TPOT and latency (the columns of inference.arrow)."""
+NO_SKETCHES = (None,) * 6
+"""The sketch columns of a window with no latencies to count (``fluid``)."""
+
+
+def latency_columns(result: WindowResult) -> tuple:
+    """The latency columns of a window's row of inference.arrow: the recorded percentiles of
+    TTFT, TPOT and latency [ms], then their sketches (bins, counts; None where empty)."""
+    columns: list = percentiles_ms((result.ttft, result.tpot, result.latency), RECORDED_QUANTILES)
+    for values in (result.ttft, result.tpot, result.latency):
+        bins, counts = sketch(values)
+        columns += (bins, counts) if len(bins) else (None, None)
+    return tuple(columns)
 
 
 # ---------------------------------------------------------------- replicas at one site

@@ -27,6 +27,7 @@ def _table(name: str, description: str, *fields: pa.Field) -> pa.Schema:
 
 
 F64, I64, I32, STR, BOOL = pa.float64(), pa.int64(), pa.int32(), pa.string(), pa.bool_()
+I16 = pa.int16()
 
 EVENTS = _table(
     "events",
@@ -170,7 +171,10 @@ LINKS = _table(
 
 INFERENCE = _table(
     "inference",
-    "one row per service, site and window; latencies include the region's network round trip",
+    "one row per service, site and window; latencies include the region's network round "
+    "trip. A sketch is a log-bucket histogram: bucket i holds (γ^(i−1), γ^i] s, γ = 1.01/0.99, "
+    "i from −690 (1 µs and below) to 576 (1e5 s and above); sketches merge by adding counts, "
+    "and a percentile read from merged ones is within 1 % (twin.trace.sketches)",
     _col("time_s", F64, "end of the window"),
     _col("service", STR, "service id"),
     _col("site", STR, "site id"),
@@ -186,6 +190,23 @@ INFERENCE = _table(
     _col("latency_p50_ms", F64, "median end-to-end latency", nullable=True),
     _col("latency_p95_ms", F64, "95th percentile end-to-end latency", nullable=True),
     _col("latency_p99_ms", F64, "99th percentile end-to-end latency", nullable=True),
+    *(
+        _col(
+            f"{metric}_sketch_{part}",
+            pa.list_(kind),
+            f"{label} sketch: " + what + " (fidelity request; null: none in the window)",
+            nullable=True,
+        )
+        for metric, label in (
+            ("ttft", "TTFT (llm)"),
+            ("tpot", "TPOT (llm; one-token outputs have none)"),
+            ("latency", "end-to-end latency"),
+        )
+        for part, kind, what in (
+            ("bins", I16, "the log buckets holding a request, ascending"),
+            ("counts", I32, f"requests in each bucket of {metric}_sketch_bins"),
+        )
+    ),
     _col("slo_misses", I64, "completed requests that missed an SLO, plus dropped ones"),
     _col("mean_batch", F64, "mean requests per iteration (llm)", nullable=True),
     _col("busy", F64, "share of the window the replicas were working"),

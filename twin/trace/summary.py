@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from twin.trace import sketches
 from twin.trace.errors import RunError, first_line
 from twin.trace.layout import MANIFEST
 from twin.trace.reader import Run, check_manifest
@@ -48,7 +50,10 @@ class Summary:
     busiest_links: list[dict[str, Any]] = field(default_factory=list)
     """Link directions by mean utilisation, busiest first (runs with a network)."""
     services: list[dict[str, Any]] = field(default_factory=list)
-    """Per inference service: requests, drops, SLO attainment, window p99 latencies."""
+    """Per inference service: requests, drops, SLO attainment, window p99 latencies, and the
+    whole run's p50 and p99 TTFT, TPOT and latency (from the merged sketches)."""
+    service_sites: list[dict[str, Any]] = field(default_factory=list)
+    """The whole run's p50 and p99 TTFT, TPOT and latency per service and site (sketches)."""
     regions: list[dict[str, Any]] = field(default_factory=list)
     """Per inference service and demand region: requests and SLO attainment."""
     faults: dict[str, Any] = field(default_factory=dict)
@@ -109,6 +114,7 @@ def _summarize(run: Run) -> Summary:
     transfers, transfer_totals = _transfer_rows(run) if run.has("transfers") else ([], {})
     links = _busiest_links(run) if run.has("links") else []
     services = _service_rows(run) if run.has("inference") else []
+    service_sites = _sketch_percentiles(run, services) if run.has("inference") else []
     regions = _region_rows(run) if run.has("inference_regions") else []
     faults, availability = {}, []
     if run.has("faults"):
@@ -131,6 +137,7 @@ def _summarize(run: Run) -> Summary:
         transfer_totals=transfer_totals,
         busiest_links=links,
         services=services,
+        service_sites=service_sites,
         regions=regions,
         faults=faults,
         availability=availability,
@@ -184,6 +191,31 @@ def _service_rows(run: Run) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+SKETCHED = tuple(f"{m}_{p}_ms" for m in sketches.METRICS for p in ("p50", "p99"))
+"""The whole-run percentiles read from the sketches, per service and per site."""
+
+
+def _sketch_percentiles(run: Run, services: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add the whole run's :data:`SKETCHED` percentiles to each service row (NaN where it has
+    no such latencies, or the run predates the sketches); return them per service and site."""
+    merged = sketches.by_service_and_site(run.path)
+    nothing = np.zeros((len(sketches.METRICS), sketches.BUCKETS), dtype=np.int64)
+
+    def percentiles(histograms: np.ndarray) -> dict[str, float]:
+        values = [v for row in histograms for v in sketches.quantiles_s(row, (0.5, 0.99))]
+        return {
+            k: math.nan if v is None else v * 1000 for k, v in zip(SKETCHED, values, strict=True)
+        }
+
+    for row in services:
+        mine = [h for (service, _), h in merged.items() if service == row["service"]]
+        row.update(percentiles(sum(mine, nothing)))
+    return [
+        {"service": service, "site": site, **percentiles(merged[(service, site)])}
+        for service, site in sorted(merged)
+    ]
 
 
 def _region_rows(run: Run) -> list[dict[str, Any]]:

@@ -1,0 +1,153 @@
+"""The latency sketches of inference.arrow: percentiles over many windows, sites and a time
+range, read from the merged sketches, against the exact percentiles of the same requests
+(every window's latencies captured as the model records them)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.ipc as ipc
+import pytest
+
+from twin.analysis.metrics import parse_metric
+from twin.model.inference import ServiceModel
+from twin.trace import sketches
+from twin.trace.reader import open_run
+from twin.trace.summary import summarize
+
+PERCENTILES = (50.0, 90.0, 99.0)
+
+
+@pytest.fixture
+def captured(monkeypatch: pytest.MonkeyPatch) -> dict[tuple[str, str], list[tuple]]:
+    """Per (service, site): (window end, ttft, tpot, latency) of every window recorded."""
+    seen: dict[tuple[str, str], list[tuple]] = defaultdict(list)
+    record = ServiceModel.record
+
+    def capture(self: ServiceModel, site: Any, result: Any, now: float) -> None:
+        key = (self.service.id, site.factory.id)
+        seen[key].append((now, result.ttft.copy(), result.tpot.copy(), result.latency.copy()))
+        record(self, site, result, now)
+
+    monkeypatch.setattr(ServiceModel, "record", capture)
+    return seen
+
+
+def pooled(
+    seen: dict[tuple[str, str], list[tuple]],
+    service: str,
+    metric: str,
+    sites: tuple[str, ...] | None = None,
+    start_s: float = -np.inf,
+    end_s: float = np.inf,
+) -> np.ndarray:
+    k = 1 + sketches.METRICS.index(metric)
+    return np.concatenate(
+        [
+            window[k]
+            for (svc, site), windows in seen.items()
+            if svc == service and (sites is None or site in sites)
+            for window in windows
+            if start_s < window[0] <= end_s
+        ]
+    )
+
+
+def assert_within_bucket_error(got: list[float | None], values: np.ndarray) -> None:
+    """Each sketch percentile [ms] within α of the exact one: the sorted value of rank
+    floor(q (n − 1)) (DDSketch's guarantee; numpy's 'lower' method)."""
+    values = values[np.isfinite(values)]
+    assert len(values) > 200  # enough requests for p99 to mean something
+    exact = np.percentile(values, PERCENTILES, method="lower") * 1000
+    assert all(g is not None for g in got)
+    error = np.abs(np.array(got, dtype=float) - exact) / exact
+    assert np.all(error <= sketches.ALPHA * (1 + 1e-9)), (got, exact)
+
+
+def two_site_run(kit: Any, out: Path, window: float = 5.0) -> None:
+    data = kit.scenario(
+        [kit.site("a", 32), kit.site("b", 32, lat=45.0, lon=5.0)],
+        [kit.region("r"), kit.region("s", lat=45.0, lon=5.0, share=0.5)],
+        [
+            kit.llm(peak_rps=4.0, replicas={"a": 2, "b": 1}),
+            kit.single(peak_rps=60.0, replicas={"a": 1, "b": 1}, servers=2),
+        ],
+        horizon=400.0,
+        window=window,
+        routing="nearest",
+    )
+    kit.run_trace(data, out)
+
+
+@pytest.mark.parametrize("window", [5.0, 400.0])
+def test_run_percentiles_from_sketches_match_the_pooled_requests(
+    kit: Any, tmp_path: Path, captured: dict, window: float
+) -> None:
+    """80 windows × 2 sites (and a one-window run): a service's p50, p90 and p99 over the
+    whole run, over one site and (80 windows) over one site in a time range, within the
+    bucket error, for llm and single."""
+    two_site_run(kit, tmp_path, window)
+    cases = [("chat", m) for m in sketches.METRICS] + [("svc", "latency")]
+    for service, metric in cases:
+        selections = [(None, None, None), (("b",), None, None)]
+        selections += [(("a",), 100.0, 300.0)] if window < 100 else []
+        for sites, start_s, end_s in selections:
+            got = sketches.percentiles_ms(
+                tmp_path, metric, PERCENTILES, service, sites, start_s, end_s
+            )
+            lo = -np.inf if start_s is None else start_s
+            hi = np.inf if end_s is None else end_s
+            values = pooled(captured, service, metric, sites, lo, hi)
+            assert_within_bucket_error(got, values)
+    # single services have no TTFT or TPOT, so no sketch of them
+    assert sketches.percentiles_ms(tmp_path, "ttft", [50.0], "svc") == [None]
+
+
+def test_each_rows_sketch_counts_its_served_requests(kit: Any, tmp_path: Path) -> None:
+    two_site_run(kit, tmp_path)
+    inference = open_run(tmp_path).table("inference")
+    for metric in sketches.METRICS:
+        bins = inference[f"{metric}_sketch_bins"].to_pylist()
+        counts = inference[f"{metric}_sketch_counts"].to_pylist()
+        for b, c in zip(bins, counts, strict=True):
+            assert (b is None) == (c is None)
+            assert b is None or (len(b) == len(c) and b == sorted(set(b)) and min(c) > 0)
+    counts = inference["latency_sketch_counts"].to_pylist()
+    totals = np.array([sum(c) if c is not None else 0 for c in counts])
+    np.testing.assert_array_equal(totals, kit.column(inference, "served"))
+
+
+def test_summary_and_metrics_read_the_merged_sketches(kit: Any, tmp_path: Path) -> None:
+    """``twin summary``'s whole-run and per-site percentiles and the metrics registry's
+    ``inference.<service>.<metric>_<p>_ms`` are the merged sketches' percentiles."""
+    two_site_run(kit, tmp_path)
+    summary = summarize(open_run(tmp_path))
+    chat = next(row for row in summary.services if row["service"] == "chat")
+    for metric in sketches.METRICS:
+        whole = sketches.percentiles_ms(tmp_path, metric, [50.0, 99.0], "chat")
+        assert [chat[f"{metric}_p50_ms"], chat[f"{metric}_p99_ms"]] == whole
+        at_b = sketches.percentiles_ms(tmp_path, metric, [99.0], "chat", ["b"])
+        assert parse_metric(f"inference.chat.{metric}_p99_ms[site=b]").value(summary) == at_b[0]
+    assert parse_metric("inference.chat.ttft_p99_ms").value(summary) == chat["ttft_p99_ms"]
+    assert math.isnan(parse_metric("inference.svc.ttft_p99_ms").value(summary))
+    sites = {(r["service"], r["site"]) for r in summary.service_sites}
+    assert sites == {("chat", "a"), ("chat", "b"), ("svc", "a"), ("svc", "b")}
+    # the p99 over the run is not the median of the window p99s (why the sketches exist)
+    assert chat["latency_p99_ms"] != pytest.approx(chat["latency_p99_ms_median_window"], 0.02)
+
+
+def test_a_run_written_before_the_sketches_still_summarises(kit: Any, tmp_path: Path) -> None:
+    two_site_run(kit, tmp_path)
+    path = tmp_path / "inference.arrow"
+    table = ipc.open_file(path).read_all()
+    old = table.drop_columns([n for n in table.column_names if "_sketch_" in n])
+    with ipc.new_file(path, old.schema) as writer:
+        writer.write_table(old)
+    summary = summarize(open_run(tmp_path))
+    assert summary.service_sites == []
+    assert all(math.isnan(row["latency_p99_ms"]) for row in summary.services)
+    assert summary.services[0]["served"] > 0

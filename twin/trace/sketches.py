@@ -1,0 +1,165 @@
+"""Percentiles over any set of inference windows, from the latency sketches of their rows.
+
+Each row of ``inference.arrow`` carries, for TTFT, TPOT and end-to-end latency, a sparse
+log-bucket histogram of the window's requests (``<metric>_sketch_bins`` and
+``<metric>_sketch_counts``; written by :mod:`twin.kernels.sketch`, whose layout constants
+these are). Sketches merge by adding counts, so the percentile of a day, a site or a set of
+sites is read from the merged histogram within ``ALPHA`` (relative) of the exact percentile of
+the same requests, which no combination of per-window percentiles gives.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.ipc as ipc
+
+from twin.trace.errors import RunError
+from twin.trace.layout import part_file, table_file
+from twin.trace.scan import scan
+from twin.trace.streams import cut_before_schema
+
+ALPHA = 0.01
+"""Relative accuracy of a percentile read from a sketch (the bucket error)."""
+GAMMA = (1 + ALPHA) / (1 - ALPHA)
+INDEX_MIN = math.ceil(math.log(1e-6) / math.log(GAMMA))
+"""The lowest bucket: 1 µs and everything below."""
+INDEX_MAX = math.ceil(math.log(1e5) / math.log(GAMMA))
+"""The highest bucket: 1e5 s and everything above."""
+BUCKETS = INDEX_MAX - INDEX_MIN + 1
+METRICS = ("ttft", "tpot", "latency")
+"""The latencies a row sketches."""
+
+
+def merge(bins: Iterable[np.ndarray], counts: Iterable[np.ndarray]) -> np.ndarray:
+    """The dense histogram (int64, ``BUCKETS`` long, bucket ``INDEX_MIN`` first) of sparse
+    sketches: the counts of each bucket added up; RunError for a bucket off the layout."""
+    index = np.concatenate([np.zeros(0, dtype=np.int64), *bins]).astype(np.int64) - INDEX_MIN
+    weights = np.concatenate([np.zeros(0, dtype=np.int64), *counts])
+    _check_range(index)
+    # float64 sums of whole numbers are exact below 2**53 requests
+    return np.bincount(index, weights=weights, minlength=BUCKETS).astype(np.int64)
+
+
+def _check_range(index: np.ndarray) -> None:
+    """RunError if a bucket (offset from INDEX_MIN) lies off the layout."""
+    if len(index) and (index.min() < 0 or index.max() >= BUCKETS):
+        raise RunError(f"a latency sketch has a bucket outside {INDEX_MIN}..{INDEX_MAX}")
+
+
+def merge_column(table: pa.Table, metric: str) -> np.ndarray:
+    """The dense histogram of ``metric`` over every row of ``table`` (null rows add none)."""
+    bins = pc.list_flatten(table[f"{metric}_sketch_bins"]).to_numpy()
+    counts = pc.list_flatten(table[f"{metric}_sketch_counts"]).to_numpy()
+    return merge([bins], [counts])
+
+
+def quantiles_s(dense: np.ndarray, qs: Sequence[float]) -> list[float | None]:
+    """The ``qs`` quantiles (in [0, 1]) of a dense histogram [s], DDSketch's estimate: the
+    bucket ``i`` holding the sorted value of rank ``floor(q (n − 1))`` (0-based), read as
+    ``2 γ^i / (γ + 1)``; None for an empty histogram."""
+    cumulative = np.cumsum(dense)
+    total = int(cumulative[-1])
+    if total == 0:
+        return [None] * len(qs)
+    out: list[float | None] = []
+    for q in qs:
+        rank = math.floor(q * (total - 1))
+        bucket = int(np.searchsorted(cumulative, rank, side="right"))
+        out.append(2 * GAMMA ** (bucket + INDEX_MIN) / (GAMMA + 1))
+    return out
+
+
+def by_service_and_site(directory: Path) -> dict[tuple[str, str], np.ndarray]:
+    """The merged histograms of every (service, site) of the run in ``directory`` over the
+    whole run: ``(len(METRICS), BUCKETS)`` int64 each, rows in the order of METRICS. Empty
+    for a run written before the sketches (its table has no sketch columns)."""
+    if not has_sketches(directory):
+        return {}
+    columns = ["service", "site"]
+    columns += [f"{m}_sketch_{part}" for m in METRICS for part in ("bins", "counts")]
+    merged: dict[tuple[str, str], np.ndarray] = {}
+    for chunk in scan(directory, "inference", columns):
+        if not chunk.num_rows:
+            continue
+        pair = pc.binary_join_element_wise(chunk["service"], chunk["site"], "\x00")
+        codes = pc.dictionary_encode(pair).combine_chunks()
+        keys = [tuple(k.split("\x00")) for k in codes.dictionary.to_pylist()]
+        group = codes.indices.to_numpy()
+        for m, metric in enumerate(METRICS):
+            column = chunk[f"{metric}_sketch_bins"].combine_chunks()
+            owner = group[pc.list_parent_indices(column).to_numpy()]
+            index = pc.list_flatten(column).to_numpy().astype(np.int64) - INDEX_MIN
+            counts = pc.list_flatten(chunk[f"{metric}_sketch_counts"]).to_numpy()
+            _check_range(index)
+            dense = np.bincount(
+                owner * BUCKETS + index, weights=counts, minlength=len(keys) * BUCKETS
+            ).astype(np.int64)
+            for g, key in enumerate(keys):
+                if key not in merged:
+                    merged[key] = np.zeros((len(METRICS), BUCKETS), dtype=np.int64)
+                merged[key][m] += dense[g * BUCKETS : (g + 1) * BUCKETS]
+    return merged
+
+
+def has_sketches(directory: Path) -> bool:
+    """Whether the inference table of the run in ``directory`` has the sketch columns (a
+    table still streaming and cut before its schema has this version's)."""
+    file, part = directory / table_file("inference"), directory / part_file("inference")
+    try:
+        if file.is_file():
+            schema = ipc.open_file(pa.OSFile(str(file))).schema
+        elif part.is_file() and not cut_before_schema(part):
+            schema = ipc.open_stream(pa.OSFile(str(part))).schema
+        else:
+            return True
+    except (pa.ArrowException, OSError) as error:
+        raise RunError(f"{directory}/inference is not a readable Arrow table: {error}") from None
+    return all(f"{m}_sketch_bins" in schema.names for m in METRICS)
+
+
+def window_rows(
+    directory: Path,
+    service: str | None = None,
+    sites: Sequence[str] | None = None,
+    start_s: float | None = None,
+    end_s: float | None = None,
+) -> pa.Table:
+    """The sketch columns of the rows of ``inference.arrow`` in ``directory`` for one service
+    (all if None), some sites, and windows ending in ``(start_s, end_s]``."""
+    columns = ["time_s", "service", "site"]
+    columns += [f"{m}_sketch_{part}" for m in METRICS for part in ("bins", "counts")]
+    pieces = []
+    for chunk in scan(directory, "inference", columns):
+        keep = pa.array(np.ones(chunk.num_rows, dtype=bool))
+        if service is not None:
+            keep = pc.and_(keep, pc.equal(chunk["service"], service))
+        if sites is not None:
+            keep = pc.and_(keep, pc.is_in(chunk["site"], pa.array(list(sites), pa.string())))
+        if start_s is not None:
+            keep = pc.and_(keep, pc.greater(chunk["time_s"], start_s))
+        if end_s is not None:
+            keep = pc.and_(keep, pc.less_equal(chunk["time_s"], end_s))
+        pieces.append(chunk.filter(keep))
+    return pa.concat_tables(pieces)
+
+
+def percentiles_ms(
+    directory: Path,
+    metric: str,
+    percentiles: Sequence[float],
+    service: str | None = None,
+    sites: Sequence[str] | None = None,
+    start_s: float | None = None,
+    end_s: float | None = None,
+) -> list[float | None]:
+    """Percentiles (in [0, 100]) of ``metric`` (ttft, tpot or latency) [ms] over the requests
+    of the windows :func:`window_rows` selects; None where they hold none."""
+    rows = window_rows(directory, service, sites, start_s, end_s)
+    values = quantiles_s(merge_column(rows, metric), [p / 100 for p in percentiles])
+    return [None if v is None else v * 1000 for v in values]
