@@ -38,16 +38,43 @@ def read_samples(path: Path, column: str | None) -> array:
     if not path.is_file():
         raise SampleFileError(f"{path} is not a regular file")
     header, columns = _read(str(path), info.st_size, info.st_mtime_ns)
-    if column is None:
-        index = 0
-    elif column in header:
-        index = header.index(column)
-    else:
-        raise SampleFileError(
-            f"{path} has no column {shorten(column)}; its columns: "
-            f"{', '.join(shorten(name, 40) for name in header[:20])}"
-        )
+    index = _column_index(path, header, column)
     return _numbers(path, header[index], columns[index])
+
+
+def read_sample_rows(path: Path, first: str | None, second: str | None) -> tuple[array, array]:
+    """The numbers of two columns of a CSV file, row by row: only the rows where both cells
+    hold a number, so that the i-th values of the two arrays come from the same line."""
+    read_samples(path, first)  # the file's and the columns' own errors
+    read_samples(path, second)
+    info = path.stat()
+    header, columns = _read(str(path), info.st_size, info.st_mtime_ns)
+    a, b = _column_index(path, header, first), _column_index(path, header, second)
+    both = [
+        i
+        for i, (x, y) in enumerate(zip(columns[a], columns[b], strict=True))
+        if x.strip() and y.strip()
+    ]
+    if not both:
+        raise SampleFileError(
+            f"{path} has no line with numbers in both {shorten(header[a])} and {shorten(header[b])}"
+        )
+    return (
+        _numbers(path, header[a], [columns[a][i] for i in both]),
+        _numbers(path, header[b], [columns[b][i] for i in both]),
+    )
+
+
+def _column_index(path: Path, header: list[str], column: str | None) -> int:
+    """Where ``column`` (default: the first) is in the header, or an error listing them."""
+    if column is None:
+        return 0
+    if column in header:
+        return header.index(column)
+    raise SampleFileError(
+        f"{path} has no column {shorten(column)}; its columns: "
+        f"{', '.join(shorten(name, 40) for name in header[:20])}"
+    )
 
 
 @lru_cache(maxsize=16)

@@ -426,6 +426,21 @@ class Service(StrictModel):
     model: LLMModel | None = Field(None, description="the served model (llm)")
     prompt_tokens: Distribution | None = Field(None, description="prompt length (llm)")
     output_tokens: Distribution | None = Field(None, description="output length (llm)")
+    lengths_pairing: Literal["auto", "rows", "independent"] = Field(
+        "auto",
+        description="how prompt and output lengths are drawn together (llm). rows: a line of "
+        "their sample file each time, so the file's own pairs (both empirical from the same "
+        "file); independent: each length on its own; auto: rows when both are empirical from "
+        "the same file, else independent, or the copula of lengths_rank_correlation when set",
+    )
+    lengths_rank_correlation: float | None = Field(
+        None,
+        ge=-1,
+        le=1,
+        description="Spearman rank correlation of prompt and output lengths (llm), kept by a "
+        "Gaussian copula over the two marginals of any kind (each through its quantiles); "
+        "with lengths_pairing auto",
+    )
     scheduler: Literal["vllm", "sarathi"] = Field("sarathi", description="batching scheduler (llm)")
     max_batch: int = Field(
         64, gt=0, le=1_000_000, description="most requests running at once (llm)"

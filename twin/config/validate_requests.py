@@ -8,7 +8,14 @@ from typing import Any
 from twin.config.errors import ConfigIssue
 from twin.config.raw_checks import known
 
-SYNTHETIC_KEYS = ("peak_rps", "service_s", "prompt_tokens", "output_tokens")
+SYNTHETIC_KEYS = (
+    "peak_rps",
+    "service_s",
+    "prompt_tokens",
+    "output_tokens",
+    "lengths_pairing",
+    "lengths_rank_correlation",
+)
 """What a traced service takes from its trace instead of its own keys."""
 
 

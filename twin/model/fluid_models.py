@@ -36,8 +36,10 @@ from twin.model.fluid_queues import (
     normal_scores,
     slot_chain,
     stratified,
+    stratified_pairs,
 )
 from twin.model.iteration import IterationModel
+from twin.model.lengths import joint_sampler, pairing
 
 POINTS = 1024
 """Sample points standing for a distribution (service time, prompt, output length)."""
@@ -197,10 +199,14 @@ class LLMModel:
 
     def __init__(self, service: Service, rng: np.random.Generator) -> None:
         assert service.prompt_tokens is not None and service.output_tokens is not None
-        prompt = stratified(make_sampler(service.prompt_tokens, rng), POINTS, DRAWS).points
-        output = stratified(make_sampler(service.output_tokens, rng), POINTS, DRAWS).points
+        if pairing(service) == "independent":
+            prompt = stratified(make_sampler(service.prompt_tokens, rng), POINTS, DRAWS).points
+            output = stratified(make_sampler(service.output_tokens, rng), POINTS, DRAWS).points
+            output = rng.permutation(output)
+        else:  # the pairs drawn together, one at each prompt quantile
+            prompt, output = stratified_pairs(joint_sampler(service, rng), POINTS, DRAWS)
         self.prompt = np.maximum(1, np.rint(prompt))
-        self.output = rng.permutation(np.maximum(1, np.rint(output)))
+        self.output = np.maximum(1, np.rint(output))
         self.scores = rng.permutation(normal_scores(POINTS))
         self.into = rng.permutation((np.arange(POINTS) + 0.5) / POINTS)
         """Where in the iteration under way each point arrives (its residual's share)."""

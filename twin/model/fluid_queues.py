@@ -28,6 +28,7 @@ from statistics import NormalDist
 import numpy as np
 
 from twin.model.distributions import Sampler
+from twin.model.lengths import LengthSampler
 
 # ---------------------------------------------------------------- fixed samples
 
@@ -51,6 +52,18 @@ def stratified(sampler: Sampler, points: int, draws: int) -> Stratified:
     at = ((np.arange(points) + 0.5) / points * draws).astype(np.int64)
     mean = float(ranked.mean())
     return Stratified(ranked[at], mean, float(ranked.var()) / mean**2 if mean else 0.0)
+
+
+def stratified_pairs(
+    sampler: LengthSampler, points: int, draws: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``points`` pairs of a joint distribution: the draws at the evenly spaced ranks of the
+    first value (so the first at its stratified quantiles, as :func:`stratified` gives
+    them), each with its own second value (so the pairs keep the joint distribution)."""
+    first, second = sampler(draws)
+    order = np.argsort(first, kind="stable")
+    at = order[((np.arange(points) + 0.5) / points * draws).astype(np.int64)]
+    return first[at], second[at]
 
 
 def normal_scores(points: int) -> np.ndarray:

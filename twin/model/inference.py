@@ -34,6 +34,7 @@ from twin.model.distributions import make_sampler
 from twin.model.factory import Factory
 from twin.model.fluid import FluidService, FluidWindow
 from twin.model.inference_routing import ROUTINGS, Router, SiteView
+from twin.model.lengths import length_sampler
 from twin.model.recorder import Recorder
 from twin.model.replica_placement import placement_issue, pool_and_reason
 from twin.model.request_trace import TracedRequests, traced_requests
@@ -139,12 +140,7 @@ class ServiceModel:
             )
         else:
             assert service.prompt_tokens is not None and service.output_tokens is not None
-            self.prompt_sampler = make_sampler(
-                service.prompt_tokens, stream(seed, f"inference.{name}.prompt")
-            )
-            self.output_sampler = make_sampler(
-                service.output_tokens, stream(seed, f"inference.{name}.output")
-            )
+            self.lengths = length_sampler(service, seed)
             self.mean_prompt = float(
                 make_sampler(service.prompt_tokens, stream(seed, "means"))(20000).mean()
             )

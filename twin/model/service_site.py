@@ -375,8 +375,9 @@ class ServiceSite:
         if traced is not None:
             prompt, output = traced.prompt, traced.output
         elif n:
-            prompt = np.maximum(1, np.rint(owner.prompt_sampler(n))).astype(np.int64)
-            output = np.maximum(1, np.rint(owner.output_sampler(n))).astype(np.int64)
+            prompt, output = owner.lengths(n)
+            prompt = np.maximum(1, np.rint(prompt)).astype(np.int64)
+            output = np.maximum(1, np.rint(output)).astype(np.int64)
         else:
             prompt, output = _NO_IDS, _NO_IDS
         tokens = (int(prompt.sum()), int(output.sum()))
