@@ -56,6 +56,8 @@ class InferenceColumns:
     served: str = "served"
     dropped: str = "dropped"
     latency_p99: str = "latency_p99_ms"
+    latency_sketch_bins: str = "latency_sketch_bins"
+    latency_sketch_counts: str = "latency_sketch_counts"
     slo_misses: str = "slo_misses"
 
 

@@ -42,6 +42,7 @@ from twin.dashboards.values import (
 from twin.dashboards.views import TableView, codes, converted, downsample, group_sum
 
 from twin.trace.reader import Run
+from twin.trace.sketches import percentile_by_period
 from twin.trace.summary import Summary, summarize
 
 MAX_POINTS = 1500
@@ -292,8 +293,31 @@ class RunData:
         stamps, misses = group_sum(x, view.column(INFERENCE.slo_misses)[rows])
         return [
             Panel("inference p99 latency (ms)", tuple(latency)),
+            *self._hourly_p99(rows, services, service_codes),
             Panel("SLO misses", (Line("SLO misses", *downsample(stamps, misses, max_points)),)),
         ]
+
+    def _hourly_p99(self, rows: np.ndarray, services: list, service_codes: np.ndarray) -> list:
+        """The p99 latency of each hour's requests at a site, per service, from the windows'
+        sketches (none for a run written before them)."""
+        view = self.inference
+        assert view is not None
+        if INFERENCE.latency_sketch_bins not in view.table.column_names:
+            return []
+        lines = []
+        for code, service in enumerate(services):
+            mine = rows[service_codes[rows] == code]
+            picked = view.table.take(pa.array(mine))
+            hours, p99 = percentile_by_period(
+                view.times[mine],
+                picked[INFERENCE.latency_sketch_bins],
+                picked[INFERENCE.latency_sketch_counts],
+                0.99,
+                3600.0,
+            )
+            if len(hours):
+                lines.append(Line(service, hours, p99))
+        return [Panel("p99 latency of each hour's requests (ms)", tuple(lines))] if lines else []
 
     def link_series(self, link: str, max_points: int = MAX_POINTS) -> list[Panel]:
         """Throughput, utilisation and active flows of one link, one line per direction."""
