@@ -12,9 +12,10 @@ import math
 
 import numpy as np
 import pytest
+import yaml
 from scipy import stats
 
-from twin.config import ConfigError
+from twin.config import ConfigError, load_config
 from twin.config.loader import data_file
 from twin.config.schema import Service
 from twin.model.distributions import make_sampler
@@ -233,3 +234,20 @@ def test_fluid_llm_points_keep_the_pairs(azure_pairs):
         chat = service(PREFILL, DECODE, **extra)
         means = [LLMModel(chat, stream(seed, "fluid")).contexts.mean() for seed in range(8)]
         assert abs(np.mean(means) / target - 1) < 0.025
+
+
+def test_a_paired_file_without_a_line_holding_both_is_refused_at_load(kit, tmp_path):
+    (tmp_path / "lengths.csv").write_text("prompt,output\n100,\n,20\n300,\n")
+    prompt = {"dist": "empirical", "file": "lengths.csv", "column": "prompt"}
+    chat = kit.llm(
+        peak_rps=1.0, replicas={"a": 1}, prompt=prompt, output={**prompt, "column": "output"}
+    )
+    config = tmp_path / "scenario.yaml"
+    config.write_text(yaml.safe_dump(kit.scenario([kit.site("a", 16)], [kit.region("r")], [chat])))
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    (issue,) = caught.value.issues
+    assert issue.path == "workloads.inference.services[0].lengths_pairing"
+    assert "no line with numbers in both 'prompt' and 'output'" in issue.message
+    (tmp_path / "lengths.csv").write_text("prompt,output\n100,\n,20\n300,7\n")
+    assert load_config(config).workloads.inference.services[0].lengths_pairing == "auto"

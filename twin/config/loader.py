@@ -31,6 +31,7 @@ from twin.config.samples import SampleFileError, read_samples
 from twin.config.schema import Scenario
 from twin.config.schema_base import Empirical
 from twin.config.validate import Check, format_path, validate_scenario
+from twin.config.validate_lengths import paired_file_issues
 from twin.config.yaml_input import DEFAULT_LIMITS, InputLimits, parse_yaml, read_yaml_file
 
 BUILTIN_PREFIX = "builtin:"
@@ -476,13 +477,15 @@ def _reachability(scenario: Scenario) -> Callable[[str, str], bool]:
 
 
 def _check_sample_files(scenario: Scenario, source: str) -> None:
-    """Every empirical distribution's file exists and holds numbers in its column."""
+    """Every empirical distribution's file exists and holds numbers in its column, and a
+    file whose lines pair two lengths has a line holding both."""
     issues = []
     for path, node in _walk_with_path(scenario, ()):
         try:
             read_samples(sample_file(node), node.column)
         except TwinUserError as error:
             issues.append(ConfigIssue(format_path((*path, "file")), str(error)))
+    issues = issues or paired_file_issues(scenario)
     if issues:
         raise ConfigError(issues, source)
 

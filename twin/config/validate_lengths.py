@@ -1,12 +1,59 @@
-"""Cross-checks of how an llm service draws its prompt and output lengths together
-(``lengths_pairing``, ``lengths_rank_correlation``): each way needs what it draws from."""
+"""How an llm service draws its prompt and output lengths together (``lengths_pairing``,
+``lengths_rank_correlation``), and the checks that each way has what it draws from."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from twin.config.errors import ConfigIssue, shorten
+from twin.config.errors import ConfigIssue, TwinUserError, shorten
+from twin.config.samples import read_sample_rows
+from twin.config.schema import Scenario, Service
+from twin.config.schema_base import Empirical
 from twin.config.validate_requests import traced
+
+Pairing = Literal["independent", "rows", "copula"]
+
+
+def pairing(service: Service) -> Pairing:
+    """How a service's two lengths are drawn together (``auto`` resolved)."""
+    if service.lengths_rank_correlation is not None:
+        return "copula"
+    if service.lengths_pairing == "rows" or (
+        service.lengths_pairing == "auto"
+        and same_file(service.prompt_tokens, service.output_tokens)
+    ):
+        return "rows"
+    return "independent"
+
+
+def same_file(prompt: object, output: object) -> bool:
+    """Whether both lengths are empirical samples of one file (so its lines pair them)."""
+    return (
+        isinstance(prompt, Empirical)
+        and isinstance(output, Empirical)
+        and (prompt.file == output.file)
+    )
+
+
+def paired_file_issues(scenario: Scenario) -> list[ConfigIssue]:
+    """Every service drawing its lengths as rows finds a line with both numbers in its file
+    (each column alone is checked with the other empirical samples)."""
+    from twin.config.loader import sample_file  # the loader calls this module's checks
+
+    issues = []
+    inference = scenario.workloads.inference
+    for i, service in enumerate(inference.services if inference is not None else ()):
+        prompt, output = service.prompt_tokens, service.output_tokens
+        if service.kind != "llm" or service.trace is not None or pairing(service) != "rows":
+            continue
+        assert isinstance(prompt, Empirical) and isinstance(output, Empirical)
+        try:
+            read_sample_rows(sample_file(prompt), prompt.column, output.column)
+        except TwinUserError as error:
+            path = f"workloads.inference.services[{i}].lengths_pairing"
+            issues.append(ConfigIssue(path, str(error)))
+    return issues
+
 
 LENGTH_KEYS = ("lengths_pairing", "lengths_rank_correlation")
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Literal
 
 import numpy as np
 from scipy.special import ndtr
@@ -27,34 +26,12 @@ from twin.config.loader import sample_file
 from twin.config.samples import read_sample_rows
 from twin.config.schema import Service
 from twin.config.schema_base import Choice, Constant, Empirical, Exponential, LogNormal, Uniform
+from twin.config.validate_lengths import pairing
 from twin.model.distributions import load_samples, make_sampler
 from twin.model.rng import stream
 
 LengthSampler = Callable[[int], tuple[np.ndarray, np.ndarray]]
 """``sample(n)`` returns ``n`` prompt lengths and the ``n`` output lengths paired with them."""
-
-Pairing = Literal["independent", "rows", "copula"]
-
-
-def pairing(service: Service) -> Pairing:
-    """How a service's two lengths are drawn together (``auto`` resolved)."""
-    if service.lengths_rank_correlation is not None:
-        return "copula"
-    if service.lengths_pairing == "rows" or (
-        service.lengths_pairing == "auto"
-        and same_file(service.prompt_tokens, service.output_tokens)
-    ):
-        return "rows"
-    return "independent"
-
-
-def same_file(prompt: object, output: object) -> bool:
-    """Whether both lengths are empirical samples of one file (so its lines pair them)."""
-    return (
-        isinstance(prompt, Empirical)
-        and isinstance(output, Empirical)
-        and (prompt.file == output.file)
-    )
 
 
 def length_sampler(service: Service, seed: int) -> LengthSampler:
