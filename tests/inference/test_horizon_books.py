@@ -49,7 +49,7 @@ def test_every_window_up_to_the_horizon_is_recorded(kit, tmp_path: Path, horizon
 def test_a_cut_last_window_holds_its_share_of_the_demand(kit, tmp_path: Path) -> None:
     """Flat demand: the 5 s left after the last 10 s window get about half a window's
     arrivals (Poisson: within 5 standard deviations)."""
-    manifest, table, _ = kit.run_trace(busy_llm(kit, 205.0, 10.0), tmp_path / "run")
+    _, table, _ = kit.run_trace(busy_llm(kit, 205.0, 10.0), tmp_path / "run")
     mine = kit.rows(table, service="chat")
     times = kit.column(mine, "time_s")
     arrivals = kit.column(mine, "arrivals")
