@@ -81,15 +81,17 @@ def print_summary(console: Console, result: Summary) -> None:
             )
         console.print(links)
     if result.services:
+        # runs without sketches (fluid fidelity, older runs) still have their window p99s
+        windows = any(_unsketched(row) for row in result.services)
+        sketched = not all(_unsketched(row) for row in result.services)
         services = Table(
             "service",
             "requests",
             "dropped",
             "SLO met",
-            "latency p50 / p99",
-            "TTFT p50 / p99",
-            "TPOT p50 / p99",
-            title="inference (p50 / p99 over the whole run)",
+            *(["latency p50 / p99", "TTFT p50 / p99", "TPOT p50 / p99"] if sketched else []),
+            *(["p99 latency (median / worst window)"] if windows else []),
+            title="inference (p50 / p99 over the whole run)" if sketched else "inference",
         )
         for row in result.services:
             services.add_row(
@@ -97,10 +99,19 @@ def print_summary(console: Console, result: Summary) -> None:
                 f"{row['arrivals']:,}",
                 f"{row['dropped']:,}",
                 _percent(row["attainment"]),
-                *_p50_p99(row, "latency", "ttft", "tpot"),
+                *(_p50_p99(row, "latency", "ttft", "tpot") if sketched else []),
+                *(
+                    [
+                        f"{_ms(row['latency_p99_ms_median_window'])} / "
+                        f"{_ms(row['latency_p99_ms_worst_window'])}"
+                    ]
+                    if windows
+                    else []
+                ),
             )
         console.print(services)
-    if len(result.service_sites) > len(result.services):
+    measured = any(v == v for r in result.service_sites for k, v in r.items() if k.endswith("_ms"))
+    if measured and len(result.service_sites) > len(result.services):
         by_site = Table(
             "service",
             "site",
@@ -212,6 +223,13 @@ def _ms(value: float | None) -> str:
     if value is None or value != value:
         return "-"
     return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.1f} ms"
+
+
+def _unsketched(row: dict) -> bool:
+    """Whether a service row has window p99 latencies but no sketch of them."""
+    sketched = row["latency_p99_ms"] == row["latency_p99_ms"]
+    median = row["latency_p99_ms_median_window"]
+    return not sketched and median is not None and median == median
 
 
 def _p50_p99(row: dict, *metrics: str) -> list[str]:

@@ -12,9 +12,11 @@ from typing import Any
 import numpy as np
 import pyarrow.ipc as ipc
 import pytest
+from rich.console import Console
 
 from twin.analysis.metrics import parse_metric
 from twin.model.inference import ServiceModel
+from twin.summary_tables import print_summary
 from twin.trace import sketches
 from twin.trace.reader import open_run
 from twin.trace.summary import summarize
@@ -151,3 +153,26 @@ def test_a_run_written_before_the_sketches_still_summarises(kit: Any, tmp_path: 
     assert summary.service_sites == []
     assert all(math.isnan(row["latency_p99_ms"]) for row in summary.services)
     assert summary.services[0]["served"] > 0
+
+
+@pytest.mark.parametrize("fidelity", ["request", "fluid"])
+def test_the_summary_table_shows_run_percentiles_or_window_ones(
+    kit: Any, tmp_path: Path, fidelity: str
+) -> None:
+    """Sketched runs print the whole run's p50 / p99 (and per site); fluid runs, which have
+    no sketches, the median and worst window p99 as before."""
+    data = kit.scenario(
+        [kit.site("a", 32), kit.site("b", 32, lat=45.0, lon=5.0)],
+        [kit.region("r"), kit.region("s", lat=45.0, lon=5.0, share=0.5)],
+        [kit.llm(peak_rps=2.0, replicas={"a": 1, "b": 1})],
+        horizon=600.0,
+    )
+    data["workloads"]["inference"]["fidelity"] = fidelity
+    kit.run_trace(data, tmp_path)
+    console = Console(record=True, width=250)
+    print_summary(console, summarize(open_run(tmp_path)))
+    text = console.export_text()
+    sketched = fidelity == "request"
+    assert ("TTFT p50 / p99" in text) == sketched
+    assert ("inference by site" in text) == sketched
+    assert ("p99 latency (median / worst window)" in text) != sketched
