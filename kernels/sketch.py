@@ -33,22 +33,36 @@ _NO_COUNTS = np.zeros(0, dtype=np.int32)
 
 
 @njit(cache=True)
+def _bucket(x, log_gamma, index_min, index_max):
+    """The bucket of ``x`` (clamped to the range; zero and below in the lowest);
+    ``index_min - 1`` for NaN and ±inf (left out)."""
+    if not np.isfinite(x):
+        return index_min - 1
+    if x <= 0.0:
+        return index_min
+    return min(max(int(np.ceil(np.log(x) / log_gamma)), index_min), index_max)
+
+
+@njit(cache=True)
 def _sketch_kernel(values, log_gamma, index_min, index_max, dense):
-    """Count each finite value of ``values`` into ``dense[i - index_min]`` (its bucket ``i``,
-    clamped to the range); return how many were counted."""
+    """Count each finite value of ``values`` into ``dense[i - index_min]`` (its bucket ``i``);
+    return how many were counted."""
     counted = 0
     for k in range(values.shape[0]):
-        x = values[k]
-        if not np.isfinite(x):
-            continue
-        if x > 0.0:
-            i = int(np.ceil(np.log(x) / log_gamma))
-            i = min(max(i, index_min), index_max)
-        else:
-            i = index_min
-        dense[i - index_min] += 1
-        counted += 1
+        i = _bucket(values[k], log_gamma, index_min, index_max)
+        if i >= index_min:
+            dense[i - index_min] += 1
+            counted += 1
     return counted
+
+
+@njit(cache=True)
+def _group_kernel(values, groups, log_gamma, index_min, index_max, dense):
+    """Count each finite ``values[k]`` into ``dense[groups[k], i - index_min]``."""
+    for k in range(values.shape[0]):
+        i = _bucket(values[k], log_gamma, index_min, index_max)
+        if i >= index_min:
+            dense[groups[k], i - index_min] += 1
 
 
 def sketch(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -85,3 +99,38 @@ def sketch_ref(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     index = np.clip(np.nan_to_num(index, neginf=INDEX_MIN), INDEX_MIN, INDEX_MAX)
     bins, counts = np.unique(index.astype(np.int64), return_counts=True)
     return bins.astype(np.int16), counts.astype(np.int32)
+
+
+def count_by_group(values: np.ndarray, groups: np.ndarray, dense: np.ndarray) -> None:
+    """Add the values [s] of each group to its dense histogram, in place (a window's
+    latencies by demand region); NaN and ±inf are left out.
+
+    Parameters
+    ----------
+    values : numpy.ndarray of float64, shape (n,)
+    groups : numpy.ndarray of int64, shape (n,)
+        The group of each value, in ``[0, dense.shape[0])``.
+    dense : numpy.ndarray of int64, shape (g, BUCKETS)
+        Running counts; column ``j`` is bucket ``INDEX_MIN + j``.
+    """
+    if len(values) != len(groups):
+        raise ValueError(f"{len(values)} values but {len(groups)} groups")
+    if len(values):
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        groups = np.ascontiguousarray(groups, dtype=np.int64)
+        _group_kernel(values, groups, LOG_GAMMA, INDEX_MIN, INDEX_MAX, dense)
+
+
+def count_by_group_ref(values: np.ndarray, groups: np.ndarray, dense: np.ndarray) -> None:
+    """Plain numpy twin of :func:`count_by_group` (one :func:`sketch_ref` per group)."""
+    for g in np.unique(groups):
+        bins, counts = sketch_ref(np.asarray(values)[groups == g])
+        dense[g, bins.astype(np.int64) - INDEX_MIN] += counts
+
+
+def sparse(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The sparse sketch (bins, counts) of one dense histogram; None if it holds nothing."""
+    held = np.flatnonzero(dense)
+    if not len(held):
+        return None
+    return (held + INDEX_MIN).astype(np.int16), dense[held].astype(np.int32)

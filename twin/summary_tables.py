@@ -130,6 +130,7 @@ def print_summary(console: Console, result: Summary) -> None:
             "requests",
             "SLO met",
             "RTT",
+            "latency p50 / p99",
             title="inference by region (worst 5 per service; --json for all)",
         )
         for service in sorted({row["service"] for row in result.regions}):
@@ -140,6 +141,7 @@ def print_summary(console: Console, result: Summary) -> None:
                     f"{row['arrivals']:,}",
                     _percent(row["attainment"]),
                     _ms(row["rtt_ms"]),
+                    *_p50_p99(row, "latency"),
                 )
         console.print(regions)
     if result.faults:

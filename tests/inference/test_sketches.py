@@ -26,13 +26,15 @@ PERCENTILES = (50.0, 90.0, 99.0)
 
 @pytest.fixture
 def captured(monkeypatch: pytest.MonkeyPatch) -> dict[tuple[str, str], list[tuple]]:
-    """Per (service, site): (window end, ttft, tpot, latency) of every window recorded."""
+    """Per (service, site): (window end, ttft, tpot, latency, the region of each served
+    request) of every window recorded."""
     seen: dict[tuple[str, str], list[tuple]] = defaultdict(list)
     record = ServiceModel.record
 
     def capture(self: ServiceModel, site: Any, result: Any, now: float) -> None:
         key = (self.service.id, site.factory.id)
-        seen[key].append((now, result.ttft.copy(), result.tpot.copy(), result.latency.copy()))
+        latencies = (result.ttft.copy(), result.tpot.copy(), result.latency.copy())
+        seen[key].append((now, *latencies, result.served_regions.copy()))
         record(self, site, result, now)
 
     monkeypatch.setattr(ServiceModel, "record", capture)
@@ -105,6 +107,20 @@ def test_run_percentiles_from_sketches_match_the_pooled_requests(
             hi = np.inf if end_s is None else end_s
             values = pooled(captured, service, metric, sites, lo, hi)
             assert_within_bucket_error(got, values)
+    # a demand region's requests, over every site that served them
+    for service, metric in cases:
+        for region in ("r", "s"):
+            got = sketches.percentiles_ms(tmp_path, metric, PERCENTILES, service, regions=[region])
+            k = 1 + sketches.METRICS.index(metric)
+            values = np.concatenate(
+                [
+                    w[k][w[4] == ("r", "s").index(region)] if len(w[k]) else w[k]
+                    for (svc, _), windows in captured.items()
+                    if svc == service
+                    for w in windows
+                ]
+            )
+            assert_within_bucket_error(got, values)
     # single services have no TTFT or TPOT, so no sketch of them
     assert sketches.percentiles_ms(tmp_path, "ttft", [50.0], "svc") == [None]
 
@@ -136,6 +152,12 @@ def test_summary_and_metrics_read_the_merged_sketches(kit: Any, tmp_path: Path) 
         assert parse_metric(f"inference.chat.{metric}_p99_ms[site=b]").value(summary) == at_b[0]
     assert parse_metric("inference.chat.ttft_p99_ms").value(summary) == chat["ttft_p99_ms"]
     assert math.isnan(parse_metric("inference.svc.ttft_p99_ms").value(summary))
+    for row in summary.regions:
+        whole = sketches.percentiles_ms(
+            tmp_path, "latency", [50.0, 99.0], row["service"], regions=[row["region"]]
+        )
+        assert [row["latency_p50_ms"], row["latency_p99_ms"]] == whole
+    assert len(summary.regions) == 4
     sites = {(r["service"], r["site"]) for r in summary.service_sites}
     assert sites == {("chat", "a"), ("chat", "b"), ("svc", "a"), ("svc", "b")}
     # the p99 over the run is not the median of the window p99s (why the sketches exist)

@@ -89,3 +89,24 @@ def test_a_bucket_off_the_layout_is_refused() -> None:
 
     with pytest.raises(RunError, match="outside"):
         sketches.merge([np.array([kernel.INDEX_MAX + 1])], [np.array([1])])
+
+
+def test_counting_by_group_equals_its_reference_and_one_sketch_per_group() -> None:
+    rng = np.random.default_rng(11)
+    values = awkward_values(rng, 3000)
+    groups = rng.integers(0, 5, len(values))
+    dense = np.zeros((5, kernel.BUCKETS), dtype=np.int64)
+    ref = dense.copy()
+    kernel.count_by_group(values, groups, dense)
+    kernel.count_by_group(values[:100], groups[:100], dense)  # counts add up
+    kernel.count_by_group_ref(values, groups, ref)
+    kernel.count_by_group_ref(values[:100], groups[:100], ref)
+    np.testing.assert_array_equal(dense, ref)
+    for g in range(5):
+        once = np.concatenate([values[groups == g], values[:100][groups[:100] == g]])
+        bins, counts = kernel.sparse(dense[g])
+        np.testing.assert_array_equal(bins, kernel.sketch(once)[0])
+        np.testing.assert_array_equal(counts, kernel.sketch(once)[1])
+    assert kernel.sparse(np.zeros(kernel.BUCKETS, dtype=np.int64)) is None
+    with pytest.raises(ValueError, match="groups"):
+        kernel.count_by_group(values, groups[:-1], dense)

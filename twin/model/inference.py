@@ -36,6 +36,7 @@ from twin.model.fluid import FluidService, FluidWindow
 from twin.model.inference_routing import ROUTINGS, Router, SiteView
 from twin.model.lengths import length_sampler
 from twin.model.recorder import Recorder
+from twin.model.region_sketches import RegionSketches
 from twin.model.replica_placement import placement_issue, pool_and_reason
 from twin.model.request_trace import TracedRequests, traced_requests
 from twin.model.rng import stream
@@ -118,6 +119,7 @@ class ServiceModel:
         """A traced service's requests/s per region in its last window."""
         self.interval_s = scenario.telemetry.interval
         self._region_totals = np.zeros((4, len(self.regions)))
+        self._region_sketches = RegionSketches(len(self.regions))
         self._next_flush = self.interval_s
         self.totals = {"arrivals": 0, "served": 0, "dropped": 0}
         """Requests of the whole run; ``in_system`` (still in flight at the end) once closed."""
@@ -293,6 +295,7 @@ class ServiceModel:
             result.missed,
             result.dropped_regions,
         )
+        self._region_sketches.add(result)
 
     def _record_fluid(self, site: ServiceSite, result: FluidWindow, now: float) -> None:
         """:meth:`record` for the aggregates of the ``fluid`` fidelity."""
@@ -343,9 +346,11 @@ class ServiceModel:
                         int(dropped),
                         int(missed + dropped),
                         float(self.rtt[r, self._nearest_column(r)]) * 1000,
+                        *self._region_sketches.columns(r),
                     )
                 )
         self._region_totals = np.zeros_like(tallies)
+        self._region_sketches.clear()
         while self._next_flush <= now + 1e-9:
             self._next_flush += self.interval_s
 

@@ -169,12 +169,40 @@ LINKS = _table(
     _col("active_flows", I64, "flows crossing it at time_s"),
 )
 
+
+def _sketch_columns(span: str) -> tuple[pa.Field, ...]:
+    """The latency sketch columns of inference (``span`` window) and inference_regions
+    (interval): bins and counts of TTFT, TPOT and latency."""
+    return tuple(
+        _col(
+            f"{metric}_sketch_{part}",
+            pa.list_(kind),
+            f"{label} sketch: {what} (fidelity request; null: none in the {span})",
+            nullable=True,
+        )
+        for metric, label in (
+            ("ttft", "TTFT (llm)"),
+            ("tpot", "TPOT (llm; one-token outputs have none)"),
+            ("latency", "end-to-end latency"),
+        )
+        for part, kind, what in (
+            ("bins", I16, "the log buckets holding a request, ascending"),
+            ("counts", I32, f"requests in each bucket of {metric}_sketch_bins"),
+        )
+    )
+
+
+SKETCHES = (
+    "A sketch is a log-bucket histogram: bucket i holds (γ^(i−1), γ^i] s, γ = 1.01/0.99, i from "
+    "−690 (1 µs and below) to 576 (1e5 s and above); sketches merge by adding counts, and a "
+    "percentile read from merged ones is within 1 % (twin.trace.sketches)"
+)
+
+
 INFERENCE = _table(
     "inference",
     "one row per service, site and window; latencies include the region's network round "
-    "trip. A sketch is a log-bucket histogram: bucket i holds (γ^(i−1), γ^i] s, γ = 1.01/0.99, "
-    "i from −690 (1 µs and below) to 576 (1e5 s and above); sketches merge by adding counts, "
-    "and a percentile read from merged ones is within 1 % (twin.trace.sketches)",
+    "trip. " + SKETCHES,
     _col("time_s", F64, "end of the window"),
     _col("service", STR, "service id"),
     _col("site", STR, "site id"),
@@ -190,23 +218,7 @@ INFERENCE = _table(
     _col("latency_p50_ms", F64, "median end-to-end latency", nullable=True),
     _col("latency_p95_ms", F64, "95th percentile end-to-end latency", nullable=True),
     _col("latency_p99_ms", F64, "99th percentile end-to-end latency", nullable=True),
-    *(
-        _col(
-            f"{metric}_sketch_{part}",
-            pa.list_(kind),
-            f"{label} sketch: " + what + " (fidelity request; null: none in the window)",
-            nullable=True,
-        )
-        for metric, label in (
-            ("ttft", "TTFT (llm)"),
-            ("tpot", "TPOT (llm; one-token outputs have none)"),
-            ("latency", "end-to-end latency"),
-        )
-        for part, kind, what in (
-            ("bins", I16, "the log buckets holding a request, ascending"),
-            ("counts", I32, f"requests in each bucket of {metric}_sketch_bins"),
-        )
-    ),
+    *_sketch_columns("window"),
     _col("slo_misses", I64, "completed requests that missed an SLO, plus dropped ones"),
     _col("mean_batch", F64, "mean requests per iteration (llm)", nullable=True),
     _col("busy", F64, "share of the window the replicas were working"),
@@ -226,7 +238,7 @@ INFERENCE = _table(
 
 INFERENCE_REGIONS = _table(
     "inference_regions",
-    "one row per service, demand region and telemetry interval",
+    "one row per service, demand region and telemetry interval. " + SKETCHES,
     _col("time_s", F64, "end of the interval"),
     _col("service", STR, "service id"),
     _col("region", STR, "region id"),
@@ -235,6 +247,7 @@ INFERENCE_REGIONS = _table(
     _col("dropped", I64, "its requests refused"),
     _col("slo_misses", I64, "its requests that missed an SLO or were dropped"),
     _col("rtt_ms", F64, "round trip to its nearest hosting site"),
+    *_sketch_columns("interval"),
 )
 
 FAULTS = _table(

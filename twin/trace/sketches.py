@@ -75,19 +75,25 @@ def quantiles_s(dense: np.ndarray, qs: Sequence[float]) -> list[float | None]:
     return out
 
 
-def by_service_and_site(directory: Path) -> dict[tuple[str, str], np.ndarray]:
-    """The merged histograms of every (service, site) of the run in ``directory`` over the
-    whole run: ``(len(METRICS), BUCKETS)`` int64 each, rows in the order of METRICS. Empty
-    for a run written before the sketches (its table has no sketch columns)."""
-    if not has_sketches(directory):
+TABLE_OF = {"site": "inference", "region": "inference_regions"}
+"""Where the sketches of each kind of key are: a site's per window, a demand region's per
+telemetry interval."""
+
+
+def by_service_and(directory: Path, key: str = "site") -> dict[tuple[str, str], np.ndarray]:
+    """The merged histograms of every (service, ``key``) of the run in ``directory`` over the
+    whole run (``key`` site or region): ``(len(METRICS), BUCKETS)`` int64 each, rows in the
+    order of METRICS. Empty for a run written before the sketches (no sketch columns)."""
+    table = TABLE_OF[key]
+    if not has_sketches(directory, table):
         return {}
-    columns = ["service", "site"]
+    columns = ["service", key]
     columns += [f"{m}_sketch_{part}" for m in METRICS for part in ("bins", "counts")]
     merged: dict[tuple[str, str], np.ndarray] = {}
-    for chunk in scan(directory, "inference", columns):
+    for chunk in scan(directory, table, columns):
         if not chunk.num_rows:
             continue
-        pair = pc.binary_join_element_wise(chunk["service"], chunk["site"], "\x00")
+        pair = pc.binary_join_element_wise(chunk["service"], chunk[key], "\x00")
         codes = pc.dictionary_encode(pair).combine_chunks()
         keys = [tuple(k.split("\x00")) for k in codes.dictionary.to_pylist()]
         group = codes.indices.to_numpy()
@@ -107,10 +113,10 @@ def by_service_and_site(directory: Path) -> dict[tuple[str, str], np.ndarray]:
     return merged
 
 
-def has_sketches(directory: Path) -> bool:
-    """Whether the inference table of the run in ``directory`` has the sketch columns (a
-    table still streaming and cut before its schema has this version's)."""
-    file, part = directory / table_file("inference"), directory / part_file("inference")
+def has_sketches(directory: Path, table: str = "inference") -> bool:
+    """Whether ``table`` of the run in ``directory`` has the sketch columns (a table still
+    streaming and cut before its schema has this version's)."""
+    file, part = directory / table_file(table), directory / part_file(table)
     try:
         if file.is_file():
             schema = ipc.open_file(pa.OSFile(str(file))).schema
@@ -119,7 +125,7 @@ def has_sketches(directory: Path) -> bool:
         else:
             return True
     except (pa.ArrowException, OSError) as error:
-        raise RunError(f"{directory}/inference is not a readable Arrow table: {error}") from None
+        raise RunError(f"{directory}/{table} is not a readable Arrow table: {error}") from None
     return all(f"{m}_sketch_bins" in schema.names for m in METRICS)
 
 
@@ -161,18 +167,24 @@ def window_rows(
     sites: Sequence[str] | None = None,
     start_s: float | None = None,
     end_s: float | None = None,
+    regions: Sequence[str] | None = None,
 ) -> pa.Table:
-    """The sketch columns of the rows of ``inference.arrow`` in ``directory`` for one service
-    (all if None), some sites, and windows ending in ``(start_s, end_s]``."""
-    columns = ["time_s", "service", "site"]
+    """The sketch columns of the rows for one service (all if None), and windows ending in
+    ``(start_s, end_s]``: of ``inference.arrow`` in ``directory`` for some sites (all if
+    None), or with ``regions``, of ``inference_regions.arrow`` for those demand regions (its
+    rows are telemetry intervals: a time range is read to an interval)."""
+    if sites is not None and regions is not None:
+        raise ValueError("choose sites or regions, not both")
+    key, keys = ("site", sites) if regions is None else ("region", regions)
+    columns = ["time_s", "service", key]
     columns += [f"{m}_sketch_{part}" for m in METRICS for part in ("bins", "counts")]
     pieces = []
-    for chunk in scan(directory, "inference", columns):
+    for chunk in scan(directory, TABLE_OF[key], columns):
         keep = pa.array(np.ones(chunk.num_rows, dtype=bool))
         if service is not None:
             keep = pc.and_(keep, pc.equal(chunk["service"], service))
-        if sites is not None:
-            keep = pc.and_(keep, pc.is_in(chunk["site"], pa.array(list(sites), pa.string())))
+        if keys is not None:
+            keep = pc.and_(keep, pc.is_in(chunk[key], pa.array(list(keys), pa.string())))
         if start_s is not None:
             keep = pc.and_(keep, pc.greater(chunk["time_s"], start_s))
         if end_s is not None:
@@ -189,9 +201,10 @@ def percentiles_ms(
     sites: Sequence[str] | None = None,
     start_s: float | None = None,
     end_s: float | None = None,
+    regions: Sequence[str] | None = None,
 ) -> list[float | None]:
     """Percentiles (in [0, 100]) of ``metric`` (ttft, tpot or latency) [ms] over the requests
-    of the windows :func:`window_rows` selects; None where they hold none."""
-    rows = window_rows(directory, service, sites, start_s, end_s)
+    of the rows :func:`window_rows` selects; None where they hold none."""
+    rows = window_rows(directory, service, sites, start_s, end_s, regions)
     values = quantiles_s(merge_column(rows, metric), [p / 100 for p in percentiles])
     return [None if v is None else v * 1000 for v in values]

@@ -55,7 +55,8 @@ class Summary:
     service_sites: list[dict[str, Any]] = field(default_factory=list)
     """The whole run's p50 and p99 TTFT, TPOT and latency per service and site (sketches)."""
     regions: list[dict[str, Any]] = field(default_factory=list)
-    """Per inference service and demand region: requests and SLO attainment."""
+    """Per inference service and demand region: requests, SLO attainment, round trip, and
+    the whole run's p50 and p99 TTFT, TPOT and latency (sketches)."""
     faults: dict[str, Any] = field(default_factory=dict)
     """Faults by kind, accelerator-hours lost, goodput, bytes rerouted (runs with faults)."""
     availability: list[dict[str, Any]] = field(default_factory=list)
@@ -194,31 +195,33 @@ def _service_rows(run: Run) -> list[dict[str, Any]]:
 
 
 SKETCHED = tuple(f"{m}_{p}_ms" for m in sketches.METRICS for p in ("p50", "p99"))
-"""The whole-run percentiles read from the sketches, per service and per site."""
+"""The whole-run percentiles read from the sketches, per service, site and region."""
 
 
 def _sketch_percentiles(run: Run, services: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Add the whole run's :data:`SKETCHED` percentiles to each service row (NaN where it has
     no such latencies, or the run predates the sketches); return them per service and site."""
-    merged = sketches.by_service_and_site(run.path)
-    nothing = np.zeros((len(sketches.METRICS), sketches.BUCKETS), dtype=np.int64)
-
-    def percentiles(histograms: np.ndarray) -> dict[str, float]:
-        values = [v for row in histograms for v in sketches.quantiles_s(row, (0.5, 0.99))]
-        return {
-            k: math.nan if v is None else v * 1000 for k, v in zip(SKETCHED, values, strict=True)
-        }
-
+    merged = sketches.by_service_and(run.path)
     for row in services:
         mine = [h for (service, _), h in merged.items() if service == row["service"]]
-        row.update(percentiles(sum(mine, nothing)))
+        row.update(_percentiles(sum(mine, _NOTHING)))
     return [
-        {"service": service, "site": site, **percentiles(merged[(service, site)])}
+        {"service": service, "site": site, **_percentiles(merged[(service, site)])}
         for service, site in sorted(merged)
     ]
 
 
+_NOTHING = np.zeros((len(sketches.METRICS), sketches.BUCKETS), dtype=np.int64)
+
+
+def _percentiles(histograms: np.ndarray) -> dict[str, float]:
+    """The :data:`SKETCHED` percentiles [ms] of merged histograms (NaN where empty)."""
+    values = [v for row in histograms for v in sketches.quantiles_s(row, (0.5, 0.99))]
+    return {k: math.nan if v is None else v * 1000 for k, v in zip(SKETCHED, values, strict=True)}
+
+
 def _region_rows(run: Run) -> list[dict[str, Any]]:
+    merged = sketches.by_service_and(run.path, "region")
     columns = ["service", "region", "arrivals", "served", "dropped", "slo_misses", "rtt_ms"]
     grouped_rows = grouped(
         _scan(run, "inference_regions", columns),
@@ -244,6 +247,7 @@ def _region_rows(run: Run) -> list[dict[str, Any]]:
             "rtt_ms": row["rtt_ms_sum"] / row["rtt_ms_count"]
             if row["rtt_ms_count"]
             else float("nan"),
+            **_percentiles(merged.get((row["service"], row["region"]), _NOTHING)),
         }
         for row in grouped_rows
     ]
