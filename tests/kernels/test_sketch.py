@@ -89,6 +89,21 @@ def test_a_bucket_off_the_layout_is_refused() -> None:
 
     with pytest.raises(RunError, match="outside"):
         sketches.merge([np.array([kernel.INDEX_MAX + 1])], [np.array([1])])
+    import pyarrow as pa
+
+    def column(rows: list, kind: pa.DataType) -> pa.Array:
+        return pa.array(rows, pa.list_(kind))
+
+    good = column([[1, 2], None, [5]], pa.int16())
+    index, counts, owner = sketches.flat_sketches(good, column([[3, 1], None, [2]], pa.int32()))
+    assert (index + kernel.INDEX_MIN).tolist() == [1, 2, 5] and owner.tolist() == [0, 0, 2]
+    assert counts.tolist() == [3, 1, 2]
+    for counts_rows, why in (
+        ([[3], None, [2, 1]], "differ in number"),  # same total, wrong rows
+        ([[3, 0], None, [2]], "below 1"),
+    ):
+        with pytest.raises(RunError, match=why):
+            sketches.flat_sketches(good, column(counts_rows, pa.int32()))
 
 
 def test_counting_by_group_equals_its_reference_and_one_sketch_per_group() -> None:

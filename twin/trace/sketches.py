@@ -3,9 +3,11 @@
 Each row of ``inference.arrow`` carries, for TTFT, TPOT and end-to-end latency, a sparse
 log-bucket histogram of the window's requests (``<metric>_sketch_bins`` and
 ``<metric>_sketch_counts``; written by :mod:`twin.kernels.sketch`, whose layout constants
-these are). Sketches merge by adding counts, so the percentile of a day, a site or a set of
-sites is read from the merged histogram within ``ALPHA`` (relative) of the exact percentile of
-the same requests, which no combination of per-window percentiles gives.
+these are), and each row of ``inference_regions.arrow`` the same of a demand region's
+requests over a telemetry interval. Sketches merge by adding counts, so the percentile of a
+day, a site, a region or a set of them is read from the merged histogram within ``ALPHA``
+(relative) of the exact percentile of the same requests, which no combination of per-window
+percentiles gives.
 """
 
 from __future__ import annotations
@@ -41,22 +43,48 @@ def merge(bins: Iterable[np.ndarray], counts: Iterable[np.ndarray]) -> np.ndarra
     sketches: the counts of each bucket added up; RunError for a bucket off the layout."""
     index = np.concatenate([np.zeros(0, dtype=np.int64), *bins]).astype(np.int64) - INDEX_MIN
     weights = np.concatenate([np.zeros(0, dtype=np.int64), *counts])
-    _check_range(index)
+    _check(index, weights)
     # float64 sums of whole numbers are exact below 2**53 requests
     return np.bincount(index, weights=weights, minlength=BUCKETS).astype(np.int64)
 
 
-def _check_range(index: np.ndarray) -> None:
-    """RunError if a bucket (offset from INDEX_MIN) lies off the layout."""
+def _check(index: np.ndarray, counts: np.ndarray) -> None:
+    """RunError if a bucket (offset from INDEX_MIN) lies off the layout, or a count is not
+    positive, or the bins and counts of a sketch differ in length."""
+    if len(index) != len(counts):
+        raise RunError("a latency sketch's bins and counts differ in number")
     if len(index) and (index.min() < 0 or index.max() >= BUCKETS):
         raise RunError(f"a latency sketch has a bucket outside {INDEX_MIN}..{INDEX_MAX}")
+    if len(counts) and counts.min() < 1:
+        raise RunError("a latency sketch has a count below 1")
+
+
+def flat_sketches(
+    bins: pa.ChunkedArray | pa.Array, counts: pa.ChunkedArray | pa.Array
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The sketches of a column's rows as flat arrays: bucket offsets from INDEX_MIN, counts,
+    and the row each belongs to (null rows have none); RunError if malformed (a row's bins
+    and counts differing in number, a bucket off the layout, a count below 1)."""
+    if isinstance(bins, pa.ChunkedArray):
+        bins = bins.combine_chunks()
+    if isinstance(counts, pa.ChunkedArray):
+        counts = counts.combine_chunks()
+    lengths = pc.fill_null(pc.list_value_length(bins), 0).to_numpy()
+    if not np.array_equal(lengths, pc.fill_null(pc.list_value_length(counts), 0).to_numpy()):
+        raise RunError("a latency sketch's bins and counts differ in number")
+    owner = pc.list_parent_indices(bins).to_numpy()
+    index = pc.list_flatten(bins).to_numpy().astype(np.int64) - INDEX_MIN
+    weights = pc.list_flatten(counts).to_numpy()
+    _check(index, weights)
+    return index, weights, owner
 
 
 def merge_column(table: pa.Table, metric: str) -> np.ndarray:
     """The dense histogram of ``metric`` over every row of ``table`` (null rows add none)."""
-    bins = pc.list_flatten(table[f"{metric}_sketch_bins"]).to_numpy()
-    counts = pc.list_flatten(table[f"{metric}_sketch_counts"]).to_numpy()
-    return merge([bins], [counts])
+    index, counts, _ = flat_sketches(
+        table[f"{metric}_sketch_bins"], table[f"{metric}_sketch_counts"]
+    )
+    return merge([index + INDEX_MIN], [counts])
 
 
 def quantiles_s(dense: np.ndarray, qs: Sequence[float]) -> list[float | None]:
@@ -98,13 +126,11 @@ def by_service_and(directory: Path, key: str = "site") -> dict[tuple[str, str], 
         keys = [tuple(k.split("\x00")) for k in codes.dictionary.to_pylist()]
         group = codes.indices.to_numpy()
         for m, metric in enumerate(METRICS):
-            column = chunk[f"{metric}_sketch_bins"].combine_chunks()
-            owner = group[pc.list_parent_indices(column).to_numpy()]
-            index = pc.list_flatten(column).to_numpy().astype(np.int64) - INDEX_MIN
-            counts = pc.list_flatten(chunk[f"{metric}_sketch_counts"]).to_numpy()
-            _check_range(index)
+            index, counts, owner = flat_sketches(
+                chunk[f"{metric}_sketch_bins"], chunk[f"{metric}_sketch_counts"]
+            )
             dense = np.bincount(
-                owner * BUCKETS + index, weights=counts, minlength=len(keys) * BUCKETS
+                group[owner] * BUCKETS + index, weights=counts, minlength=len(keys) * BUCKETS
             ).astype(np.int64)
             for g, key in enumerate(keys):
                 if key not in merged:
@@ -136,12 +162,8 @@ def percentile_by_period(
     ends (``P = period_s``; e.g. a site's p99 per hour), from the rows' sketches (``bins``,
     ``counts``, one row per entry of ``times_s``): the periods' ends and their quantiles,
     for the periods holding any request."""
-    bins, counts = bins.combine_chunks(), counts.combine_chunks()
-    owner = pc.list_parent_indices(bins).to_numpy()
+    index, weights, owner = flat_sketches(bins, counts)
     period = np.ceil(np.asarray(times_s, dtype=np.float64) / period_s).astype(np.int64) - 1
-    index = pc.list_flatten(bins).to_numpy().astype(np.int64) - INDEX_MIN
-    _check_range(index)
-    weights = pc.list_flatten(counts).to_numpy()
     held, code = np.unique(period[owner], return_inverse=True)
     ends, values = [], []
     for first in range(0, len(held), _BLOCK):  # a block of periods' histograms at a time
