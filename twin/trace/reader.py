@@ -105,13 +105,18 @@ class Run:
 
 def check_table(name: str, table: pa.Table, where: str | Path = "") -> pa.Table:
     """``table`` if it has every column of table ``name``'s schema, with its type and no
-    nulls where none may be; else RunError. Extra columns are allowed; unknown names pass."""
+    nulls where none may be; else RunError. Extra columns are allowed; unknown names pass.
+    A nullable column the table lacks (a run written before twin added it) is read as null
+    throughout, so older runs stay readable."""
     schema = TABLES.get(name)
     if schema is None:
         return table
     label = f"{where}/{name}" if where else name
     for expected in schema:
         index = table.schema.get_field_index(expected.name)
+        if index < 0 and expected.nullable:
+            table = table.append_column(expected, pa.nulls(table.num_rows, expected.type))
+            continue
         if index < 0:
             raise RunError(f"{label}: malformed table: no column {expected.name!r}")
         actual = table.schema.field(index)
