@@ -305,3 +305,27 @@ def test_slo_aware_splits_a_regions_requests_over_sites_and_loses_none(kit, tmp_
     assert np.array_equal(both, window_counts(times, ends, 10.0))
     # the nearer site fills to its capacity, the rest spills over to the other
     assert all(kit.column(table, "arrivals").sum() > 1000 for table in per_site.values())
+
+
+def test_a_loop_that_cannot_repeat_is_refused_before_any_run_directory(kit, tmp_path):
+    """One request and no window end: nothing to repeat. `twin run` refuses it at load (exit
+    2, the config path, no run directory), as it does a looped rate beyond the bounds."""
+    one = tmp_path / "one.csv"
+    one.write_text("arrival_s,prompt_tokens,output_tokens\n0,10,10\n")
+
+    def scenario(trace: dict) -> dict:
+        return kit.scenario([kit.site("a", 16)], [kit.region("r")], [traced(kit, trace)])
+
+    data = scenario({"file": str(one), "format": "csv", "loop": True})
+    config = tmp_path / "loop.yaml"
+    config.write_text(yaml.safe_dump(data))
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["run", str(config), "--out", str(out), "-q"])
+    assert result.exit_code == 2, result.output
+    assert "services[0].trace.loop: a loop needs two requests" in result.output
+    assert not out.exists()
+    data = scenario({"file": AZURE, "loop": True, "peak_rps": 1e9})
+    config.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(main, ["run", str(config), "--out", str(out), "-q"])
+    assert result.exit_code == 2 and "services[0].trace.peak_rps: asks for" in result.output
+    assert not out.exists()

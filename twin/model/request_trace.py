@@ -8,8 +8,8 @@ time falls in it, each with its own lengths, and the service's routing sends the
   records with ``window.start ≤ t < window.end`` are kept, at ``rel = t − window.start``.
 * **Rate**: a request is replayed at ``offset + rel / scale``, ``scale`` = ``rate_scale``,
   or with ``peak_rps`` the factor that makes the trace's busiest hour average that rate
-  (:func:`busiest_rps`: the most records in an hour of trace time starting at a record, over
-  an hour; over the loop period if the trace is shorter than an hour).
+  (:func:`twin.replay.requests.busiest_rps`: the most records in an hour of trace time
+  starting at a record, over an hour; over the loop period if the trace is shorter).
 * **Loop**: one period is the window's length (``window.end − window.start``) if it has an
   end, else the kept span plus one mean gap (``rel[-1] + rel[-1] / (n − 1)`` for ``n``
   records from ``rel[0]``… so the seam gap is the mean inter-arrival time). Pass ``k``
@@ -36,16 +36,12 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from twin.config.budget import WorkBounds
-from twin.config.errors import ConfigError, ConfigIssue
+from twin.config.errors import ConfigError
 from twin.config.schema import Scenario, Service
 from twin.config.schema_traces import RequestTrace
 from twin.kernels.window_stats import categorical
 from twin.model.rng import stream
-from twin.replay.clock import replay_times
-from twin.replay.requests import read_request_trace
-
-HOUR_S = 3600.0
+from twin.replay.requests import pace_issues, read_request_trace, replay_pace
 
 MIN_MEAN_S = 1e-6
 """Floor of the mean service time a router divides by (a trace of 0 s service times)."""
@@ -90,26 +86,6 @@ class TracedRequests:
 _COLUMNS = ("arrival_s", "region", "prompt", "output", "service_s")
 
 
-def busiest_rps(rel_s: np.ndarray, span_s: float) -> float:
-    """Requests/s of the busiest hour of trace time: the most records in ``[t, t + H)``
-    over the records' times ``t``, divided by ``H`` = one hour, or ``span_s`` if shorter."""
-    if not len(rel_s):
-        return 0.0
-    hour = min(HOUR_S, span_s)
-    ends = np.searchsorted(rel_s, rel_s + hour, side="left")
-    return float((ends - np.arange(len(rel_s))).max()) / hour
-
-
-def loop_period_s(rel_s: np.ndarray, spec: RequestTrace) -> float:
-    """Trace seconds between the starts of two passes of a looped replay (module doc)."""
-    if spec.window is not None and spec.window.end is not None:
-        return spec.window.end - spec.window.start
-    n = len(rel_s)
-    if n < 2:
-        return 0.0
-    return float(rel_s[-1] + (rel_s[-1] - rel_s[0]) / (n - 1))
-
-
 class RequestReplay:
     """A service's trace on the scenario clock: :meth:`take` hands out its requests window
     by window (passes of a loop one after the other)."""
@@ -120,27 +96,14 @@ class RequestReplay:
         spec: RequestTrace,
         shares: np.ndarray,
         rng: np.random.Generator,
-        path: str,
     ) -> None:
-        bare = spec.model_copy(update={"offset": 0.0, "rate_scale": 1.0})
-        kept, rel = replay_times(table.column("arrival_s").to_numpy(), bare, np.inf)
+        pace = replay_pace(table, spec)
+        kept, rel = pace.kept, pace.rel_s
+        self.pace = pace
         self.rel_s = rel
         """Kept records' trace time from the window's start, s."""
-        self.period_s = loop_period_s(rel, spec)
-        if spec.loop and (self.period_s <= 0 or not len(rel)):
-            raise ConfigError(
-                [
-                    ConfigIssue(
-                        f"{path}.loop",
-                        f"a loop needs two requests in the replayed part, or a window with an "
-                        f"end; the trace gives {len(rel)}",
-                    )
-                ]
-            )
-        self.scale = spec.rate_scale
-        if spec.peak_rps is not None:
-            busiest = busiest_rps(rel, self.period_s if self.period_s > 0 else HOUR_S)
-            self.scale = spec.peak_rps / busiest if busiest > 0 else 1.0
+        self.period_s = pace.period_s
+        self.scale = pace.scale
         self.offset_s = spec.offset
         self.loop = spec.loop
         cumulative = np.cumsum(shares / shares.sum())
@@ -164,11 +127,6 @@ class RequestReplay:
     def _times(self, k: int) -> np.ndarray:
         """Scenario times of pass ``k``'s requests."""
         return self.offset_s + (self.rel_s + k * self.period_s) / self.scale
-
-    def rate_rps(self) -> float:
-        """Mean requests/s of one pass on the scenario clock."""
-        span = self.period_s / self.scale
-        return len(self.rel_s) / span if span > 0 else 0.0
 
     def take(self, end_s: float) -> TracedRequests:
         """The requests replayed before ``end_s`` not yet taken, in order."""
@@ -210,18 +168,8 @@ def traced_requests(scenario: Scenario, service: Service, index: int) -> Request
     else:
         shares = np.array([trace.regions.get(region.id, 0.0) for region in spec.regions])
     rng = stream(scenario.seed, f"inference.{service.id}.trace.regions")
-    replay = RequestReplay(read_request_trace(trace), trace, shares, rng, path)
-    per_window = replay.rate_rps() * spec.window
-    limit = WorkBounds().window_requests
-    if trace.loop and per_window > limit:
-        what = "peak_rps" if trace.peak_rps is not None else "rate_scale"
-        raise ConfigError(
-            [
-                ConfigIssue(
-                    f"{path}.{what}",
-                    f"asks for {per_window:,.3g} requests in one window, more than "
-                    f"{limit:,.3g}; expected a lower rate or a shorter inference window",
-                )
-            ]
-        )
-    return replay
+    table = read_request_trace(trace)
+    issues = pace_issues(path, trace, replay_pace(table, trace), spec.window)
+    if issues:  # the loader reports them first; a scenario built without it still stops here
+        raise ConfigError(issues)
+    return RequestReplay(table, trace, shares, rng)
