@@ -57,3 +57,11 @@ def test_a_cut_last_window_holds_its_share_of_the_demand(kit, tmp_path: Path) ->
     last = arrivals[times == 205.0].sum()
     expected = full.mean() / 2
     assert abs(last - expected) < 5 * np.sqrt(expected)
+
+
+def test_the_fluid_fidelity_balances_its_books_per_region_too(kit, tmp_path: Path) -> None:
+    data = busy_llm(kit, 125.0, 10.0)
+    data["workloads"]["inference"]["fidelity"] = "fluid"
+    manifest, table, regions = kit.run_trace(data, tmp_path / "run")
+    assert manifest["inference"]["chat"]["arrivals"] > 0
+    check_conservation(kit, manifest, table, regions)

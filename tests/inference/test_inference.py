@@ -46,6 +46,21 @@ def check_conservation(kit: Any, manifest: dict, table: pa.Table, regions: pa.Ta
         by_region = kit.rows(regions, service=service)
         for key in ("arrivals", "served", "dropped"):
             assert int(kit.column(by_region, key).sum()) == totals[key], (service, key)
+        # per region, at every interval: what arrived so far, less what was served or
+        # dropped, is in the system; at the end that is the region's share of in_system
+        left_by_region = 0
+        for region in set(kit.column(by_region, "region")):
+            mine_r = kit.rows(by_region, region=region)
+            order = np.argsort(kit.column(mine_r, "time_s"), kind="stable")
+            flow = (
+                kit.column(mine_r, "arrivals")
+                - kit.column(mine_r, "served")
+                - kit.column(mine_r, "dropped")
+            )[order]
+            in_system = kit.column(mine_r, "in_system")[order]
+            assert np.array_equal(np.cumsum(flow), in_system), (service, region)
+            left_by_region += int(in_system[-1])
+        assert left_by_region == totals["in_system"], service
         # a dropped request is an SLO miss; a served one may be
         misses = kit.column(mine, "slo_misses")
         assert np.all(misses >= kit.column(mine, "dropped"))

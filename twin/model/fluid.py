@@ -151,13 +151,17 @@ class FluidSite:
         self._states: dict[tuple[int, int], Stationary] = {}
         self._latencies: dict[tuple[int, int, bytes], _Latencies] = {}
 
+    def in_system_by_region(self, regions: int) -> np.ndarray:
+        """The requests in the system per region (apportioned by the latest shares)."""
+        return _apportion([self.in_system, 0, 0], self._shares, 0, self._shares)[0].astype(np.int64)
+
     def lose_all(self, regions: int) -> np.ndarray:
         """Drop every request in the system (the site went down): how many, per region
         (apportioned by the latest region shares)."""
-        lost = _apportion([self.in_system, 0, 0], self._shares, 0, self._shares)[0]
+        lost = self.in_system_by_region(regions)
         self.in_system, self.backlog = 0, Backlog()
         self._drop_carry = self._miss_carry = 0.0
-        return lost.astype(np.int64)
+        return lost
 
     def capacity_rps(self, replicas: int) -> float:
         model = self.service.model

@@ -125,6 +125,8 @@ class ServiceModel:
         """Requests of the whole run; ``in_system`` (still in flight at the end) once closed."""
         self._open_since = 0.0
         """Start of the window not yet served."""
+        self._flushed_at = -1.0
+        """When the per-region tallies were last written."""
 
     def _init_samplers(self, seed: int) -> None:
         service = self.service
@@ -331,11 +333,18 @@ class ServiceModel:
         self._region_totals += result.regions
 
     def flush_regions(self, now: float) -> None:
-        """Write the per-region tallies of the interval that just ended."""
+        """Write the per-region tallies of the interval that just ended (once per instant),
+        with each region's requests still in the system then."""
+        if now == self._flushed_at:
+            return
+        self._flushed_at = now
         tallies = self._region_totals
+        in_system = np.zeros(len(self.regions), dtype=np.int64)
+        for site in self.sites:
+            in_system += site.in_system_by_region(len(self.regions))
         for r, region in enumerate(self.regions):
             arrived, served, dropped, missed = tallies[:, r]
-            if arrived or served or dropped:
+            if arrived or served or dropped or in_system[r]:
                 self.recorder.region_sample(
                     (
                         now,
@@ -347,6 +356,7 @@ class ServiceModel:
                         int(missed + dropped),
                         float(self.rtt[r, self._nearest_column(r)]) * 1000,
                         *self._region_sketches.columns(r),
+                        int(in_system[r]),
                     )
                 )
         self._region_totals = np.zeros_like(tallies)

@@ -256,6 +256,19 @@ class ServiceSite:
         self.count -= 1
         return True
 
+    def in_system_by_region(self, regions: int) -> np.ndarray:
+        """:meth:`in_system` per demand region (fluid: apportioned by the latest shares)."""
+        if self.fluid is not None:
+            return self.fluid.in_system_by_region(regions)
+        if self.service.kind == "single":
+            return np.bincount(self.pending.region, minlength=regions)
+        assert self.bank is not None
+        mask = (1 << REGION_BITS) - 1
+        counts = np.zeros(regions, dtype=np.int64)
+        for replica in self.replicas + self.draining:
+            counts += np.bincount(self.bank.request_ids(replica) & mask, minlength=regions)
+        return counts
+
     def in_system(self) -> int:
         """Requests accepted here and not yet completed (llm: waiting or running)."""
         if self.fluid is not None:

@@ -248,6 +248,13 @@ INFERENCE_REGIONS = _table(
     _col("slo_misses", I64, "its requests that missed an SLO or were dropped"),
     _col("rtt_ms", F64, "round trip to its nearest hosting site"),
     *_sketch_columns("interval"),
+    _col(
+        "in_system",
+        I64,
+        "its requests still in the system (waiting or running) at the interval's end: "
+        "arrivals − served − dropped, summed over the intervals so far",
+        nullable=True,
+    ),
 )
 
 FAULTS = _table(
