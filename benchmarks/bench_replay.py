@@ -74,7 +74,7 @@ def timed(data: dict[str, Any]) -> tuple[float, int]:
 
 def synthetic_twin(file: str, format_name: str, folder: Path) -> dict[str, Any]:
     """A synthetic workload with the trace's rate and its own sizes and run times."""
-    from twin.config.loader import trace_file
+    from twin.config.data_files import trace_file
     from twin.importers import read_workload
 
     table = read_workload("jobs", format_name, trace_file(file)).table

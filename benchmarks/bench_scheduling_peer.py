@@ -18,7 +18,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from twin.config.loader import data_file
+from twin.config.data_files import data_file
 from twin.validation import cases_scheduling as scheduling
 from twin.validation.peers import accasim_peer
 

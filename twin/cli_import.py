@@ -102,8 +102,8 @@ def import_trace(
     azure_llm (arrival, prompt and output tokens), alibaba_lora (the 2026 LoRA request
     trace), or csv (named columns; --kind says whether of jobs, requests or transfers).
     """
+    from twin.config.data_files import BUILTIN_PREFIX, data_file
     from twin.config.errors import TwinUserError
-    from twin.config.loader import BUILTIN_PREFIX, data_file
     from twin.importers import read_workload, write_workload
     from twin.importers.jobs import JobOptions
 

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from twin.config import load_raw
+from twin.config.data_files import trace_file
 from twin.config.errors import TwinUserError
-from twin.config.loader import trace_file
 
 
 def test_relative_trace_files_resolve_from_their_own_yaml_and_builtins_stay(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from twin.cli import main
-from twin.config.loader import data_file
+from twin.config.data_files import data_file
 from twin.importers import TraceFormatError, read_arrow, read_workload, write_workload
 from twin.importers.jobs import JobOptions
 

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from twin.cli import main
-from twin.config.loader import data_file
+from twin.config.data_files import data_file
 from twin.importers import TraceFormatError, guess_format, read_workload, write_workload
 from twin.trace.schema import WORKLOAD_REQUESTS
 

@@ -16,7 +16,7 @@ import yaml
 from scipy import stats
 
 from twin.config import ConfigError, load_config
-from twin.config.loader import data_file
+from twin.config.data_files import data_file
 from twin.config.schema import Service
 from twin.model.distributions import make_sampler
 from twin.model.fluid_models import LLMModel

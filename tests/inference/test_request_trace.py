@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from twin.cli import main
 from twin.config import ConfigError
-from twin.config.loader import data_file
+from twin.config.data_files import data_file
 from twin.importers import read_workload
 
 AZURE = "builtin:azure_llm_conversation_tokens.csv.gz"

@@ -14,7 +14,7 @@ import pytest
 from config_kit import ACCELERATORS, START, site
 
 from twin.config import ConfigError, validate_scenario
-from twin.config.loader import data_file
+from twin.config.data_files import data_file
 from twin.importers import read_workload
 from twin.model.job import JobState
 from twin.model.world import World, check_policies

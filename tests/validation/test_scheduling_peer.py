@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from twin.config.loader import data_file
+from twin.config.data_files import data_file
 from twin.validation import cases_scheduling as scheduling
 from twin.validation.peers import accasim_peer
 

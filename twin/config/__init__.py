@@ -1,10 +1,10 @@
 """Scenario configuration: schema, loading, overlays, built-in scenarios, JSON Schema."""
 
+from twin.config.data_files import data_file
 from twin.config.errors import ConfigError, ConfigIssue, TwinUserError
 from twin.config.loader import (
     builtin_scenarios,
     builtin_whatifs,
-    data_file,
     load_config,
     load_raw,
     scenario_to_yaml,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import errno
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -26,15 +26,15 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from twin.config.data_files import BUILTIN_PREFIX, data_file
 from twin.config.errors import ConfigError, ConfigIssue, TwinUserError, shorten
 from twin.config.samples import SampleFileError, read_samples
 from twin.config.schema import Scenario
 from twin.config.schema_base import Empirical
+from twin.config.trace_checks import check_traces
 from twin.config.validate import Check, format_path, validate_scenario
 from twin.config.validate_lengths import paired_file_issues
 from twin.config.yaml_input import DEFAULT_LIMITS, InputLimits, parse_yaml, read_yaml_file
-
-BUILTIN_PREFIX = "builtin:"
 
 # ---------------------------------------------------------------- finding scenarios
 
@@ -57,15 +57,6 @@ def builtin_whatifs() -> dict[str, Path]:
         for entry in sorted(root.iterdir(), key=lambda e: e.name)
         if entry.name.endswith(".yaml")
     }
-
-
-def data_file(name: str) -> Path:
-    """A packaged data file (``configs/data/NAME``), e.g. the Philly run-time trace."""
-    folder = Path(str(resources.files("twin.configs").joinpath("data")))
-    known = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
-    if name not in known:
-        raise TwinUserError(f"no built-in data file {shorten(name)}; known: {', '.join(known)}")
-    return folder / name
 
 
 def resolve_source(
@@ -163,8 +154,7 @@ def load_config(
     label = str(source) if not (whatifs or overrides) else f"{source} (with overlays)"
     scenario = validate_scenario(data, label, checks, limits)
     _check_sample_files(scenario, label)
-    _check_transfer_trace(scenario, label)
-    _check_training_trace(scenario, label)
+    check_traces(scenario, label)
     return scenario
 
 
@@ -409,71 +399,6 @@ def sample_file(spec: Empirical) -> Path:
     if "\x00" in spec.file:
         raise SampleFileError(f"{shorten(spec.file)}: a file name cannot hold a NUL byte")
     return Path(spec.file)
-
-
-def trace_file(file: str) -> Path:
-    """Where a workload trace is: ``builtin:NAME`` (``configs/data/NAME``) or a path (made
-    absolute by the loader)."""
-    if file.startswith(BUILTIN_PREFIX):
-        return data_file(file.removeprefix(BUILTIN_PREFIX))
-    if "\x00" in file:
-        raise TwinUserError(f"{shorten(file)}: a file name cannot hold a NUL byte")
-    return Path(file)
-
-
-def _check_transfer_trace(scenario: Scenario, source: str) -> None:
-    """A transfer trace can be read, and every transfer in it goes between two nodes of the
-    scenario that a route joins (each problem with its file line)."""
-    transfers = scenario.workloads.transfers
-    if transfers is None or transfers.trace is None or not transfers.enabled:
-        return
-    from twin.importers.transfer_list import read_transfer_list, transfer_list_problems
-
-    where = "workloads.transfers.trace.file"
-    try:
-        path = trace_file(transfers.trace.file)
-        table = read_transfer_list(path, transfers.trace.format)
-    except TwinUserError as error:
-        raise ConfigError([ConfigIssue(where, str(error))], source) from None
-    nodes = {site.id for site in scenario.sites} | {pop.id for pop in scenario.pops}
-    problems = transfer_list_problems(table, nodes, _reachability(scenario))
-    if problems:
-        name = path.name[:80]
-        issues = [ConfigIssue(where, f"{name} line {line}: {text}") for line, text in problems]
-        raise ConfigError(issues, source)
-
-
-def _check_training_trace(scenario: Scenario, source: str) -> None:
-    """A training trace can be read and its mapping names tenant classes and a site the
-    scenario has (read once: the model re-uses the table)."""
-    from twin.replay.jobs import training_trace_issues
-
-    issues = training_trace_issues(scenario)
-    if issues:
-        raise ConfigError(issues, source)
-
-
-def _reachability(scenario: Scenario) -> Callable[[str, str], bool]:
-    """Whether the links (all up; directed ones one way) join a source to a destination."""
-    ahead: dict[str, set[str]] = {}
-    for link in scenario.links:
-        ahead.setdefault(link.a, set()).add(link.b)
-        if not link.directed:
-            ahead.setdefault(link.b, set()).add(link.a)
-    reached: dict[str, set[str]] = {}
-
-    def reachable(start: str, end: str) -> bool:
-        if start not in reached:
-            seen, frontier = {start}, [start]
-            while frontier:
-                for node in ahead.get(frontier.pop(), ()):
-                    if node not in seen:
-                        seen.add(node)
-                        frontier.append(node)
-            reached[start] = seen
-        return end in reached[start]
-
-    return reachable
 
 
 def _check_sample_files(scenario: Scenario, source: str) -> None:

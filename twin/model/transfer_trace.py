@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import simpy
 
-from twin.config.loader import trace_file
+from twin.config.data_files import trace_file
 from twin.config.schema import Scenario
 from twin.importers.common import MAX_ERRORS_SHOWN, TraceFormatError
 from twin.importers.transfer_list import read_transfer_list, transfer_list_problems

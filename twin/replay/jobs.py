@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from twin.config.data_files import trace_file
 from twin.config.errors import ConfigIssue, TwinUserError
-from twin.config.loader import trace_file
 from twin.config.schema import Scenario
 from twin.config.schema_traces import TrainingTrace
 from twin.importers import guess_format, read_workload

@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from twin.config.budget import WorkBounds
+from twin.config.data_files import trace_file
 from twin.config.errors import ConfigIssue, TwinUserError, shorten
-from twin.config.loader import trace_file
 from twin.config.schema import Scenario, Service
 from twin.config.schema_traces import RequestTrace
 from twin.importers import guess_format, read_workload

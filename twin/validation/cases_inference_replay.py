@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from twin.config import validate_scenario
+from twin.config.data_files import data_file
 from twin.config.errors import ConfigError
-from twin.config.loader import data_file
 from twin.model.world import check_policies
 from twin.simulation import simulate
 from twin.trace.reader import open_run

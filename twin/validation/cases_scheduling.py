@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.config import validate_scenario
-from twin.config.loader import data_file
+from twin.config.data_files import data_file
 from twin.simulation import simulate
 from twin.validation.case import Case, not_run
 from twin.validation.peers import accasim_peer
