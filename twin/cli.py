@@ -341,9 +341,10 @@ def dash_command(runs_dir: Path, host: str, port: int, debug: bool) -> None:
 
 # Commands kept in modules of their own (they import twin.cli_common, not this module).
 from twin.cli_compare import compare as _compare  # noqa: E402
+from twin.cli_fit import fit_iteration as _fit_iteration  # noqa: E402
 from twin.cli_import import import_trace as _import_trace  # noqa: E402
 from twin.cli_size import size as _size  # noqa: E402
 from twin.cli_sweep import sweep as _sweep  # noqa: E402
 
-for _command in (_sweep, _compare, _size, _import_trace):
+for _command in (_sweep, _compare, _size, _import_trace, _fit_iteration):
     main.add_command(_command)
