@@ -212,3 +212,15 @@ def test_an_arrow_workload_without_a_later_optional_column_still_reads(tmp_path)
     )
     with pytest.raises(Exception, match="lacks columns duration_s"):
         read_arrow("jobs", tmp_path / "broken.arrow")
+
+
+def test_every_packaged_file_is_listed_and_has_its_source():
+    result = CliRunner().invoke(main, ["import", "--list"])
+    assert result.exit_code == 0
+    listed = [line.removeprefix("builtin:") for line in result.output.split()]
+    folder = data_file("lublin_256.swf.gz").parent
+    assert sorted(listed) == sorted(p.name for p in folder.iterdir() if p.suffix != ".md")
+    sources = (folder / "SOURCES.md").read_text()
+    assert all(f"`{name}`" in sources for name in listed), [
+        name for name in listed if f"`{name}`" not in sources
+    ]
