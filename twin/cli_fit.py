@@ -25,17 +25,10 @@ def fit_iteration(profile: str, kv_capacity_tokens: int | None) -> None:
     builtin:NAME, e.g. builtin:a100_llama3_8b_tp1_iterations.csv.gz), by non-negative least
     squares on relative error; print the coefficients as a services[].iteration snippet and
     the fit's mean and worst error per kind of iteration."""
-    from pathlib import Path
-
     from twin.analysis.iteration_fit import fit_calibrated, read_profile
-    from twin.config.data_files import BUILTIN_PREFIX, data_file
+    from twin.config.data_files import trace_file
 
-    path = (
-        data_file(profile.removeprefix(BUILTIN_PREFIX))
-        if profile.startswith(BUILTIN_PREFIX)
-        else Path(profile)
-    )
-    fit = fit_calibrated(read_profile(path))
+    fit = fit_calibrated(read_profile(trace_file(profile)))
     table = Table(title=f"calibrated fit of {escape(profile)}")
     for column in ("kind", "iterations", "mean |error|", "worst error", "worst at"):
         table.add_column(column, justify="left" if column in ("kind", "worst at") else "right")

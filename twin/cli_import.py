@@ -102,7 +102,7 @@ def import_trace(
     azure_llm (arrival, prompt and output tokens), alibaba_lora (the 2026 LoRA request
     trace), or csv (named columns; --kind says whether of jobs, requests or transfers).
     """
-    from twin.config.data_files import BUILTIN_PREFIX, data_file
+    from twin.config.data_files import trace_file
     from twin.config.errors import TwinUserError
     from twin.importers import read_workload, write_workload
     from twin.importers.jobs import JobOptions
@@ -110,11 +110,7 @@ def import_trace(
     workload = FORMAT_KINDS.get(format_name, kind or "jobs")
     if kind is not None and kind != workload:
         raise TwinUserError(f"--kind {kind}: format {format_name} holds {workload}")
-    path = (
-        data_file(file.removeprefix(BUILTIN_PREFIX))
-        if file.startswith(BUILTIN_PREFIX)
-        else Path(file)
-    )
+    path = trace_file(file)
     options = None
     if workload == "jobs":
         options = JobOptions(per_accelerator, requested_time, requested_factor, user_field)  # type: ignore[arg-type]

@@ -13,8 +13,6 @@ time), so short decode iterations count as much as long prefills.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +20,8 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import nnls
 
-from twin.importers.common import LineErrors, number, read_text
+from twin.importers.common import LineErrors, number
+from twin.importers.csv_rows import CsvRecords
 
 KINDS = ("prefill", "decode", "mixed")
 REQUIRED = ("kind", "label", "num_requests", "total_q_tokens", "total_ms")
@@ -63,16 +62,10 @@ class Fit:
 
 def read_profile(path: Path) -> Profile:
     """The iterations of a profile CSV; a bad row is refused with its line number."""
-    text = read_text(path)
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = [name for name in REQUIRED if name not in (reader.fieldnames or [])]
     errors = LineErrors(path)
-    if missing:
-        errors.add(1, f"header lacks {', '.join(missing)}")
-        errors.raise_any()
+    records = CsvRecords(path, REQUIRED, errors=errors)
     kinds, labels, rows, times = [], [], [], []
-    for record in reader:
-        line = reader.line_num
+    for line, record in records:
         try:
             kind, label = record["kind"], record["label"]
             if kind not in KINDS:
@@ -83,7 +76,7 @@ def read_profile(path: Path) -> Profile:
             if time_s <= 0:
                 raise ValueError("total_ms: expected a positive time")
             rows.append(_terms(kind, label, requests, q_tokens))
-        except (ValueError, TypeError) as error:
+        except ValueError as error:
             errors.add(line, str(error))
             continue
         kinds.append(kind)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = [
     "TraceFormatError",
     "guess_format",
     "read_workload",
+    "read_workload_table",
     "write_workload",
 ]
 
@@ -76,6 +78,25 @@ def read_workload(kind: str, format_name: str, path: Path, options: Any = None) 
         return read_arrow(kind, path)
     reader = _reader(kind, format_name)
     return reader(Path(path), options)
+
+
+def read_workload_table(kind: str, format_name: str, path: Path, options: Any = None) -> pa.Table:
+    """The table :func:`read_workload` gives, read once per file version (path, size,
+    modification time), format and options: a scenario's load-time checks, its model and
+    every run of a sweep in one process share one read."""
+    try:
+        info = Path(path).stat()
+    except OSError:  # read_workload says why it cannot
+        return read_workload(kind, format_name, path, options).table
+    return _cached_table(kind, format_name, str(path), info.st_size, info.st_mtime_ns, options)
+
+
+@lru_cache(maxsize=16)
+def _cached_table(
+    kind: str, format_name: str, path: str, size: int, mtime_ns: int, options: Any
+) -> pa.Table:
+    del size, mtime_ns  # part of the cache key only
+    return read_workload(kind, format_name, Path(path), options).table
 
 
 def read_arrow(kind: str, path: Path) -> Imported:

@@ -24,7 +24,7 @@ import re
 from pathlib import Path
 
 from twin.importers.common import Imported, LineErrors, number
-from twin.importers.csv_rows import bad, csv_records
+from twin.importers.csv_rows import CsvRecords
 from twin.importers.jobs import JobOptions, JobRows
 
 COLUMNS = ("name", "num_gpu", "qos", "pod_phase", "creation_time", "deletion_time")
@@ -38,15 +38,11 @@ def read(path: Path, options: JobOptions | None = None) -> Imported:
     errors = LineErrors(path)
     rows = JobRows()
     skipped = {PENDING: 0, CPU_ONLY: 0}
-    records = 0
+    records = CsvRecords(path, COLUMNS, OPTIONAL, errors)
     fractional = 0
-    for line, record in csv_records(path, COLUMNS, OPTIONAL):
-        records += 1
-        if problem := bad(record):
-            errors.add(line, problem)
-            continue
+    for line, record in records:
         try:
-            pod = _pod(record, line, records)
+            pod = _pod(record, line, records.count)
         except ValueError as error:
             errors.add(line, str(error))
             continue
@@ -69,7 +65,9 @@ def read(path: Path, options: JobOptions | None = None) -> Imported:
         "fractional GPU take a whole accelerator",
         f"requested time = run time × {options.requested_factor:g} (the trace has none)",
     ]
-    return Imported(rows.table(), "jobs", records, {k: v for k, v in skipped.items() if v}, notes)
+    return Imported(
+        rows.table(), "jobs", records.count, {k: v for k, v in skipped.items() if v}, notes
+    )
 
 
 def _pod(

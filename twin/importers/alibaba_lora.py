@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.importers.common import Imported, LineErrors
-from twin.importers.csv_rows import bad, csv_records
+from twin.importers.csv_rows import CsvRecords
 from twin.importers.requests import RequestRows, non_negative, order_note, tokens, utc_seconds
 
 REQUIRED = ("gmt_create", "predict_status", "exec_time_seconds", "prompt_length")
@@ -43,14 +43,10 @@ def read(path: Path, options: Any = None) -> Imported:
     errors = LineErrors(path)
     rows = RequestRows()
     skipped: dict[str, int] = {}
-    records = 0
+    records = CsvRecords(path, REQUIRED, OPTIONAL, errors)
     origin_s = float("inf")
     empty = 0
-    for line, record in csv_records(path, REQUIRED, OPTIONAL):
-        records += 1
-        if problem := bad(record):
-            errors.add(line, problem)
-            continue
+    for line, record in records:
         try:
             at_s = utc_seconds(record["gmt_create"], "gmt_create")
             origin_s = min(origin_s, at_s)
@@ -73,4 +69,4 @@ def read(path: Path, options: Any = None) -> Imported:
     notes = order_note(rows)
     if empty:
         notes.append(f"{empty} request{'s' if empty != 1 else ''} without a prompt length: 0")
-    return Imported(rows.table(), "requests", records, skipped=skipped, notes=notes)
+    return Imported(rows.table(), "requests", records.count, skipped=skipped, notes=notes)

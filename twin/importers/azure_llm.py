@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from twin.importers.common import Imported, LineErrors, TraceFormatError
-from twin.importers.csv_rows import bad, csv_records
+from twin.importers.csv_rows import CsvRecords
 from twin.importers.requests import (
     RequestRows,
-    header_names,
     non_negative,
     order_note,
     tokens,
@@ -40,13 +39,9 @@ def read(path: Path, options: Any = None) -> Imported:
     del options
     errors = LineErrors(path)
     rows = RequestRows()
-    records = 0
-    layout = _layout(path)
-    for line, record in csv_records(path, layout):
-        records += 1
-        if problem := bad(record):
-            errors.add(line, problem)
-            continue
+    records = CsvRecords(path, (), (*PROCESSED, *PUBLISHED), errors)
+    layout = _layout(path, records.header)
+    for line, record in records:
         arrival, prompt, output = (record[name] for name in layout)
         try:
             if layout is PROCESSED:
@@ -57,16 +52,13 @@ def read(path: Path, options: Any = None) -> Imported:
         except ValueError as error:
             errors.add(line, str(error))
     errors.raise_any()
-    if layout is PUBLISHED and records:
+    if layout is PUBLISHED and records.count:
         rows.shift(min(rows.columns["arrival_s"]))
-    return Imported(rows.table(), "requests", records, notes=order_note(rows))
+    return Imported(rows.table(), "requests", records.count, notes=order_note(rows))
 
 
-def _layout(path: Path) -> tuple[str, ...]:
+def _layout(path: Path, names: list[str]) -> tuple[str, ...]:
     """Which layout the file's header line is."""
-    names = header_names(path)
-    if not names:  # unreadable or empty: csv_records says why
-        return PROCESSED
     for layout in (PROCESSED, PUBLISHED):
         if all(name in names for name in layout):
             return layout

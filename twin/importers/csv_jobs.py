@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 
 from twin.importers.common import Imported, LineErrors, number
-from twin.importers.csv_rows import bad, csv_records
+from twin.importers.csv_rows import CsvRecords
 from twin.importers.jobs import JobOptions, JobRows
 
 REQUIRED = ("submit_s", "accelerators", "duration_s")
@@ -27,18 +27,14 @@ def read(path: Path, options: JobOptions | None = None) -> Imported:
     options = options or JobOptions()
     errors = LineErrors(path)
     rows = JobRows()
-    records = 0
-    for line, record in csv_records(path, REQUIRED, OPTIONAL):
-        records += 1
-        if problem := bad(record):
-            errors.add(line, problem)
-            continue
+    records = CsvRecords(path, REQUIRED, OPTIONAL, errors)
+    for line, record in records:
         try:
-            rows.add(*_job(record, line, records, options))
+            rows.add(*_job(record, line, records.count, options))
         except ValueError as error:
             errors.add(line, str(error))
     errors.raise_any()
-    return Imported(rows.table(), "jobs", records)
+    return Imported(rows.table(), "jobs", records.count)
 
 
 def _job(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.importers.common import Imported, LineErrors
-from twin.importers.csv_rows import bad, csv_records
+from twin.importers.csv_rows import CsvRecords
 from twin.importers.requests import RequestRows, non_negative, order_note, tokens
 
 REQUIRED = ("arrival_s",)
@@ -28,12 +28,8 @@ def read(path: Path, options: Any = None) -> Imported:
     del options
     errors = LineErrors(path)
     rows = RequestRows()
-    records = 0
-    for line, record in csv_records(path, REQUIRED, OPTIONAL):
-        records += 1
-        if problem := bad(record):
-            errors.add(line, problem)
-            continue
+    records = CsvRecords(path, REQUIRED, OPTIONAL, errors)
+    for line, record in records:
         try:
             service = record.get("service_s", "")
             rows.add(
@@ -47,4 +43,4 @@ def read(path: Path, options: Any = None) -> Imported:
         except ValueError as error:
             errors.add(line, str(error))
     errors.raise_any()
-    return Imported(rows.table(), "requests", records, notes=order_note(rows))
+    return Imported(rows.table(), "requests", records.count, notes=order_note(rows))

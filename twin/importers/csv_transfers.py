@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from twin.importers.common import Imported, LineErrors, TraceFormatError, number
-from twin.importers.csv_rows import bad, csv_records
+from twin.importers.csv_rows import CsvRecords
 from twin.trace.schema import WORKLOAD_TRANSFERS
 
 REQUIRED = ("start_s", "source", "destination")
@@ -33,12 +33,8 @@ def read(path: Path, options: Any = None) -> Imported:
     unused: a transfer list needs no mapping)."""
     errors = LineErrors(path)
     columns: dict[str, list] = {name: [] for name in WORKLOAD_TRANSFERS.names}
-    records = 0
-    for line, record in csv_records(path, REQUIRED, OPTIONAL):
-        records += 1
-        if problem := bad(record):
-            errors.add(line, problem)
-            continue
+    records = CsvRecords(path, REQUIRED, OPTIONAL, errors)
+    for line, record in records:
         _check_size_column(path, record)
         try:
             row = _transfer(record)
@@ -51,7 +47,7 @@ def read(path: Path, options: Any = None) -> Imported:
     table = pa.table(columns, schema=WORKLOAD_TRANSFERS)
     if table.num_rows:  # stable: equal start times keep the file's order
         table = table.take(pc.sort_indices(table, [("start_s", "ascending")]))
-    return Imported(table, "transfers", records)
+    return Imported(table, "transfers", records.count)
 
 
 def _check_size_column(path: Path, record: dict[str, str]) -> None:

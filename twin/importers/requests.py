@@ -3,13 +3,9 @@
 
 from __future__ import annotations
 
-import csv
-import gzip
 import itertools
-import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -94,26 +90,3 @@ def order_note(rows: RequestRows) -> list[str]:
     if not late:
         return []
     return [f"{late} record{'s' if late != 1 else ''} out of order sorted by arrival time"]
-
-
-HEADER_BYTES = 1 << 16
-"""A header line is looked for in this many bytes at the start of a file."""
-
-
-def header_names(path: Path) -> list[str]:
-    """The column names of a CSV file's first line (gzip by magic number), to tell a
-    format's layouts apart before reading it whole; [] if the file cannot be read (the
-    reader then reports why)."""
-    try:
-        with open(path, "rb") as handle:
-            zipped = handle.read(2) == b"\x1f\x8b"
-            handle.seek(0)
-            if zipped:
-                with gzip.GzipFile(fileobj=handle) as unzipped:
-                    head = unzipped.read(HEADER_BYTES)
-            else:
-                head = handle.read(HEADER_BYTES)
-    except (OSError, EOFError, zlib.error):
-        return []
-    line = head.decode("utf-8-sig", errors="replace").splitlines()[:1]
-    return [name.strip() for name in next(csv.reader(line), [])] if line else []

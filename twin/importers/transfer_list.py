@@ -10,12 +10,13 @@ from pathlib import Path
 import pyarrow as pa
 
 from twin.errors import shorten
-from twin.importers import guess_format, read_workload
+from twin.importers import guess_format, read_workload_table
 
 
 def read_transfer_list(path: Path, format_name: str | None = None) -> pa.Table:
-    """The normalised transfers table of ``path`` (format from its name if not given)."""
-    return read_workload("transfers", format_name or guess_format(path, "transfers"), path).table
+    """The normalised transfers table of ``path`` (format from its name if not given; read
+    once per file version: the load-time check and the model share it)."""
+    return read_workload_table("transfers", format_name or guess_format(path, "transfers"), path)
 
 
 def transfer_list_problems(

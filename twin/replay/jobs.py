@@ -4,16 +4,13 @@ pinned site exist), reported with config paths before a run starts."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-
 import pyarrow as pa
 
 from twin.config.data_files import trace_file
 from twin.config.errors import ConfigIssue, TwinUserError
 from twin.config.schema import Scenario
 from twin.config.schema_traces import TrainingTrace
-from twin.importers import guess_format, read_workload
+from twin.importers import guess_format, read_workload_table
 from twin.importers.jobs import JobOptions
 
 TRACE_PATH = "workloads.training.trace"
@@ -26,19 +23,7 @@ def read_trace(spec: TrainingTrace) -> pa.Table:
     options = JobOptions(
         spec.per_accelerator, spec.requested_time, spec.requested_factor, spec.user_field
     )
-    try:
-        info = path.stat()
-    except OSError:
-        info = None
-    if info is None:
-        return read_workload("jobs", format_name, path, options).table
-    return _cached(str(path), info.st_size, info.st_mtime_ns, format_name, options)
-
-
-@lru_cache(maxsize=8)
-def _cached(path: str, size: int, mtime_ns: int, format_name: str, options: JobOptions) -> pa.Table:
-    del size, mtime_ns  # part of the cache key only
-    return read_workload("jobs", format_name, Path(path), options).table
+    return read_workload_table("jobs", format_name, path, options)
 
 
 def mapping_issues(scenario: Scenario, trace: TrainingTrace, table: pa.Table) -> list[ConfigIssue]:

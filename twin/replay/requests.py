@@ -7,7 +7,6 @@ bounds), reported with config paths before a run."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from twin.config.data_files import trace_file
 from twin.config.errors import ConfigIssue, TwinUserError, shorten
 from twin.config.schema import Scenario, Service
 from twin.config.schema_traces import RequestTrace
-from twin.importers import guess_format, read_workload
+from twin.importers import guess_format, read_workload_table
 from twin.replay.clock import replay_times
 
 MAX_LINES_SHOWN = 5
@@ -110,17 +109,7 @@ def read_request_trace(spec: RequestTrace) -> pa.Table:
     """The normalised requests table of a trace (read once per file version and format)."""
     path = trace_file(spec.file)
     format_name = spec.format or guess_format(path, "requests")
-    try:
-        info = path.stat()
-    except OSError:
-        return read_workload("requests", format_name, path).table  # says why it cannot
-    return _cached(str(path), info.st_size, info.st_mtime_ns, format_name)
-
-
-@lru_cache(maxsize=8)
-def _cached(path: str, size: int, mtime_ns: int, format_name: str) -> pa.Table:
-    del size, mtime_ns  # part of the cache key only
-    return read_workload("requests", format_name, Path(path)).table
+    return read_workload_table("requests", format_name, path)
 
 
 def service_trace_issues(path: str, service: Service, table: pa.Table) -> list[ConfigIssue]:
