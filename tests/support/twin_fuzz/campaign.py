@@ -27,7 +27,7 @@ from .runs import accepted_mutant, run_with_limit
 from .special import SPECIAL_ARGUMENTS, SPECIAL_FILES
 from .verdict import Verdict, issue_paths, judge, points_near
 
-BASES = ("tiny", "europe")
+BASES = ("tiny", "europe", "lublin_256")  # lublin_256: a training trace replayed
 
 
 def base_data(name: str) -> dict:

@@ -220,6 +220,7 @@ def bad_date(rng: random.Random, tree: Any) -> str:
 def bad_duration(rng: random.Random, tree: Any) -> str:
     names = ("horizon", "window", "interval", "stop_after", "checkpoint_interval")
     names += ("start", "duration", "mtbf", "restart_overhead")  # faults
+    names += ("offset", "end")  # trace replay
     keys = [p for p in paths(tree) if p and p[-1] in names]
     path = rng.choice(keys) if keys else ("horizon",)
     value = rng.choice(DURATIONS)
@@ -247,6 +248,7 @@ def duplicate_id(rng: random.Random, tree: Any) -> str:
 def dangling_reference(rng: random.Random, tree: Any) -> str:
     names = ("accelerator", "a", "b", "replicas", "dataset_origins", "tenant_mix", "sources")
     names += ("site", "country", "link", "by_type")  # faults
+    names += ("file", "tenants", "tenant_default")  # trace replay
     keys = [p for p in paths(tree) if p and p[-1] in names]
     keys += [p for p in paths(tree) if len(p) >= 2 and p[-2] in names]
     if not keys:
