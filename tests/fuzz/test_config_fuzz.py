@@ -37,7 +37,10 @@ def assert_good(verdict: Verdict, what: object) -> None:
 
 
 @FUZZ
-@given(rng=st.randoms(use_true_random=False), base=st.sampled_from(["tiny"] * 4 + ["europe"]))
+@given(
+    rng=st.randoms(use_true_random=False),
+    base=st.sampled_from(["tiny"] * 4 + ["europe", "lublin_256"]),
+)
 def test_mutated_scenarios_are_accepted_or_rejected_with_a_path(rng, base, tmp_path):
     mutant = mutate(rng, BASES[base])
     path = tmp_path / "mutant.yaml"
