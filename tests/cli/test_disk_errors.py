@@ -124,7 +124,9 @@ def test_a_folder_it_may_not_write(tmp_path):
         if setpriv is None:
             pytest.skip("running as root without setpriv: cannot act as an unprivileged user")
         prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
-        probe = subprocess.run([*prefix, sys.executable, "-c", "import click, twin"], check=False)
+        probe = subprocess.run(
+            [*prefix, sys.executable, "-c", "import click, twin"], check=False, cwd="/"
+        )
         if probe.returncode != 0:
             pytest.skip(f"{sys.executable} and its packages are not readable by nobody here")
         base = Path(tempfile.mkdtemp(prefix="twin-permissions-"))  # nobody can reach /tmp
@@ -141,7 +143,10 @@ def test_a_folder_it_may_not_write(tmp_path):
     try:
         command = [*prefix, sys.executable, "-m", "twin", "run", "tiny", "-q"]
         command += ["--horizon", "1h", "--out", str(locked / "run")]
-        result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        # cwd: a folder the unprivileged user may read (a checkout in a private folder is not)
+        result = subprocess.run(
+            command, capture_output=True, text=True, env=env, check=False, cwd=base
+        )
         assert result.returncode == 2, result.stderr
         assert f"permission denied: cannot write {locked / 'run'}" in result.stderr
         assert "Traceback" not in result.stderr
