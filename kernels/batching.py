@@ -43,6 +43,8 @@ def _check_batch_arrivals(
     if n and check:
         t_min = max(float(t_last_until), float(t_last_arr))
         _raise_scan(_scan_requests(arrivals, prompt, out, p.kv_capacity_tokens, t_min))
+        if p.prefilled and int(out.min()) < 2:
+            raise ValueError("a prefilled request has its first token: output_tokens >= 2")
     return arrivals, prompt, out
 
 
@@ -68,7 +70,10 @@ def batching_step(
     with ``P`` the prompt tokens prefilled in the iteration, ``D`` the number of decoding
     requests and ``K`` the sum of their contexts (``prompt + tokens produced so far``).
     A prefill-only iteration costs ``c0 + c_pf * P``; a decode-only one
-    ``c0 + c_b * D + c_kv * K``.  Chunk attention over earlier chunks is not modelled.
+    ``c0 + c_b * D + c_kv * K``.  ``params.iteration`` may replace this line by a packed
+    model of :mod:`twin.kernels.iteration_time`: the line with a prefill intercept, a
+    quadratic (attention) prefill term and a tensor-parallel communication term, or a
+    measured profile interpolated per kind of iteration.
 
     Taking in and the waiting-queue limit: a request joins the replica's *waiting queue* at
     the first iteration boundary ``T >= arrival`` (or at its arrival when the replica is
@@ -195,10 +200,8 @@ def _step(p, state, arrivals, prompt_tokens, output_tokens, until_s, ids, check=
     o_drop = np.empty(n_wait - scal.item(_S_WQUEUED) + n, dtype=np.int64)
     k, d = _batching_kernel(
         p.mode,
-        p.c0,
-        p.c_pf,
-        p.c_b,
-        p.c_kv,
+        p.iteration,
+        p.prefilled,
         p.max_batch,
         p.kv_capacity_tokens,
         p.token_budget,
@@ -246,6 +249,10 @@ class BatchingReplica:
     event_skipping : bool, default True
         Jump over decode-only runs in closed form (keyword only); ``False`` steps every
         iteration.
+    iteration : numpy.ndarray, optional
+        A packed iteration-time model (keyword only) in place of the four coefficients.
+    prefilled : bool, default False
+        Every arrival brings its prompt's KV cache and first token (keyword only).
 
     Examples
     --------
@@ -267,6 +274,8 @@ class BatchingReplica:
         *,
         max_waiting=-1,
         event_skipping=True,
+        iteration=None,
+        prefilled=False,
     ):
         self.params = _validate_params(
             BatchingParams(
@@ -280,6 +289,8 @@ class BatchingReplica:
                 token_budget,
                 max_waiting,
                 event_skipping,
+                iteration,
+                prefilled,
             )
         )
         self.state = BatchingState(self.params.max_batch, waiting_capacity)

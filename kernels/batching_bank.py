@@ -40,10 +40,8 @@ from twin.kernels.batching_state import (
 
 def _bank_body(
     mode,
-    c0,
-    c_pf,
-    c_b,
-    c_kv,
+    model,
+    prefilled,
     max_batch,
     kv_cap,
     budget,
@@ -91,10 +89,8 @@ def _bank_body(
         o, d = out_start[k], drop_start[k]
         n_done, n_drop = _batching_kernel(
             mode,
-            c0,
-            c_pf,
-            c_b,
-            c_kv,
+            model,
+            prefilled,
             max_batch,
             kv_cap,
             budget,
@@ -270,10 +266,8 @@ class ReplicaBank:
             kernel = _bank_kernel_parallel
         out_id, out_f, out_drop, done, dropped = kernel(
             p.mode,
-            p.c0,
-            p.c_pf,
-            p.c_b,
-            p.c_kv,
+            p.iteration,
+            p.prefilled,
             p.max_batch,
             p.kv_capacity_tokens,
             p.token_budget,

@@ -54,6 +54,12 @@ from twin.kernels.batching_state import (
     STAT_PREFILL_TOKENS,
     STAT_RUNNING_MAX,
 )
+from twin.kernels.iteration_time import (
+    PROFILE,
+    decode_line,
+    iteration_s,
+    prefill_chunk_s,
+)
 
 # ============================================================================================
 # Continuous-batching LLM replica: compiled kernel
@@ -115,15 +121,38 @@ def _ring_move(wait_i, wait_f, src, dst):
     wait_f[dst] = wait_f[src]
 
 
+@njit(cache=True, inline="always")
+def _admit(run_i, run_f, slot, wait_i, wait_f, head, prompt, output, prefilled):
+    """Move the head of the waiting ring into running slot ``slot``; a prefilled request
+    arrives with its prompt's KV and its first token (produced at its arrival)."""
+    run_i[_RI_ID, slot] = wait_i[_WI_ID, head]
+    run_i[_RI_PROMPT, slot] = prompt
+    run_i[_RI_OUT, slot] = output
+    run_i[_RI_CHUNK, slot] = 0
+    arrival = wait_f[head]
+    run_f[_RF_ARR, slot] = arrival
+    run_f[_RF_GAP, slot] = 0.0
+    if prefilled:
+        run_i[_RI_PF, slot] = prompt
+        run_i[_RI_PROD, slot] = 1
+        run_f[_RF_FIRST, slot] = arrival
+        run_f[_RF_LAST, slot] = arrival
+    else:
+        run_i[_RI_PF, slot] = 0
+        run_i[_RI_PROD, slot] = 0
+
+
 @njit(cache=True, nogil=True)
-def _decode_run(c0, c_b, c_kv, n_run, now, horizon, run_i, run_f, stats):
+def _decode_run(model, n_run, now, horizon, run_i, run_f, stats):
     """Jump over the decode-only iterations that start before ``horizon`` and complete no
     request; return the clock after them (``now`` if there are fewer than two).
 
     Between two events that change the batch (an admission, a prefill chunk, a completion),
     every running request decodes one token per iteration, so iteration ``i`` of the run
-    takes ``dt_i = a + b·i`` with ``a = c0 + c_b·B + c_kv·K`` and ``b = c_kv·B`` (``B``
-    requests, ``K`` the sum of their contexts, which grows by ``B`` per iteration). The
+    takes ``dt_i = a + b·i`` (linear model: ``a = c0 + c_b·B + c_kv·K`` and ``b = c_kv·B``,
+    ``B`` requests, ``K`` the sum of their contexts, which grows by ``B`` per iteration; a
+    profile: as long as the mean context stays between two of its context points, see
+    :func:`~twin.kernels.iteration_time.decode_line`; a falling segment is stepped). The
     iterations starting before ``horizon - now`` are the ``k`` with
     ``S(k) = a·k + b·k(k-1)/2 < horizon - now``; the run stops one iteration short of the
     first completion. Tokens, gaps (the largest is the last iteration's) and statistics
@@ -145,10 +174,12 @@ def _decode_run(c0, c_b, c_kv, n_run, now, horizon, run_i, run_f, stats):
             r_min = left
     if r_min < 3:
         return now
-    a = c0 + c_b * n_run + c_kv * K
-    b = c_kv * n_run
+    a, b, linear_for = decode_line(model, n_run, K)
+    # at most up to the iteration before the first completion, and while the model is linear
+    m = min(r_min - 1, linear_for)
+    if m < 2 or b < 0.0:
+        return now
     span = horizon - now
-    m = r_min - 1  # at most up to the iteration before the first completion
     if a * (m - 1) + 0.5 * b * (m - 1) * (m - 2) >= span:
         # fewer start before the horizon: k < root of b/2 k^2 + (a - b/2) k = span
         half = a - 0.5 * b
@@ -187,10 +218,8 @@ def _decode_run(c0, c_b, c_kv, n_run, now, horizon, run_i, run_f, stats):
 @njit(cache=True, nogil=True)
 def _batching_kernel(
     mode,
-    c0,
-    c_pf,
-    c_b,
-    c_kv,
+    model,
+    prefilled,
     max_batch,
     kv_cap,
     budget,
@@ -218,8 +247,10 @@ def _batching_kernel(
     ----------
     mode : int
         0 = vLLM, 1 = Sarathi.
-    c0, c_pf, c_b, c_kv : float
-        Iteration-time coefficients [s], [s/token], [s/request], [s/token].
+    model : numpy.ndarray of float64
+        The packed iteration-time model (:mod:`twin.kernels.iteration_time`).
+    prefilled : bool
+        Every arrival already holds its prompt's KV cache and first token (a decode pool).
     max_batch, kv_cap, budget : int
         Running-set cap, KV capacity [tokens], token budget (vLLM: 0 = unlimited).
     max_waiting : int
@@ -304,13 +335,16 @@ def _batching_kernel(
                 horizon = until_s
                 if nq == 0 and n_run < max_batch and cnt > 0 and wait_f[head] < horizon:
                     horizon = wait_f[head]  # the next arrival may be admitted
-                jumped = _decode_run(c0, c_b, c_kv, n_run, now, horizon, run_i, run_f, stats)
+                jumped = _decode_run(model, n_run, now, horizon, run_i, run_f, stats)
                 if jumped > now:
                     if kv > stats[STAT_KV_MAX]:
                         stats[STAT_KV_MAX] = kv
                     now = jumped
                     continue
         P = 0  # prefill tokens in this iteration
+        Q = 0  # their quadratic sum, chunk × (2 × prefilled before + chunk)
+        prefill_cost = 0.0  # their cost under a profile model
+        profile = model[0] == PROFILE
         nd = 0  # decoding requests
         K = 0  # sum of their contexts
         nb = 0  # batch size: requests computing in this iteration
@@ -326,24 +360,22 @@ def _batching_kernel(
                     break
                 if budget > 0 and nb > 0 and P + p > budget:
                     break
-                run_i[_RI_ID, n_run] = wait_i[_WI_ID, head]
-                run_i[_RI_PROMPT, n_run] = p
-                run_i[_RI_OUT, n_run] = o
-                run_i[_RI_PF, n_run] = 0
-                run_i[_RI_PROD, n_run] = 0
-                run_i[_RI_CHUNK, n_run] = p
-                run_f[_RF_ARR, n_run] = wait_f[head]
-                run_f[_RF_GAP, n_run] = 0.0
+                _admit(run_i, run_f, n_run, wait_i, wait_f, head, p, o, prefilled)
+                if not prefilled:
+                    run_i[_RI_CHUNK, n_run] = p
+                    P += p
+                    Q += p * p
+                    if profile:
+                        prefill_cost += prefill_chunk_s(model, 0, p)
                 n_run += 1
                 kv += p + o
-                P += p
                 nb += 1
                 head += 1
                 if head == W:
                     head = 0
                 nq -= 1
                 cnt -= 1
-            if nb > 0:
+            if P > 0:
                 decoding = False  # prefill-only iteration: running decodes stall
             else:
                 for j in range(n_run):
@@ -362,11 +394,15 @@ def _batching_kernel(
             for j in range(n_run):
                 if R <= 0:
                     break
-                rem = run_i[_RI_PROMPT, j] - run_i[_RI_PF, j]
+                done = run_i[_RI_PF, j]
+                rem = run_i[_RI_PROMPT, j] - done
                 if rem > 0:
                     ch = rem if rem < R else R
                     run_i[_RI_CHUNK, j] = ch
                     P += ch
+                    Q += ch * (2 * done + ch)
+                    if profile:
+                        prefill_cost += prefill_chunk_s(model, done, ch)
                     R -= ch
                     nb += 1
             while R > 0 and nq > 0 and n_run < max_batch:
@@ -374,26 +410,28 @@ def _batching_kernel(
                 o = wait_i[_WI_OUT, head]
                 if kv + p + o > kv_cap:
                     break
-                ch = p if p < R else R
-                run_i[_RI_ID, n_run] = wait_i[_WI_ID, head]
-                run_i[_RI_PROMPT, n_run] = p
-                run_i[_RI_OUT, n_run] = o
-                run_i[_RI_PF, n_run] = 0
-                run_i[_RI_PROD, n_run] = 0
-                run_i[_RI_CHUNK, n_run] = ch
-                run_f[_RF_ARR, n_run] = wait_f[head]
-                run_f[_RF_GAP, n_run] = 0.0
+                _admit(run_i, run_f, n_run, wait_i, wait_f, head, p, o, prefilled)
+                if prefilled:  # it decodes in this iteration: one token of the budget
+                    nd += 1
+                    K += p + 1
+                    R -= 1
+                else:
+                    ch = p if p < R else R
+                    run_i[_RI_CHUNK, n_run] = ch
+                    P += ch
+                    Q += ch * ch
+                    if profile:
+                        prefill_cost += prefill_chunk_s(model, 0, ch)
+                    R -= ch
                 n_run += 1
                 kv += p + o
-                P += ch
-                R -= ch
                 nb += 1
                 head += 1
                 if head == W:
                     head = 0
                 nq -= 1
                 cnt -= 1
-        dt = c0 + c_pf * P + c_b * nd + c_kv * K
+        dt = iteration_s(model, P, Q, prefill_cost, nd, K)
         t_end = now + dt
         # ---- stats
         stats[STAT_ITERATIONS] += 1.0

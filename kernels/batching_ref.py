@@ -31,6 +31,20 @@ from twin.kernels.batching_state import (
     BatchingResult,
     _validate_params,
 )
+from twin.kernels.iteration_time import LINEAR, PROFILE, iteration_s, prefill_chunk_s
+
+
+def _iteration_time(model, P: int, Q: int, cost: float, nd: int, K: int) -> float:
+    """The iteration time, written out for the linear model (the kernel's float operations
+    in the same order); a profile's through its compiled interpolation, which
+    ``tests/kernels/test_iteration_time.py`` checks against ``numpy.interp`` on its own."""
+    if model[0] != LINEAR:
+        return iteration_s(model, P, Q, cost, nd, K)
+    c0, c_pf, c_b, c_kv, c_p0, c_pf2, c_tp = model[1:8]
+    dt = c0 + c_pf * P + c_b * nd + c_kv * K
+    if P > 0:
+        dt += c_p0 + c_pf2 * Q
+    return dt + c_tp * (P + nd)
 
 
 class BatchingReplicaRef:
@@ -57,6 +71,8 @@ class BatchingReplicaRef:
         *,
         max_waiting=-1,
         event_skipping=False,
+        iteration=None,
+        prefilled=False,
     ):
         del event_skipping  # accepted for the kernel's signature; the reference always steps
         self.params = _validate_params(
@@ -70,6 +86,8 @@ class BatchingReplicaRef:
                 kv_capacity_tokens,
                 token_budget,
                 max_waiting,
+                iteration=iteration,
+                prefilled=prefilled,
             )
         )
         self.pending: deque = deque()  # [id, arrival, prompt, output], not yet taken in
@@ -87,21 +105,28 @@ class BatchingReplicaRef:
     def _admit(self, chunk, now):
         rid, arr, p, o = self.waiting.popleft()
         self.admitted_at[rid] = now
+        prefilled = self.params.prefilled  # its KV and first token came with it
         self.running.append(
             {
                 "id": rid,
                 "arr": arr,
                 "p": p,
                 "o": o,
-                "pf": 0,
-                "prod": 0,
-                "chunk": chunk,
-                "first": 0.0,
-                "last": 0.0,
+                "pf": p if prefilled else 0,
+                "prod": 1 if prefilled else 0,
+                "chunk": 0 if prefilled else chunk,
+                "first": arr if prefilled else 0.0,
+                "last": arr if prefilled else 0.0,
                 "gap": 0.0,
             }
         )
         self.kv += p + o
+
+    def _chunk_cost(self, done: int, chunk: int) -> float:
+        """A prefill chunk's time under a profile model (0 for the linear ones)."""
+        if self.params.iteration[0] != PROFILE:
+            return 0.0
+        return prefill_chunk_s(self.params.iteration, done, chunk)
 
     def step(self, arrivals, prompt_tokens, output_tokens, until_s, ids=None) -> BatchingResult:
         p = self.params
@@ -141,7 +166,8 @@ class BatchingReplicaRef:
                     self.waiting.append(req)
             if not self.running and not self.waiting:
                 continue
-            P = nd = K = nb = 0
+            P = Q = nd = K = nb = 0
+            cost = 0.0
             for r in self.running:
                 r["chunk"] = 0
             decoding = True
@@ -153,9 +179,12 @@ class BatchingReplicaRef:
                     if p.token_budget > 0 and nb > 0 and P + pt > p.token_budget:
                         break
                     self._admit(pt, now)
-                    P += pt
+                    if not p.prefilled:
+                        P += pt
+                        Q += pt * pt
+                        cost += self._chunk_cost(0, pt)
                     nb += 1
-                if nb > 0:
+                if P > 0:
                     decoding = False
                 else:
                     for r in self.running:
@@ -178,6 +207,8 @@ class BatchingReplicaRef:
                         ch = min(rem, R)
                         r["chunk"] = ch
                         P += ch
+                        Q += ch * (2 * r["pf"] + ch)
+                        cost += self._chunk_cost(r["pf"], ch)
                         R -= ch
                         nb += 1
                 while R > 0 and self.waiting and len(self.running) < p.max_batch:
@@ -186,10 +217,17 @@ class BatchingReplicaRef:
                         break
                     ch = min(pt, R)
                     self._admit(ch, now)
-                    P += ch
-                    R -= ch
+                    if p.prefilled:
+                        nd += 1
+                        K += pt + 1
+                        R -= 1
+                    else:
+                        P += ch
+                        Q += ch * ch
+                        cost += self._chunk_cost(0, ch)
+                        R -= ch
                     nb += 1
-            dt = p.c0 + p.c_pf * P + p.c_b * nd + p.c_kv * K
+            dt = _iteration_time(p.iteration, P, Q, cost, nd, K)
             t_end = now + dt
             st[STAT_ITERATIONS] += 1.0
             st[STAT_BATCH_SUM] += nb

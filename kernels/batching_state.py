@@ -10,6 +10,13 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+from twin.kernels.iteration_time import (
+    LINEAR,
+    PROFILE,
+    iteration_s,
+    linear_model,
+    prefill_chunk_s,
+)
 
 # ============================================================================================
 # Continuous-batching LLM replica: parameters, state layout, result types
@@ -90,6 +97,16 @@ class BatchingParams(NamedTuple):
     event_skipping : bool
         Jump over runs of decode-only iterations in closed form (default); ``False`` steps
         every iteration, the reference the jumps are tested against.
+    iteration : numpy.ndarray or None
+        A packed iteration-time model (:func:`~twin.kernels.iteration_time.linear_model`
+        with its extra terms, or :func:`~twin.kernels.iteration_time.profile_model`) in
+        place of the four coefficients, which are then ignored; None: the linear model of
+        ``c0, c_pf, c_b, c_kv``.
+    prefilled : bool
+        A decode pool of disaggregated serving: every arriving request already holds its
+        prompt's KV cache and its first output token (``output_tokens >= 2``); admission
+        reserves its KV but costs no prefill, it decodes from its first iteration on, its
+        TTFT is 0 and its first token counts as produced at its arrival.
     """
 
     mode: int
@@ -102,15 +119,17 @@ class BatchingParams(NamedTuple):
     token_budget: int = 0
     max_waiting: int = -1
     event_skipping: bool = True
+    iteration: np.ndarray | None = None
+    prefilled: bool = False
 
     def iteration_time(self, prefill_tokens, n_decodes, sum_context) -> float:
-        """``c0 + c_pf*prefill_tokens + c_b*n_decodes + c_kv*sum_context`` [s]."""
-        return (
-            self.c0
-            + self.c_pf * float(prefill_tokens)
-            + self.c_b * float(n_decodes)
-            + self.c_kv * float(sum_context)
-        )
+        """Time [s] of an iteration prefilling one prompt of ``prefill_tokens`` from its
+        start beside ``n_decodes`` decodes with ``sum_context`` tokens of context (linear:
+        ``c0 + c_pf*prefill_tokens + c_b*n_decodes + c_kv*sum_context``)."""
+        model = _model_of(self)
+        p = int(prefill_tokens)
+        cost = prefill_chunk_s(model, 0, p) if model[0] == PROFILE and p > 0 else 0.0
+        return float(iteration_s(model, p, p * p, cost, int(n_decodes), int(sum_context)))
 
 
 _NO_IDS = np.zeros(0, dtype=np.int64)
@@ -144,6 +163,16 @@ class BatchingResult(NamedTuple):
     dropped_ids: np.ndarray = _NO_IDS
 
 
+def _model_of(p: BatchingParams) -> np.ndarray:
+    """The packed iteration-time model of ``p``."""
+    if p.iteration is None:
+        return linear_model(float(p.c0), float(p.c_pf), float(p.c_b), float(p.c_kv))
+    model = np.ascontiguousarray(p.iteration, dtype=np.float64)
+    if model.ndim != 1 or len(model) < 8 or model[0] not in (LINEAR, PROFILE):
+        raise ValueError("iteration must be a packed model of twin.kernels.iteration_time")
+    return model
+
+
 def _validate_params(p: BatchingParams) -> BatchingParams:
     mode = _MODE_NAMES.get(p.mode, p.mode) if isinstance(p.mode, str) else int(p.mode)
     if mode not in (MODE_VLLM, MODE_SARATHI):
@@ -160,13 +189,9 @@ def _validate_params(p: BatchingParams) -> BatchingParams:
         int(p.token_budget),
         max(max_waiting, -1),
         bool(p.event_skipping),
+        _model_of(p),
+        bool(p.prefilled),
     )
-    for name in ("c0", "c_pf", "c_b", "c_kv"):
-        v = getattr(q, name)
-        if not (math.isfinite(v) and v >= 0.0):
-            raise ValueError(f"{name} must be finite and >= 0")
-    if q.c0 + q.c_pf <= 0.0 or q.c0 + q.c_b <= 0.0:
-        raise ValueError("every iteration must take positive time (c0 + c_pf, c0 + c_b > 0)")
     if q.max_batch < 1:
         raise ValueError("max_batch must be >= 1")
     if q.kv_capacity_tokens < 2:
