@@ -33,7 +33,7 @@ def loaded_modules(statement: str) -> set[str]:
             "import twin.importers, twin.importers.swf, twin.importers.alibaba_gpu, "
             "twin.importers.csv_jobs, twin.importers.azure_llm, twin.importers.alibaba_lora, "
             "twin.importers.csv_requests, twin.importers.csv_transfers, "
-            "twin.importers.transfer_list",
+            "twin.importers.transfer_list, twin.importers.iteration_profile",
             {"simpy", "dash", "numba", "pydantic", "yaml", "twin.config", "twin.model"},
         ),
         (
