@@ -1,45 +1,44 @@
 """Fitting the ``calibrated`` iteration-time model to a measured profile, and how well it
 follows each kind of iteration (``twin fit-iteration``).
 
-A profile lists iterations of one replica (the shipped Vidur-derived A100 profiles'
-columns): ``kind`` (prefill, decode or mixed), ``label`` (``decode B=8 ctx=513``,
-``chunk 256 + 8 decodes ctx=576``), ``num_requests``, ``total_q_tokens`` and ``total_ms``.
-Each row becomes the terms of ``t = c0 + c_pf·P + c_b·B + c_kv·K``: a prefill of ``P`` =
-``total_q_tokens``; a decode of ``B`` = ``num_requests`` at context ``ctx`` (``K = B·ctx``);
-a mixed batch of a ``chunk`` prefill (``P``) and ``B`` decodes at ``ctx``. The coefficients
-are fitted by non-negative least squares on relative error (each row weighted by 1 / its
-time), so short decode iterations count as much as long prefills.
+The extended model (the default) is the kernel's
+``t = c0 + c_p0·[P > 0] + c_pf·P + c_pf2·Q + c_b·nd + c_kv·K + c_tp·(P + nd)``; the
+4-term one keeps ``c0, c_pf, c_b, c_kv``. A profile row (see
+:mod:`twin.importers.iteration_profile`) gives the terms: a prefill of ``n`` prompts of
+``P`` tokens in all has ``Q = n·(P/n)²``; a decode of ``nd`` requests at context ``ctx``
+has ``K = nd·ctx``; a mixed row prefills a chunk from its prompt's start (``Q = chunk²``)
+beside its decodes. When the profile measures tensor-parallel communication (a column with
+a non-zero value), ``c_tp`` is fitted alone to it, as the slope of ``latency + c_tp·(P +
+nd)``, and the other terms to the time less ``c_tp·(P + nd)``: the communication that does
+not grow with the tokens (an all-reduce's latency, 3 ms of a 7 ms TP4 decode) goes to
+``c0``, not into the slope or lost; else ``c_tp`` is 0. Every fit is
+non-negative least squares on relative error (each row weighted by 1 / its time), so short
+decode iterations count as much as long prefills.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy.optimize import nnls
 
-from twin.importers.common import LineErrors, number
-from twin.importers.csv_rows import CsvRecords
+from twin.importers.iteration_profile import KINDS, IterationProfile
 
-KINDS = ("prefill", "decode", "mixed")
-REQUIRED = ("kind", "label", "num_requests", "total_q_tokens", "total_ms")
-_CTX = re.compile(r"ctx=(\d+)")
-_CHUNK = re.compile(r"chunk (\d+)")
-TERMS = ("c0_s", "prefill_s_per_token", "decode_s_per_request", "decode_s_per_context_token")
-"""The ``calibrated`` keys, in the order of the fitted coefficients."""
-
-
-@dataclass(frozen=True)
-class Profile:
-    """A profile's iterations as the model's terms: one row per iteration."""
-
-    kind: list[str]
-    label: list[str]
-    terms: np.ndarray
-    """(rows, 4): 1, P, B, K."""
-    time_s: np.ndarray
+FOUR_TERMS = ("c0_s", "prefill_s_per_token", "decode_s_per_request", "decode_s_per_context_token")
+"""The 4-term ``calibrated`` keys, in the order of the fitted coefficients."""
+TP_TERM = "tp_comm_s_per_token"
+"""The key of the communication term, fitted apart on the communication column."""
+EXTENDED_TERMS = (
+    "c0_s",
+    "prefill_c0_s",
+    "prefill_s_per_token",
+    "prefill_s_per_token_squared",
+    "decode_s_per_request",
+    "decode_s_per_context_token",
+    TP_TERM,
+)
+"""The extended ``calibrated`` keys, in the order of the fitted coefficients."""
 
 
 @dataclass(frozen=True)
@@ -55,69 +54,63 @@ class KindError:
 
 @dataclass(frozen=True)
 class Fit:
+    """Fitted coefficients (``calibrated`` key → value, in the model's order), the error per
+    kind of iteration present, and the fitted time of every row, s."""
+
     coefficients: dict[str, float]
     errors: list[KindError]
     fitted_s: np.ndarray
 
 
-def read_profile(path: Path) -> Profile:
-    """The iterations of a profile CSV; a bad row is refused with its line number."""
-    errors = LineErrors(path)
-    records = CsvRecords(path, REQUIRED, errors=errors)
-    kinds, labels, rows, times = [], [], [], []
-    for line, record in records:
-        try:
-            kind, label = record["kind"], record["label"]
-            if kind not in KINDS:
-                raise ValueError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
-            requests = number(record["num_requests"], "num_requests")
-            q_tokens = number(record["total_q_tokens"], "total_q_tokens")
-            time_s = number(record["total_ms"], "total_ms") / 1000
-            if time_s <= 0:
-                raise ValueError("total_ms: expected a positive time")
-            rows.append(_terms(kind, label, requests, q_tokens))
-        except ValueError as error:
-            errors.add(line, str(error))
-            continue
-        kinds.append(kind)
-        labels.append(label)
-        times.append(time_s)
-    errors.raise_any()
-    if not rows:
-        errors.add(1, "no iterations")
-        errors.raise_any()
-    return Profile(kinds, labels, np.array(rows, dtype=float), np.array(times))
+def term_columns(profile: IterationProfile) -> dict[str, np.ndarray]:
+    """Each ``calibrated`` key's term per row: what its coefficient multiplies."""
+    tokens = profile.prefill_tokens.astype(np.float64)
+    batch = profile.decode_batch.astype(np.float64)
+    return {
+        "c0_s": np.ones_like(tokens),
+        "prefill_c0_s": (tokens > 0).astype(np.float64),
+        "prefill_s_per_token": tokens,
+        "prefill_s_per_token_squared": tokens**2 / profile.prompts,
+        "decode_s_per_request": batch,
+        "decode_s_per_context_token": batch * profile.decode_context,
+        TP_TERM: tokens + batch,
+    }
 
 
-def _terms(kind: str, label: str, requests: float, q_tokens: float) -> list[float]:
-    if kind == "prefill":
-        return [1.0, q_tokens, 0.0, 0.0]
-    context = _CTX.search(label)
-    if context is None:
-        raise ValueError(f"label: no ctx=N in {label!r}")
-    ctx = float(context.group(1))
-    if kind == "decode":
-        return [1.0, 0.0, requests, requests * ctx]
-    chunk = _CHUNK.search(label)
-    if chunk is None:
-        raise ValueError(f"label: no 'chunk N' in {label!r}")
-    prefill = float(chunk.group(1))
-    decodes = q_tokens - prefill  # one query token per decoding request
-    return [1.0, prefill, decodes, decodes * ctx]
-
-
-def fit_calibrated(profile: Profile) -> Fit:
-    """Non-negative least squares on relative error; the fit's error per kind."""
+def fit_calibrated(profile: IterationProfile, extended: bool = True) -> Fit:
+    """The extended (or 4-term) ``calibrated`` coefficients closest to ``profile`` in
+    relative error, and that fit's error per kind of iteration."""
+    columns = term_columns(profile)
     weights = 1.0 / profile.time_s
-    solution, _ = nnls(profile.terms * weights[:, None], profile.time_s * weights)
-    fitted = profile.terms @ solution
-    relative = fitted / profile.time_s - 1.0
+    coefficients = {}
+    if extended:
+        # comm ≈ latency + c_tp·(P + nd): the latency, which the term has not, is left to c0
+        comm_s = np.nan_to_num(profile.tp_comm_s, nan=0.0)
+        comm_terms = np.column_stack([columns["c0_s"], columns[TP_TERM]])
+        coefficients[TP_TERM] = _nnls(comm_terms, comm_s, weights)[1]
+    # The time the communication term leaves (not time − comm, which would lose the latency)
+    rest_s = profile.time_s - coefficients.get(TP_TERM, 0.0) * columns[TP_TERM]
+    names = [name for name in (EXTENDED_TERMS if extended else FOUR_TERMS) if name != TP_TERM]
+    terms = np.column_stack([columns[name] for name in names])
+    coefficients |= zip(names, _nnls(terms, rest_s, weights), strict=True)
+    ordered = {name: coefficients[name] for name in columns if name in coefficients}
+    fitted = sum(columns[name] * value for name, value in ordered.items())
+    return Fit(ordered, _errors(profile, fitted), fitted)
+
+
+def _nnls(terms: np.ndarray, target: np.ndarray, weights: np.ndarray) -> list[float]:
+    solution, _ = nnls(terms * weights[:, None], target * weights)
+    return [float(value) for value in solution]
+
+
+def _errors(profile: IterationProfile, fitted_s: np.ndarray) -> list[KindError]:
+    relative = fitted_s / profile.time_s - 1.0
     errors = []
     for kind in KINDS:
-        rows = [i for i, k in enumerate(profile.kind) if k == kind]
-        if not rows:
+        rows = np.flatnonzero(profile.kind == kind)
+        if not len(rows):
             continue
-        worst = max(rows, key=lambda i: abs(relative[i]))
+        worst = rows[np.argmax(np.abs(relative[rows]))]
         errors.append(
             KindError(
                 kind,
@@ -127,5 +120,4 @@ def fit_calibrated(profile: Profile) -> Fit:
                 profile.label[worst],
             )
         )
-    coefficients = dict(zip(TERMS, (float(c) for c in solution), strict=True))
-    return Fit(coefficients, errors, fitted)
+    return errors
