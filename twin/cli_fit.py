@@ -56,6 +56,16 @@ def fit_iteration(profile: str, terms: str, kv_capacity_tokens: int | None) -> N
     console.print(table)
     capacity = kv_capacity_tokens if kv_capacity_tokens is not None else "<your replica's>"
     lines = ["iteration:", "  model: calibrated"]
-    lines += [f"  {name}: {value:.6g}" for name, value in fit.coefficients.items()]
+    lines += [f"  {name}: {_yaml_float(value)}" for name, value in fit.coefficients.items()]
     lines.append(f"  kv_capacity_tokens: {capacity}")
     console.print("\n".join(lines), highlight=False, markup=False)
+
+
+def _yaml_float(value: float) -> str:
+    """``value`` to 6 digits as YAML reads a float: ``1e-06`` is a string to YAML 1.1
+    (PyYAML), so an exponent goes after a decimal point (``1.0e-06``)."""
+    text = f"{value:.6g}"
+    if "e" in text and "." not in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}.0e{exponent}"
+    return text

@@ -172,9 +172,25 @@ def test_the_printed_snippet_is_a_calibrated_model(terms):
         "kv_capacity_tokens",
         *(EXTENDED_TERMS if terms == "7" else FOUR_TERMS),
     }
-    assert all(np.isfinite(value) and value >= 0 for name, value in keys.items() if name != "model")
+    numbers = [value for name, value in keys.items() if name != "model"]
+    assert all(isinstance(value, int | float) and value >= 0 for value in numbers)  # not text
+    assert all(np.isfinite(numbers))
     # the schema's own check (of the keys it knows: the extended ones are the lead's to add)
     model = Calibrated(
         **{name: value for name, value in keys.items() if name in Calibrated.model_fields}
     )
     assert model.kv_capacity_tokens == 460000 and model.c0_s > 0
+
+
+def test_a_profile_that_leaves_c0_free_still_prints_a_valid_model(tmp_path):
+    """Two rows fit exactly with c0 = 0, which the config refuses: c0 stays at 1 µs."""
+    path = tmp_path / "two.csv"
+    path.write_text(
+        "kind,prefill_tokens,decode_batch,decode_context,time_ms\n"
+        "decode,0,8,513,11.37\nprefill,512,,,39\n"
+    )
+    result = CliRunner().invoke(main, ["fit-iteration", str(path), "--kv-capacity-tokens", "9"])
+    assert result.exit_code == 0, result.output
+    keys = snippet(result.output)
+    assert keys["c0_s"] == pytest.approx(1e-6)
+    Calibrated(**{name: value for name, value in keys.items() if name in Calibrated.model_fields})

@@ -39,6 +39,9 @@ EXTENDED_TERMS = (
     TP_TERM,
 )
 """The extended ``calibrated`` keys, in the order of the fitted coefficients."""
+MIN_C0_S = 1e-6
+"""The least ``c0_s`` the config accepts: the fit keeps c0 at least this, so the snippet it
+prints is always a valid config even for a profile that leaves c0 free."""
 
 
 @dataclass(frozen=True)
@@ -89,10 +92,11 @@ def fit_calibrated(profile: IterationProfile, extended: bool = True) -> Fit:
         comm_terms = np.column_stack([columns["c0_s"], columns[TP_TERM]])
         coefficients[TP_TERM] = _nnls(comm_terms, comm_s, weights)[1]
     # The time the communication term leaves (not time − comm, which would lose the latency)
-    rest_s = profile.time_s - coefficients.get(TP_TERM, 0.0) * columns[TP_TERM]
+    rest_s = profile.time_s - coefficients.get(TP_TERM, 0.0) * columns[TP_TERM] - MIN_C0_S
     names = [name for name in (EXTENDED_TERMS if extended else FOUR_TERMS) if name != TP_TERM]
     terms = np.column_stack([columns[name] for name in names])
     coefficients |= zip(names, _nnls(terms, rest_s, weights), strict=True)
+    coefficients["c0_s"] += MIN_C0_S
     ordered = {name: coefficients[name] for name in columns if name in coefficients}
     fitted = sum(columns[name] * value for name, value in ordered.items())
     return Fit(ordered, _errors(profile, fitted), fitted)
