@@ -15,6 +15,7 @@ from twin.kernels._checks import (
 )
 from twin.kernels.batching_kernel import _batching_kernel
 from twin.kernels.batching_state import (
+    _S_NPRE,
     _S_NRUN,
     _S_WCOUNT,
     _S_WQUEUED,
@@ -30,6 +31,9 @@ from twin.kernels.batching_state import (
 # Continuous-batching LLM replica: public wrapper and owner class
 # ============================================================================================
 
+_TOO_BIG = 6
+"""The code :func:`~twin.kernels._checks._scan_requests` gives a request too big to serve."""
+
 
 def _check_batch_arrivals(
     p: BatchingParams, t_last_until, t_last_arr, arrivals, prompt, out, check=True
@@ -42,7 +46,13 @@ def _check_batch_arrivals(
         raise ValueError("arrivals, prompt_tokens and output_tokens must have equal lengths")
     if n and check:
         t_min = max(float(t_last_until), float(t_last_arr))
-        _raise_scan(_scan_requests(arrivals, prompt, out, p.kv_capacity_tokens, t_min))
+        code = _scan_requests(arrivals, prompt, out, p.request_capacity_tokens, t_min)
+        if code == _TOO_BIG and p.kv_block_tokens > 0:
+            raise ValueError(
+                "a request's prompt + output tokens exceed the whole KV blocks beyond the "
+                f"watermark ({p.request_capacity_tokens} tokens of kv_capacity_tokens)"
+            )
+        _raise_scan(code)
         if p.prefilled and int(out.min()) < 2:
             raise ValueError("a prefilled request has its first token: output_tokens >= 2")
     return arrivals, prompt, out
@@ -89,10 +99,37 @@ def batching_step(
     ``max_waiting = 0`` drops everything).  ``max_waiting < 0`` means no limit.
 
     Admission (both modes) is FCFS from the head of the waiting queue while the running set
-    has fewer than ``max_batch`` requests and ``kv_used + prompt + output <=
-    kv_capacity_tokens``: the full final KV footprint is reserved at admission, so no request
-    is ever preempted or swapped (conservative vs vLLM's paged allocation [4]_).  Head of
-    line blocking is FCFS: a request that does not fit stops admission.
+    has fewer than ``max_batch`` requests and the KV allows; head of line blocking is FCFS:
+    a request that does not fit stops admission.  The KV rule is ``kv_admission``:
+
+    * reserve (``kv_block_tokens = 0``, default): ``kv_used + prompt + output <=
+      kv_capacity_tokens``: the full final KV footprint is reserved at admission, so no
+      request is ever preempted (conservative vs vLLM's paged allocation [4]_).
+    * paged (``kv_block_tokens = b > 0``, vLLM v0's block manager and scheduler [4]_): the
+      cache is ``B = kv_capacity_tokens // b`` blocks.  A request holds the blocks of its
+      context (``prompt + produced``), plus one token while it prefills (the token its
+      prefill produces).  Admission gives it the blocks of ``prompt + 1`` (a prefilled
+      arrival: of ``prompt + 2`` under Sarathi, of ``prompt + 1`` under vLLM, whose decode
+      step then adds its next block) and must leave a watermark of ``B // 100`` blocks free
+      (vLLM's ``watermark = 0.01``).  Every decode needs the blocks of ``context + 1``: a
+      new block when its context fills its last one.  Running requests get their blocks
+      first, in admission order; when one cannot, the most recently admitted running
+      request is preempted (vLLM's LIFO victim; the request itself if it is the last), until
+      it fits, so the earliest running request always progresses.  Preemption
+      (``swap_s_per_token``): *recompute* (negative, default) frees the victim's blocks and
+      puts it back at the head of the waiting queue (the last preempted first); re-admitted,
+      it prefills ``prompt + produced`` tokens again as one ordinary prefill (cost and
+      ``STAT_PREFILL_TOKENS`` as any prefill; its end produces the next token) and goes on
+      decoding; *swap* (``>= 0``) moves its computed KV (``prompt + produced``, or the
+      tokens prefilled so far) to host memory and back, each way adding ``swap_s_per_token``
+      per token to the iteration that preempts or resumes it (vLLM v0 copies before the
+      forward pass); swapped requests resume oldest first, in an iteration that preempted
+      nobody (beside the decodes; Sarathi: before new admissions, with the budget), and
+      nothing new is admitted while one is swapped out.  A preempted request keeps its
+      arrival, first-token time (TTFT) and token gaps (the gap across its preemption counts).
+      A paged replica serves requests with ``prompt + output <= (B - B // 100) * b`` (so one
+      admitted alone always completes).  Simplified: vLLM v1's rules, prefix caching,
+      copy-on-write, swap/compute overlap, and the ``NEVER`` class (checked at input instead).
 
     * ``vllm`` (mode 0) [4]_: if at least one request can be admitted, the iteration is
       prefill-only over the full prompts of *all* requests admitted now (with
@@ -102,9 +139,12 @@ def batching_step(
     * ``sarathi`` (mode 1) [5]_: each iteration holds one decode token for every running
       request whose prefill is complete, and the rest of ``token_budget`` goes to prefill
       chunks, FCFS: first the running requests with prompt left, then newly admitted ones
-      (admission only while budget is left).  Decodes never stall, so the gap between two
-      tokens of a request is one iteration, bounded by
+      (admission only while budget is left).  Decodes never stall, so (without preemption)
+      the gap between two tokens of a request is one iteration, bounded by
       ``c0 + max(c_pf, c_b) * token_budget + c_kv * kv_capacity_tokens``.
+
+    Event skipping jumps decode-only runs only while no admission, resume or preemption
+    can happen in them (paged: up to the iteration whose blocks would not fit).
 
     Tokens: a request's first output token is produced at the end of the iteration that
     completes its prefill (TTFT = that time - arrival); each later iteration in which it
@@ -132,7 +172,8 @@ def batching_step(
         Arrival times [s], sorted ascending.
     prompt_tokens, output_tokens : array_like of int64, shape (n,)
         Prompt and output lengths [tokens], ``>= 1``, ``prompt + output <=
-        kv_capacity_tokens``.
+        params.request_capacity_tokens`` (the KV capacity, or paged its blocks beyond the
+        watermark).
     until_s : float
         Window end [s], non-decreasing across calls (``inf`` = run to completion).
     ids : array_like of int64, shape (n,), optional
@@ -194,7 +235,7 @@ def _step(p, state, arrivals, prompt_tokens, output_tokens, until_s, ids, check=
     n_wait = scal.item(_S_WCOUNT)
     if n_wait + n > state.wait_f.shape[0]:
         state.reserve_waiting(n_wait + n)
-    m = scal.item(_S_NRUN) + n_wait + n
+    m = scal.item(_S_NRUN) + scal.item(_S_NPRE) + n_wait + n
     o_id = np.empty(m, dtype=np.int64)
     o_f = np.empty((5, m), dtype=np.float64)
     o_drop = np.empty(n_wait - scal.item(_S_WQUEUED) + n, dtype=np.int64)
@@ -207,6 +248,8 @@ def _step(p, state, arrivals, prompt_tokens, output_tokens, until_s, ids, check=
         p.token_budget,
         p.max_waiting,
         p.event_skipping,
+        p.kv_block_tokens,
+        p.swap_s_per_token,
         scal,
         tstate,
         state.run_i,
@@ -253,6 +296,11 @@ class BatchingReplica:
         A packed iteration-time model (keyword only) in place of the four coefficients.
     prefilled : bool, default False
         Every arrival brings its prompt's KV cache and first token (keyword only).
+    kv_block_tokens : int, default 0
+        Paged KV in blocks of this many tokens (keyword only); 0 reserves the full footprint.
+    swap_s_per_token : float, default -1
+        Paged preemption by swap at this many seconds per KV token each way (keyword
+        only); negative recomputes.
 
     Examples
     --------
@@ -276,6 +324,8 @@ class BatchingReplica:
         event_skipping=True,
         iteration=None,
         prefilled=False,
+        kv_block_tokens=0,
+        swap_s_per_token=-1.0,
     ):
         self.params = _validate_params(
             BatchingParams(
@@ -291,6 +341,8 @@ class BatchingReplica:
                 event_skipping,
                 iteration,
                 prefilled,
+                kv_block_tokens,
+                swap_s_per_token,
             )
         )
         self.state = BatchingState(self.params.max_batch, waiting_capacity)

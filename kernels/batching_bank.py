@@ -24,6 +24,7 @@ from twin.kernels.batching_state import (
     _N_S,
     _N_WI,
     _RI_ID,
+    _S_NPRE,
     _S_NRUN,
     _S_WCOUNT,
     _S_WHEAD,
@@ -47,6 +48,8 @@ def _bank_body(
     budget,
     max_waiting,
     skip,
+    block,
+    swap_s,
     slots,
     scal,
     tstate,
@@ -75,8 +78,10 @@ def _bank_body(
         slot = slots[j]
         waiting = scal[slot, _S_WCOUNT]
         in_start[j + 1] = in_start[j] + counts[j]
-        # completions each can report: running, waiting, new; drops: those not queued yet
-        out_start[j + 1] = out_start[j] + scal[slot, _S_NRUN] + waiting + counts[j]
+        # completions each can report: running, preempted, waiting, new; drops: those not
+        # queued yet
+        held = scal[slot, _S_NRUN] + scal[slot, _S_NPRE]
+        out_start[j + 1] = out_start[j] + held + waiting + counts[j]
         drop_start[j + 1] = drop_start[j] + waiting - scal[slot, _S_WQUEUED] + counts[j]
     out_id = np.empty(out_start[n_slots], dtype=np.int64)
     out_f = np.empty((5, out_start[n_slots]))
@@ -96,6 +101,8 @@ def _bank_body(
             budget,
             max_waiting,
             skip,
+            block,
+            swap_s,
             scal[r],
             tstate[r],
             run_i[r],
@@ -218,24 +225,30 @@ class ReplicaBank:
         return int(self.scal[slot, _S_NRUN])
 
     def n_waiting(self, slot: int) -> int:
-        """Requests not admitted yet (queued, or pending until the next boundary)."""
-        return int(self.scal[slot, _S_WCOUNT])
+        """Requests not running (queued, pending until the next boundary, or preempted)."""
+        return int(self.scal[slot, _S_WCOUNT] + self.scal[slot, _S_NPRE])
+
+    def n_preempted(self, slot: int) -> int:
+        """Requests preempted (paged KV) and not resumed yet."""
+        return int(self.scal[slot, _S_NPRE])
 
     def in_system(self, slots: list[int]) -> int:
-        """Requests running or waiting in the replicas ``slots``, together."""
+        """Requests running, preempted or waiting in the replicas ``slots``, together."""
         held = self.scal[slots]
-        return int(held[:, _S_NRUN].sum() + held[:, _S_WCOUNT].sum())
+        return int(held[:, _S_NRUN].sum() + held[:, _S_NPRE].sum() + held[:, _S_WCOUNT].sum())
 
     def n_queued(self, slot: int) -> int:
         """Requests in the waiting queue (taken in, not admitted): what ``max_waiting`` bounds."""
         return int(self.scal[slot, _S_WQUEUED])
 
     def request_ids(self, slot: int) -> np.ndarray:
-        """The ids of the requests in the replica ``slot``: running, then waiting (int64)."""
+        """The ids of the requests in the replica ``slot``: running, preempted, then
+        waiting (int64)."""
         running = self.run_i[slot, _RI_ID, : int(self.scal[slot, _S_NRUN])]
+        preempted = self.run_i[slot, _RI_ID, self.params.max_batch - self.n_preempted(slot) :]
         head, count = int(self.scal[slot, _S_WHEAD]), int(self.scal[slot, _S_WCOUNT])
         ring = (head + np.arange(count)) % self.wait_f.shape[1]
-        return np.concatenate([running, self.wait_i[slot, _WI_ID][ring]])
+        return np.concatenate([running, preempted, self.wait_i[slot, _WI_ID][ring]])
 
     def last_arrival(self, slot: int) -> float:
         """The arrival time of the last request the replica was given."""
@@ -273,6 +286,8 @@ class ReplicaBank:
             p.token_budget,
             p.max_waiting,
             p.event_skipping,
+            p.kv_block_tokens,
+            p.swap_s_per_token,
             index,
             self.scal,
             self.time,

@@ -14,9 +14,19 @@ from __future__ import annotations
 
 import numpy as np
 from twin.kernels._jit import njit
+from twin.kernels.batching_admission import (
+    _NONE,
+    _admission_kv,
+    _candidate,
+)
+from twin.kernels.batching_jump import decode_run
+from twin.kernels.batching_paged import (
+    held_kv,
+    move_slot,
+    resume_need,
+)
+from twin.kernels.batching_schedulers import build_iteration
 from twin.kernels.batching_state import (
-    _N_RF,
-    _N_RI,
     _O_E2E,
     _O_FIN,
     _O_GAP,
@@ -31,8 +41,9 @@ from twin.kernels.batching_state import (
     _RI_OUT,
     _RI_PF,
     _RI_PROD,
-    _RI_PROMPT,
+    _RI_TARGET,
     _S_KV,
+    _S_NPRE,
     _S_NRUN,
     _S_WCOUNT,
     _S_WHEAD,
@@ -49,17 +60,13 @@ from twin.kernels.batching_state import (
     STAT_DECODE_TOKENS,
     STAT_DROPPED,
     STAT_ITERATIONS,
-    STAT_JUMPED,
     STAT_KV_MAX,
+    STAT_PREEMPTIONS,
     STAT_PREFILL_TOKENS,
     STAT_RUNNING_MAX,
+    WATERMARK_SHARE,
 )
-from twin.kernels.iteration_time import (
-    PROFILE,
-    decode_line,
-    iteration_s,
-    prefill_chunk_s,
-)
+from twin.kernels.iteration_time import iteration_s
 
 # ============================================================================================
 # Continuous-batching LLM replica: compiled kernel
@@ -121,100 +128,6 @@ def _ring_move(wait_i, wait_f, src, dst):
     wait_f[dst] = wait_f[src]
 
 
-@njit(cache=True, inline="always")
-def _admit(run_i, run_f, slot, wait_i, wait_f, head, prompt, output, prefilled):
-    """Move the head of the waiting ring into running slot ``slot``; a prefilled request
-    arrives with its prompt's KV and its first token (produced at its arrival)."""
-    run_i[_RI_ID, slot] = wait_i[_WI_ID, head]
-    run_i[_RI_PROMPT, slot] = prompt
-    run_i[_RI_OUT, slot] = output
-    run_i[_RI_CHUNK, slot] = 0
-    arrival = wait_f[head]
-    run_f[_RF_ARR, slot] = arrival
-    run_f[_RF_GAP, slot] = 0.0
-    if prefilled:
-        run_i[_RI_PF, slot] = prompt
-        run_i[_RI_PROD, slot] = 1
-        run_f[_RF_FIRST, slot] = arrival
-        run_f[_RF_LAST, slot] = arrival
-    else:
-        run_i[_RI_PF, slot] = 0
-        run_i[_RI_PROD, slot] = 0
-
-
-@njit(cache=True, nogil=True)
-def _decode_run(model, n_run, now, horizon, run_i, run_f, stats):
-    """Jump over the decode-only iterations that start before ``horizon`` and complete no
-    request; return the clock after them (``now`` if there are fewer than two).
-
-    Between two events that change the batch (an admission, a prefill chunk, a completion),
-    every running request decodes one token per iteration, so iteration ``i`` of the run
-    takes ``dt_i = a + b·i`` (linear model: ``a = c0 + c_b·B + c_kv·K`` and ``b = c_kv·B``,
-    ``B`` requests, ``K`` the sum of their contexts, which grows by ``B`` per iteration; a
-    profile: as long as the mean context stays between two of its context points, see
-    :func:`~twin.kernels.iteration_time.decode_line`; a falling segment is stepped). The
-    iterations starting before ``horizon - now`` are the ``k`` with
-    ``S(k) = a·k + b·k(k-1)/2 < horizon - now``; the run stops one iteration short of the
-    first completion. Tokens, gaps (the largest is the last iteration's) and statistics
-    advance as ``m`` stepped iterations would advance them (a request's first gap of the run
-    counts from its last token, which a vLLM prefill may have stalled). Returns ``now`` at
-    once when a
-    running request still has prompt to prefill.
-    """
-    K = 0
-    r_min = 1 << 62
-    for j in range(n_run):
-        prompt = run_i[_RI_PROMPT, j]
-        if run_i[_RI_PF, j] != prompt:
-            return now  # a prefill chunk is pending: not a decode-only run
-        produced = run_i[_RI_PROD, j]
-        K += prompt + produced
-        left = run_i[_RI_OUT, j] - produced
-        if left < r_min:
-            r_min = left
-    if r_min < 3:
-        return now
-    a, b, linear_for = decode_line(model, n_run, K)
-    # at most up to the iteration before the first completion, and while the model is linear
-    m = min(r_min - 1, linear_for)
-    if m < 2 or b < 0.0:
-        return now
-    span = horizon - now
-    if a * (m - 1) + 0.5 * b * (m - 1) * (m - 2) >= span:
-        # fewer start before the horizon: k < root of b/2 k^2 + (a - b/2) k = span
-        half = a - 0.5 * b
-        root = 2.0 * span / (half + np.sqrt(half * half + 2.0 * b * span))
-        m = min(int(root) + 1, m)
-        while m > 0 and a * (m - 1) + 0.5 * b * (m - 1) * (m - 2) >= span:
-            m -= 1
-        if m < 2:
-            return now
-    total = a * m + 0.5 * b * m * (m - 1)
-    last_dt = a + b * (m - 1)
-    end = now + total
-    first_end = now + a
-    for j in range(n_run):
-        run_i[_RI_PROD, j] += m
-        # the first token of the run comes a after the clock, the request's last token
-        # earlier still if it stalled (vLLM prefill); later gaps grow to the last dt
-        gap = first_end - run_f[_RF_LAST, j]
-        if last_dt > gap:
-            gap = last_dt
-        if gap > run_f[_RF_GAP, j]:
-            run_f[_RF_GAP, j] = gap
-        run_f[_RF_LAST, j] = end
-    stats[STAT_ITERATIONS] += m
-    stats[STAT_JUMPED] += m
-    stats[STAT_BATCH_SUM] += m * n_run
-    if n_run > stats[STAT_BATCH_MAX]:
-        stats[STAT_BATCH_MAX] = n_run
-    if n_run > stats[STAT_RUNNING_MAX]:
-        stats[STAT_RUNNING_MAX] = n_run
-    stats[STAT_BUSY_S] += total
-    stats[STAT_DECODE_TOKENS] += m * n_run
-    return end
-
-
 @njit(cache=True, nogil=True)
 def _batching_kernel(
     mode,
@@ -225,6 +138,8 @@ def _batching_kernel(
     budget,
     max_waiting,
     skip,
+    block,
+    swap_s,
     scal,
     tstate,
     run_i,
@@ -256,8 +171,14 @@ def _batching_kernel(
     max_waiting : int
         Waiting-queue limit (``< 0`` = none).
     skip : bool
-        Jump over runs of decode-only iterations in closed form (:func:`_decode_run`);
-        ``False`` steps every iteration (the reference the jump is tested against).
+        Jump over runs of decode-only iterations in closed form
+        (:func:`~twin.kernels.batching_jump.decode_run`); ``False`` steps every iteration
+        (the reference the jump is tested against).
+    block : int
+        KV block [tokens]: ``0`` reserves each request's final footprint at admission;
+        ``> 0`` pages it (:mod:`twin.kernels.batching_paged`).
+    swap_s : float
+        Paged preemption: ``< 0`` recompute; ``>= 0`` swap, seconds per token each way.
     scal, tstate, run_i, run_f, wait_i, wait_f : numpy.ndarray
         Carried state, updated in place; layouts in :class:`BatchingState`.  ``wait_*`` must
         have room for the new arrivals (the wrapper grows it).
@@ -287,6 +208,15 @@ def _batching_kernel(
     cnt = scal[_S_WCOUNT]
     kv = scal[_S_KV]
     nq = scal[_S_WQUEUED]  # queued: ring entries head .. head+nq-1
+    n_pre = scal[_S_NPRE]  # preempted: running slots max_batch-n_pre .. max_batch-1
+    swapping = block > 0 and swap_s >= 0.0
+    kv_top = kv_cap  # KV tokens a replica may hold; admission leaves `margin` of them free
+    margin = 0
+    if block > 0:
+        blocks = kv_cap // block
+        kv_top = blocks * block
+        margin = blocks // WATERMARK_SHARE * block
+    joins_decodes = prefilled and mode == MODE_VLLM
     # ---- append this window's arrivals to the pending part (caller guarantees room, order)
     for i in range(new_arr.shape[0]):
         k = head + cnt
@@ -303,7 +233,7 @@ def _batching_kernel(
     n_drop = 0
     while True:
         # ---- idle: jump to the next arrival (or stop if none is known)
-        if n_run == 0 and nq == 0:
+        if n_run == 0 and nq == 0 and n_pre == 0:
             if cnt == 0:
                 break
             if wait_f[head] > now:
@@ -324,114 +254,60 @@ def _batching_kernel(
             d, head = _drop_arrived(wait_i, wait_f, head, nq, cnt, now, out_drop, n_drop)
             n_drop += d
             cnt -= d
-            if n_run == 0 and nq == 0:
+            if n_run == 0 and nq == 0 and n_pre == 0:
                 continue  # max_waiting == 0: every arrival is dropped
         # ---- a run of decode-only iterations that change nothing but the clock: jump it
         if skip and n_run > 0:
-            blocked = nq == 0 or n_run == max_batch
-            if not blocked:
-                blocked = kv + wait_i[_WI_PROMPT, head] + wait_i[_WI_OUT, head] > kv_cap
+            blocked = n_run == max_batch
+            if not blocked and swapping and n_pre > 0:
+                blocked = kv + resume_need(run_i, max_batch - 1, block) + margin > kv_top
+            elif not blocked:
+                kind, p, o, k = _candidate(
+                    run_i, wait_i, head, nq, n_pre, max_batch, swapping, prefilled
+                )
+                need = _admission_kv(kind, p, o, k, block, joins_decodes)
+                blocked = kind == _NONE or kv + need + margin > kv_top
             if blocked:
                 horizon = until_s
                 if nq == 0 and n_run < max_batch and cnt > 0 and wait_f[head] < horizon:
                     horizon = wait_f[head]  # the next arrival may be admitted
-                jumped = _decode_run(model, n_run, now, horizon, run_i, run_f, stats)
+                jumped, kv_after = decode_run(
+                    model, n_run, now, horizon, run_i, run_f, stats, kv, kv_top, block
+                )
                 if jumped > now:
+                    kv = kv_after
                     if kv > stats[STAT_KV_MAX]:
                         stats[STAT_KV_MAX] = kv
                     now = jumped
                     continue
-        P = 0  # prefill tokens in this iteration
-        Q = 0  # their quadratic sum, chunk × (2 × prefilled before + chunk)
-        prefill_cost = 0.0  # their cost under a profile model
-        profile = model[0] == PROFILE
-        nd = 0  # decoding requests
-        K = 0  # sum of their contexts
-        nb = 0  # batch size: requests computing in this iteration
         for j in range(n_run):
             run_i[_RI_CHUNK, j] = 0
-        decoding = True
-        if mode == MODE_VLLM:
-            # vLLM: admit FCFS while batch cap, KV (and prompt-token cap) allow
-            while nq > 0 and n_run < max_batch:
-                p = wait_i[_WI_PROMPT, head]
-                o = wait_i[_WI_OUT, head]
-                if kv + p + o > kv_cap:
-                    break
-                if budget > 0 and nb > 0 and P + p > budget:
-                    break
-                _admit(run_i, run_f, n_run, wait_i, wait_f, head, p, o, prefilled)
-                if not prefilled:
-                    run_i[_RI_CHUNK, n_run] = p
-                    P += p
-                    Q += p * p
-                    if profile:
-                        prefill_cost += prefill_chunk_s(model, 0, p)
-                n_run += 1
-                kv += p + o
-                nb += 1
-                head += 1
-                if head == W:
-                    head = 0
-                nq -= 1
-                cnt -= 1
-            if P > 0:
-                decoding = False  # prefill-only iteration: running decodes stall
-            else:
-                for j in range(n_run):
-                    nd += 1
-                    K += run_i[_RI_PROMPT, j] + run_i[_RI_PROD, j]
-                nb = nd
-        else:
-            # Sarathi: one token per decode, the rest of the budget to FCFS prefill chunks
-            R = budget
-            for j in range(n_run):
-                if run_i[_RI_PF, j] == run_i[_RI_PROMPT, j]:
-                    nd += 1
-                    K += run_i[_RI_PROMPT, j] + run_i[_RI_PROD, j]
-                    R -= 1
-            nb = nd
-            for j in range(n_run):
-                if R <= 0:
-                    break
-                done = run_i[_RI_PF, j]
-                rem = run_i[_RI_PROMPT, j] - done
-                if rem > 0:
-                    ch = rem if rem < R else R
-                    run_i[_RI_CHUNK, j] = ch
-                    P += ch
-                    Q += ch * (2 * done + ch)
-                    if profile:
-                        prefill_cost += prefill_chunk_s(model, done, ch)
-                    R -= ch
-                    nb += 1
-            while R > 0 and nq > 0 and n_run < max_batch:
-                p = wait_i[_WI_PROMPT, head]
-                o = wait_i[_WI_OUT, head]
-                if kv + p + o > kv_cap:
-                    break
-                _admit(run_i, run_f, n_run, wait_i, wait_f, head, p, o, prefilled)
-                if prefilled:  # it decodes in this iteration: one token of the budget
-                    nd += 1
-                    K += p + 1
-                    R -= 1
-                else:
-                    ch = p if p < R else R
-                    run_i[_RI_CHUNK, n_run] = ch
-                    P += ch
-                    Q += ch * ch
-                    if profile:
-                        prefill_cost += prefill_chunk_s(model, 0, ch)
-                    R -= ch
-                n_run += 1
-                kv += p + o
-                nb += 1
-                head += 1
-                if head == W:
-                    head = 0
-                nq -= 1
-                cnt -= 1
+        built = build_iteration(
+            mode,
+            model,
+            prefilled,
+            max_batch,
+            budget,
+            block,
+            swapping,
+            kv_top,
+            margin,
+            run_i,
+            run_f,
+            wait_i,
+            wait_f,
+            n_run,
+            n_pre,
+            head,
+            nq,
+            cnt,
+            kv,
+        )
+        n_run, n_pre, head, nq, cnt, kv, P, Q, prefill_cost, nd, K, nb, preempted, swapped = built
+        decoding = mode != MODE_VLLM or P == 0  # vLLM: running decodes stall in a prefill
         dt = iteration_s(model, P, Q, prefill_cost, nd, K)
+        if swapped > 0:
+            dt += swap_s * swapped  # host-link copies before the forward pass (vLLM v0)
         t_end = now + dt
         # ---- stats
         stats[STAT_ITERATIONS] += 1.0
@@ -445,17 +321,25 @@ def _batching_kernel(
         stats[STAT_BUSY_S] += dt
         stats[STAT_PREFILL_TOKENS] += P
         stats[STAT_DECODE_TOKENS] += nd
+        if preempted > 0:
+            stats[STAT_PREEMPTIONS] += preempted
         # ---- apply the iteration, record completions, compact the running slots
         w = 0
         for j in range(n_run):
             ch = run_i[_RI_CHUNK, j]
             if ch > 0:
                 run_i[_RI_PF, j] += ch
-                if run_i[_RI_PF, j] == run_i[_RI_PROMPT, j]:
-                    run_i[_RI_PROD, j] = 1
-                    run_f[_RF_FIRST, j] = t_end
+                if run_i[_RI_PF, j] == run_i[_RI_TARGET, j]:
+                    if run_i[_RI_PROD, j] == 0:
+                        run_i[_RI_PROD, j] = 1
+                        run_f[_RF_FIRST, j] = t_end
+                    else:  # a recomputed request's prefill produces its next token
+                        run_i[_RI_PROD, j] += 1
+                        g = t_end - run_f[_RF_LAST, j]
+                        if g > run_f[_RF_GAP, j]:
+                            run_f[_RF_GAP, j] = g
                     run_f[_RF_LAST, j] = t_end
-            elif decoding and run_i[_RI_PF, j] == run_i[_RI_PROMPT, j]:
+            elif decoding and run_i[_RI_PF, j] == run_i[_RI_TARGET, j]:
                 run_i[_RI_PROD, j] += 1
                 g = t_end - run_f[_RF_LAST, j]
                 if g > run_f[_RF_GAP, j]:
@@ -476,13 +360,10 @@ def _batching_kernel(
                     out_f[_O_TPOT, n_done] = np.nan
                     out_f[_O_GAP, n_done] = np.nan
                 n_done += 1
-                kv -= run_i[_RI_PROMPT, j] + o
+                kv -= held_kv(run_i, j, block)
             else:
                 if w != j:
-                    for r in range(_N_RI):
-                        run_i[r, w] = run_i[r, j]
-                    for r in range(_N_RF):
-                        run_f[r, w] = run_f[r, j]
+                    move_slot(run_i, run_f, j, w)
                 w += 1
         stats[STAT_COMPLETED] += n_run - w
         n_run = w
@@ -493,5 +374,6 @@ def _batching_kernel(
     scal[_S_WCOUNT] = cnt
     scal[_S_KV] = kv
     scal[_S_WQUEUED] = nq
+    scal[_S_NPRE] = n_pre
     tstate[_T_CLOCK] = now
     return n_done, n_drop

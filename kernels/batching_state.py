@@ -34,14 +34,16 @@ _MODE_NAMES = {"vllm": MODE_VLLM, "sarathi": MODE_SARATHI}
 
 # BatchingState.scal (int64).  The waiting ring holds, from its head, ``_S_WQUEUED`` queued
 # requests (taken in at an iteration boundary, waiting for admission) and then the pending
-# ones (not taken in yet); ``_S_WCOUNT`` counts both.
-_S_NRUN, _S_WHEAD, _S_WCOUNT, _S_KV, _S_WQUEUED = 0, 1, 2, 3, 4
-_N_S = 5
+# ones (not taken in yet); ``_S_WCOUNT`` counts both.  ``_S_NPRE`` counts the requests
+# preempted (paged KV) and not yet resumed, kept in the last running slots.
+_S_NRUN, _S_WHEAD, _S_WCOUNT, _S_KV, _S_WQUEUED, _S_NPRE = 0, 1, 2, 3, 4, 5
+_N_S = 6
 # BatchingState.time (float64): [clock, last until_s, last queued arrival]
 _T_CLOCK, _T_UNTIL, _T_LASTARR = 0, 1, 2
-# BatchingState.run_i rows (int64, per running slot, slots kept in admission order)
-_RI_ID, _RI_PROMPT, _RI_OUT, _RI_PF, _RI_PROD, _RI_CHUNK = 0, 1, 2, 3, 4, 5
-_N_RI = 6
+# BatchingState.run_i rows (int64, per running slot, slots kept in admission order); the
+# prefill target is the prompt, or prompt + tokens produced for a recomputed request
+_RI_ID, _RI_PROMPT, _RI_OUT, _RI_PF, _RI_PROD, _RI_CHUNK, _RI_TARGET = 0, 1, 2, 3, 4, 5, 6
+_N_RI = 7
 # BatchingState.run_f rows (float64)
 _RF_ARR, _RF_FIRST, _RF_LAST, _RF_GAP = 0, 1, 2, 3
 _N_RF = 4
@@ -56,14 +58,19 @@ STAT_ITERATIONS = 0  #: number of iterations run
 STAT_BATCH_SUM = 1  #: sum over iterations of the batch size (requests computing in it)
 STAT_BATCH_MAX = 2  #: max batch size of an iteration
 STAT_RUNNING_MAX = 3  #: max number of admitted (running) requests, <= max_batch
-STAT_KV_MAX = 4  #: max KV tokens reserved, <= kv_capacity_tokens
+STAT_KV_MAX = 4  #: max KV tokens reserved (paged: in allocated blocks), <= kv_capacity_tokens
 STAT_BUSY_S = 5  #: total iteration time [s]
 STAT_PREFILL_TOKENS = 6  #: prompt tokens processed
 STAT_DECODE_TOKENS = 7  #: decode tokens processed (one per decoding request per iteration)
 STAT_COMPLETED = 8  #: requests completed
 STAT_DROPPED = 9  #: requests dropped on arrival by the waiting-queue limit (``max_waiting``)
 STAT_JUMPED = 10  #: iterations jumped over in closed form (``event_skipping``), not stepped
-N_STATS = 11
+STAT_PREEMPTIONS = 11  #: running requests preempted for want of KV blocks (paged)
+N_STATS = 12
+
+WATERMARK_SHARE = 100
+"""Paged admission leaves ``blocks // WATERMARK_SHARE`` blocks free (vLLM's default
+``watermark=0.01`` of the GPU blocks), so a request just admitted is not preempted at once."""
 
 
 class BatchingParams(NamedTuple):
@@ -84,7 +91,8 @@ class BatchingParams(NamedTuple):
     max_batch : int
         Max number of admitted (running) requests, ``>= 1``.
     kv_capacity_tokens : int
-        KV-cache capacity [tokens]; every request reserves ``prompt + output`` at admission.
+        KV-cache capacity [tokens]; with ``kv_block_tokens = 0`` every request reserves
+        ``prompt + output`` at admission.
     token_budget : int
         Tokens per iteration.  Sarathi: required, ``>= max_batch``.  vLLM: cap on the prompt
         tokens of one prefill iteration (the first admitted prompt always fits); ``0`` =
@@ -107,6 +115,14 @@ class BatchingParams(NamedTuple):
         prompt's KV cache and its first output token (``output_tokens >= 2``); admission
         reserves its KV but costs no prefill, it decodes from its first iteration on, its
         TTFT is 0 and its first token counts as produced at its arrival.
+    kv_block_tokens : int
+        ``0`` (default): reserve each request's final KV footprint at admission, never
+        preempt.  ``> 0``: paged KV [4]_ in blocks of this many tokens, allocated as tokens
+        are produced, with preemption when they run out (see :func:`batching_step`).
+    swap_s_per_token : float
+        Paged preemption: negative (default ``-1``) recomputes a preempted request;
+        ``>= 0`` swaps its KV to host memory and back, each way costing this many seconds
+        per token of its context (KV bytes per token / host-link bandwidth).
     """
 
     mode: int
@@ -121,6 +137,19 @@ class BatchingParams(NamedTuple):
     event_skipping: bool = True
     iteration: np.ndarray | None = None
     prefilled: bool = False
+    kv_block_tokens: int = 0
+    swap_s_per_token: float = -1.0
+
+    @property
+    def request_capacity_tokens(self) -> int:
+        """The largest ``prompt + output`` a replica serves: the KV capacity (reserve), or
+        the whole blocks beyond the watermark (paged), so that a request admitted alone
+        can always complete."""
+        block = int(self.kv_block_tokens)
+        if block <= 0:
+            return int(self.kv_capacity_tokens)
+        blocks = int(self.kv_capacity_tokens) // block
+        return (blocks - blocks // WATERMARK_SHARE) * block
 
     def iteration_time(self, prefill_tokens, n_decodes, sum_context) -> float:
         """Time [s] of an iteration prefilling one prompt of ``prefill_tokens`` from its
@@ -191,6 +220,8 @@ def _validate_params(p: BatchingParams) -> BatchingParams:
         bool(p.event_skipping),
         _model_of(p),
         bool(p.prefilled),
+        int(p.kv_block_tokens),
+        float(p.swap_s_per_token),
     )
     if q.max_batch < 1:
         raise ValueError("max_batch must be >= 1")
@@ -200,6 +231,14 @@ def _validate_params(p: BatchingParams) -> BatchingParams:
         raise ValueError("token_budget must be >= 0")
     if q.mode == MODE_SARATHI and q.token_budget < q.max_batch:
         raise ValueError("sarathi needs token_budget >= max_batch (one token per decode)")
+    if q.kv_block_tokens < 0:
+        raise ValueError("kv_block_tokens must be >= 0 (0 = reserve the full footprint)")
+    if q.kv_block_tokens > 0 and q.request_capacity_tokens < 2:
+        raise ValueError("kv_capacity_tokens must hold a block beyond the watermark")
+    if math.isnan(q.swap_s_per_token) or math.isinf(q.swap_s_per_token):
+        raise ValueError("swap_s_per_token must be finite (negative = recompute)")
+    if q.swap_s_per_token >= 0 and q.kv_block_tokens == 0:
+        raise ValueError("swapping preempted requests needs paged KV (kv_block_tokens > 0)")
     return q
 
 
@@ -216,19 +255,23 @@ class BatchingState:
 
     Attributes
     ----------
-    scal : numpy.ndarray of int64, shape (5,)
-        ``[n_running, wait_head, wait_count, kv_used_tokens, wait_queued]``.  The waiting ring
-        holds ``wait_count`` requests from ``wait_head``: first the ``wait_queued`` requests
-        taken into the waiting queue at an iteration boundary, then the pending ones, which
+    scal : numpy.ndarray of int64, shape (6,)
+        ``[n_running, wait_head, wait_count, kv_used_tokens, wait_queued, n_preempted]``.
+        The waiting ring holds ``wait_count`` requests from ``wait_head``: first the
+        ``wait_queued`` requests taken into the waiting queue at an iteration boundary,
+        then the pending ones, which
         arrived after the last boundary at which arrivals were taken in (after ``clock``,
-        or before it when the last iteration ran past ``until_s``).
+        or before it when the last iteration ran past ``until_s``).  The ``n_preempted``
+        requests preempted and not resumed yet (paged KV) keep their slots at the end of
+        ``run_*``: ``max_batch - n_preempted .. max_batch - 1``, the last preempted first.
     time : numpy.ndarray of float64, shape (3,)
         ``[clock, last until_s, last queued arrival]`` [s].  ``clock`` is the time at which
         the replica can start its next iteration (end of the last one, or the arrival that
         woke it); ``-inf`` before any work.
-    run_i : numpy.ndarray of int64, shape (6, max_batch)
+    run_i : numpy.ndarray of int64, shape (7, max_batch)
         Running slots ``0..n_running-1`` in admission order; rows: request id, prompt tokens,
-        output tokens, prompt tokens prefilled, output tokens produced, scratch (chunk).
+        output tokens, tokens prefilled, output tokens produced, scratch (chunk), prefill
+        target (the prompt; prompt + produced for a request recomputed after preemption).
         The context of a decoding request is ``prompt + produced``.
     run_f : numpy.ndarray of float64, shape (4, max_batch)
         Rows: arrival, first-token time, last-token time, max inter-token gap [s].
@@ -263,9 +306,14 @@ class BatchingState:
 
     @property
     def n_waiting(self) -> int:
-        """Requests not admitted yet: queued for admission, or pending (not yet taken in at
-        an iteration boundary, so neither queued nor dropped yet)."""
-        return int(self.scal[_S_WCOUNT])
+        """Requests not running: queued for admission, pending (not yet taken in at an
+        iteration boundary, so neither queued nor dropped yet), or preempted (paged KV)."""
+        return int(self.scal[_S_WCOUNT] + self.scal[_S_NPRE])
+
+    @property
+    def n_preempted(self) -> int:
+        """Requests preempted (paged KV) and not resumed yet."""
+        return int(self.scal[_S_NPRE])
 
     @property
     def n_queued(self) -> int:
