@@ -445,6 +445,27 @@ class Service(StrictModel):
     max_batch: int = Field(
         64, gt=0, le=1_000_000, description="most requests running at once (llm)"
     )
+    kv_admission: Literal["reserve", "paged"] = Field(
+        "reserve",
+        description="KV-cache admission (llm). reserve: a request holds its prompt + output "
+        "tokens from admission on, never preempted; paged (vLLM): blocks allocated as tokens "
+        "are produced, the latest admitted running request preempted when they run out",
+    )
+    kv_block_tokens: int = Field(
+        16, ge=1, le=1_000_000, description="tokens per KV block (paged; vLLM's default 16)"
+    )
+    preemption: Literal["recompute", "swap"] = Field(
+        "recompute",
+        description="paged: a preempted request's KV is dropped and its prompt and tokens so "
+        "far prefilled again (recompute), or moved to host memory and back (swap)",
+    )
+    swap_gbps: float = Field(
+        200.0,
+        gt=0,
+        le=1e6,
+        description="host link of swapped KV (paged, swap), Gbps each way; default 200 = "
+        "25 GB/s, what PCIe 4.0 x16 (32 GB/s raw) carries in practice",
+    )
     token_budget: int = Field(
         512,
         ge=0,

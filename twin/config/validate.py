@@ -476,6 +476,15 @@ def _check_inference(
                 issues.append(
                     ConfigIssue(f"{path}.slo", "kind llm has ttft_s/tpot_s, not latency_s")
                 )
+            paged = service.get("kv_admission") == "paged"
+            if paged and service.get("preemption") == "swap" and service.get("model") is None:
+                issues.append(
+                    ConfigIssue(
+                        f"{path}.preemption",
+                        "swap needs the service's model (its kv_bytes_per_token: the bytes "
+                        "moved per token)",
+                    )
+                )
             max_queue = service.get("max_queue")
             if isinstance(max_queue, int) and not isinstance(max_queue, bool) and max_queue == 0:
                 issues.append(

@@ -18,6 +18,7 @@ from twin.kernels.queueing import (
     STAT_BATCH_SUM,
     STAT_BUSY_S,
     STAT_ITERATIONS,
+    STAT_PREEMPTIONS,
     BatchingParams,
     fcfs_multiserver_limited,
     make_queue_state,
@@ -27,6 +28,7 @@ from twin.kernels.window_stats import categorical, percentiles_ms
 from twin.model.factory import Factory, Pool
 from twin.model.fluid import FluidWindow
 from twin.model.iteration import IterationModel
+from twin.model.paged_kv import kv_paging
 from twin.model.request_trace import TracedRequests
 
 if TYPE_CHECKING:
@@ -61,6 +63,8 @@ class WindowResult:
     """Σ prompt tokens of the window's arrivals (llm)."""
     output_tokens: int | None = None
     """Σ output tokens of the window's arrivals (llm)."""
+    preemptions: int | None = None
+    """Running requests preempted for want of KV blocks (llm, paged KV; else None)."""
 
 
 _MEDIAN_AND_P99 = np.array([50.0, 99.0])
@@ -98,6 +102,7 @@ def _bank(service: Service, model: IterationModel | None) -> ReplicaBank:
             model.kv_capacity_tokens,
             service.token_budget,
             -1 if max_queue is None else max_queue,
+            **kv_paging(service),
         )
     )
 
@@ -159,6 +164,8 @@ class ServiceSite:
         """Σ of the stats of the llm replicas released so far."""
         self.fluid = owner.fluid.site(self) if owner.fluid is not None else None
         """The carried state of the ``fluid`` fidelity (None: ``request``)."""
+        self.preemptions: int | None = None
+        """Preemptions of the site's llm replicas in the last window (paged KV; else None)."""
         self.lost = np.zeros(len(owner.regions), dtype=np.int64)
         """Requests in flight here when the site went down, per region: dropped, and
         reported with the next window."""
@@ -408,7 +415,7 @@ class ServiceSite:
                 self.next_id,
                 first,
                 n_active,
-                self.iteration.kv_capacity_tokens,
+                self.bank.params.request_capacity_tokens,  # paged: its whole blocks
             )
             if len(dealt.too_big):
                 dropped_parts.append(dealt.too_big)
@@ -455,6 +462,8 @@ class ServiceSite:
             stats, in_system = self._stats_released.copy(), 0
         delta = stats - self._stats_seen
         self._stats_seen = stats
+        paged = self.service.kv_admission == "paged"
+        self.preemptions = int(delta[STAT_PREEMPTIONS]) if paged else None
         iterations = delta[STAT_ITERATIONS]
         result = WindowResult(
             arrivals=n,
@@ -470,6 +479,7 @@ class ServiceSite:
             busy=min(1.0, delta[STAT_BUSY_S] / (held * owner.window_s)) if held else 0.0,
             prompt_tokens=tokens[0],
             output_tokens=tokens[1],
+            preemptions=self.preemptions,
         )
         self.release_drained()
         return result

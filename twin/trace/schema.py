@@ -221,6 +221,13 @@ INFERENCE = _table(
     *_sketch_columns("window"),
     _col("slo_misses", I64, "completed requests that missed an SLO, plus dropped ones"),
     _col("mean_batch", F64, "mean requests per iteration (llm)", nullable=True),
+    _col(
+        "preemptions",
+        I64,
+        "running requests preempted for want of KV blocks in the window (llm with "
+        "kv_admission paged; null otherwise, or a run written before the column)",
+        nullable=True,
+    ),
     _col("busy", F64, "share of the window the replicas were working"),
     _col(
         "arrival_prompt_tokens",
