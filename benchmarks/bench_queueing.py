@@ -228,7 +228,32 @@ def bench_batching(args):
         print(f"per-call overhead, empty window    {t_call * 1e6:10.1f} us")
         ratio = n / t_one / x_ref
         print(f"plain-Python reference             {fmt_rate(x_ref)}  -> kernel {ratio:8.0f}x")
+        bench_paged(params, arrivals, prompt, output, r)
         print()
+
+
+def bench_paged(params, arrivals, prompt, output, repeats, kv_cap=60_000):
+    """Reserve against paged KV (recompute, swap) on a KV cache small enough to bind."""
+    tight = (*params[:6], kv_cap, params[7])
+    n = arrivals.shape[0]
+    for label, paging in (
+        ("reserve", {}),
+        ("paged, recompute", {"kv_block_tokens": 16}),
+        ("paged, swap", {"kv_block_tokens": 16, "swap_s_per_token": 5e-6}),
+    ):
+
+        def run(paging=paging):
+            rep = q.BatchingReplica(*tight, **paging)
+            rep.step(arrivals, prompt, output, math.inf)
+            return rep
+
+        t = timed(run, repeats)
+        s = run().stats
+        print(
+            f"KV {kv_cap:,} tokens, {label:<17}{fmt_rate(n / t)}  (mean batch "
+            f"{s[q.STAT_BATCH_SUM] / s[q.STAT_ITERATIONS]:.1f}, "
+            f"{s[q.STAT_PREEMPTIONS]:,.0f} preemptions)"
+        )
 
 
 def main(argv=None):
