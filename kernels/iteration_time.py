@@ -69,25 +69,25 @@ def linear_model(
 
 def profile_model(
     prefill_tokens,
-    prefill_s,
+    prefill_times,
     decode_batches,
     decode_contexts,
-    decode_s,
+    decode_times,
     mixed_chunks=(),
     mixed_decodes=(),
-    mixed_s=None,
+    mixed_times=None,
     mixed_context: float = 0.0,
 ) -> np.ndarray:
     """The packed profile model from its tables (tokens, requests, seconds).
 
-    ``prefill_tokens``/``prefill_s``: the prefill curve (increasing tokens); ``decode_s``
+    ``prefill_tokens``/``prefill_times``: the prefill curve (increasing tokens); ``decode_times``
     has shape ``(len(decode_batches), len(decode_contexts))`` over increasing axes;
-    ``mixed_s`` (optional) shape ``(len(mixed_chunks), len(mixed_decodes))``, measured at
+    ``mixed_times`` (optional) shape ``(len(mixed_chunks), len(mixed_decodes))``, measured at
     ``mixed_context``.
     """
-    xp, yp = _axis("prefill tokens", prefill_tokens), _times("prefill", prefill_s)
+    xp, yp = _axis("prefill tokens", prefill_tokens), _times("prefill", prefill_times)
     bs, cs = _axis("decode batches", decode_batches), _axis("decode contexts", decode_contexts)
-    table = _times("decode", decode_s).reshape(-1)
+    table = _times("decode", decode_times).reshape(-1)
     if len(yp) != len(xp) or len(table) != len(bs) * len(cs):
         raise ValueError("each table needs one time per point of its axes")
     c_p0 = float(yp[0])
@@ -96,9 +96,9 @@ def profile_model(
         c_p0 = min(max(float(yp[0] - slope * xp[0]), 0.0), float(yp[0]))
     head = [PROFILE, len(xp), len(bs), len(cs), 0, 0, 0.0, c_p0]
     parts = [np.array(head, dtype=np.float64), xp, yp, bs, cs, table]
-    if mixed_s is not None and len(mixed_chunks):
+    if mixed_times is not None and len(mixed_chunks):
         mp, mn = _axis("mixed chunks", mixed_chunks), _axis("mixed decodes", mixed_decodes)
-        measured = _times("mixed", mixed_s).reshape(len(mp), len(mn))
+        measured = _times("mixed", mixed_times).reshape(len(mp), len(mn))
         head[4], head[5], head[6] = len(mp), len(mn), float(mixed_context)
         parts[0] = np.array(head, dtype=np.float64)
         partial = np.concatenate(parts)

@@ -366,14 +366,18 @@ def _list_index(items: list[Any], token: str | int, where: str, shown: str) -> i
 
 
 def _resolve_files(data: Any, base_dir: Path) -> None:
-    """Make the relative ``file`` paths of empirical distributions and of workload traces
-    (``*.trace``) absolute, from the YAML's folder."""
+    """Make the relative ``file`` paths of empirical distributions, workload traces
+    (``*.trace``) and iteration profiles absolute, from the YAML's folder."""
     for node in _walk(data):
         trace = node.get("trace")
         for holder in (node, trace) if isinstance(trace, dict) else (node,):
             file = holder.get("file")
             if (
-                (holder is trace or node.get("dist") == "empirical")
+                (
+                    holder is trace
+                    or node.get("dist") == "empirical"
+                    or node.get("model") == "profile"
+                )
                 and isinstance(file, str)
                 and "\x00" not in file
                 and not file.startswith(BUILTIN_PREFIX)

@@ -346,7 +346,9 @@ class Roofline(StrictModel):
 
 
 class Calibrated(StrictModel):
-    """Measured iteration-time coefficients: t = c0 + c_pf·P + c_b·B + c_kv·K."""
+    """Measured iteration-time coefficients: t = c0 + c_pf·P + c_b·B + c_kv·K, plus a
+    prefill intercept, a quadratic prefill term and tensor-parallel communication
+    (``twin fit-iteration PROFILE`` fits them)."""
 
     model: Literal["calibrated"]
     c0_s: float = Field(ge=1e-6, le=10, description="fixed time per iteration, s (at least 1 µs)")
@@ -355,8 +357,49 @@ class Calibrated(StrictModel):
     decode_s_per_context_token: float = Field(
         ge=0, le=10, description="per context token K of the decoding requests, s"
     )
+    prefill_c0_s: float = Field(
+        0.0, ge=0, le=10, description="fixed time of an iteration that prefills anything, s"
+    )
+    prefill_s_per_token_squared: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="attention's quadratic prefill term, s per token²: a chunk of c tokens "
+        "after d of its prompt costs c·(2d + c) of them (a whole prompt p²)",
+    )
+    tp_comm_s_per_token: float = Field(
+        0.0,
+        ge=0,
+        le=10,
+        description="tensor-parallel communication per token computed (prefill and decode), s",
+    )
     kv_capacity_tokens: int = Field(
         ge=2, le=10**12, description="KV-cache capacity of a replica, tokens"
+    )
+
+
+class Profile(StrictModel):
+    """Iteration time interpolated from a table of measured iterations (prefill by prompt
+    tokens, decode by batch and context, mixed iterations by chunk and decodes; see
+    twin/importers/iteration_profile.py for the columns)."""
+
+    model: Literal["profile"]
+    file: str = Field(
+        description="the profile: 'builtin:NAME' for a packaged one (e.g. "
+        "builtin:a100_llama3_8b_tp1_iterations.csv.gz) or a path relative to the config file"
+    )
+    kv_capacity_tokens: int | None = Field(
+        None,
+        ge=2,
+        le=10**12,
+        description="KV-cache capacity of a replica, tokens; default what the accelerators' "
+        "memory holds beyond the model's weights (needs the service's model)",
+    )
+    memory_fraction: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="share of HBM usable for weights and KV cache (default capacity only)",
     )
 
 
@@ -472,7 +515,7 @@ class Service(StrictModel):
         le=10**9,
         description="tokens per iteration (sarathi); prefill cap (vllm, 0 = none)",
     )
-    iteration: Roofline | Calibrated = Field(
+    iteration: Roofline | Calibrated | Profile = Field(
         default_factory=Roofline, discriminator="model", description="iteration-time model (llm)"
     )
 

@@ -14,9 +14,34 @@ from twin.config.schema import Scenario
 
 
 def check_traces(scenario: Scenario, source: str) -> None:
-    """Every trace of the scenario can be replayed in it; else :class:`ConfigError`."""
+    """Every trace of the scenario can be replayed in it, and every iteration profile can
+    be interpolated; else :class:`ConfigError`."""
     _check_transfer_trace(scenario, source)
     _check_training_trace(scenario, source)
+    _check_iteration_profiles(scenario, source)
+
+
+def _check_iteration_profiles(scenario: Scenario, source: str) -> None:
+    """Each ``profile`` iteration model's file reads and has the shape the interpolation
+    needs (single-prompt prefills, a full decode grid, mixed rows on one grid)."""
+    issues = []
+    inference = scenario.workloads.inference
+    if inference is None or not inference.enabled:
+        return
+    for index, service in enumerate(inference.services):
+        spec = service.iteration
+        if service.kind != "llm" or spec.model != "profile":
+            continue
+        from twin.importers.iteration_profile import profile_problems, read_iteration_profile
+
+        where = f"inference.services[{index}].iteration.file"
+        try:
+            problems = profile_problems(read_iteration_profile(trace_file(spec.file)))
+        except TwinUserError as error:
+            problems = [str(error)]
+        issues += [ConfigIssue(where, problem) for problem in problems]
+    if issues:
+        raise ConfigError(issues, source)
 
 
 def _check_transfer_trace(scenario: Scenario, source: str) -> None:

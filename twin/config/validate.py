@@ -472,6 +472,17 @@ def _check_inference(
                         f"{path}.model", "required for kind llm with the roofline iteration model"
                     )
                 )
+            if (
+                iteration.get("model") == "profile"
+                and iteration.get("kv_capacity_tokens") is None
+                and service.get("model") is None
+            ):
+                issues.append(
+                    ConfigIssue(
+                        f"{path}.iteration.kv_capacity_tokens",
+                        "required with the profile iteration model when the service has no "
+                        "model (its weights and KV bytes per token give the default)",
+                    )
             if "latency_s" in slo:
                 issues.append(
                     ConfigIssue(f"{path}.slo", "kind llm has ttft_s/tpot_s, not latency_s")

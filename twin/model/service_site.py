@@ -102,6 +102,7 @@ def _bank(service: Service, model: IterationModel | None) -> ReplicaBank:
             model.kv_capacity_tokens,
             service.token_budget,
             -1 if max_queue is None else max_queue,
+            iteration=model.packed,
             **kv_paging(service),
         )
     )
