@@ -483,6 +483,7 @@ def _check_inference(
                         "required with the profile iteration model when the service has no "
                         "model (its weights and KV bytes per token give the default)",
                     )
+                )
             if "latency_s" in slo:
                 issues.append(
                     ConfigIssue(f"{path}.slo", "kind llm has ttft_s/tpot_s, not latency_s")
