@@ -68,6 +68,7 @@ def config_reference() -> str:
         ("`services[].model`", config_schema.LLMModel),
         ("`services[].iteration` (`model: roofline`)", config_schema.Roofline),
         ("`services[].iteration` (`model: calibrated`)", config_schema.Calibrated),
+        ("`services[].iteration` (`model: profile`)", config_schema.Profile),
         ("`services[].slo`", config_schema.SLO),
         ("`services[].autoscale`", config_schema.Autoscale),
         ("`network`", config_schema.Network),
