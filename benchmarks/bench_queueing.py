@@ -229,6 +229,7 @@ def bench_batching(args):
         ratio = n / t_one / x_ref
         print(f"plain-Python reference             {fmt_rate(x_ref)}  -> kernel {ratio:8.0f}x")
         bench_paged(params, arrivals, prompt, output, r)
+        bench_profile(mode, budget, arrivals, prompt, output, r)
         print()
 
 
@@ -254,6 +255,29 @@ def bench_paged(params, arrivals, prompt, output, repeats, kv_cap=60_000):
             f"{s[q.STAT_BATCH_SUM] / s[q.STAT_ITERATIONS]:.1f}, "
             f"{s[q.STAT_PREEMPTIONS]:,.0f} preemptions)"
         )
+
+
+def bench_profile(mode, budget, arrivals, prompt, output, repeats):
+    """The shipped A100 Llama-3-8B profile interpolated against the line fitted to it
+    (``calibrated``), on the same stream, side by side: the interpolation's cost."""
+    from twin.config.data_files import trace_file
+    from twin.importers.iteration_profile import read_iteration_profile
+    from twin.model.iteration import packed_profile
+
+    table = read_iteration_profile(trace_file("builtin:a100_llama3_8b_tp1_iterations.csv.gz"))
+    line = (0.0105, 8.0e-5, 8.0e-5, 7.0e-8)  # c0, c_pf, c_b, c_kv: about that profile's fit
+    base = (mode, *line, 64, 400_000, budget)
+    n = arrivals.shape[0]
+    rates = {}
+    for label, extra in (("calibrated", {}), ("profile", {"iteration": packed_profile(table)})):
+
+        def run(extra=extra):
+            rep = q.BatchingReplica(*base, **extra)
+            rep.step(arrivals, prompt, output, math.inf)
+
+        rates[label] = n / timed(run, repeats)
+        print(f"iteration model {label:<17}{fmt_rate(rates[label])}")
+    print(f"profile / calibrated cost            {rates['calibrated'] / rates['profile']:.2f}x")
 
 
 def main(argv=None):
