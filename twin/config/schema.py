@@ -421,6 +421,80 @@ class Autoscale(StrictModel):
     interval: Duration = Field(300.0, ge=1, description="time between scaling decisions (≥ 1 s)")
 
 
+class PrefillPool(StrictModel):
+    """The prefill pool of a disaggregated llm service: replicas that only prefill prompts
+    (producing each request's first token) and send the KV cache to the decode pool. Unset
+    fields take the service's own value (the decode pool's)."""
+
+    replicas: dict[str, Annotated[int, Field(ge=0, le=1_000_000)]] = Field(
+        description="site id → prefill replicas"
+    )
+    accelerators_per_replica: int | None = Field(
+        None, gt=0, le=100_000, description="accelerators one prefill replica holds"
+    )
+    accelerator_types: list[str] | None = Field(
+        None, description="accelerator types prefill replicas may use"
+    )
+    scheduler: Literal["vllm", "sarathi"] | None = Field(None, description="batching scheduler")
+    max_batch: int | None = Field(
+        None, gt=0, le=1_000_000, description="most requests prefilling at once"
+    )
+    token_budget: int | None = Field(
+        None, ge=0, le=10**9, description="tokens per iteration (sarathi); prefill cap (vllm)"
+    )
+    max_queue: int | None = Field(
+        None, ge=1, le=10**9, description="waiting requests per prefill replica before drops"
+    )
+    iteration: Roofline | Calibrated | Profile | None = Field(
+        None, discriminator="model", description="iteration-time model of a prefill replica"
+    )
+
+
+class KVTransfer(StrictModel):
+    """How a prefilled request's KV cache moves to its decode replica: latency + bytes /
+    bandwidth, first in first out behind the earlier transfers on the path's bottleneck
+    (the sending replica's NICs within a site; the route between two sites)."""
+
+    bytes_per_token: float | None = Field(
+        None,
+        gt=0,
+        le=1e9,
+        description="KV-cache bytes per prompt token; default the model's kv_bytes_per_token",
+    )
+    interconnect_gbps: float = Field(
+        400.0,
+        gt=0,
+        le=1e6,
+        description="within a site: bandwidth per accelerator of the sending prefill replica, "
+        "Gbps (InfiniBand NDR, one 400 Gb/s ConnectX-7 per GPU as in a DGX H100)",
+    )
+    interconnect_latency_s: float = Field(
+        1e-5,
+        ge=0,
+        le=10,
+        description="within a site: latency of one transfer, s (RDMA write and switch hops)",
+    )
+    wan_gbps: float | None = Field(
+        None,
+        gt=0,
+        le=1e7,
+        description="between two sites: bandwidth all transfers of the site pair share, Gbps; "
+        "default the capacity of the bottleneck link of the route between them",
+    )
+
+
+class Disaggregation(StrictModel):
+    """Prefill/decode disaggregation (Splitwise, DistServe): a request is prefilled in the
+    prefill pool, its KV cache moved to a decode replica (the same site's if it has any,
+    else the nearest decode site's), which generates the other output tokens. The service's
+    own replicas, iteration model and limits are the decode pool."""
+
+    prefill: PrefillPool = Field(description="the prefill pool")
+    kv_transfer: KVTransfer = Field(
+        default_factory=KVTransfer, description="how KV caches move from prefill to decode"
+    )
+
+
 class Service(StrictModel):
     """A real-time inference service."""
 
@@ -517,6 +591,10 @@ class Service(StrictModel):
     )
     iteration: Roofline | Calibrated | Profile = Field(
         default_factory=Roofline, discriminator="model", description="iteration-time model (llm)"
+    )
+    disaggregation: Disaggregation | None = Field(
+        None,
+        description="a separate prefill pool (llm): the service's replicas then only decode",
     )
 
 

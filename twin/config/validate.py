@@ -19,6 +19,7 @@ from twin.config.errors import ConfigError, ConfigIssue, shorten
 from twin.config.raw_checks import check_distribution, dicts, known
 from twin.config.schema import Scenario
 from twin.config.units import parse_duration_s
+from twin.config.validate_disaggregation import check_disaggregation
 from twin.config.validate_faults import check_faults
 from twin.config.validate_lengths import check_lengths
 from twin.config.validate_requests import check_request_source, traced
@@ -451,6 +452,9 @@ def _check_inference(
         kind = service.get("kind")
         issues += check_request_source(path, service, region_ids, inference.get("fidelity"))
         issues += check_lengths(path, service)
+        issues += check_disaggregation(
+            path, service, site_ids, catalogue, inference.get("fidelity")
+        )
         slo = service.get("slo") if isinstance(service.get("slo"), dict) else {}
         if kind == "single":
             if service.get("service_s") is None and not traced(service):

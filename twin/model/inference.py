@@ -30,6 +30,7 @@ from twin.config.schema import Scenario, Service
 from twin.kernels.window_stats import tally_regions
 from twin.model.calendar import Calendar
 from twin.model.demand import Demand, round_trips_s
+from twin.model.disaggregation import NO_POOL_COLUMNS, DisaggregatedSite, Disaggregation
 from twin.model.distributions import make_sampler
 from twin.model.factory import Factory
 from twin.model.fluid import FluidService, FluidWindow
@@ -66,6 +67,7 @@ class ServiceModel:
         router: Router,
         recorder: Recorder,
         index: int = 0,
+        topology: Topology | None = None,
     ) -> None:
         spec = scenario.workloads.inference
         assert spec is not None
@@ -91,27 +93,15 @@ class ServiceModel:
         self.fluid = (
             FluidService(service, seed, len(self.regions)) if spec.fidelity == "fluid" else None
         )
-        hosting = dict(service.replicas)
-        if not hosting and service.autoscale is not None:
-            hosting = {factory.id: service.autoscale.min_replicas for factory in factories}
-        # sites where no pool can hold a replica are left out; none at all is a config error
-        self.sites = []
-        unplaced: dict[str, dict] = {}
-        for column, factory in enumerate(factories):
-            if factory.id not in hosting:
-                continue
-            pool, model, why = pool_and_reason(service, factory)
-            if pool is None:
-                unplaced[factory.id] = why
-                continue
-            self.sites.append(ServiceSite(self, factory, column, hosting[factory.id], pool, model))
-        if not self.sites and unplaced:
-            path = f"workloads.inference.services[{index}]"
-            raise ConfigError([placement_issue(path, service, unplaced)])
-        self.unplaced = sorted(unplaced)
+        self.disaggregation = (
+            Disaggregation(self, scenario, factories, topology)
+            if service.disaggregation is not None
+            else None
+        )
+        """The prefill and decode pools of a disaggregated service (None: co-located)."""
+        self.unplaced: list[str] = []
         """Hosting sites left out: no pool there can hold a replica."""
-        for number, site in enumerate(self.sites):
-            site.index = number
+        self.sites = self.disaggregation.sites if self.disaggregation else self._sites(factories)
         self._routed_at: float | None = None
         self._routed = np.zeros((len(self.regions), len(self.sites)))
         self.home_rps = np.zeros(len(self.sites))
@@ -127,6 +117,31 @@ class ServiceModel:
         """Start of the window not yet served."""
         self._flushed_at = -1.0
         """When the per-region tallies were last written."""
+
+    def _sites(self, factories: list[Factory]) -> list[ServiceSite]:
+        """The hosting sites of a co-located service; sites where no pool can hold a replica
+        are left out (:attr:`unplaced`), none at all is a config error."""
+        service = self.service
+        hosting = dict(service.replicas)
+        if not hosting and service.autoscale is not None:
+            hosting = {factory.id: service.autoscale.min_replicas for factory in factories}
+        sites = []
+        unplaced: dict[str, dict] = {}
+        for column, factory in enumerate(factories):
+            if factory.id not in hosting:
+                continue
+            pool, model, why = pool_and_reason(service, factory)
+            if pool is None:
+                unplaced[factory.id] = why
+                continue
+            sites.append(ServiceSite(self, factory, column, hosting[factory.id], pool, model))
+        if not sites and unplaced:
+            path = f"workloads.inference.services[{self.index}]"
+            raise ConfigError([placement_issue(path, service, unplaced)])
+        self.unplaced = sorted(unplaced)
+        for number, site in enumerate(sites):
+            site.index = number
+        return sites
 
     def _init_samplers(self, seed: int) -> None:
         service = self.service
@@ -171,7 +186,11 @@ class ServiceModel:
         """Serve and record the window [start, end) at every hosting site."""
         rates = self.routed_rps(start, end - start)
         traced = self._traced_by_site(rates) if self.replay is not None else None
-        for site in self.sites:
+        if self.disaggregation is not None:
+            rows = self.disaggregation.window(start, end, rates, traced)
+            for site, row in zip(self.sites, rows, strict=True):
+                self.record(site, row, end)
+        for site in self.sites if self.disaggregation is None else ():
             part = traced[site.index] if traced is not None else None
             result = site.window(start, end, rates[:, site.index], part)
             self.record(site, result, end)
@@ -271,13 +290,16 @@ class ServiceModel:
         self.totals["arrivals"] += result.arrivals
         self.totals["served"] += served
         self.totals["dropped"] += result.dropped
-        if result.arrivals or site.count or served or result.dropped:
+        replicas, pools = site.count, NO_POOL_COLUMNS
+        if isinstance(site, DisaggregatedSite):  # the decode pool's replicas and books
+            replicas, pools = site.decode_replicas, site.pool_columns
+        if result.arrivals or replicas or served or result.dropped or pools[0]:
             self.recorder.inference_sample(
                 (
                     now,
                     self.service.id,
                     site.factory.id,
-                    site.count,
+                    replicas,
                     result.arrivals,
                     served,
                     result.dropped,
@@ -289,6 +311,7 @@ class ServiceModel:
                     result.busy,
                     result.prompt_tokens,
                     result.output_tokens,
+                    *pools,
                 )
             )
         tally_regions(
@@ -330,6 +353,7 @@ class ServiceModel:
                     result.busy,
                     None,
                     None,
+                    *NO_POOL_COLUMNS,
                 )
             )
         self._region_totals += result.regions
@@ -429,15 +453,17 @@ class InferenceModel:
         rtt = round_trips_s(scenario, topology)
         router = ROUTINGS[spec.routing]
         self.services = [
-            ServiceModel(env, scenario, service, factories, demand, rtt, router, recorder, index)
+            ServiceModel(
+                env, scenario, service, factories, demand, rtt, router, recorder, index, topology
+            )
             for index, service in enumerate(spec.services)
         ]
         for model in self.services:
             for site in model.sites:
-                site.factory.open_listeners.append(lambda _f, site=site: site.scale_to(site.wanted))
+                site.factory.open_listeners.append(lambda _f, site=site: site.reopen())
                 site.factory.down_listeners.append(lambda _f, site=site: site.lose_all())
                 if site.factory.online:
-                    site.scale_to(site.wanted)
+                    site.reopen()
             env.process(model.run())
             if model.service.autoscale is not None:
                 env.process(model.autoscale())

@@ -20,6 +20,7 @@ from twin.kernels.queueing import (
     STAT_ITERATIONS,
     STAT_PREEMPTIONS,
     BatchingParams,
+    BatchingResult,
     fcfs_multiserver_limited,
     make_queue_state,
 )
@@ -87,8 +88,9 @@ def latency_columns(result: WindowResult) -> tuple:
 # ---------------------------------------------------------------- replicas at one site
 
 
-def _bank(service: Service, model: IterationModel | None) -> ReplicaBank:
-    """An empty bank for the llm replicas of ``service`` on a pool with ``model``."""
+def _bank(service: Service, model: IterationModel | None, prefilled: bool) -> ReplicaBank:
+    """An empty bank for the llm replicas of ``service`` on a pool with ``model``
+    (``prefilled``: a disaggregated decode pool, whose requests arrive with their KV)."""
     assert model is not None
     max_queue = service.max_queue
     return ReplicaBank(
@@ -102,10 +104,26 @@ def _bank(service: Service, model: IterationModel | None) -> ReplicaBank:
             model.kv_capacity_tokens,
             service.token_budget,
             -1 if max_queue is None else max_queue,
-            iteration=model.packed,
             **kv_paging(service),
+            iteration=model.packed,
+            prefilled=prefilled,
         )
     )
+
+
+@dataclass
+class ReplicaStep:
+    """What a site's llm replicas did in one window, before any latency bookkeeping."""
+
+    completed: BatchingResult
+    """The completions at the replicas (no round trip) and the queue-limit drops."""
+    slots: np.ndarray
+    """The bank slot of each completion (int64)."""
+    dropped_regions: np.ndarray
+    """Regions of every request dropped: too big, nowhere to go, or by the queue limit."""
+    mean_batch: float
+    busy: float
+    in_system: int
 
 
 class ServiceSite:
@@ -129,9 +147,12 @@ class ServiceSite:
         replicas: int,
         pool: Pool,
         iteration: IterationModel | None,
+        service: Service | None = None,
+        prefilled: bool = False,
     ) -> None:
         self.owner = owner
-        self.service = owner.service
+        self.service = service or owner.service
+        """What the replicas are (the owner's service, or a disaggregated prefill pool)."""
         self.factory = factory
         self.column = column
         """Index of the site in the scenario (columns of the RTT matrix)."""
@@ -141,7 +162,9 @@ class ServiceSite:
         self.pool = pool
         """The pool replicas take accelerators from (see :func:`choose_pool`)."""
         self.iteration = iteration
-        self.bank = _bank(self.service, iteration) if self.service.kind == "llm" else None
+        self.bank = (
+            _bank(self.service, iteration, prefilled) if self.service.kind == "llm" else None
+        )
         """The carried state of the site's llm replicas."""
         self.replicas: list[int] = []
         """Active llm replicas (bank slots): they take the arrivals, round robin."""
@@ -197,6 +220,10 @@ class ServiceSite:
             self.replicas = [r for k, r in enumerate(self.replicas) if k not in leaving]
             self.count = target
         self.release_drained()
+
+    def reopen(self) -> None:
+        """The site is open (again): hold the replicas wanted."""
+        self.scale_to(self.wanted)
 
     def release_drained(self) -> None:
         """Give back the accelerators of every draining replica that is empty."""
@@ -384,24 +411,74 @@ class ServiceSite:
         end: float,
         traced: TracedRequests | None,
     ) -> WindowResult:
-        """Round robin over the active replicas; every replica (draining too) advances to
-        ``end``. Drops: requests that can never fit a replica's KV cache (or that find no
-        active replica), and those the kernel drops by the waiting-queue limit. Lengths:
-        the trace's pairs, or drawn (also for requests with nowhere to go)."""
+        """Serve the window's requests (see :meth:`step_replicas`) and add the round trips
+        and SLO misses. Lengths: the trace's pairs, or drawn (also for requests with nowhere
+        to go)."""
+        n = len(arrivals)
+        prompt, output = self.draw_lengths(n, traced)
+        tokens = (int(prompt.sum()), int(output.sum()))
+        step = self.step_replicas(arrivals, prompt, output, regions, end)
+        completed = step.completed
+        slo = self.service.slo
+        done = llm_served(
+            completed.ids,
+            completed.ttft,
+            completed.tpot,
+            completed.e2e,
+            self.rtt_s,
+            REGION_BITS,
+            math.inf if slo.ttft_s is None else slo.ttft_s,
+            math.inf if slo.tpot_s is None else slo.tpot_s,
+        )
+        if len(completed.ttft):
+            self.delay_s = float(completed.ttft.mean())
+        return WindowResult(
+            arrivals=n,
+            dropped=len(step.dropped_regions),
+            dropped_regions=step.dropped_regions,
+            served_regions=done.regions,
+            latency=done.latency_s,
+            ttft=done.ttft_s,
+            tpot=completed.tpot,
+            missed=done.missed,
+            in_system=step.in_system,
+            mean_batch=step.mean_batch,
+            busy=step.busy,
+            prompt_tokens=tokens[0],
+            output_tokens=tokens[1],
+            preemptions=self.preemptions,
+        )
+
+    def draw_lengths(
+        self, n: int, traced: TracedRequests | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Prompt and output tokens of the window's ``n`` requests (int64, at least 1)."""
+        if traced is not None:
+            return traced.prompt, traced.output
+        if not n:
+            return _NO_IDS, _NO_IDS
+        prompt, output = self.owner.lengths(n)
+        prompt = np.maximum(1, np.rint(prompt)).astype(np.int64)
+        output = np.maximum(1, np.rint(output)).astype(np.int64)
+        return prompt, output
+
+    def step_replicas(
+        self,
+        arrivals: np.ndarray,
+        prompt: np.ndarray,
+        output: np.ndarray,
+        regions: np.ndarray,
+        end: float,
+    ) -> ReplicaStep:
+        """Deal the requests round robin over the active replicas (numbered from
+        :attr:`next_id`) and advance every replica (draining too) to ``end``. Drops:
+        requests that can never fit a replica's KV cache (or that find no active replica),
+        and those the kernel drops by the waiting-queue limit."""
         owner = self.owner
         n = len(arrivals)
         active = self.replicas
         n_active = len(active)
         dropped_parts = []
-        if traced is not None:
-            prompt, output = traced.prompt, traced.output
-        elif n:
-            prompt, output = owner.lengths(n)
-            prompt = np.maximum(1, np.rint(prompt)).astype(np.int64)
-            output = np.maximum(1, np.rint(output)).astype(np.int64)
-        else:
-            prompt, output = _NO_IDS, _NO_IDS
-        tokens = (int(prompt.sum()), int(output.sum()))
         if n and n_active:
             # request i goes to active replica (next_replica + i) % n_active, each replica's
             # requests one slice
@@ -434,26 +511,15 @@ class ServiceSite:
         assert bank is not None
         mask = (1 << REGION_BITS) - 1
         if replicas:
-            step = bank.step(replicas, counts, arrivals, prompt, output, ids, end).result
-            ids_done, ttft_raw, tpot, e2e = step.ids, step.ttft, step.tpot, step.e2e
-            if len(step.dropped_ids):
-                dropped_parts.append(step.dropped_ids & mask)
+            stepped = bank.step(replicas, counts, arrivals, prompt, output, ids, end)
+            completed = stepped.result
+            slots = np.repeat(np.asarray(replicas, dtype=np.int64), stepped.done)
+            if len(completed.dropped_ids):
+                dropped_parts.append(completed.dropped_ids & mask)
         else:
-            ids_done, ttft_raw, tpot, e2e = _NO_IDS, _NO_TIMES, _NO_TIMES, _NO_TIMES
+            completed = BatchingResult(_NO_IDS, *([_NO_TIMES] * 5))
+            slots = _NO_IDS
         dropped_regions = np.concatenate(dropped_parts) if dropped_parts else _NO_IDS
-        slo = self.service.slo
-        done = llm_served(
-            ids_done,
-            ttft_raw,
-            tpot,
-            e2e,
-            self.rtt_s,
-            REGION_BITS,
-            math.inf if slo.ttft_s is None else slo.ttft_s,
-            math.inf if slo.tpot_s is None else slo.tpot_s,
-        )
-        if len(ttft_raw):
-            self.delay_s = float(ttft_raw.mean())
         # per-window iteration statistics and requests in the system: one read per replica
         held = len(replicas)
         if held:
@@ -466,21 +532,13 @@ class ServiceSite:
         paged = self.service.kv_admission == "paged"
         self.preemptions = int(delta[STAT_PREEMPTIONS]) if paged else None
         iterations = delta[STAT_ITERATIONS]
-        result = WindowResult(
-            arrivals=n,
-            dropped=len(dropped_regions),
-            dropped_regions=dropped_regions,
-            served_regions=done.regions,
-            latency=done.latency_s,
-            ttft=done.ttft_s,
-            tpot=tpot,
-            missed=done.missed,
-            in_system=in_system,
+        step = ReplicaStep(
+            completed,
+            slots,
+            dropped_regions,
             mean_batch=delta[STAT_BATCH_SUM] / iterations if iterations else math.nan,
             busy=min(1.0, delta[STAT_BUSY_S] / (held * owner.window_s)) if held else 0.0,
-            prompt_tokens=tokens[0],
-            output_tokens=tokens[1],
-            preemptions=self.preemptions,
+            in_system=in_system,
         )
         self.release_drained()
-        return result
+        return step

@@ -192,6 +192,43 @@ def _sketch_columns(span: str) -> tuple[pa.Field, ...]:
     )
 
 
+def _disaggregation_columns() -> tuple[pa.Field, ...]:
+    """The prefill pool and KV transfers of a disaggregated llm service (null: co-located,
+    or a run written before they existed); ``replicas``, ``busy`` and ``mean_batch`` are
+    then the decode pool's, ``arrivals`` those at the site's prefill pool and ``served``
+    the completions at its decode pool."""
+    what = "disaggregated llm; null: co-located"
+    return (
+        _col("prefill_replicas", I64, f"prefill replicas at the site ({what})", nullable=True),
+        _col(
+            "prefill_busy",
+            F64,
+            f"share of the window the prefill replicas were working ({what})",
+            nullable=True,
+        ),
+        _col(
+            "kv_transfers",
+            I64,
+            f"KV caches the site's prefill pool sent to a decode pool in the window ({what})",
+            nullable=True,
+        ),
+        _col(
+            "kv_transfer_bytes",
+            F64,
+            f"their bytes: KV bytes per token × prompt tokens ({what})",
+            nullable=True,
+        ),
+        _col(
+            "kv_transfer_mean_ms",
+            F64,
+            "their mean transfer time (queue behind earlier transfers + serialisation + "
+            f"latency), prefill end to KV arrival ({what})",
+            nullable=True,
+        ),
+        _col("kv_transfer_p99_ms", F64, f"99th percentile of that time ({what})", nullable=True),
+    )
+
+
 SKETCHES = (
     "A sketch is a log-bucket histogram: bucket i holds (γ^(i−1), γ^i] s, γ = 1.01/0.99, i from "
     "−690 (1 µs and below) to 576 (1e5 s and above); sketches merge by adding counts, and a "
@@ -241,6 +278,7 @@ INFERENCE = _table(
         "Σ output tokens of the requests that arrived in the window (llm; fidelity request)",
         nullable=True,
     ),
+    *_disaggregation_columns(),
 )
 
 INFERENCE_REGIONS = _table(
