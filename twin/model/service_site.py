@@ -449,9 +449,7 @@ class ServiceSite:
             preemptions=self.preemptions,
         )
 
-    def draw_lengths(
-        self, n: int, traced: TracedRequests | None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def draw_lengths(self, n: int, traced: TracedRequests | None) -> tuple[np.ndarray, np.ndarray]:
         """Prompt and output tokens of the window's ``n`` requests (int64, at least 1)."""
         if traced is not None:
             return traced.prompt, traced.output
