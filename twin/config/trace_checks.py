@@ -32,11 +32,14 @@ def _check_iteration_profiles(scenario: Scenario, source: str) -> None:
         spec = service.iteration
         if service.kind != "llm" or spec.model != "profile":
             continue
-        from twin.importers.iteration_profile import profile_problems, read_iteration_profile
+        from twin.importers.iteration_profile import (
+            profile_problems,
+            read_iteration_profile_once,
+        )
 
         where = f"inference.services[{index}].iteration.file"
         try:
-            problems = profile_problems(read_iteration_profile(trace_file(spec.file)))
+            problems = profile_problems(read_iteration_profile_once(trace_file(spec.file)))
         except TwinUserError as error:
             problems = [str(error)]
         issues += [ConfigIssue(where, problem) for problem in problems]

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -220,6 +221,22 @@ def _with_comm(row: _Row, comm_s: float) -> _Row:
             f"{row.time_s * 1000:g} ms"
         )
     return replace(row, tp_comm_s=comm_s)
+
+
+def read_iteration_profile_once(path: Path) -> IterationProfile:
+    """:func:`read_iteration_profile`, read once per file version (path, size, modification
+    time): the loader's check and every replica pool of the model share one read."""
+    try:
+        info = Path(path).stat()
+    except OSError:  # read_iteration_profile says why it cannot
+        return read_iteration_profile(path)
+    return _cached_profile(str(path), info.st_size, info.st_mtime_ns)
+
+
+@lru_cache(maxsize=16)
+def _cached_profile(path: str, size: int, mtime_ns: int) -> IterationProfile:
+    del size, mtime_ns  # part of the cache key only
+    return read_iteration_profile(Path(path))
 
 
 def profile_problems(profile: IterationProfile, needs_mixed: bool = False) -> list[str]:

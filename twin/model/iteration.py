@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from scipy.optimize import nnls
@@ -253,20 +251,12 @@ def _kv_tokens(service: Service, accelerator: Accelerator, memory: float) -> int
     return kv_tokens
 
 
-@lru_cache(maxsize=16)
-def _profile_tables(path: Path, mtime_ns: int) -> tuple[np.ndarray, tuple[float, ...]]:
-    """The packed profile model of a profile file and the line fitted to it (cached per
-    file version: every replica pool of a run shares one)."""
-    from twin.importers.iteration_profile import read_iteration_profile
-
-    del mtime_ns  # part of the cache key only
-    table = read_iteration_profile(path)
-    return packed_profile(table), _fitted_line(table)
-
-
 def _profile(file: str) -> tuple[np.ndarray, tuple[float, ...]]:
-    path = trace_file(file)
-    return _profile_tables(path, path.stat().st_mtime_ns)
+    """The packed profile model of a profile file and the line fitted to it."""
+    from twin.importers.iteration_profile import read_iteration_profile_once
+
+    table = read_iteration_profile_once(trace_file(file))
+    return packed_profile(table), _fitted_line(table)
 
 
 def packed_profile(table) -> np.ndarray:
