@@ -15,6 +15,7 @@ from twin.kernels._checks import (
 )
 from twin.kernels.batching_kernel import _batching_kernel
 from twin.kernels.batching_state import (
+    _N_O,
     _S_NPRE,
     _S_NRUN,
     _S_WCOUNT,
@@ -237,7 +238,7 @@ def _step(p, state, arrivals, prompt_tokens, output_tokens, until_s, ids, check=
         state.reserve_waiting(n_wait + n)
     m = scal.item(_S_NRUN) + scal.item(_S_NPRE) + n_wait + n
     o_id = np.empty(m, dtype=np.int64)
-    o_f = np.empty((5, m), dtype=np.float64)
+    o_f = np.empty((_N_O, m), dtype=np.float64)
     o_drop = np.empty(n_wait - scal.item(_S_WQUEUED) + n, dtype=np.int64)
     k, d = _batching_kernel(
         p.mode,
@@ -265,13 +266,14 @@ def _step(p, state, arrivals, prompt_tokens, output_tokens, until_s, ids, check=
         o_f,
         o_drop,
         state.stats,
+        state.tbt,
+        state.tbt_touched,
+        0,
     )
     tstate[_T_UNTIL] = until
     if n:
         tstate[_T_LASTARR] = arrivals[-1]
-    return BatchingResult(
-        o_id[:k], o_f[0, :k], o_f[1, :k], o_f[2, :k], o_f[3, :k], o_f[4, :k], o_drop[:d]
-    )
+    return BatchingResult(o_id[:k], *o_f[:, :k], o_drop[:d])
 
 
 class BatchingReplica:

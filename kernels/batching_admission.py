@@ -3,6 +3,7 @@ to recompute, or the head of the waiting queue) and the KV it is given."""
 
 from __future__ import annotations
 
+import numpy as np
 from twin.kernels._jit import njit
 from twin.kernels.batching_paged import kv_tokens
 from twin.kernels.batching_state import (
@@ -10,6 +11,7 @@ from twin.kernels.batching_state import (
     _RF_FIRST,
     _RF_GAP,
     _RF_LAST,
+    _RF_SCHED,
     _RI_CHUNK,
     _RI_ID,
     _RI_OUT,
@@ -35,6 +37,7 @@ def _admit(run_i, run_f, slot, wait_i, wait_f, head, prompt, output, prefilled):
     arrival = wait_f[head]
     run_f[_RF_ARR, slot] = arrival
     run_f[_RF_GAP, slot] = 0.0
+    run_f[_RF_SCHED, slot] = np.nan  # the kernel stamps the iteration's start
     if prefilled:
         run_i[_RI_PF, slot] = prompt
         run_i[_RI_PROD, slot] = 1

@@ -19,6 +19,7 @@ import numpy as np
 from twin.kernels._jit import njit, prange
 from twin.kernels.batching_kernel import _batching_kernel
 from twin.kernels.batching_state import (
+    _N_O,
     _N_RF,
     _N_RI,
     _N_S,
@@ -37,6 +38,8 @@ from twin.kernels.batching_state import (
     BatchingResult,
     _validate_params,
 )
+from twin.kernels.batching_tbt import take_touched
+from twin.kernels.sketch import BUCKETS
 
 
 def _bank_body(
@@ -58,6 +61,9 @@ def _bank_body(
     wait_i,
     wait_f,
     stats,
+    tbt,
+    tbt_touched,
+    region_mask,
     new_id,
     new_arr,
     new_prompt,
@@ -84,7 +90,7 @@ def _bank_body(
         out_start[j + 1] = out_start[j] + held + waiting + counts[j]
         drop_start[j + 1] = drop_start[j] + waiting - scal[slot, _S_WQUEUED] + counts[j]
     out_id = np.empty(out_start[n_slots], dtype=np.int64)
-    out_f = np.empty((5, out_start[n_slots]))
+    out_f = np.empty((_N_O, out_start[n_slots]))
     out_drop = np.empty(drop_start[n_slots], dtype=np.int64)
     done = np.zeros(n_slots, dtype=np.int64)
     dropped = np.zeros(n_slots, dtype=np.int64)
@@ -118,6 +124,9 @@ def _bank_body(
             out_f[:, o:],
             out_drop[d:],
             stats[r],
+            tbt[r],
+            tbt_touched[r],
+            region_mask,
         )
         done[k] = n_done
         dropped[k] = n_drop
@@ -152,8 +161,20 @@ class ReplicaBank:
     cleared when it is handed out again); :meth:`step` advances any list of slots.
     """
 
-    def __init__(self, params: BatchingParams, capacity: int = 4, waiting_capacity: int = 256):
+    def __init__(
+        self,
+        params: BatchingParams,
+        capacity: int = 4,
+        waiting_capacity: int = 256,
+        *,
+        regions: int = 1,
+        region_mask: int = 0,
+    ):
         self.params = _validate_params(params)
+        self.regions = max(int(regions), 1)
+        """Rows of each replica's TBT histogram (:meth:`take_tbt`)."""
+        self.region_mask = int(region_mask)
+        """The bits of a request id naming its row, ``< regions``."""
         self._free: list[int] = []
         self.size = 0
         """Slots handed out so far (used or free)."""
@@ -170,6 +191,8 @@ class ReplicaBank:
         self.wait_i = np.zeros((capacity, _N_WI, waiting), dtype=np.int64)
         self.wait_f = np.zeros((capacity, waiting))
         self.stats = np.zeros((capacity, N_STATS))
+        self.tbt = np.zeros((capacity, self.regions, BUCKETS), dtype=np.int32)
+        self.tbt_touched = np.zeros((capacity, self.regions * BUCKETS), dtype=np.int64)
 
     @property
     def capacity(self) -> int:
@@ -187,6 +210,7 @@ class ReplicaBank:
         self.scal[slot] = 0
         self.time[slot] = -math.inf
         self.stats[slot] = 0.0
+        self.tbt[slot] = 0
         return slot
 
     def remove(self, slot: int) -> None:
@@ -194,14 +218,24 @@ class ReplicaBank:
         self._free.append(slot)
 
     def _grow_slots(self, capacity: int) -> None:
-        old = (self.scal, self.time, self.run_i, self.run_f, self.wait_i, self.wait_f, self.stats)
+        old = self._arrays()
         self._allocate(capacity, self.wait_f.shape[1])
-        for new, previous in zip(
-            (self.scal, self.time, self.run_i, self.run_f, self.wait_i, self.wait_f, self.stats),
-            old,
-            strict=True,
-        ):
+        for new, previous in zip(self._arrays(), old, strict=True):
             new[: previous.shape[0]] = previous
+
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        """Every per-slot array of the bank."""
+        return (
+            self.scal,
+            self.time,
+            self.run_i,
+            self.run_f,
+            self.wait_i,
+            self.wait_f,
+            self.stats,
+            self.tbt,
+            self.tbt_touched,
+        )
 
     def _reserve_waiting(self, needed: int) -> None:
         """Grow every waiting ring (unrolled to head 0) so each holds ``needed`` entries."""
@@ -296,6 +330,9 @@ class ReplicaBank:
             self.wait_i,
             self.wait_f,
             self.stats,
+            self.tbt,
+            self.tbt_touched,
+            self.region_mask,
             ids,
             arrivals,
             prompt,
@@ -305,6 +342,14 @@ class ReplicaBank:
         )
         result = BatchingResult(out_id, *out_f, out_drop)
         return BankStep(result, done, dropped)
+
+    def take_tbt(self, slots: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The gaps between tokens the replicas ``slots`` counted since the last call:
+        flat keys ``region * BUCKETS + bucket offset`` and counts (int64, a key may repeat
+        across replicas); the replicas start counting afresh."""
+        return take_touched(
+            self.tbt, self.tbt_touched, self.scal, np.asarray(slots, dtype=np.int64)
+        )
 
 
 class BankStep(NamedTuple):

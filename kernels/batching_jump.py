@@ -9,6 +9,7 @@ from twin.kernels.batching_paged import kv_tokens, run_kv_limit
 from twin.kernels.batching_state import (
     _RF_GAP,
     _RF_LAST,
+    _RI_ID,
     _RI_OUT,
     _RI_PF,
     _RI_PROD,
@@ -22,11 +23,27 @@ from twin.kernels.batching_state import (
     STAT_JUMPED,
     STAT_RUNNING_MAX,
 )
+from twin.kernels.batching_tbt import count_gaps, count_progression, gap_bucket
 from twin.kernels.iteration_time import decode_line
 
 
 @njit(cache=True, nogil=True)
-def decode_run(model, n_run, now, horizon, run_i, run_f, stats, kv, kv_top, block):
+def decode_run(
+    model,
+    n_run,
+    now,
+    horizon,
+    run_i,
+    run_f,
+    stats,
+    kv,
+    kv_top,
+    block,
+    tbt,
+    tbt_touched,
+    scal,
+    region_mask,
+):
     """Jump over the decode-only iterations that start before ``horizon`` and complete no
     request or preemption; return the clock and the KV in use after them (``now`` and ``kv``
     if there are fewer than two).
@@ -41,7 +58,8 @@ def decode_run(model, n_run, now, horizon, run_i, run_f, stats, kv, kv_top, bloc
     ``S(k) = a·k + b·k(k-1)/2 < horizon - now``; the run stops one iteration short of the
     first completion. Tokens, gaps (the largest is the last iteration's) and statistics
     advance as ``m`` stepped iterations would advance them (a request's first gap of the run
-    counts from its last token, which a vLLM prefill may have stalled). With paged KV
+    counts from its last token, which a vLLM prefill may have stalled), and so does the TBT
+    histogram (:func:`~twin.kernels.batching_tbt.count_progression`). With paged KV
     (``block > 0``) the run also stops before the first iteration whose blocks would exceed
     ``kv_top`` (that one may preempt: it is stepped). Returns at once when a running request
     still has prompt to prefill.
@@ -77,16 +95,23 @@ def decode_run(model, n_run, now, horizon, run_i, run_f, stats, kv, kv_top, bloc
     last_dt = a + b * (m - 1)
     end = now + total
     first_end = now + a
+    seen_gap = -1.0
+    seen_bucket = 0
     for j in range(n_run):
         run_i[_RI_PROD, j] += m
         # the first token of the run comes a after the clock, the request's last token
         # earlier still if it stalled (vLLM prefill); later gaps grow to the last dt
-        gap = first_end - run_f[_RF_LAST, j]
-        if last_dt > gap:
-            gap = last_dt
+        first_gap = first_end - run_f[_RF_LAST, j]
+        if first_gap != seen_gap:
+            seen_gap = first_gap
+            seen_bucket = gap_bucket(first_gap)
+        region = run_i[_RI_ID, j] & region_mask
+        count_gaps(tbt, tbt_touched, scal, stats, region, seen_bucket, first_gap, 1)
+        gap = max(first_gap, last_dt)
         if gap > run_f[_RF_GAP, j]:
             run_f[_RF_GAP, j] = gap
         run_f[_RF_LAST, j] = end
+    count_progression(tbt, tbt_touched, scal, stats, run_i, n_run, region_mask, a, b, 1, m - 1)
     stats[STAT_ITERATIONS] += m
     stats[STAT_JUMPED] += m
     stats[STAT_BATCH_SUM] += m * n_run

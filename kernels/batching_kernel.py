@@ -30,12 +30,14 @@ from twin.kernels.batching_state import (
     _O_E2E,
     _O_FIN,
     _O_GAP,
+    _O_SCHED,
     _O_TPOT,
     _O_TTFT,
     _RF_ARR,
     _RF_FIRST,
     _RF_GAP,
     _RF_LAST,
+    _RF_SCHED,
     _RI_CHUNK,
     _RI_ID,
     _RI_OUT,
@@ -66,6 +68,7 @@ from twin.kernels.batching_state import (
     STAT_RUNNING_MAX,
     WATERMARK_SHARE,
 )
+from twin.kernels.batching_tbt import count_gaps, gap_bucket
 from twin.kernels.iteration_time import iteration_s
 
 # ============================================================================================
@@ -155,6 +158,9 @@ def _batching_kernel(
     out_f,
     out_drop,
     stats,
+    tbt,
+    tbt_touched,
+    region_mask,
 ):
     """Advance one replica to ``until_s``; semantics in :func:`batching_step`.
 
@@ -188,13 +194,18 @@ def _batching_kernel(
     until_s : float
         Window end [s]: iterations start only at ``clock < until_s``.
     out_id : numpy.ndarray of int64, shape (>= n_running + n_waiting + n,)
-    out_f : numpy.ndarray of float64, shape (5, >= n_running + n_waiting + n)
+    out_f : numpy.ndarray of float64, shape (_N_O, >= n_running + n_waiting + n)
         Completed requests in completion order; rows ``_O_TTFT``, ``_O_TPOT``, ``_O_E2E``,
-        ``_O_GAP``, ``_O_FIN`` [s].
+        ``_O_GAP``, ``_O_FIN``, ``_O_SCHED`` [s].
     out_drop : numpy.ndarray of int64, shape (>= n_waiting - n_queued + n,)
         Ids of the requests dropped by the waiting-queue limit, in arrival order.
     stats : numpy.ndarray of float64, shape (N_STATS,)
         Accumulated statistics (``STAT_*``), updated in place.
+    tbt, tbt_touched : numpy.ndarray
+        int32 (regions, BUCKETS) and int64 (regions * BUCKETS): every gap between two
+        tokens is counted in row ``id & region_mask`` (:mod:`twin.kernels.batching_tbt`).
+    region_mask : int
+        The bits of a request id that name its region (0: one row).
 
     Returns
     -------
@@ -272,7 +283,20 @@ def _batching_kernel(
                 if nq == 0 and n_run < max_batch and cnt > 0 and wait_f[head] < horizon:
                     horizon = wait_f[head]  # the next arrival may be admitted
                 jumped, kv_after = decode_run(
-                    model, n_run, now, horizon, run_i, run_f, stats, kv, kv_top, block
+                    model,
+                    n_run,
+                    now,
+                    horizon,
+                    run_i,
+                    run_f,
+                    stats,
+                    kv,
+                    kv_top,
+                    block,
+                    tbt,
+                    tbt_touched,
+                    scal,
+                    region_mask,
                 )
                 if jumped > now:
                     kv = kv_after
@@ -304,6 +328,12 @@ def _batching_kernel(
             kv,
         )
         n_run, n_pre, head, nq, cnt, kv, P, Q, prefill_cost, nd, K, nb, preempted, swapped = built
+        for j in range(n_run):
+            if np.isnan(run_f[_RF_SCHED, j]):  # admitted into this iteration
+                run_f[_RF_SCHED, j] = now
+        for j in range(max_batch - n_pre, max_batch):
+            if np.isnan(run_f[_RF_SCHED, j]):  # admitted, then preempted at once
+                run_f[_RF_SCHED, j] = now
         decoding = mode != MODE_VLLM or P == 0  # vLLM: running decodes stall in a prefill
         dt = iteration_s(model, P, Q, prefill_cost, nd, K)
         if swapped > 0:
@@ -325,6 +355,8 @@ def _batching_kernel(
             stats[STAT_PREEMPTIONS] += preempted
         # ---- apply the iteration, record completions, compact the running slots
         w = 0
+        seen_gap = -1.0  # the gaps of one iteration mostly agree: bucket each value once
+        seen_bucket = 0
         for j in range(n_run):
             ch = run_i[_RI_CHUNK, j]
             if ch > 0:
@@ -338,12 +370,22 @@ def _batching_kernel(
                         g = t_end - run_f[_RF_LAST, j]
                         if g > run_f[_RF_GAP, j]:
                             run_f[_RF_GAP, j] = g
+                        if g != seen_gap:
+                            seen_gap = g
+                            seen_bucket = gap_bucket(g)
+                        region = run_i[_RI_ID, j] & region_mask
+                        count_gaps(tbt, tbt_touched, scal, stats, region, seen_bucket, g, 1)
                     run_f[_RF_LAST, j] = t_end
             elif decoding and run_i[_RI_PF, j] == run_i[_RI_TARGET, j]:
                 run_i[_RI_PROD, j] += 1
                 g = t_end - run_f[_RF_LAST, j]
                 if g > run_f[_RF_GAP, j]:
                     run_f[_RF_GAP, j] = g
+                if g != seen_gap:
+                    seen_gap = g
+                    seen_bucket = gap_bucket(g)
+                region = run_i[_RI_ID, j] & region_mask
+                count_gaps(tbt, tbt_touched, scal, stats, region, seen_bucket, g, 1)
                 run_f[_RF_LAST, j] = t_end
             o = run_i[_RI_OUT, j]
             if run_i[_RI_PROD, j] == o:
@@ -353,6 +395,7 @@ def _batching_kernel(
                 out_f[_O_TTFT, n_done] = first - arr
                 out_f[_O_E2E, n_done] = t_end - arr
                 out_f[_O_FIN, n_done] = t_end
+                out_f[_O_SCHED, n_done] = run_f[_RF_SCHED, j] - arr
                 if o > 1:
                     out_f[_O_TPOT, n_done] = (t_end - first) / (o - 1)
                     out_f[_O_GAP, n_done] = run_f[_RF_GAP, j]

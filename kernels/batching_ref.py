@@ -24,6 +24,8 @@ from twin.kernels.batching_state import (
     STAT_COMPLETED,
     STAT_DECODE_TOKENS,
     STAT_DROPPED,
+    STAT_GAP_SUM,
+    STAT_GAPS,
     STAT_ITERATIONS,
     STAT_KV_MAX,
     STAT_PREEMPTIONS,
@@ -111,6 +113,7 @@ class BatchingReplicaRef:
         self.admitted_at: dict = {}
         self.tokens: dict = {}  # id -> output tokens produced so far, counted one by one
         self.preemptions: list = []  # (iteration start, id, KV tokens computed) of each
+        self.gaps: list = []  # (id, seconds since its previous token) of every later token
 
     @property
     def kv(self) -> int:
@@ -240,7 +243,7 @@ class BatchingReplicaRef:
         self.last_until = until
         if n:
             self.last_arrival = float(arrivals[-1])
-        cols = list(zip(*done, strict=True)) if done else [[] for _ in range(6)]
+        cols = list(zip(*done, strict=True)) if done else [[] for _ in range(7)]
         return BatchingResult(
             np.array(cols[0], dtype=np.int64),
             *(np.array(c, dtype=np.float64) for c in cols[1:]),
@@ -393,27 +396,36 @@ class BatchingReplicaRef:
                     if r["prod"] == 0:
                         r["first"] = t_end
                     else:
-                        r["gap"] = max(r["gap"], t_end - r["last"])
+                        self._gap(r, t_end, st)
                     r["prod"] += 1
                     r["last"] = t_end
             elif decoding and r["pf"] == r["target"]:
                 self.tokens[r["id"]] += 1
                 r["prod"] += 1
-                g = t_end - r["last"]
-                if g > r["gap"]:
-                    r["gap"] = g
+                self._gap(r, t_end, st)
                 r["last"] = t_end
             if r["prod"] == r["o"]:
                 o = r["o"]
                 tpot = (t_end - r["first"]) / (o - 1) if o > 1 else math.nan
                 gap = r["gap"] if o > 1 else math.nan
-                done.append((r["id"], r["first"] - r["arr"], tpot, t_end - r["arr"], gap, t_end))
+                sched = self.admitted_at[r["id"]] - r["arr"]
+                done.append(
+                    (r["id"], r["first"] - r["arr"], tpot, t_end - r["arr"], gap, t_end, sched)
+                )
                 book.give_back(r)
             else:
                 keep.append(r)
         st[STAT_COMPLETED] += len(self.running) - len(keep)
         self.running = keep
         return done
+
+    def _gap(self, r: dict, t_end: float, st: np.ndarray) -> None:
+        """A token of ``r`` at ``t_end`` after an earlier one: its gap, counted."""
+        g = t_end - r["last"]
+        r["gap"] = max(r["gap"], g)
+        self.gaps.append((r["id"], g))
+        st[STAT_GAPS] += 1
+        st[STAT_GAP_SUM] += g
 
     @property
     def n_waiting(self) -> int:

@@ -17,6 +17,7 @@ from twin.kernels.iteration_time import (
     linear_model,
     prefill_chunk_s,
 )
+from twin.kernels.sketch import BUCKETS
 
 # ============================================================================================
 # Continuous-batching LLM replica: parameters, state layout, result types
@@ -35,23 +36,27 @@ _MODE_NAMES = {"vllm": MODE_VLLM, "sarathi": MODE_SARATHI}
 # BatchingState.scal (int64).  The waiting ring holds, from its head, ``_S_WQUEUED`` queued
 # requests (taken in at an iteration boundary, waiting for admission) and then the pending
 # ones (not taken in yet); ``_S_WCOUNT`` counts both.  ``_S_NPRE`` counts the requests
-# preempted (paged KV) and not yet resumed, kept in the last running slots.
-_S_NRUN, _S_WHEAD, _S_WCOUNT, _S_KV, _S_WQUEUED, _S_NPRE = 0, 1, 2, 3, 4, 5
-_N_S = 6
+# preempted (paged KV) and not yet resumed, kept in the last running slots. ``_S_NTBT``
+# counts the cells of the TBT histogram touched since the caller last read them
+# (:mod:`twin.kernels.batching_tbt`).
+_S_NRUN, _S_WHEAD, _S_WCOUNT, _S_KV, _S_WQUEUED, _S_NPRE, _S_NTBT = 0, 1, 2, 3, 4, 5, 6
+_N_S = 7
 # BatchingState.time (float64): [clock, last until_s, last queued arrival]
 _T_CLOCK, _T_UNTIL, _T_LASTARR = 0, 1, 2
 # BatchingState.run_i rows (int64, per running slot, slots kept in admission order); the
 # prefill target is the prompt, or prompt + tokens produced for a recomputed request
 _RI_ID, _RI_PROMPT, _RI_OUT, _RI_PF, _RI_PROD, _RI_CHUNK, _RI_TARGET = 0, 1, 2, 3, 4, 5, 6
 _N_RI = 7
-# BatchingState.run_f rows (float64)
-_RF_ARR, _RF_FIRST, _RF_LAST, _RF_GAP = 0, 1, 2, 3
-_N_RF = 4
+# BatchingState.run_f rows (float64); _RF_SCHED is the first admission (NaN while the
+# iteration that admits it is being built)
+_RF_ARR, _RF_FIRST, _RF_LAST, _RF_GAP, _RF_SCHED = 0, 1, 2, 3, 4
+_N_RF = 5
 # BatchingState.wait_i rows (int64, FIFO ring)
 _WI_ID, _WI_PROMPT, _WI_OUT = 0, 1, 2
 _N_WI = 3
-# rows of the float64 output block of the kernel, shape (5, m)
-_O_TTFT, _O_TPOT, _O_E2E, _O_GAP, _O_FIN = 0, 1, 2, 3, 4
+# rows of the float64 output block of the kernel, shape (_N_O, m)
+_O_TTFT, _O_TPOT, _O_E2E, _O_GAP, _O_FIN, _O_SCHED = 0, 1, 2, 3, 4, 5
+_N_O = 6
 
 # Stats vector (float64, accumulated over calls; integer-valued entries are exact < 2**53)
 STAT_ITERATIONS = 0  #: number of iterations run
@@ -66,7 +71,9 @@ STAT_COMPLETED = 8  #: requests completed
 STAT_DROPPED = 9  #: requests dropped on arrival by the waiting-queue limit (``max_waiting``)
 STAT_JUMPED = 10  #: iterations jumped over in closed form (``event_skipping``), not stepped
 STAT_PREEMPTIONS = 11  #: running requests preempted for want of KV blocks (paged)
-N_STATS = 12
+STAT_GAPS = 12  #: gaps between two output tokens of a request (tokens after the first)
+STAT_GAP_SUM = 13  #: their sum [s]: the mean time between tokens is GAP_SUM / GAPS
+N_STATS = 14
 
 WATERMARK_SHARE = 100
 """Paged admission leaves ``blocks // WATERMARK_SHARE`` blocks free (vLLM's default
@@ -179,6 +186,7 @@ class BatchingResult(NamedTuple):
     e2e : end-to-end latency = finish - arrival [s]
     max_gap : largest time between two consecutive output tokens [s]; NaN when output == 1
     finish_s : completion time [s] (absolute)
+    sched_delay : scheduling delay = first admission - arrival [s] (the wait in the queue)
     dropped_ids : int64, shape (d,): ids of the requests dropped by the waiting-queue limit
         during this call, in the order they were taken in (arrival order)
     """
@@ -189,6 +197,7 @@ class BatchingResult(NamedTuple):
     e2e: np.ndarray
     max_gap: np.ndarray
     finish_s: np.ndarray
+    sched_delay: np.ndarray
     dropped_ids: np.ndarray = _NO_IDS
 
 
@@ -255,8 +264,9 @@ class BatchingState:
 
     Attributes
     ----------
-    scal : numpy.ndarray of int64, shape (6,)
-        ``[n_running, wait_head, wait_count, kv_used_tokens, wait_queued, n_preempted]``.
+    scal : numpy.ndarray of int64, shape (7,)
+        ``[n_running, wait_head, wait_count, kv_used_tokens, wait_queued, n_preempted,
+        tbt_touched]``.
         The waiting ring holds ``wait_count`` requests from ``wait_head``: first the
         ``wait_queued`` requests taken into the waiting queue at an iteration boundary,
         then the pending ones, which
@@ -273,17 +283,33 @@ class BatchingState:
         output tokens, tokens prefilled, output tokens produced, scratch (chunk), prefill
         target (the prompt; prompt + produced for a request recomputed after preemption).
         The context of a decoding request is ``prompt + produced``.
-    run_f : numpy.ndarray of float64, shape (4, max_batch)
-        Rows: arrival, first-token time, last-token time, max inter-token gap [s].
+    run_f : numpy.ndarray of float64, shape (5, max_batch)
+        Rows: arrival, first-token time, last-token time, max inter-token gap, first
+        admission [s].
     wait_i : numpy.ndarray of int64, shape (3, W)
         Waiting FIFO ring (admission not yet granted); rows: id, prompt, output tokens.
     wait_f : numpy.ndarray of float64, shape (W,)
         Arrival times of the waiting ring [s] (non-decreasing in ring order).
     stats : numpy.ndarray of float64, shape (N_STATS,)
         Accumulated statistics, indexed by the ``STAT_*`` constants.
+    tbt : numpy.ndarray of int32, shape (1, BUCKETS)
+        Gaps between tokens counted since the last :meth:`take_tbt`, per log bucket
+        (:mod:`twin.kernels.batching_tbt`; one row: a lone replica has no regions).
+    tbt_touched : numpy.ndarray of int64, shape (BUCKETS,)
+        The cells of ``tbt`` counted into since then (``scal[6]`` of them).
     """
 
-    __slots__ = ("run_f", "run_i", "scal", "stats", "time", "wait_f", "wait_i")
+    __slots__ = (
+        "run_f",
+        "run_i",
+        "scal",
+        "stats",
+        "tbt",
+        "tbt_touched",
+        "time",
+        "wait_f",
+        "wait_i",
+    )
 
     def __init__(self, max_batch: int, waiting_capacity: int = 1024):
         max_batch = int(max_batch)
@@ -295,6 +321,17 @@ class BatchingState:
         self.wait_i = np.zeros((_N_WI, w), dtype=np.int64)
         self.wait_f = np.zeros(w, dtype=np.float64)
         self.stats = np.zeros(N_STATS, dtype=np.float64)
+        self.tbt = np.zeros((1, BUCKETS), dtype=np.int32)
+        self.tbt_touched = np.zeros(BUCKETS, dtype=np.int64)
+
+    def take_tbt(self) -> np.ndarray:
+        """The gaps between tokens counted since the last call, as a dense histogram
+        (int64, ``BUCKETS`` long, bucket ``INDEX_MIN`` first of :mod:`twin.kernels.sketch`),
+        and start counting afresh."""
+        dense = self.tbt[0].astype(np.int64)
+        self.tbt.fill(0)
+        self.scal[_S_NTBT] = 0
+        return dense
 
     @property
     def clock(self) -> float:

@@ -34,7 +34,8 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> dict[tuple[str, str], list[tupl
     def capture(self: ServiceModel, site: Any, result: Any, now: float) -> None:
         key = (self.service.id, site.factory.id)
         latencies = (result.ttft.copy(), result.tpot.copy(), result.latency.copy())
-        seen[key].append((now, *latencies, result.served_regions.copy()))
+        gaps, sched = result.tbt, result.sched_delay.copy()
+        seen[key].append((now, *latencies, gaps, sched, result.served_regions.copy()))
         record(self, site, result, now)
 
     monkeypatch.setattr(ServiceModel, "record", capture)
@@ -95,7 +96,8 @@ def test_run_percentiles_from_sketches_match_the_pooled_requests(
     whole run, over one site and (80 windows) over one site in a time range, within the
     bucket error, for llm and single."""
     two_site_run(kit, tmp_path, window)
-    cases = [("chat", m) for m in sketches.METRICS] + [("svc", "latency")]
+    per_request = [m for m in sketches.METRICS if m != "tbt"]  # TBT counts token gaps
+    cases = [("chat", m) for m in per_request] + [("svc", "latency")]
     for service, metric in cases:
         selections = [(None, None, None), (("b",), None, None)]
         selections += [(("a",), 100.0, 300.0)] if window < 100 else []
@@ -114,7 +116,7 @@ def test_run_percentiles_from_sketches_match_the_pooled_requests(
             k = 1 + sketches.METRICS.index(metric)
             values = np.concatenate(
                 [
-                    w[k][w[4] == ("r", "s").index(region)] if len(w[k]) else w[k]
+                    w[k][w[6] == ("r", "s").index(region)] if len(w[k]) else w[k]
                     for (svc, _), windows in captured.items()
                     if svc == service
                     for w in windows
@@ -123,6 +125,36 @@ def test_run_percentiles_from_sketches_match_the_pooled_requests(
             assert_within_bucket_error(got, values)
     # single services have no TTFT or TPOT, so no sketch of them
     assert sketches.percentiles_ms(tmp_path, "ttft", [50.0], "svc") == [None]
+    assert sketches.percentiles_ms(tmp_path, "tbt", [50.0], "svc") == [None]
+    assert_tbt_rows_hold_the_replicas_gaps(tmp_path, captured)
+
+
+def assert_tbt_rows_hold_the_replicas_gaps(run: Path, captured: dict) -> None:
+    """The TBT sketches of the rows merge to exactly the gaps the replicas counted (per
+    site, and per region), so their percentiles are as exact as the kernel's histogram
+    (bucket for bucket the plain-Python reference's gaps: tests/kernels/test_tbt.py)."""
+    index = 1 + sketches.METRICS.index("tbt")
+    for sites in (("a",), ("b",), None):
+        want = sum(
+            (
+                w[index].dense()
+                for (svc, site), ws in captured.items()
+                for w in ws
+                if svc == "chat" and (sites is None or site in sites) and w[index] is not None
+            ),
+            np.zeros(sketches.BUCKETS, dtype=np.int64),
+        )
+        rows = sketches.window_rows(run, "chat", sites)
+        np.testing.assert_array_equal(sketches.merge_column(rows, "tbt"), want)
+        assert want.sum() > 1000
+    regions = np.zeros((2, sketches.BUCKETS), dtype=np.int64)
+    for (svc, _), windows in captured.items():
+        for w in windows:
+            if svc == "chat" and w[index] is not None:
+                np.add.at(regions.reshape(-1), w[index].keys, w[index].counts)
+    for r, region in enumerate(("r", "s")):
+        rows = sketches.window_rows(run, "chat", regions=[region])
+        np.testing.assert_array_equal(sketches.merge_column(rows, "tbt"), regions[r])
 
 
 def test_each_rows_sketch_counts_its_served_requests(kit: Any, tmp_path: Path) -> None:

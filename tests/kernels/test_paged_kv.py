@@ -141,11 +141,13 @@ def test_paged_event_skipping_equals_stepping(case):
     ):
         np.testing.assert_array_equal(got.ids, expected.ids)
         np.testing.assert_array_equal(got.dropped_ids, expected.dropped_ids)
-        for x, y in zip(got[1:6], expected[1:6], strict=True):
+        for x, y in zip(got[1:7], expected[1:7], strict=True):
             np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-12)
-        counts = np.delete(np.arange(q.N_STATS), [q.STAT_BUSY_S, q.STAT_JUMPED])
+        sums = [q.STAT_BUSY_S, q.STAT_GAP_SUM, q.STAT_JUMPED]
+        counts = np.delete(np.arange(q.N_STATS), sums)
         np.testing.assert_array_equal(replica.stats[counts], stepped.stats[counts])
         assert replica.stats[q.STAT_BUSY_S] == pytest.approx(stepped.stats[q.STAT_BUSY_S])
+        assert replica.stats[q.STAT_GAP_SUM] == pytest.approx(stepped.stats[q.STAT_GAP_SUM])
 
 
 @HYP

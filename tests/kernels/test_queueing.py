@@ -565,15 +565,18 @@ def _assert_results_close(a, b):
     """Event skipping vs stepping: the same requests in the same order, times to 1e-9."""
     np.testing.assert_array_equal(a.ids, b.ids)
     np.testing.assert_array_equal(a.dropped_ids, b.dropped_ids)
-    for x, y in zip(a[1:6], b[1:6], strict=True):
+    for x, y in zip(a[1:7], b[1:7], strict=True):
         np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-12)
 
 
 def _assert_stats_close(a, b):
-    """Counts agree exactly; the busy time (a float sum) to 1e-9; jumps aside."""
-    busy, jumped = q.STAT_BUSY_S, q.STAT_JUMPED
-    np.testing.assert_array_equal(np.delete(a, [busy, jumped]), np.delete(b, [busy, jumped]))
+    """Counts agree exactly; the busy time and the sum of token gaps (float sums) to 1e-9;
+    jumps aside."""
+    busy, gaps, jumped = q.STAT_BUSY_S, q.STAT_GAP_SUM, q.STAT_JUMPED
+    sums = [busy, gaps, jumped]
+    np.testing.assert_array_equal(np.delete(a, sums), np.delete(b, sums))
     assert a[busy] == pytest.approx(b[busy], rel=1e-9)
+    assert a[gaps] == pytest.approx(b[gaps], rel=1e-9)
 
 
 STEPPING = {"event_skipping": False}

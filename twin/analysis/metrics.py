@@ -153,6 +153,8 @@ _LATENCIES = {
     "ttft": "time to first token",
     "tpot": "time per output token",
     "latency": "end-to-end latency",
+    "tbt": "time between tokens (every gap between two output tokens)",
+    "sched_delay": "scheduling delay (arrival to first admission)",
 }
 
 

@@ -169,13 +169,16 @@ class DisaggregatedSite:
         window.ttft = window.latency = latency
         window.tpot = np.full(len(latency), np.nan)
         window.missed = latency > slo_ttft_s
+        window.sched_delay = ends.sched_s
         sent = done.subset(~one)
         sender = self.prefill.sender
         assert sender is not None and self.target is not None
         arrival = sender.send(sent.finish_s, sent.prompt, sent.slots)
         transfer_s = arrival - sent.finish_s
         front = arrival - sent.origin_s + self.rtt_s[sent.regions] / 2
-        self.target.receive(Incoming(arrival, sent.prompt, sent.output, sent.regions, front))
+        self.target.receive(
+            Incoming(arrival, sent.prompt, sent.output, sent.regions, front, sent.sched_s)
+        )
         self._sent = (len(sent.prompt), float(sent.prompt.sum()) * sender.bytes_per_token)
         self._transfer_s = transfer_s
         return window
@@ -197,6 +200,8 @@ class DisaggregatedSite:
             row.tpot = np.concatenate([row.tpot, decode.tpot])
             row.latency = np.concatenate([row.latency, decode.latency])
             row.missed = np.concatenate([row.missed, decode.missed])
+            row.sched_delay = np.concatenate([row.sched_delay, decode.sched_delay])
+            row.tbt = decode.tbt  # prefills produce one token each: no gaps
             row.in_system += decode.in_system
         row.dropped_regions = np.concatenate(parts)
         row.dropped = len(row.dropped_regions)

@@ -19,7 +19,7 @@ from twin.kernels.dealing import REGION_BITS
 from twin.model.kv_transfer import KVSender
 from twin.model.request_ledger import RequestLedger
 from twin.model.request_trace import TracedRequests
-from twin.model.service_site import ServiceSite, WindowResult
+from twin.model.service_site import ServiceSite, TokenGaps, WindowResult
 
 _MASK = (1 << REGION_BITS) - 1
 _NO_TIMES = np.zeros(0)
@@ -39,6 +39,8 @@ class Prefilled:
     output: np.ndarray
     slots: np.ndarray
     """The bank slot of the prefill replica that served it."""
+    sched_s: np.ndarray
+    """Its scheduling delay at the prefill pool [s]."""
 
     def subset(self, mask: np.ndarray) -> Prefilled:
         return Prefilled(*(values[mask] for values in vars(self).values()))
@@ -86,6 +88,7 @@ class PrefillSite(ServiceSite):
             done_prompt.astype(np.int64),
             done_output.astype(np.int64),
             step.slots,
+            done.sched_delay,
         )
         assert self.bank is not None
         held = self.replicas + self.draining
@@ -129,6 +132,8 @@ class Incoming:
     regions: np.ndarray = field(default_factory=lambda: _NO_IDS)
     front_s: np.ndarray = field(default_factory=lambda: _NO_TIMES)
     """Latency seen before the KV arrived: inbound half round trip + prefill + transfer."""
+    sched_s: np.ndarray = field(default_factory=lambda: _NO_TIMES)
+    """Scheduling delay at the prefill pool [s]."""
 
     def add(self, other: Incoming) -> Incoming:
         merged = [
@@ -159,6 +164,9 @@ class DecodeWindow:
     in_system: int
     mean_batch: float
     busy: float
+    sched_delay: np.ndarray
+    """The wait at the prefill pool plus the wait at the decode pool [s]."""
+    tbt: TokenGaps
 
 
 class DecodePool:
@@ -168,8 +176,9 @@ class DecodePool:
     def __init__(self, site: ServiceSite) -> None:
         self.site = site
         self.incoming = Incoming()
-        self.ledger = RequestLedger(1)
-        """Latency before the KV arrived, by the decode pool's request numbers."""
+        self.ledger = RequestLedger(2)
+        """Latency before the KV arrived and the prefill pool's scheduling delay, by the
+        decode pool's request numbers."""
 
     def receive(self, incoming: Incoming) -> None:
         """KV caches sent here (arriving now or in a later window)."""
@@ -183,11 +192,11 @@ class DecodePool:
         the outbound half of the round trip; TPOT the decode pool's."""
         site = self.site
         due, self.incoming = self.incoming.split(end)
-        self.ledger.extend(site.next_id, due.front_s)
+        self.ledger.extend(site.next_id, np.stack([due.front_s, due.sched_s]))
         step = site.step_replicas(due.arrival_s, due.prompt, due.output, due.regions, end)
         done = step.completed
         regions = done.ids & _MASK
-        (front,) = self.ledger.take(done.ids)
+        front, prefill_sched = self.ledger.take(done.ids)
         back = site.rtt_s[regions] / 2
         ttft = front + back
         slo = site.service.slo
@@ -207,6 +216,8 @@ class DecodePool:
             step.in_system + len(self.incoming.arrival_s),
             step.mean_batch,
             step.busy,
+            prefill_sched + done.sched_delay,
+            step.tbt,
         )
 
     def in_system(self) -> int:

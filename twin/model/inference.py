@@ -42,6 +42,7 @@ from twin.model.replica_placement import placement_issue, pool_and_reason
 from twin.model.request_trace import TracedRequests, traced_requests
 from twin.model.rng import stream
 from twin.model.service_site import (
+    NO_MEANS,
     NO_REQUESTS,
     NO_SKETCHES,
     ServiceSite,
@@ -346,6 +347,7 @@ class ServiceModel:
                     *result.ttft_ms,
                     *result.tpot_ms,
                     *result.latency_ms,
+                    *NO_MEANS,
                     *NO_SKETCHES,
                     result.missed + result.dropped,
                     None if math.isnan(result.mean_batch) else result.mean_batch,

@@ -17,6 +17,8 @@ from twin.kernels.queueing import (
     N_STATS,
     STAT_BATCH_SUM,
     STAT_BUSY_S,
+    STAT_GAP_SUM,
+    STAT_GAPS,
     STAT_ITERATIONS,
     STAT_PREEMPTIONS,
     BatchingParams,
@@ -24,13 +26,14 @@ from twin.kernels.queueing import (
     fcfs_multiserver_limited,
     make_queue_state,
 )
-from twin.kernels.sketch import sketch
+from twin.kernels.sketch import BUCKETS, sketch, sparse
 from twin.kernels.window_stats import categorical, percentiles_ms
 from twin.model.factory import Factory, Pool
 from twin.model.fluid import FluidWindow
 from twin.model.iteration import IterationModel
 from twin.model.paged_kv import kv_paging
 from twin.model.request_trace import TracedRequests
+from twin.trace.sketches import quantiles_s
 
 if TYPE_CHECKING:
     from twin.model.inference import ServiceModel
@@ -66,31 +69,64 @@ class WindowResult:
     """Σ output tokens of the window's arrivals (llm)."""
     preemptions: int | None = None
     """Running requests preempted for want of KV blocks (llm, paged KV; else None)."""
+    tbt: TokenGaps | None = None
+    """The gaps between the output tokens produced in the window (llm; else None)."""
+    sched_delay: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Arrival to first admission of each served request [s] (llm; no round trip)."""
 
 
 _MEDIAN_AND_P99 = np.array([50.0, 99.0])
 RECORDED_QUANTILES = (_MEDIAN_AND_P99, _MEDIAN_AND_P99, np.array([50.0, 95.0, 99.0]))
 """The percentiles recorded of TTFT, TPOT and latency (the columns of inference.arrow)."""
-NO_SKETCHES = (None,) * 6
+NO_SKETCHES = (None,) * 10
 """The sketch columns of a window with no latencies to count (``fluid``)."""
+NO_MEANS = (None,) * 9
+"""The means, TBT and scheduling-delay columns of a window without them (``fluid``)."""
+
+
+def _mean_ms(values: np.ndarray) -> float | None:
+    """The mean of the finite values [s], in ms; None if there are none."""
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) * 1000 if len(finite) else None
 
 
 def latency_columns(result: WindowResult) -> tuple:
     """The latency columns of a window's row of inference.arrow: the recorded percentiles of
-    TTFT, TPOT and latency [ms], then their sketches (bins, counts; None where empty)."""
-    columns: list = percentiles_ms((result.ttft, result.tpot, result.latency), RECORDED_QUANTILES)
+    TTFT, TPOT and latency [ms]; their means; TBT's median, 99th percentile (from its sketch)
+    and mean; the scheduling delay's median, 99th percentile and mean; then the sketches of
+    TTFT, TPOT, latency, TBT and scheduling delay (bins, counts; None where empty)."""
+    sched = result.sched_delay
+    latencies = (result.ttft, result.tpot, result.latency)
+    recorded = percentiles_ms((*latencies, sched), (*RECORDED_QUANTILES, _MEDIAN_AND_P99))
+    columns: list = recorded[:-2]
+    columns += [_mean_ms(v) for v in latencies]
+    gaps = result.tbt
+    tbt_dense = gaps.dense() if gaps is not None else None
+    if gaps is not None and gaps.gaps:
+        p50, p99 = quantiles_s(tbt_dense, (0.5, 0.99))
+        columns += [p50 * 1000, p99 * 1000, gaps.sum_s / gaps.gaps * 1000]
+    else:
+        columns += [None, None, None]
+    columns += [*recorded[-2:], _mean_ms(sched)]
     for values in (result.ttft, result.tpot, result.latency):
         bins, counts = sketch(values)
         columns += (bins, counts) if len(bins) else (None, None)
+    pair = sparse(tbt_dense) if tbt_dense is not None else None
+    columns += pair if pair is not None else (None, None)
+    bins, counts = sketch(sched)
+    columns += (bins, counts) if len(bins) else (None, None)
     return tuple(columns)
 
 
 # ---------------------------------------------------------------- replicas at one site
 
 
-def _bank(service: Service, model: IterationModel | None, prefilled: bool) -> ReplicaBank:
+def _bank(
+    service: Service, model: IterationModel | None, prefilled: bool, regions: int
+) -> ReplicaBank:
     """An empty bank for the llm replicas of ``service`` on a pool with ``model``
-    (``prefilled``: a disaggregated decode pool, whose requests arrive with their KV)."""
+    (``prefilled``: a disaggregated decode pool, whose requests arrive with their KV), its
+    token gaps counted per demand region (``regions`` of them, named by the ids' low bits)."""
     assert model is not None
     max_queue = service.max_queue
     return ReplicaBank(
@@ -107,8 +143,36 @@ def _bank(service: Service, model: IterationModel | None, prefilled: bool) -> Re
             **kv_paging(service),
             iteration=model.packed,
             prefilled=prefilled,
-        )
+        ),
+        regions=regions,
+        region_mask=(1 << REGION_BITS) - 1,
     )
+
+
+@dataclass
+class TokenGaps:
+    """The gaps between output tokens a site's replicas produced in a window: histogram
+    cells by region (``region * BUCKETS + bucket`` keys, a key may repeat), their count and
+    their sum [s] (for the exact mean)."""
+
+    keys: np.ndarray = field(default_factory=lambda: _NO_IDS)
+    counts: np.ndarray = field(default_factory=lambda: _NO_IDS)
+    gaps: int = 0
+    sum_s: float = 0.0
+
+    def __add__(self, other: TokenGaps) -> TokenGaps:
+        return TokenGaps(
+            np.concatenate([self.keys, other.keys]),
+            np.concatenate([self.counts, other.counts]),
+            self.gaps + other.gaps,
+            self.sum_s + other.sum_s,
+        )
+
+    def dense(self) -> np.ndarray:
+        """The gaps of every region in one dense histogram (int64, BUCKETS long)."""
+        return np.bincount(self.keys % BUCKETS, weights=self.counts, minlength=BUCKETS).astype(
+            np.int64
+        )
 
 
 @dataclass
@@ -124,6 +188,7 @@ class ReplicaStep:
     mean_batch: float
     busy: float
     in_system: int
+    tbt: TokenGaps
 
 
 class ServiceSite:
@@ -163,7 +228,9 @@ class ServiceSite:
         """The pool replicas take accelerators from (see :func:`choose_pool`)."""
         self.iteration = iteration
         self.bank = (
-            _bank(self.service, iteration, prefilled) if self.service.kind == "llm" else None
+            _bank(self.service, iteration, prefilled, len(owner.regions))
+            if self.service.kind == "llm"
+            else None
         )
         """The carried state of the site's llm replicas."""
         self.replicas: list[int] = []
@@ -447,6 +514,8 @@ class ServiceSite:
             prompt_tokens=tokens[0],
             output_tokens=tokens[1],
             preemptions=self.preemptions,
+            tbt=step.tbt,
+            sched_delay=completed.sched_delay,
         )
 
     def draw_lengths(self, n: int, traced: TracedRequests | None) -> tuple[np.ndarray, np.ndarray]:
@@ -510,13 +579,14 @@ class ServiceSite:
         mask = (1 << REGION_BITS) - 1
         if replicas:
             stepped = bank.step(replicas, counts, arrivals, prompt, output, ids, end)
+            tbt_keys, tbt_counts = bank.take_tbt(replicas)
             completed = stepped.result
             slots = np.repeat(np.asarray(replicas, dtype=np.int64), stepped.done)
             if len(completed.dropped_ids):
                 dropped_parts.append(completed.dropped_ids & mask)
         else:
-            completed = BatchingResult(_NO_IDS, *([_NO_TIMES] * 5))
-            slots = _NO_IDS
+            completed = BatchingResult(_NO_IDS, *([_NO_TIMES] * 6))
+            slots = tbt_keys = tbt_counts = _NO_IDS
         dropped_regions = np.concatenate(dropped_parts) if dropped_parts else _NO_IDS
         # per-window iteration statistics and requests in the system: one read per replica
         held = len(replicas)
@@ -537,6 +607,7 @@ class ServiceSite:
             mean_batch=delta[STAT_BATCH_SUM] / iterations if iterations else math.nan,
             busy=min(1.0, delta[STAT_BUSY_S] / (held * owner.window_s)) if held else 0.0,
             in_system=in_system,
+            tbt=TokenGaps(tbt_keys, tbt_counts, int(delta[STAT_GAPS]), float(delta[STAT_GAP_SUM])),
         )
         self.release_drained()
         return step

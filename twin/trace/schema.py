@@ -172,7 +172,7 @@ LINKS = _table(
 
 def _sketch_columns(span: str) -> tuple[pa.Field, ...]:
     """The latency sketch columns of inference (``span`` window) and inference_regions
-    (interval): bins and counts of TTFT, TPOT and latency."""
+    (interval): bins and counts of TTFT, TPOT, latency, TBT and scheduling delay."""
     return tuple(
         _col(
             f"{metric}_sketch_{part}",
@@ -180,14 +180,16 @@ def _sketch_columns(span: str) -> tuple[pa.Field, ...]:
             f"{label} sketch: {what} (fidelity request; null: none in the {span})",
             nullable=True,
         )
-        for metric, label in (
-            ("ttft", "TTFT (llm)"),
-            ("tpot", "TPOT (llm; one-token outputs have none)"),
-            ("latency", "end-to-end latency"),
+        for metric, label, unit in (
+            ("ttft", "TTFT (llm)", "requests"),
+            ("tpot", "TPOT (llm; one-token outputs have none)", "requests"),
+            ("latency", "end-to-end latency", "requests"),
+            ("tbt", "time between tokens (llm; every gap of the tokens produced)", "gaps"),
+            ("sched_delay", "scheduling delay (llm)", "requests"),
         )
         for part, kind, what in (
-            ("bins", I16, "the log buckets holding a request, ascending"),
-            ("counts", I32, f"requests in each bucket of {metric}_sketch_bins"),
+            ("bins", I16, f"the log buckets holding a value ({unit}), ascending"),
+            ("counts", I32, f"{unit} in each bucket of {metric}_sketch_bins"),
         )
     )
 
@@ -250,11 +252,40 @@ INFERENCE = _table(
     _col("in_system", I64, "requests queued or in service at the window's end"),
     _col("ttft_p50_ms", F64, "median time to first token (llm)", nullable=True),
     _col("ttft_p99_ms", F64, "99th percentile time to first token (llm)", nullable=True),
-    _col("tpot_p50_ms", F64, "median time per output token (llm)", nullable=True),
+    _col(
+        "tpot_p50_ms",
+        F64,
+        "median time per output token (llm): a request's (finish − first token) / "
+        "(output − 1), its mean gap after the first token; none for one-token outputs",
+        nullable=True,
+    ),
     _col("tpot_p99_ms", F64, "99th percentile time per output token (llm)", nullable=True),
     _col("latency_p50_ms", F64, "median end-to-end latency", nullable=True),
     _col("latency_p95_ms", F64, "95th percentile end-to-end latency", nullable=True),
     _col("latency_p99_ms", F64, "99th percentile end-to-end latency", nullable=True),
+    _col("ttft_mean_ms", F64, "mean time to first token (llm; fidelity request)", nullable=True),
+    _col("tpot_mean_ms", F64, "mean time per output token (llm; fidelity request)", nullable=True),
+    _col("latency_mean_ms", F64, "mean end-to-end latency (fidelity request)", nullable=True),
+    _col(
+        "tbt_p50_ms",
+        F64,
+        "median time between tokens (llm; fidelity request): over every gap between two "
+        "output tokens produced in the window (a vLLM prefill stall, a preemption or a swap "
+        "makes one long gap), read from tbt_sketch (within 1 %); no round trip",
+        nullable=True,
+    ),
+    _col("tbt_p99_ms", F64, "99th percentile time between tokens (as tbt_p50_ms)", nullable=True),
+    _col("tbt_mean_ms", F64, "mean time between tokens (exact; as tbt_p50_ms)", nullable=True),
+    _col(
+        "sched_delay_p50_ms",
+        F64,
+        "median scheduling delay (llm; fidelity request): arrival at the replica to its "
+        "first admission into a batch, of the requests served in the window; no round trip "
+        "(disaggregated: the wait at the prefill pool plus the wait at the decode pool)",
+        nullable=True,
+    ),
+    _col("sched_delay_p99_ms", F64, "99th percentile scheduling delay", nullable=True),
+    _col("sched_delay_mean_ms", F64, "mean scheduling delay", nullable=True),
     *_sketch_columns("window"),
     _col("slo_misses", I64, "completed requests that missed an SLO, plus dropped ones"),
     _col("mean_batch", F64, "mean requests per iteration (llm)", nullable=True),

@@ -1,7 +1,8 @@
 """Percentiles over any set of inference windows, from the latency sketches of their rows.
 
-Each row of ``inference.arrow`` carries, for TTFT, TPOT and end-to-end latency, a sparse
-log-bucket histogram of the window's requests (``<metric>_sketch_bins`` and
+Each row of ``inference.arrow`` carries, for TTFT, TPOT, end-to-end latency, the time between
+tokens and the scheduling delay, a sparse log-bucket histogram of the window's requests (of
+its token gaps, for TBT) (``<metric>_sketch_bins`` and
 ``<metric>_sketch_counts``; written by :mod:`twin.kernels.sketch`, whose layout constants
 these are), and each row of ``inference_regions.arrow`` the same of a demand region's
 requests over a telemetry interval. Sketches merge by adding counts, so the percentile of a
@@ -34,8 +35,8 @@ INDEX_MIN = math.ceil(math.log(1e-6) / math.log(GAMMA))
 INDEX_MAX = math.ceil(math.log(1e5) / math.log(GAMMA))
 """The highest bucket: 1e5 s and everything above."""
 BUCKETS = INDEX_MAX - INDEX_MIN + 1
-METRICS = ("ttft", "tpot", "latency")
-"""The latencies a row sketches."""
+METRICS = ("ttft", "tpot", "latency", "tbt", "sched_delay")
+"""The latencies a row sketches (TBT counts gaps between tokens; the others requests)."""
 
 
 def merge(bins: Iterable[np.ndarray], counts: Iterable[np.ndarray]) -> np.ndarray:
@@ -80,7 +81,10 @@ def flat_sketches(
 
 
 def merge_column(table: pa.Table, metric: str) -> np.ndarray:
-    """The dense histogram of ``metric`` over every row of ``table`` (null rows add none)."""
+    """The dense histogram of ``metric`` over every row of ``table`` (null rows add none;
+    a table without the metric's sketch columns, written before them, none at all)."""
+    if f"{metric}_sketch_bins" not in table.column_names:
+        return np.zeros(BUCKETS, dtype=np.int64)
     index, counts, _ = flat_sketches(
         table[f"{metric}_sketch_bins"], table[f"{metric}_sketch_counts"]
     )
@@ -113,10 +117,11 @@ def by_service_and(directory: Path, key: str = "site") -> dict[tuple[str, str], 
     whole run (``key`` site or region): ``(len(METRICS), BUCKETS)`` int64 each, rows in the
     order of METRICS. Empty for a run written before the sketches (no sketch columns)."""
     table = TABLE_OF[key]
-    if not has_sketches(directory, table):
+    present = sketched_metrics(directory, table)
+    if not present:
         return {}
     columns = ["service", key]
-    columns += [f"{m}_sketch_{part}" for m in METRICS for part in ("bins", "counts")]
+    columns += [f"{m}_sketch_{part}" for m in present for part in ("bins", "counts")]
     merged: dict[tuple[str, str], np.ndarray] = {}
     for chunk in scan(directory, table, columns):
         if not chunk.num_rows:
@@ -126,6 +131,8 @@ def by_service_and(directory: Path, key: str = "site") -> dict[tuple[str, str], 
         keys = [tuple(k.split("\x00")) for k in codes.dictionary.to_pylist()]
         group = codes.indices.to_numpy()
         for m, metric in enumerate(METRICS):
+            if metric not in present:
+                continue  # a run written before this metric was sketched: none counted
             index, counts, owner = flat_sketches(
                 chunk[f"{metric}_sketch_bins"], chunk[f"{metric}_sketch_counts"]
             )
@@ -140,8 +147,15 @@ def by_service_and(directory: Path, key: str = "site") -> dict[tuple[str, str], 
 
 
 def has_sketches(directory: Path, table: str = "inference") -> bool:
-    """Whether ``table`` of the run in ``directory`` has the sketch columns (a table still
+    """Whether ``table`` of the run in ``directory`` has sketch columns (a table still
     streaming and cut before its schema has this version's)."""
+    return bool(sketched_metrics(directory, table))
+
+
+def sketched_metrics(directory: Path, table: str = "inference") -> tuple[str, ...]:
+    """The METRICS whose sketch columns ``table`` of the run in ``directory`` has (a run
+    written before TBT and scheduling delay were sketched has the first three; before the
+    sketches, none; a table still streaming and cut before its schema, this version's)."""
     file, part = directory / table_file(table), directory / part_file(table)
     try:
         if file.is_file():
@@ -149,10 +163,10 @@ def has_sketches(directory: Path, table: str = "inference") -> bool:
         elif part.is_file() and not cut_before_schema(part):
             schema = ipc.open_stream(pa.OSFile(str(part))).schema
         else:
-            return True
+            return METRICS
     except (pa.ArrowException, OSError) as error:
         raise RunError(f"{directory}/{table} is not a readable Arrow table: {error}") from None
-    return all(f"{m}_sketch_bins" in schema.names for m in METRICS)
+    return tuple(m for m in METRICS if f"{m}_sketch_bins" in schema.names)
 
 
 def percentile_by_period(
@@ -199,7 +213,8 @@ def window_rows(
         raise ValueError("choose sites or regions, not both")
     key, keys = ("site", sites) if regions is None else ("region", regions)
     columns = ["time_s", "service", key]
-    columns += [f"{m}_sketch_{part}" for m in METRICS for part in ("bins", "counts")]
+    present = sketched_metrics(directory, TABLE_OF[key])
+    columns += [f"{m}_sketch_{part}" for m in present for part in ("bins", "counts")]
     pieces = []
     for chunk in scan(directory, TABLE_OF[key], columns):
         keep = pa.array(np.ones(chunk.num_rows, dtype=bool))
@@ -225,7 +240,7 @@ def percentiles_ms(
     end_s: float | None = None,
     regions: Sequence[str] | None = None,
 ) -> list[float | None]:
-    """Percentiles (in [0, 100]) of ``metric`` (ttft, tpot or latency) [ms] over the requests
+    """Percentiles (in [0, 100]) of ``metric`` (one of METRICS) [ms] over the requests
     of the rows :func:`window_rows` selects; None where they hold none."""
     rows = window_rows(directory, service, sites, start_s, end_s, regions)
     values = quantiles_s(merge_column(rows, metric), [p / 100 for p in percentiles])
