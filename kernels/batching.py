@@ -267,8 +267,6 @@ def _step(p, state, arrivals, prompt_tokens, output_tokens, until_s, ids, check=
         o_drop,
         state.stats,
         state.tbt,
-        state.tbt_touched,
-        0,
     )
     tstate[_T_UNTIL] = until
     if n:

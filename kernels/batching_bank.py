@@ -38,7 +38,6 @@ from twin.kernels.batching_state import (
     BatchingResult,
     _validate_params,
 )
-from twin.kernels.batching_tbt import take_touched
 from twin.kernels.sketch import BUCKETS
 
 
@@ -62,8 +61,6 @@ def _bank_body(
     wait_f,
     stats,
     tbt,
-    tbt_touched,
-    region_mask,
     new_id,
     new_arr,
     new_prompt,
@@ -125,8 +122,6 @@ def _bank_body(
             out_drop[d:],
             stats[r],
             tbt[r],
-            tbt_touched[r],
-            region_mask,
         )
         done[k] = n_done
         dropped[k] = n_drop
@@ -166,15 +161,8 @@ class ReplicaBank:
         params: BatchingParams,
         capacity: int = 4,
         waiting_capacity: int = 256,
-        *,
-        regions: int = 1,
-        region_mask: int = 0,
     ):
         self.params = _validate_params(params)
-        self.regions = max(int(regions), 1)
-        """Rows of each replica's TBT histogram (:meth:`take_tbt`)."""
-        self.region_mask = int(region_mask)
-        """The bits of a request id naming its row, ``< regions``."""
         self._free: list[int] = []
         self.size = 0
         """Slots handed out so far (used or free)."""
@@ -191,8 +179,7 @@ class ReplicaBank:
         self.wait_i = np.zeros((capacity, _N_WI, waiting), dtype=np.int64)
         self.wait_f = np.zeros((capacity, waiting))
         self.stats = np.zeros((capacity, N_STATS))
-        self.tbt = np.zeros((capacity, self.regions, BUCKETS), dtype=np.int32)
-        self.tbt_touched = np.zeros((capacity, self.regions * BUCKETS), dtype=np.int64)
+        self.tbt = np.zeros((capacity, BUCKETS), dtype=np.int64)
 
     @property
     def capacity(self) -> int:
@@ -234,7 +221,6 @@ class ReplicaBank:
             self.wait_f,
             self.stats,
             self.tbt,
-            self.tbt_touched,
         )
 
     def _reserve_waiting(self, needed: int) -> None:
@@ -331,8 +317,6 @@ class ReplicaBank:
             self.wait_f,
             self.stats,
             self.tbt,
-            self.tbt_touched,
-            self.region_mask,
             ids,
             arrivals,
             prompt,
@@ -343,13 +327,13 @@ class ReplicaBank:
         result = BatchingResult(out_id, *out_f, out_drop)
         return BankStep(result, done, dropped)
 
-    def take_tbt(self, slots: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """The gaps between tokens the replicas ``slots`` counted since the last call:
-        flat keys ``region * BUCKETS + bucket offset`` and counts (int64, a key may repeat
-        across replicas); the replicas start counting afresh."""
-        return take_touched(
-            self.tbt, self.tbt_touched, self.scal, np.asarray(slots, dtype=np.int64)
-        )
+    def take_tbt(self, slots: list[int]) -> np.ndarray:
+        """The gaps between tokens the replicas ``slots`` counted since the last call, as
+        one dense histogram (int64, BUCKETS long); they start counting afresh."""
+        index = np.asarray(slots, dtype=np.int64)
+        dense = self.tbt[index].sum(axis=0)
+        self.tbt[index] = 0
+        return dense
 
 
 class BankStep(NamedTuple):

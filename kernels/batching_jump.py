@@ -9,7 +9,6 @@ from twin.kernels.batching_paged import kv_tokens, run_kv_limit
 from twin.kernels.batching_state import (
     _RF_GAP,
     _RF_LAST,
-    _RI_ID,
     _RI_OUT,
     _RI_PF,
     _RI_PROD,
@@ -19,11 +18,13 @@ from twin.kernels.batching_state import (
     STAT_BATCH_SUM,
     STAT_BUSY_S,
     STAT_DECODE_TOKENS,
+    STAT_GAP_SUM,
+    STAT_GAPS,
     STAT_ITERATIONS,
     STAT_JUMPED,
     STAT_RUNNING_MAX,
 )
-from twin.kernels.batching_tbt import count_gaps, count_progression, gap_bucket
+from twin.kernels.batching_tbt import count_progression, gap_bucket
 from twin.kernels.iteration_time import decode_line
 
 
@@ -40,9 +41,6 @@ def decode_run(
     kv_top,
     block,
     tbt,
-    tbt_touched,
-    scal,
-    region_mask,
 ):
     """Jump over the decode-only iterations that start before ``horizon`` and complete no
     request or preemption; return the clock and the KV in use after them (``now`` and ``kv``
@@ -97,6 +95,7 @@ def decode_run(
     first_end = now + a
     seen_gap = -1.0
     seen_bucket = 0
+    first_sum = 0.0
     for j in range(n_run):
         run_i[_RI_PROD, j] += m
         # the first token of the run comes a after the clock, the request's last token
@@ -105,13 +104,15 @@ def decode_run(
         if first_gap != seen_gap:
             seen_gap = first_gap
             seen_bucket = gap_bucket(first_gap)
-        region = run_i[_RI_ID, j] & region_mask
-        count_gaps(tbt, tbt_touched, scal, stats, region, seen_bucket, first_gap, 1)
+        tbt[seen_bucket] += 1
+        first_sum += first_gap
         gap = max(first_gap, last_dt)
         if gap > run_f[_RF_GAP, j]:
             run_f[_RF_GAP, j] = gap
         run_f[_RF_LAST, j] = end
-    count_progression(tbt, tbt_touched, scal, stats, run_i, n_run, region_mask, a, b, 1, m - 1)
+    stats[STAT_GAPS] += n_run
+    stats[STAT_GAP_SUM] += first_sum
+    count_progression(tbt, stats, n_run, a, b, 1, m - 1)
     stats[STAT_ITERATIONS] += m
     stats[STAT_JUMPED] += m
     stats[STAT_BATCH_SUM] += m * n_run

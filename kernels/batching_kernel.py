@@ -61,6 +61,8 @@ from twin.kernels.batching_state import (
     STAT_COMPLETED,
     STAT_DECODE_TOKENS,
     STAT_DROPPED,
+    STAT_GAP_SUM,
+    STAT_GAPS,
     STAT_ITERATIONS,
     STAT_KV_MAX,
     STAT_PREEMPTIONS,
@@ -68,7 +70,7 @@ from twin.kernels.batching_state import (
     STAT_RUNNING_MAX,
     WATERMARK_SHARE,
 )
-from twin.kernels.batching_tbt import count_gaps, gap_bucket
+from twin.kernels.batching_tbt import gap_bucket
 from twin.kernels.iteration_time import iteration_s
 
 # ============================================================================================
@@ -159,8 +161,6 @@ def _batching_kernel(
     out_drop,
     stats,
     tbt,
-    tbt_touched,
-    region_mask,
 ):
     """Advance one replica to ``until_s``; semantics in :func:`batching_step`.
 
@@ -201,11 +201,9 @@ def _batching_kernel(
         Ids of the requests dropped by the waiting-queue limit, in arrival order.
     stats : numpy.ndarray of float64, shape (N_STATS,)
         Accumulated statistics (``STAT_*``), updated in place.
-    tbt, tbt_touched : numpy.ndarray
-        int32 (regions, BUCKETS) and int64 (regions * BUCKETS): every gap between two
-        tokens is counted in row ``id & region_mask`` (:mod:`twin.kernels.batching_tbt`).
-    region_mask : int
-        The bits of a request id that name its region (0: one row).
+    tbt : numpy.ndarray of int64, shape (BUCKETS,)
+        Every gap between two tokens of a request is counted into it
+        (:mod:`twin.kernels.batching_tbt`), updated in place.
 
     Returns
     -------
@@ -294,9 +292,6 @@ def _batching_kernel(
                     kv_top,
                     block,
                     tbt,
-                    tbt_touched,
-                    scal,
-                    region_mask,
                 )
                 if jumped > now:
                     kv = kv_after
@@ -357,6 +352,8 @@ def _batching_kernel(
         w = 0
         seen_gap = -1.0  # the gaps of one iteration mostly agree: bucket each value once
         seen_bucket = 0
+        gaps = 0
+        gap_sum = 0.0
         for j in range(n_run):
             ch = run_i[_RI_CHUNK, j]
             if ch > 0:
@@ -373,8 +370,9 @@ def _batching_kernel(
                         if g != seen_gap:
                             seen_gap = g
                             seen_bucket = gap_bucket(g)
-                        region = run_i[_RI_ID, j] & region_mask
-                        count_gaps(tbt, tbt_touched, scal, stats, region, seen_bucket, g, 1)
+                        tbt[seen_bucket] += 1
+                        gaps += 1
+                        gap_sum += g
                     run_f[_RF_LAST, j] = t_end
             elif decoding and run_i[_RI_PF, j] == run_i[_RI_TARGET, j]:
                 run_i[_RI_PROD, j] += 1
@@ -384,8 +382,9 @@ def _batching_kernel(
                 if g != seen_gap:
                     seen_gap = g
                     seen_bucket = gap_bucket(g)
-                region = run_i[_RI_ID, j] & region_mask
-                count_gaps(tbt, tbt_touched, scal, stats, region, seen_bucket, g, 1)
+                tbt[seen_bucket] += 1
+                gaps += 1
+                gap_sum += g
                 run_f[_RF_LAST, j] = t_end
             o = run_i[_RI_OUT, j]
             if run_i[_RI_PROD, j] == o:
@@ -409,6 +408,9 @@ def _batching_kernel(
                     move_slot(run_i, run_f, j, w)
                 w += 1
         stats[STAT_COMPLETED] += n_run - w
+        if gaps:
+            stats[STAT_GAPS] += gaps
+            stats[STAT_GAP_SUM] += gap_sum
         n_run = w
         now = t_end
     stats[STAT_DROPPED] += n_drop

@@ -388,6 +388,7 @@ class BatchingReplicaRef:
         self.trace.append((now, t_end, len(self.running), book.used, nb))
         done = []
         keep = []
+        gap_sum = 0.0  # summed per iteration, then added (as the kernel adds it)
         for r in self.running:
             if r["chunk"] > 0:
                 r["pf"] += r["chunk"]
@@ -396,13 +397,13 @@ class BatchingReplicaRef:
                     if r["prod"] == 0:
                         r["first"] = t_end
                     else:
-                        self._gap(r, t_end, st)
+                        gap_sum += self._gap(r, t_end, st)
                     r["prod"] += 1
                     r["last"] = t_end
             elif decoding and r["pf"] == r["target"]:
                 self.tokens[r["id"]] += 1
                 r["prod"] += 1
-                self._gap(r, t_end, st)
+                gap_sum += self._gap(r, t_end, st)
                 r["last"] = t_end
             if r["prod"] == r["o"]:
                 o = r["o"]
@@ -416,16 +417,17 @@ class BatchingReplicaRef:
             else:
                 keep.append(r)
         st[STAT_COMPLETED] += len(self.running) - len(keep)
+        st[STAT_GAP_SUM] += gap_sum
         self.running = keep
         return done
 
-    def _gap(self, r: dict, t_end: float, st: np.ndarray) -> None:
-        """A token of ``r`` at ``t_end`` after an earlier one: its gap, counted."""
+    def _gap(self, r: dict, t_end: float, st: np.ndarray) -> float:
+        """A token of ``r`` at ``t_end`` after an earlier one: its gap, counted and returned."""
         g = t_end - r["last"]
         r["gap"] = max(r["gap"], g)
         self.gaps.append((r["id"], g))
         st[STAT_GAPS] += 1
-        st[STAT_GAP_SUM] += g
+        return g
 
     @property
     def n_waiting(self) -> int:

@@ -36,11 +36,9 @@ _MODE_NAMES = {"vllm": MODE_VLLM, "sarathi": MODE_SARATHI}
 # BatchingState.scal (int64).  The waiting ring holds, from its head, ``_S_WQUEUED`` queued
 # requests (taken in at an iteration boundary, waiting for admission) and then the pending
 # ones (not taken in yet); ``_S_WCOUNT`` counts both.  ``_S_NPRE`` counts the requests
-# preempted (paged KV) and not yet resumed, kept in the last running slots. ``_S_NTBT``
-# counts the cells of the TBT histogram touched since the caller last read them
-# (:mod:`twin.kernels.batching_tbt`).
-_S_NRUN, _S_WHEAD, _S_WCOUNT, _S_KV, _S_WQUEUED, _S_NPRE, _S_NTBT = 0, 1, 2, 3, 4, 5, 6
-_N_S = 7
+# preempted (paged KV) and not yet resumed, kept in the last running slots.
+_S_NRUN, _S_WHEAD, _S_WCOUNT, _S_KV, _S_WQUEUED, _S_NPRE = 0, 1, 2, 3, 4, 5
+_N_S = 6
 # BatchingState.time (float64): [clock, last until_s, last queued arrival]
 _T_CLOCK, _T_UNTIL, _T_LASTARR = 0, 1, 2
 # BatchingState.run_i rows (int64, per running slot, slots kept in admission order); the
@@ -264,9 +262,8 @@ class BatchingState:
 
     Attributes
     ----------
-    scal : numpy.ndarray of int64, shape (7,)
-        ``[n_running, wait_head, wait_count, kv_used_tokens, wait_queued, n_preempted,
-        tbt_touched]``.
+    scal : numpy.ndarray of int64, shape (6,)
+        ``[n_running, wait_head, wait_count, kv_used_tokens, wait_queued, n_preempted]``.
         The waiting ring holds ``wait_count`` requests from ``wait_head``: first the
         ``wait_queued`` requests taken into the waiting queue at an iteration boundary,
         then the pending ones, which
@@ -292,11 +289,9 @@ class BatchingState:
         Arrival times of the waiting ring [s] (non-decreasing in ring order).
     stats : numpy.ndarray of float64, shape (N_STATS,)
         Accumulated statistics, indexed by the ``STAT_*`` constants.
-    tbt : numpy.ndarray of int32, shape (1, BUCKETS)
+    tbt : numpy.ndarray of int64, shape (BUCKETS,)
         Gaps between tokens counted since the last :meth:`take_tbt`, per log bucket
-        (:mod:`twin.kernels.batching_tbt`; one row: a lone replica has no regions).
-    tbt_touched : numpy.ndarray of int64, shape (BUCKETS,)
-        The cells of ``tbt`` counted into since then (``scal[6]`` of them).
+        (:mod:`twin.kernels.batching_tbt`).
     """
 
     __slots__ = (
@@ -305,7 +300,6 @@ class BatchingState:
         "scal",
         "stats",
         "tbt",
-        "tbt_touched",
         "time",
         "wait_f",
         "wait_i",
@@ -321,16 +315,14 @@ class BatchingState:
         self.wait_i = np.zeros((_N_WI, w), dtype=np.int64)
         self.wait_f = np.zeros(w, dtype=np.float64)
         self.stats = np.zeros(N_STATS, dtype=np.float64)
-        self.tbt = np.zeros((1, BUCKETS), dtype=np.int32)
-        self.tbt_touched = np.zeros(BUCKETS, dtype=np.int64)
+        self.tbt = np.zeros(BUCKETS, dtype=np.int64)
 
     def take_tbt(self) -> np.ndarray:
         """The gaps between tokens counted since the last call, as a dense histogram
         (int64, ``BUCKETS`` long, bucket ``INDEX_MIN`` first of :mod:`twin.kernels.sketch`),
         and start counting afresh."""
-        dense = self.tbt[0].astype(np.int64)
+        dense = self.tbt.copy()
         self.tbt.fill(0)
-        self.scal[_S_NTBT] = 0
         return dense
 
     @property

@@ -110,6 +110,7 @@ def print_summary(console: Console, result: Summary) -> None:
                 ),
             )
         console.print(services)
+        _print_token_timing(console, result)
     measured = any(v == v for r in result.service_sites for k, v in r.items() if k.endswith("_ms"))
     if measured and len(result.service_sites) > len(result.services):
         by_site = Table(
@@ -146,6 +147,34 @@ def print_summary(console: Console, result: Summary) -> None:
         console.print(regions)
     if result.faults:
         _print_faults(console, result)
+
+
+def _print_token_timing(console: Console, result: Summary) -> None:
+    """How the llm services' replicas pace their tokens: time between tokens and scheduling
+    delay (whole-run p50 / p99 from the sketches), and whether prefill is disaggregated."""
+    rows = [r for r in result.services if _measured(r, "tbt") or _measured(r, "sched_delay")]
+    if not rows:
+        return
+    table = Table(
+        "service",
+        "serving",
+        "TBT p50 / p99",
+        "scheduling delay p50 / p99",
+        title="llm token timing (p50 / p99 over the whole run)",
+    )
+    for row in rows:
+        table.add_row(
+            escape(row["service"]),
+            row.get("serving", "co-located"),
+            *_p50_p99(row, "tbt", "sched_delay"),
+        )
+    console.print(table)
+
+
+def _measured(row: dict, metric: str) -> bool:
+    """Whether ``row`` has a whole-run p50 of ``metric`` (NaN or absent: none)."""
+    value = row.get(f"{metric}_p50_ms")
+    return value is not None and value == value
 
 
 def _print_scheduling(console: Console, result: Summary) -> None:

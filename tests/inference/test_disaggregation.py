@@ -9,6 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from twin.trace.reader import open_run
+from twin.trace.summary import summarize
+
 from .test_inference import check_conservation
 
 LINE = {
@@ -78,6 +81,17 @@ def test_a_lone_request_sees_prefill_then_transfer_then_decodes(kit, tmp_path: P
     assert kit.column(table, "kv_transfer_bytes").sum() == pytest.approx(
         KV_BYTES * prompt * sent.sum()
     )
+    # a lone request's token gaps are the decode pool's iterations at batch 1, and it is
+    # admitted at once by both pools
+    gaps = [0.01 + 1e-4 + 1e-7 * (prompt + k) for k in range(1, output)]
+    np.testing.assert_allclose(
+        kit.column(table, "tbt_mean_ms")[served], np.mean(gaps) * 1000, rtol=1e-9
+    )
+    np.testing.assert_allclose(kit.column(table, "sched_delay_mean_ms")[served], 0.0, atol=1e-9)
+    summary = summarize(open_run(tmp_path / "run"))
+    (chat,) = summary.services
+    assert chat["serving"] == "disaggregated"
+    assert chat["tbt_p50_ms"] == pytest.approx(np.median(gaps) * 1000, rel=0.01)
 
 
 def test_a_disaggregated_run_is_deterministic(kit, tmp_path: Path) -> None:

@@ -131,13 +131,13 @@ def test_run_percentiles_from_sketches_match_the_pooled_requests(
 
 def assert_tbt_rows_hold_the_replicas_gaps(run: Path, captured: dict) -> None:
     """The TBT sketches of the rows merge to exactly the gaps the replicas counted (per
-    site, and per region), so their percentiles are as exact as the kernel's histogram
+    site), so their percentiles are as exact as the kernel's histogram
     (bucket for bucket the plain-Python reference's gaps: tests/kernels/test_tbt.py)."""
     index = 1 + sketches.METRICS.index("tbt")
     for sites in (("a",), ("b",), None):
         want = sum(
             (
-                w[index].dense()
+                w[index].dense
                 for (svc, site), ws in captured.items()
                 for w in ws
                 if svc == "chat" and (sites is None or site in sites) and w[index] is not None
@@ -147,14 +147,8 @@ def assert_tbt_rows_hold_the_replicas_gaps(run: Path, captured: dict) -> None:
         rows = sketches.window_rows(run, "chat", sites)
         np.testing.assert_array_equal(sketches.merge_column(rows, "tbt"), want)
         assert want.sum() > 1000
-    regions = np.zeros((2, sketches.BUCKETS), dtype=np.int64)
-    for (svc, _), windows in captured.items():
-        for w in windows:
-            if svc == "chat" and w[index] is not None:
-                np.add.at(regions.reshape(-1), w[index].keys, w[index].counts)
-    for r, region in enumerate(("r", "s")):
-        rows = sketches.window_rows(run, "chat", regions=[region])
-        np.testing.assert_array_equal(sketches.merge_column(rows, "tbt"), regions[r])
+    # a region's requests share the sites' iterations: TBT is counted per site only
+    assert sketches.percentiles_ms(run, "tbt", [50.0], "chat", regions=["r"]) == [None]
 
 
 def test_each_rows_sketch_counts_its_served_requests(kit: Any, tmp_path: Path) -> None:
@@ -230,3 +224,17 @@ def test_the_summary_table_shows_run_percentiles_or_window_ones(
     assert ("TTFT p50 / p99" in text) == sketched
     assert ("inference by site" in text) == sketched
     assert ("p99 latency (median / worst window)" in text) != sketched
+    # the llm token timing (TBT, scheduling delay) comes from sketches too; co-located here
+    assert ("llm token timing" in text) == sketched
+    assert ("co-located" in text) == sketched
+
+
+def test_a_run_written_before_disaggregation_reads_as_co_located(kit: Any, tmp_path: Path) -> None:
+    two_site_run(kit, tmp_path)
+    path = tmp_path / "inference.arrow"
+    table = ipc.open_file(path).read_all()
+    old = table.drop_columns([n for n in table.column_names if n.startswith(("prefill_", "kv_"))])
+    with ipc.new_file(path, old.schema) as writer:
+        writer.write_table(old)
+    summary = summarize(open_run(tmp_path))
+    assert {row["serving"] for row in summary.services} == {"co-located"}

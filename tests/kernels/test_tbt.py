@@ -142,34 +142,30 @@ def test_a_vllm_prefill_stall_is_one_long_gap():
     assert dense.sum() == (20 - 1) + (2 - 1)
 
 
-def test_a_bank_keeps_the_gaps_of_each_region_apart():
-    """Request ids carry their region in their low bits: a bank counts each region's gaps
-    in its own row, and the rows add up to the gaps of one replica without regions."""
+def test_a_bank_counts_what_its_replicas_would_alone():
+    """Two replicas of a bank stepped together: their TBT histogram is the sum of what each
+    counts as a lone replica with its share of the stream, and taking it clears it."""
     rng = np.random.default_rng(7)
-    n, bits = 60, 2
+    n = 60
     arrivals = np.sort(rng.uniform(0, 3, n))
     prompt = rng.integers(10, 200, n)
     output = rng.integers(2, 40, n)
-    regions = rng.integers(0, 3, n)
-    ids = (np.arange(n) << bits) | regions
-    params = q.BatchingParams("sarathi", 0.01, 1e-4, 2e-4, 1e-6, 8, 20_000, 256)
-    bank = ReplicaBank(params, regions=3, region_mask=(1 << bits) - 1)
-    slot = bank.add()
-    counts = np.array([n])
-    bank.step([slot], counts, arrivals, prompt, output, ids, math.inf)
-    keys, hits = bank.take_tbt([slot])
-    by_region = np.zeros((3, BUCKETS), dtype=np.int64)
-    np.add.at(by_region.reshape(-1), keys, hits)
-    ref = q.BatchingReplicaRef("sarathi", 0.01, 1e-4, 2e-4, 1e-6, 8, 20_000, 256)
-    ref.step(arrivals, prompt, output, math.inf, ids=ids)
-    for region in range(3):
-        mine = [g for rid, g in ref.gaps if rid & 3 == region]
-        got, want = by_region[region], _dense(mine)
-        assert got.sum() == want.sum() == int((output[regions == region] - 1).sum())
-    single = q.BatchingReplica("sarathi", 0.01, 1e-4, 2e-4, 1e-6, 8, 20_000, 256)
-    single.step(arrivals, prompt, output, math.inf)
-    np.testing.assert_array_equal(by_region.sum(axis=0), single.state.take_tbt())
-    assert len(bank.take_tbt([slot])[0]) == 0
+    coef = ("sarathi", 0.01, 1e-4, 2e-4, 1e-6, 8, 20_000, 256)
+    bank = ReplicaBank(q.BatchingParams(*coef))
+    slots = [bank.add(), bank.add()]
+    half = n // 2
+    bank.step(slots, np.array([half, n - half]), arrivals, prompt, output, np.arange(n), 1.5)
+    bank.step(slots, np.array([0, 0]), arrivals[:0], prompt[:0], output[:0], np.arange(0), 99.0)
+    got = bank.take_tbt(slots)
+    want = np.zeros(BUCKETS, dtype=np.int64)
+    for part in (slice(0, half), slice(half, n)):
+        alone = q.BatchingReplica(*coef)
+        alone.step(arrivals[part], prompt[part], output[part], 1.5)
+        alone.step([], [], [], 99.0)
+        want += alone.state.take_tbt()
+    np.testing.assert_array_equal(got, want)
+    assert got.sum() == int((output - 1).sum())
+    assert not bank.take_tbt(slots).any()
 
 
 def test_scheduling_delay_is_the_wait_for_a_slot():

@@ -9,27 +9,22 @@ import numpy as np
 from twin.kernels.sketch import BUCKETS, count_by_group, sparse
 from twin.model.service_site import WindowResult
 
-TBT = 3
-"""The row of the time between tokens (the order of ``twin.trace.sketches.METRICS``)."""
-
 
 class RegionSketches:
-    """Dense histograms of TTFT, TPOT, latency, TBT and scheduling delay per region since
-    the last flush."""
+    """Dense histograms of TTFT, TPOT, latency and scheduling delay per region since the
+    last flush (and an empty one of TBT, which is counted per site: the requests of every
+    region share a replica's iterations)."""
 
     def __init__(self, regions: int) -> None:
         self.dense = np.zeros((5, regions, BUCKETS), dtype=np.int64)
 
     def add(self, result: WindowResult) -> None:
-        """Count a window's served requests by their region (``single``: latency only), and
-        the gaps between the tokens produced in it (llm)."""
+        """Count a window's served requests by their region (``single``: latency only)."""
         regions = result.served_regions
         per_request = (result.ttft, result.tpot, result.latency, None, result.sched_delay)
         for m, values in enumerate(per_request):
             if values is not None and len(values) and len(values) == len(regions):
                 count_by_group(values, regions, self.dense[m])
-        if result.tbt is not None and len(result.tbt.keys):
-            np.add.at(self.dense[TBT].reshape(-1), result.tbt.keys, result.tbt.counts)
 
     def columns(self, region: int) -> tuple:
         """The ten sketch columns of ``region``'s row (bins, counts of each; None if empty)."""

@@ -101,7 +101,7 @@ def latency_columns(result: WindowResult) -> tuple:
     columns: list = recorded[:-2]
     columns += [_mean_ms(v) for v in latencies]
     gaps = result.tbt
-    tbt_dense = gaps.dense() if gaps is not None else None
+    tbt_dense = gaps.dense if gaps is not None else None
     if gaps is not None and gaps.gaps:
         p50, p99 = quantiles_s(tbt_dense, (0.5, 0.99))
         columns += [p50 * 1000, p99 * 1000, gaps.sum_s / gaps.gaps * 1000]
@@ -121,12 +121,9 @@ def latency_columns(result: WindowResult) -> tuple:
 # ---------------------------------------------------------------- replicas at one site
 
 
-def _bank(
-    service: Service, model: IterationModel | None, prefilled: bool, regions: int
-) -> ReplicaBank:
+def _bank(service: Service, model: IterationModel | None, prefilled: bool) -> ReplicaBank:
     """An empty bank for the llm replicas of ``service`` on a pool with ``model``
-    (``prefilled``: a disaggregated decode pool, whose requests arrive with their KV), its
-    token gaps counted per demand region (``regions`` of them, named by the ids' low bits)."""
+    (``prefilled``: a disaggregated decode pool, whose requests arrive with their KV)."""
     assert model is not None
     max_queue = service.max_queue
     return ReplicaBank(
@@ -144,35 +141,17 @@ def _bank(
             iteration=model.packed,
             prefilled=prefilled,
         ),
-        regions=regions,
-        region_mask=(1 << REGION_BITS) - 1,
     )
 
 
 @dataclass
 class TokenGaps:
-    """The gaps between output tokens a site's replicas produced in a window: histogram
-    cells by region (``region * BUCKETS + bucket`` keys, a key may repeat), their count and
-    their sum [s] (for the exact mean)."""
+    """The gaps between output tokens a site's replicas produced in a window: their dense
+    histogram (int64, BUCKETS long), their number and their sum [s] (for the exact mean)."""
 
-    keys: np.ndarray = field(default_factory=lambda: _NO_IDS)
-    counts: np.ndarray = field(default_factory=lambda: _NO_IDS)
+    dense: np.ndarray = field(default_factory=lambda: np.zeros(BUCKETS, dtype=np.int64))
     gaps: int = 0
     sum_s: float = 0.0
-
-    def __add__(self, other: TokenGaps) -> TokenGaps:
-        return TokenGaps(
-            np.concatenate([self.keys, other.keys]),
-            np.concatenate([self.counts, other.counts]),
-            self.gaps + other.gaps,
-            self.sum_s + other.sum_s,
-        )
-
-    def dense(self) -> np.ndarray:
-        """The gaps of every region in one dense histogram (int64, BUCKETS long)."""
-        return np.bincount(self.keys % BUCKETS, weights=self.counts, minlength=BUCKETS).astype(
-            np.int64
-        )
 
 
 @dataclass
@@ -228,9 +207,7 @@ class ServiceSite:
         """The pool replicas take accelerators from (see :func:`choose_pool`)."""
         self.iteration = iteration
         self.bank = (
-            _bank(self.service, iteration, prefilled, len(owner.regions))
-            if self.service.kind == "llm"
-            else None
+            _bank(self.service, iteration, prefilled) if self.service.kind == "llm" else None
         )
         """The carried state of the site's llm replicas."""
         self.replicas: list[int] = []
@@ -579,14 +556,15 @@ class ServiceSite:
         mask = (1 << REGION_BITS) - 1
         if replicas:
             stepped = bank.step(replicas, counts, arrivals, prompt, output, ids, end)
-            tbt_keys, tbt_counts = bank.take_tbt(replicas)
+            tbt = bank.take_tbt(replicas)
             completed = stepped.result
             slots = np.repeat(np.asarray(replicas, dtype=np.int64), stepped.done)
             if len(completed.dropped_ids):
                 dropped_parts.append(completed.dropped_ids & mask)
         else:
             completed = BatchingResult(_NO_IDS, *([_NO_TIMES] * 6))
-            slots = tbt_keys = tbt_counts = _NO_IDS
+            slots = _NO_IDS
+            tbt = np.zeros(BUCKETS, dtype=np.int64)
         dropped_regions = np.concatenate(dropped_parts) if dropped_parts else _NO_IDS
         # per-window iteration statistics and requests in the system: one read per replica
         held = len(replicas)
@@ -607,7 +585,7 @@ class ServiceSite:
             mean_batch=delta[STAT_BATCH_SUM] / iterations if iterations else math.nan,
             busy=min(1.0, delta[STAT_BUSY_S] / (held * owner.window_s)) if held else 0.0,
             in_system=in_system,
-            tbt=TokenGaps(tbt_keys, tbt_counts, int(delta[STAT_GAPS]), float(delta[STAT_GAP_SUM])),
+            tbt=TokenGaps(tbt, int(delta[STAT_GAPS]), float(delta[STAT_GAP_SUM])),
         )
         self.release_drained()
         return step

@@ -74,6 +74,23 @@ def scan(
         raise RunError(f"{path} is not a readable Arrow {kind}: {first_line(error)}") from None
 
 
+def column_names(directory: Path, name: str) -> tuple[str, ...]:
+    """The columns table ``name`` of the run in ``directory`` has, as written (an older run
+    may lack columns of this version; a table still streaming and cut before its schema, or
+    absent, has this version's); RunError if it is unreadable."""
+    file, part = directory / f"{name}{TABLE}", directory / part_file(name)
+    try:
+        if file.is_file():
+            return tuple(ipc.open_file(pa.OSFile(str(file))).schema.names)
+        if part.is_file() and not cut_before_schema(part):
+            return tuple(ipc.open_stream(pa.OSFile(str(part))).schema.names)
+    except (pa.ArrowException, OSError) as error:
+        message = f"{directory}/{name} is not a readable Arrow table: {first_line(error)}"
+        raise RunError(message) from None
+    schema = TABLES.get(name)
+    return tuple(schema.names) if schema is not None else ()
+
+
 def _fields(actual: pa.Schema, columns: Sequence[str], where: str) -> list[int]:
     """Indices of ``columns`` in ``actual``, each checked against the table's schema."""
     expected = TABLES.get(where.rsplit("/", 1)[-1])

@@ -184,7 +184,13 @@ def _sketch_columns(span: str) -> tuple[pa.Field, ...]:
             ("ttft", "TTFT (llm)", "requests"),
             ("tpot", "TPOT (llm; one-token outputs have none)", "requests"),
             ("latency", "end-to-end latency", "requests"),
-            ("tbt", "time between tokens (llm; every gap of the tokens produced)", "gaps"),
+            (
+                "tbt",
+                "time between tokens (llm; every gap between two tokens produced; counted per "
+                "site, as it is a property of the replicas' iterations: null in "
+                "inference_regions)",
+                "gaps",
+            ),
             ("sched_delay", "scheduling delay (llm)", "requests"),
         )
         for part, kind, what in (

@@ -20,12 +20,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.ipc as ipc
 
 from twin.trace.errors import RunError
-from twin.trace.layout import part_file, table_file
-from twin.trace.scan import scan
-from twin.trace.streams import cut_before_schema
+from twin.trace.scan import column_names, scan
 
 ALPHA = 0.01
 """Relative accuracy of a percentile read from a sketch (the bucket error)."""
@@ -156,17 +153,8 @@ def sketched_metrics(directory: Path, table: str = "inference") -> tuple[str, ..
     """The METRICS whose sketch columns ``table`` of the run in ``directory`` has (a run
     written before TBT and scheduling delay were sketched has the first three; before the
     sketches, none; a table still streaming and cut before its schema, this version's)."""
-    file, part = directory / table_file(table), directory / part_file(table)
-    try:
-        if file.is_file():
-            schema = ipc.open_file(pa.OSFile(str(file))).schema
-        elif part.is_file() and not cut_before_schema(part):
-            schema = ipc.open_stream(pa.OSFile(str(part))).schema
-        else:
-            return METRICS
-    except (pa.ArrowException, OSError) as error:
-        raise RunError(f"{directory}/{table} is not a readable Arrow table: {error}") from None
-    return tuple(m for m in METRICS if f"{m}_sketch_bins" in schema.names)
+    names = column_names(directory, table)
+    return tuple(m for m in METRICS if f"{m}_sketch_bins" in names)
 
 
 def percentile_by_period(

@@ -16,7 +16,7 @@ from twin.trace import sketches
 from twin.trace.errors import RunError, first_line
 from twin.trace.layout import MANIFEST
 from twin.trace.reader import Run, check_manifest
-from twin.trace.scan import grouped, scan
+from twin.trace.scan import column_names, grouped, scan
 from twin.trace.summary_faults import fault_totals, site_availability
 from twin.trace.summary_jobs import job_rows
 from twin.trace.summary_stats import by_key, concat, count_values, manifest_end_s, quantile
@@ -153,6 +153,9 @@ def _attainment(misses: float, resolved: float) -> float:
 def _service_rows(run: Run) -> list[dict[str, Any]]:
     columns = ["service", "arrivals", "served", "dropped", "slo_misses"]
     columns += ["latency_p99_ms", "ttft_p99_ms", "tpot_p99_ms"]
+    # a run written before disaggregated serving has no prefill columns: co-located
+    pooled = "prefill_replicas" in column_names(run.path, "inference")
+    columns += ["prefill_replicas"] if pooled else []
     window_p99: dict[str, list[np.ndarray]] = defaultdict(list)
 
     def chunks() -> Iterator[pa.Table]:
@@ -172,6 +175,7 @@ def _service_rows(run: Run) -> list[dict[str, Any]]:
             ("latency_p99_ms", "max"),
             ("ttft_p99_ms", "max"),
             ("tpot_p99_ms", "max"),
+            *([("prefill_replicas", "max")] if pooled else []),
         ],
     )
     rows = []
@@ -180,6 +184,7 @@ def _service_rows(run: Run) -> list[dict[str, Any]]:
         rows.append(
             {
                 "service": row["service"],
+                "serving": _serving(row.get("prefill_replicas_max")),
                 "arrivals": row["arrivals_sum"],
                 "served": row["served_sum"],
                 "dropped": row["dropped_sum"],
@@ -192,6 +197,12 @@ def _service_rows(run: Run) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _serving(prefill_replicas: float | None) -> str:
+    """How a service is served: ``disaggregated`` (a prefill pool beside its decode pool:
+    some window of it counts prefill replicas) or ``co-located``."""
+    return "co-located" if prefill_replicas is None else "disaggregated"
 
 
 SKETCHED = tuple(f"{m}_{p}_ms" for m in sketches.METRICS for p in ("p50", "p99"))
