@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import gc
 import os
+import signal
 import sys
 
 
@@ -26,11 +27,20 @@ def main() -> None:
 
 
 def _main() -> None:
+    # While the CLI's libraries are imported, a Ctrl-C only sets a flag: raised there, the
+    # KeyboardInterrupt may land in an import lock's weakref callback, where Python prints it
+    # as an "Exception ignored" traceback and carries on.
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
     try:
         import click
 
         from twin.cli import main as cli
     except KeyboardInterrupt:
+        _interrupted()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
         _interrupted()
     try:
         code = cli.main(standalone_mode=False)

@@ -127,12 +127,18 @@ def _flushing(
 
 def _totals(world: World) -> dict[str, Any]:
     totals: dict[str, Any] = {"jobs_submitted": world.submitted}
+    totals["tenants"] = {
+        name: {"share": tenant.share, "weight": tenant.weight}
+        for name, tenant in world.scenario.tenants.items()
+    }
     if world.network is not None:
         totals["bytes_requested"] = world.network.bytes_requested
         totals["bytes_delivered"] = world.network.bytes_delivered
         totals["rate_solves"] = world.network.solves
     if world.inference is not None:
         totals["inference"] = {m.service.id: dict(m.totals) for m in world.inference.services}
+    if world.access is not None:
+        totals["access"] = world.access.totals(world.online_s())
     return totals
 
 

@@ -179,30 +179,110 @@ def _measured(row: dict, metric: str) -> bool:
 
 def _print_scheduling(console: Console, result: Summary) -> None:
     """The standard scheduling figures per tenant and over all (waits and slowdowns of the
-    jobs that started)."""
+    jobs that started, in hours), what each tenant was granted, Jain's index, and the
+    access programmes' books."""
     table = Table(
         "tenant",
         "submitted",
         "started",
-        "wait mean",
-        "wait p95",
-        "bounded slowdown",
-        "makespan",
-        title="scheduling (waits and slowdowns of started jobs; slowdown bounded at 10 s)",
+        "wait h: mean",
+        "p95",
+        "p99",
+        "max",
+        "slowdown",
+        title="scheduling (waits and bounded slowdowns (τ 10 s) of started jobs)",
     )
     rows = [(escape(row["tenant"]), row) for row in result.tenants]
-    rows += [("[bold]all[/]", result.waits)] if result.waits else []
+    everyone = _all_tenants(result)
+    rows += [("[bold]all[/]", everyone)] if result.waits else []
     for label, row in rows:
         table.add_row(
             label,
             f"{row['submitted']:,}",
             f"{row['started']:,}",
-            _hours(row["wait_mean_s"]),
-            _hours(row["wait_p95_s"]),
+            *(_in_hours(row[f"wait_{q}_s"]) for q in ("mean", "p95", "p99", "max")),
             _ratio(row["bounded_slowdown_mean"]),
-            _hours(row["makespan_s"]),
         )
     console.print(table)
+    priced = any(row.get("spend_eur") == row.get("spend_eur") for row in result.tenants)
+    grants = Table(
+        "tenant",
+        "accelerator-h",
+        "share",
+        "rejected",
+        "cancelled",
+        *(["spend €"] if priced else []),
+        title="what each tenant was granted",
+    )
+    total = everyone.get("accelerator_hours", 0.0)
+    for label, row in rows:
+        grants.add_row(
+            label,
+            _amount(row["accelerator_hours"]),
+            _percent(row["accelerator_hours"] / total if total else float("nan")),
+            f"{row['rejected']:,}",
+            f"{row['cancelled']:,}",
+            *([_euros(row["spend_eur"])] if priced else []),
+        )
+    console.print(grants)
+    if len(result.tenants) > 1:
+        console.print(
+            f"Jain's fairness index over tenants (accelerator-hours per unit of weight): "
+            f"{_ratio(result.jain_index)}"
+        )
+    if result.programmes:
+        books = Table(
+            "programme",
+            "tenants",
+            "reserved",
+            "entitled accelerator-h",
+            "granted accelerator-h",
+            "quota / most in a period",
+            "spend €",
+            title="access programmes",
+        )
+        for row in result.programmes:
+            books.add_row(
+                escape(row["programme"]),
+                escape(", ".join(row["tenants"])),
+                f"{row['reserved_accelerators']:,}",
+                f"{row['entitled_accelerator_hours']:,.0f}",
+                f"{row['granted_accelerator_hours']:,.0f}",
+                f"{_whole(row['quota_accelerator_hours'])} / "
+                f"{_whole(row['most_charged_in_a_period'])}",
+                _euros(row["spend_eur"]),
+            )
+        console.print(books)
+
+
+def _all_tenants(result: Summary) -> dict:
+    """The over-all row: the waits of every started job, the tenants' grants added up."""
+    tenants = result.tenants
+    spends = [row["spend_eur"] for row in tenants if row["spend_eur"] == row["spend_eur"]]
+    return {
+        **result.waits,
+        "rejected": sum(row["rejected"] for row in tenants),
+        "cancelled": sum(row["cancelled"] for row in tenants),
+        "accelerator_hours": sum(row["accelerator_hours"] for row in tenants),
+        "spend_eur": sum(spends) if spends else float("nan"),
+    }
+
+
+def _in_hours(seconds: float) -> str:
+    return "-" if seconds != seconds else f"{seconds / 3600:,.2f}"
+
+
+def _amount(value: float) -> str:
+    """Whole numbers with separators; three significant digits below 100."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def _whole(value: float) -> str:
+    return "-" if value != value else f"{value:,.0f}"
+
+
+def _euros(value: float) -> str:
+    return "-" if value != value else f"{value:,.0f}"
 
 
 def _ratio(value: float) -> str:

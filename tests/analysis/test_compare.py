@@ -177,8 +177,8 @@ def test_an_unknown_configuration_gets_a_did_you_mean(runs):
 
 
 def test_an_unknown_metric_is_a_metric_error(runs):
-    with pytest.raises(MetricError, match=r"did you mean 'jobs\.wait_p95_s'"):
-        compare([run_group(runs["base"])], ["jobs.wait_p96_s"])
+    with pytest.raises(MetricError, match=r"did you mean 'jobs\.wait_mean_s'"):
+        compare([run_group(runs["base"])], ["jobs.wait_mea_s"])
 
 
 # ---------------------------------------------------------------- honesty checks

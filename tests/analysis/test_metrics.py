@@ -103,7 +103,7 @@ def test_energy_network_and_inference_metrics_agree_with_their_tables(run_dir):
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("jobs.wait_p59_s", "did you mean 'jobs.wait_p95_s'"),
+        ("jobs.wait_p59_s", "did you mean 'jobs.wait_p99_s'"),
         ("jobs.completed[tenant=startup]", "takes no selector"),
         ("co2_t[tenant=startup]", "takes [site=…], not [tenant=…]"),
         ("jobs wait", "is not a metric name"),

@@ -68,6 +68,8 @@ def job_row(job: int, tenant: str, state: str, submit: float, start, end) -> tup
         "end_s": end,
         "wait_s": start - submit if started else None,
         "run_s": end - start if started and end is not None else None,
+        # one accelerator, held from its start to its end (or the end of the run)
+        "busy_s": ((end if end is not None else END_S) - start) if started else 0.0,
     }
     return tuple(row.get(field.name) for field in JOBS)
 
@@ -92,33 +94,51 @@ def test_hand_written_jobs_give_the_hand_computed_figures(hand_run):
     summary = summarize(open_run(hand_run))
     beta_slowdown = (995.0 / 895.0 + 1.0) / 2
     alpha, beta = summary.tenants
+    nothing = {"rejected": 0, "cancelled": 0, "programme": None}
+    assert math.isnan(alpha.pop("spend_eur")) and math.isnan(beta.pop("spend_eur"))
     assert alpha == {
         "tenant": "alpha",
         "submitted": 3,
         "started": 3,
         "wait_mean_s": pytest.approx(70.0),
+        "wait_p50_s": 10.0,
         "wait_p95_s": pytest.approx(181.0),  # 10 + 0.9 × (200 − 10), linear interpolation
+        "wait_p99_s": pytest.approx(196.2),  # 10 + 0.98 × 190
+        "wait_max_s": 200.0,
         "bounded_slowdown_mean": pytest.approx(4.0 / 3.0),
         "makespan_s": 650.0,
+        "accelerator_hours": pytest.approx(505.0 / 3600),  # runs of 100, 5 and 400 s
+        **nothing,
     }
     assert beta == {
         "tenant": "beta",
         "submitted": 4,
         "started": 2,
         "wait_mean_s": pytest.approx(50.0),
+        "wait_p50_s": pytest.approx(50.0),
         "wait_p95_s": pytest.approx(95.0),
+        "wait_p99_s": pytest.approx(99.0),
+        "wait_max_s": 100.0,
         "bounded_slowdown_mean": pytest.approx(beta_slowdown),
         "makespan_s": 395.0,  # first submission 5 s, last end 400 s (the rejection)
+        "accelerator_hours": pytest.approx(897.0 / 3600),  # 895 s so far + 2 s
+        **nothing,
+        "rejected": 1,
     }
     assert summary.waits == {
         "submitted": 7,
         "started": 5,
         "wait_mean_s": pytest.approx(62.0),
+        "wait_p50_s": 10.0,
         "wait_p95_s": pytest.approx(180.0),  # waits 0, 0, 10, 100, 200: 100 + 0.8 × 100
+        "wait_p99_s": pytest.approx(196.0),  # 100 + 0.96 × 100
+        "wait_max_s": 200.0,
         "bounded_slowdown_mean": pytest.approx((4.0 + 2 * beta_slowdown) / 5),
         "makespan_s": 650.0,
     }
     assert summary.totals["utilisation"] == pytest.approx(0.75)
+    # no weights in this manifest: each counts 1; Jain over 505 and 897 accelerator-seconds
+    assert summary.jain_index == pytest.approx(1402.0**2 / (2 * (505.0**2 + 897.0**2)))
 
 
 def test_the_registry_gives_them_overall_and_per_tenant(hand_run):
@@ -145,7 +165,16 @@ def test_twin_summary_prints_them_per_tenant_and_in_json(hand_run):
     assert shown.exit_code == 0, shown.output
     alpha = next(line for line in shown.output.splitlines() if "alpha" in line)
     cells = [cell.strip() for cell in alpha.split("│")[1:-1]]
-    assert cells == ["alpha", "3", "3", "70 s", "181 s", "1.33", "0.18 h"]  # 650 s
+    # waits in hours: mean 70 s, p95 181 s, p99 196.2 s, max 200 s
+    assert cells == ["alpha", "3", "3", "0.02", "0.05", "0.05", "0.06", "1.33"]
+    granted = [line for line in shown.output.splitlines() if "alpha" in line][1]
+    assert [cell.strip() for cell in granted.split("│")[1:-1]] == [
+        "alpha",
+        "0.14",
+        "36.02%",
+        "0",
+        "0",
+    ]
     data = json.loads(runner.invoke(main, ["summary", "--json", str(hand_run)]).output)
     assert data["tenants"][1]["makespan_s"] == 395.0
     assert data["waits"]["started"] == 5

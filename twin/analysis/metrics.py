@@ -104,6 +104,18 @@ def _jobs(field: str) -> Callable[[Summary, MetricRef], float | None]:
     return compute
 
 
+def _granted(field: str) -> Callable[[Summary, MetricRef], float | None]:
+    """A tenant's grant (``[tenant=…]``), or the tenants' added up."""
+
+    def compute(s: Summary, ref: MetricRef) -> float | None:
+        if ref.selector is not None:
+            return _get(_row(s.tenants, "tenant", ref.selector[1]), field)
+        values = [row[field] for row in s.tenants if row[field] == row[field]]
+        return float(sum(values)) if values else None
+
+    return compute
+
+
 def _site(field: str) -> Callable[[Summary, MetricRef], float | None]:
     def compute(s: Summary, ref: MetricRef) -> float | None:
         if ref.selector is None:
@@ -209,6 +221,46 @@ METRICS: dict[str, Metric] = {
             "95th percentile wait of started jobs",
             _jobs("wait_p95_s"),
             "tenant",
+        ),
+        Metric(
+            "jobs.wait_p99_s",
+            "s",
+            "lower",
+            "99th percentile wait of started jobs",
+            _jobs("wait_p99_s"),
+            "tenant",
+        ),
+        Metric(
+            "jobs.wait_max_s",
+            "s",
+            "lower",
+            "longest wait of a started job",
+            _jobs("wait_max_s"),
+            "tenant",
+        ),
+        Metric(
+            "jobs.accelerator_hours",
+            "accelerator-h",
+            None,
+            "accelerator-hours granted: accelerators × time held, every run",
+            _granted("accelerator_hours"),
+            "tenant",
+        ),
+        Metric(
+            "jobs.spend_eur",
+            "€",
+            "lower",
+            "what jobs paid at their programme's or the list price per accelerator-hour "
+            "(runs with access pricing)",
+            _granted("spend_eur"),
+            "tenant",
+        ),
+        Metric(
+            "jobs.jain_index",
+            "ratio",
+            "higher",
+            "Jain's fairness index over tenants of accelerator-hours per unit of weight",
+            lambda s, ref: s.jain_index,
         ),
         Metric(
             "jobs.bounded_slowdown_mean",

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
+from twin.config.schema_access import Access
 from twin.config.schema_base import (
     MAX_POOL,
     Distribution,
@@ -691,6 +692,9 @@ class Scenario(StrictModel):
     network: Network = Field(default_factory=Network, description="network model")
     telemetry: Telemetry = Field(default_factory=Telemetry, description="sampling")
     faults: Faults = Field(default_factory=Faults, description="what breaks, and how often")
+    access: Access | None = Field(
+        None, description="access programmes: reserved shares, quotas, tiers, prices"
+    )
 
     def site(self, site_id: str) -> Site:
         """The site with this id (KeyError if absent)."""

@@ -19,6 +19,7 @@ from twin.config.errors import ConfigError, ConfigIssue, shorten
 from twin.config.raw_checks import check_distribution, dicts, known
 from twin.config.schema import Scenario
 from twin.config.units import parse_duration_s
+from twin.config.validate_access import check_access
 from twin.config.validate_disaggregation import check_disaggregation
 from twin.config.validate_faults import check_faults
 from twin.config.validate_lengths import check_lengths
@@ -266,6 +267,7 @@ def cross_check(data: dict[str, Any]) -> list[ConfigIssue]:
         issues += _check_transfers(transfers, site_ids, bool(dicts(data.get("links"))))
     issues += _check_interval(data)
     issues += check_faults(data, sites, catalogue)
+    issues += check_access(data, site_ids)
     return issues
 
 

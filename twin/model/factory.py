@@ -24,6 +24,7 @@ from twin.model.job import Job, JobState
 from twin.model.recorder import Recorder
 
 if TYPE_CHECKING:
+    from twin.model.access import SiteAccess
     from twin.model.schedulers import Scheduler
 
 
@@ -209,6 +210,8 @@ class Factory:
         latest (what a backfilling reservation plans with), kept in order as jobs start and
         end rather than sorted per decision."""
         self.meter = EnergyMeter(calendar, site)
+        self.access: SiteAccess | None = None
+        """The access programmes' reserves, tiers and quotas here (None: no programmes)."""
 
     # ------------------------------------------------------------ state
 
@@ -248,6 +251,7 @@ class Factory:
             and pool.free >= job.accelerators
             and self.power_w + job.accelerators * pool.busy_extra_w
             <= self.cap_w * (1 + POWER_TOLERANCE)
+            and (self.access is None or self.access.admits(job, pool))
         )
 
     # ------------------------------------------------------------ life cycle
@@ -266,6 +270,13 @@ class Factory:
         )
         for listener in self.open_listeners:
             listener(self)
+        self.release_resources()
+
+    def release_resources(self) -> None:
+        """Resources freed up (or the site opened): programme jobs owed a reserve start
+        first, then the scheduler decides."""
+        if self.access is not None:
+            self.access.start_entitled()
         self.scheduler.on_release(self)
 
     def reserve(self, pool: Pool, count: int) -> bool:
@@ -287,7 +298,7 @@ class Factory:
         self.busy_accelerators -= count
         self.reserved_accelerators -= count
         self._power_changed()
-        self.scheduler.on_release(self)
+        self.release_resources()
 
     def submit(self, job: Job, pool: Pool, data_ready: simpy.Event | None = None) -> None:
         """Take a job placed here by the broker: queue it now, or once its data has arrived."""
@@ -317,18 +328,56 @@ class Factory:
         self.recorder.event(self.env.now, "stage", site=self.id, job=job.id, value=job.staging_s)
         self._enqueue(job)
 
-    def _enqueue(self, job: Job) -> None:
+    def _enqueue(self, job: Job, patience: bool = True) -> None:
         if not self.online and self.outages > 0 and self.move_when_down is not None:
             self.pools[job.accelerator].waiting -= job.accelerators
             job.state = JobState.SUBMITTED
             self.move_when_down(job)  # its data arrived at a site that went down meanwhile
             return
-        job.state = JobState.QUEUED
-        self.queue.append(job)
-        self.queued_accelerators += job.accelerators
-        if job.patience_s is not None:
+        if self.access is not None and self.access.divert(job):
+            if patience and job.patience_s is not None:
+                self.env.timeout(job.patience_s).callbacks.append(
+                    lambda _: self._lose_patience(job)
+                )
+            return  # held by its programme's quota
+        self._join_queue(job, front=False)
+        if patience and job.patience_s is not None:
             self.env.timeout(job.patience_s).callbacks.append(lambda _: self._lose_patience(job))
-        self.scheduler.on_submit(self, job)
+        if self.access is not None:
+            self.access.start_entitled()
+        if job.state is JobState.QUEUED:
+            self.scheduler.on_submit(self, job)
+
+    def _join_queue(self, job: Job, front: bool) -> None:
+        """Into the queue: at the back (or the front) of its priority tier."""
+        job.state = JobState.QUEUED
+        queue = self.queue
+        if self.access is None:
+            queue.insert(0 if front else len(queue), job)
+        else:
+            find = bisect.bisect_left if front else bisect.bisect_right
+            queue.insert(find(queue, -job.tier, key=_tier_key), job)
+            self.access.job_queued(job, +1)
+        self.queued_accelerators += job.accelerators
+
+    def _leave_queue(self, job: Job) -> None:
+        self.queue.remove(job)
+        self.queued_accelerators -= job.accelerators
+        if self.access is not None:
+            self.access.job_queued(job, -1)
+
+    def divert_queued(self, job: Job) -> None:
+        """A queued job's programme quota is spent: it is held out of the queue, or goes to
+        the back of it as an overflow job."""
+        self._leave_queue(job)
+        assert self.access is not None
+        if not self.access.divert(job):
+            self._join_queue(job, front=False)
+            self.scheduler.on_requeue(self, job)
+
+    def requeue_held(self, job: Job) -> None:
+        """A job its programme's quota held may queue again (its patience already runs)."""
+        self._enqueue(job, patience=False)
 
     def start(self, job: Job) -> None:
         """Start a queued job now (the scheduler has checked :meth:`fits_now`): it runs its
@@ -339,8 +388,7 @@ class Factory:
         pool.waiting -= job.accelerators
         self.busy_accelerators += job.accelerators
         self._power_changed()
-        self.queue.remove(job)
-        self.queued_accelerators -= job.accelerators
+        self._leave_queue(job)
         job.state = JobState.RUNNING
         if job.start_s is None:
             job.start_s = now
@@ -350,6 +398,8 @@ class Factory:
         job.run_token += 1
         token = job.run_token
         job.planned_end_s = now + job.walltime_left_s
+        if self.access is not None:
+            self.access.run_started(job)
         self.running[job.id] = job
         self.running_by_tenant.setdefault(job.tenant, {})[job.id] = job
         bisect.insort(self.running_ends, (job.planned_end_s, job.id, job))
@@ -385,6 +435,8 @@ class Factory:
         job.run_token += 1
         job.segment = None
         self._charge(job, pool, job.segment_start_s, self.env.now)
+        if self.access is not None:
+            self.access.run_ended(job)
         return pool
 
     def _finish(self, job: Job, token: int) -> None:
@@ -399,7 +451,7 @@ class Factory:
             self.env.now, job.state.value, site=self.id, job=job.id, value=job.accelerators
         )
         self.recorder.job_ended(job)
-        self.scheduler.on_release(self)
+        self.release_resources()
 
     # ------------------------------------------------------------ faults
 
@@ -409,7 +461,7 @@ class Factory:
         pool, progress = self.interrupt(job, "accelerator_failure")
         assert self.faults is not None
         self.faults.accelerator_failed(job, self, pool, progress.lost_s)
-        self.scheduler.on_release(self)
+        self.release_resources()
 
     def interrupt(self, job: Job, cause: str) -> tuple[Pool, Progress]:
         """Stop a running job: it keeps the work of its last completed checkpoint, pays a
@@ -434,12 +486,15 @@ class Factory:
             self.move_when_down(job)
             return
         pool.waiting += job.accelerators
-        job.state = JobState.QUEUED
-        if front:
-            self.queue.insert(0, job)
-        else:
-            self.queue.append(job)
-        self.queued_accelerators += job.accelerators
+        self._join_queue(job, front)
+        self.scheduler.on_requeue(self, job)
+
+    def preempt(self, job: Job) -> None:
+        """Interrupt a running job to give its accelerators back to a programme's reserve
+        (as a failure would: it keeps its last checkpoint and is requeued); the caller lets
+        the scheduler act afterwards."""
+        job.preemptions += 1
+        self.interrupt(job, "preemption")
 
     def break_accelerator(self, pool: Pool) -> bool:
         """One accelerator of ``pool`` fails: a spare takes its place if one is left (True),
@@ -458,7 +513,7 @@ class Factory:
             return
         pool.broken -= 1
         pool.free += 1
-        self.scheduler.on_release(self)
+        self.release_resources()
 
     def go_down(self) -> bool:
         """An outage begins (or another one while down): the site stops taking work and
@@ -481,9 +536,9 @@ class Factory:
         for job in hit:
             self.interrupt(job, "site_outage")
         if self.move_when_down is not None:
-            queued, self.queue = self.queue, []
+            queued = list(self.queue)
             for job in queued:
-                self.queued_accelerators -= job.accelerators
+                self._leave_queue(job)
                 self.pools[job.accelerator].waiting -= job.accelerators
                 job.state = JobState.SUBMITTED
                 self.move_when_down(job)
@@ -508,7 +563,7 @@ class Factory:
         self.recorder.event(self.env.now, "site_up", site=self.id, value=self.total_accelerators)
         for listener in self.open_listeners:
             listener(self)
-        self.scheduler.on_release(self)
+        self.release_resources()
 
     def close_books(self) -> None:
         """The run ends: book the runs still going up to now (their compute so far counts as
@@ -557,14 +612,17 @@ class Factory:
         price = self.calendar.integral(self.site.price_eur_per_mwh, start_s, end_s)
         job.co2_t += power_w / J_PER_KWH * carbon / 1e6
         job.cost_eur += power_w / J_PER_MWH * price
+        if job.price_eur_per_accelerator_hour is not None:
+            hours = job.accelerators * (end_s - start_s) / 3600.0
+            job.spend_eur += hours * job.price_eur_per_accelerator_hour
 
     def _lose_patience(self, job: Job) -> None:
         """Patience counts from the job's first queueing at this site (an outage that
         moves it elsewhere starts the count again there)."""
-        if job.state is not JobState.QUEUED or job.site != self.id or job.restarts:
+        if job.state not in _PATIENT or job.site != self.id or job.restarts:
             return
-        self.queue.remove(job)
-        self.queued_accelerators -= job.accelerators
+        if job.state is JobState.QUEUED:
+            self._leave_queue(job)  # a held job is in no queue
         self.pools[job.accelerator].waiting -= job.accelerators
         job.state = JobState.CANCELLED
         job.reason = f"waited longer than its patience of {job.patience_s:.0f} s"
@@ -573,4 +631,13 @@ class Factory:
             self.env.now, "cancel", site=self.id, job=job.id, value=job.accelerators
         )
         self.recorder.job_ended(job)
-        self.scheduler.on_release(self)
+        self.release_resources()
+
+
+_PATIENT = (JobState.QUEUED, JobState.HELD)
+"""The states in which a job may lose patience."""
+
+
+def _tier_key(job: Job) -> int:
+    """The queue is kept in order of this: higher priority tiers first."""
+    return -job.tier

@@ -15,6 +15,8 @@ class JobState(str, Enum):
     SUBMITTED = "submitted"
     STAGING = "staging"
     QUEUED = "queued"
+    HELD = "held"
+    """Out of the queue: its programme's quota is spent until the next period."""
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -59,6 +61,21 @@ class Job:
     """Its job number in the trace it was replayed from (None: a synthetic job)."""
     site_pin: tuple[str, ...] | None = None
     """The only sites it may run at (a trace replayed on its own machine); None: any."""
+
+    programme: str | None = None
+    """The access programme its tenant belongs to (None: none)."""
+    tier: int = 0
+    """Its priority tier: the queue serves higher tiers first (its programme's priority)."""
+    overflow: bool = False
+    """Over its programme's quota (overflow low_priority): runs outside it, behind all."""
+    charged_programme: str | None = None
+    """The programme its current run is charged to (None: none, or an overflow run)."""
+    price_eur_per_accelerator_hour: float | None = None
+    """What its current run pays per accelerator-hour (None: no access pricing)."""
+    spend_eur: float = 0.0
+    """What its runs paid: accelerator-hours × the price of each run."""
+    preemptions: int = 0
+    """Times a programme reclaiming its reserve interrupted it (of ``restarts``)."""
 
     state: JobState = JobState.SUBMITTED
     reason: str | None = None

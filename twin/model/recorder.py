@@ -94,6 +94,9 @@ class TraceRecorder(Recorder):
                 job.restart_s,
                 job.goodput,
                 job.trace_job,
+                job.programme,
+                job.preemptions,
+                job.spend_eur if job.price_eur_per_accelerator_hour is not None else None,
             ),
         )
 

@@ -37,6 +37,9 @@ class Scheduler:
 
     def __init__(self, tenants: dict[str, TenantClass]) -> None:
         self.tenants = tenants
+        self.tiers: dict[str, int] = {}
+        """Each tenant's priority tier (its access programme's; 0 without one): the
+        factory keeps its queue in tier order, policies with an order of their own use it."""
 
     def on_submit(self, factory: Factory, job: Job) -> None:
         if self.head(factory) is job:
@@ -44,6 +47,10 @@ class Scheduler:
 
     def on_release(self, factory: Factory) -> None:
         self.schedule(factory)
+
+    def on_requeue(self, factory: Factory, job: Job) -> None:
+        """An interrupted job is back in the queue (the factory lets the scheduler act
+        afterwards); policies that keep their own order of the queue take it back."""
 
     def schedule(self, factory: Factory) -> None:
         self.start_heads(factory)
@@ -147,7 +154,9 @@ class EasyBackfill(Scheduler):
         if len(factory.queue) < 2:
             return
         order = iter(self.candidates(factory, BACKFILL_DEPTH + 1))
-        head = next(order)
+        head = next(order, None)
+        if head is None:
+            return
         pools = factory.pools.values()
         if not any(pool.free for pool in pools):
             return
@@ -225,14 +234,30 @@ class FairShare(EasyBackfill):
         """Tenants with queued jobs by priority, equal priorities together (set per pass)."""
 
     def on_submit(self, factory: Factory, job: Job) -> None:
-        bisect.insort(self._waiting.setdefault(job.tenant, []), job, key=_submission)
+        self._wait(job)
         self.schedule(factory)
+
+    def on_requeue(self, factory: Factory, job: Job) -> None:
+        self._wait(job)
+
+    def _wait(self, job: Job) -> None:
+        """Into its tenant's queue (overflow jobs: the overflow queue), by submission."""
+        if job.overflow:  # it went over its programme's quota: out of its tenant's queue
+            mine = self._waiting.get(job.tenant, [])
+            at = bisect.bisect_left(mine, _submission(job), key=_submission)
+            if at < len(mine) and mine[at] is job:
+                del mine[at]
+        waiting = self._waiting.setdefault(OVERFLOW_GROUP if job.overflow else job.tenant, [])
+        at = bisect.bisect_left(waiting, _submission(job), key=_submission)
+        if at < len(waiting) and waiting[at] is job:
+            return  # requeued before a pass pruned its entry: it is still there
+        waiting.insert(at, job)
 
     def schedule(self, factory: Factory) -> None:
         self._charge_running(factory)
         # priorities hold still during a pass (usage is charged at its start only)
-        ranked = sorted(self._waiting, key=self.priority)
-        self._groups = [list(group) for _, group in groupby(ranked, key=self.priority)]
+        ranked = sorted(self._waiting, key=self.rank)
+        self._groups = [list(group) for _, group in groupby(ranked, key=self.rank)]
         super().schedule(factory)
 
     def _prune(self) -> None:
@@ -274,6 +299,13 @@ class FairShare(EasyBackfill):
         weight = self.tenants[tenant].weight if tenant in self.tenants else 1.0
         return self.usage.get(tenant, 0.0) / weight
 
+    def rank(self, group: str) -> tuple[int, float]:
+        """Where a queue of jobs is served: by priority tier (higher first; overflow jobs
+        last), then by :meth:`priority`."""
+        if group == OVERFLOW_GROUP:
+            return (10**9, 0.0)
+        return (-self.tiers.get(group, 0), self.priority(group))
+
     def _charge_running(self, factory: Factory) -> None:
         """Decay past usage to now and add what running jobs used since the last call."""
         now = factory.env.now
@@ -297,6 +329,10 @@ class FairShare(EasyBackfill):
                 used = used + job.accelerators * (now - since)
             usage[tenant] = used
         self._decayed_at = now
+
+
+OVERFLOW_GROUP = "~overflow"
+"""The queue of jobs over their programme's quota, served after every tenant's."""
 
 
 def _submission(job: Job) -> tuple[float, int]:

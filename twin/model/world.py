@@ -13,6 +13,7 @@ import simpy
 
 from twin.config.errors import ConfigError, ConfigIssue, shorten
 from twin.config.schema import Scenario
+from twin.model.access import AccessPlan, SiteAccess
 from twin.model.broker import PLACEMENTS, Broker
 from twin.model.calendar import Calendar
 from twin.model.data import DataMobility
@@ -135,7 +136,15 @@ class World:
             )
             for site in scenario.sites
         ]
+        self.access: AccessPlan | None = None
+        if scenario.access is not None:
+            self.access = AccessPlan(self.env, scenario.access)
+            tiers = {tenant: self.access.tier(tenant) for tenant in scenario.tenants}
+            for factory in self.factories:
+                factory.access = SiteAccess(self.access, factory)
+                factory.scheduler.tiers = tiers
         opening_s = {site.id: self._opening_s(site.online_from) for site in scenario.sites}
+        self.opening_s = opening_s
         self.network: Network | None = None
         self.data: DataMobility | None = None
         self.link_telemetry: LinkTelemetry | None = None
@@ -231,6 +240,10 @@ class World:
     def _submit(self, job: Job) -> None:
         job.id = self.submitted  # one numbering for synthetic and replayed jobs
         self.submitted += 1
+        if self.access is not None:
+            job.programme = self.access.programme_of.get(job.tenant)
+            job.tier = self.access.tier(job.tenant)
+            job.price_eur_per_accelerator_hour = self.access.price(job.programme)
         if self.keep_jobs:
             self.jobs.append(job)
         self.broker.submit(job)
@@ -266,6 +279,17 @@ class World:
                 check()
         self.env.run(until=target)
 
+    def online_s(self) -> dict[str, float]:
+        """How long each site has been online so far (open, and not down in an outage)."""
+        now = self.env.now
+        return {
+            factory.id: max(0.0, now - max(0.0, self.opening_s[factory.id]))
+            - factory.downtime_s(now)
+            if factory.opened
+            else 0.0
+            for factory in self.factories
+        }
+
     def finish(self) -> None:
         """Close the books: a last telemetry sample; jobs still in the system are recorded."""
         self.telemetry.sample()
@@ -277,6 +301,7 @@ class World:
             in_system += factory.staging.values()
             in_system += factory.queue
             in_system += factory.running.values()
+            in_system += factory.access.held_jobs() if factory.access is not None else []
         for job in sorted(in_system, key=lambda job: job.id):
             self.recorder.job_ended(job)
         if self.network is not None and self.link_telemetry is not None:

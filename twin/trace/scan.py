@@ -85,8 +85,8 @@ def column_names(directory: Path, name: str) -> tuple[str, ...]:
         if part.is_file() and not cut_before_schema(part):
             return tuple(ipc.open_stream(pa.OSFile(str(part))).schema.names)
     except (pa.ArrowException, OSError) as error:
-        message = f"{directory}/{name} is not a readable Arrow table: {first_line(error)}"
-        raise RunError(message) from None
+        kind, path = ("file", file) if file.is_file() else ("stream", part)
+        raise RunError(f"{path} is not a readable Arrow {kind}: {first_line(error)}") from None
     schema = TABLES.get(name)
     return tuple(schema.names) if schema is not None else ()
 

@@ -57,7 +57,8 @@ JOBS = _table(
         STR,
         "completed, failed, cancelled or rejected; a job still in the system when the run ends "
         "has the state it had then: submitted (held until a site that can run it opens), "
-        "staging (its dataset being copied to the site), queued or running",
+        "staging (its dataset being copied to the site), queued, held (out of the queue: its "
+        "access programme's quota is spent until the next period) or running",
     ),
     _col("reason", STR, "why a job was rejected or cancelled", nullable=True),
     _col("site", STR, "site it was placed on", nullable=True),
@@ -102,6 +103,27 @@ JOBS = _table(
         "trace_job",
         I64,
         "its job number in the trace it was replayed from (null: a synthetic job)",
+        nullable=True,
+    ),
+    _col(
+        "programme",
+        STR,
+        "the access programme its tenant belongs to (null: none, or a run written before "
+        "access programmes)",
+        nullable=True,
+    ),
+    _col(
+        "preemptions",
+        I32,
+        "of restarts: times a programme reclaiming its reserved accelerators preempted it "
+        "(null: a run written before access programmes)",
+        nullable=True,
+    ),
+    _col(
+        "spend_eur",
+        F64,
+        "what its runs paid: accelerator-hours × each run's price (its programme's, or the "
+        "list price for an overflow run or a tenant in none); null without access pricing",
         nullable=True,
     ),
 )

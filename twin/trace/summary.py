@@ -17,6 +17,7 @@ from twin.trace.errors import RunError, first_line
 from twin.trace.layout import MANIFEST
 from twin.trace.reader import Run, check_manifest
 from twin.trace.scan import column_names, grouped, scan
+from twin.trace.summary_fairness import programme_rows, tenant_fairness
 from twin.trace.summary_faults import fault_totals, site_availability
 from twin.trace.summary_jobs import job_rows
 from twin.trace.summary_stats import by_key, concat, count_values, manifest_end_s, quantile
@@ -40,7 +41,12 @@ class Summary:
     """Over every tenant: the standard scheduling figures (:func:`_waits`): jobs submitted
     and started, mean and p95 wait and mean bounded slowdown of started jobs, makespan."""
     tenants: list[dict[str, Any]] = field(default_factory=list)
-    """The same per tenant (``tenant`` names it)."""
+    """The same per tenant (``tenant`` names it), with what it was granted: accelerator-hours,
+    rejected and cancelled jobs, spend, its access programme."""
+    jain_index: float = float("nan")
+    """Jain's fairness index over tenants (:func:`summary_fairness.tenant_fairness`)."""
+    programmes: list[dict[str, Any]] = field(default_factory=list)
+    """Per access programme: reserve, entitled and granted accelerator-hours, quota, spend."""
     sites: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[str, float] = field(default_factory=dict)
     transfers: list[dict[str, Any]] = field(default_factory=list)
@@ -132,6 +138,8 @@ def _summarize(run: Run) -> Summary:
         simulated_s=manifest_end_s(run.manifest),
         waits=waits,
         tenants=tenants,
+        jain_index=tenant_fairness(tenants, run.manifest),
+        programmes=programme_rows(tenants, run.manifest),
         sites=sites,
         totals=totals,
         transfers=transfers,
