@@ -221,10 +221,26 @@ class Factory:
         return demand / self.total_accelerators
 
     def carbon_now(self) -> float:
-        return self.calendar.value(self.site.carbon_gco2_per_kwh, self.env.now)
+        return self.carbon_at(self.env.now)
 
     def price_now(self) -> float:
-        return self.calendar.value(self.site.price_eur_per_mwh, self.env.now)
+        return self.price_at(self.env.now)
+
+    def carbon_at(self, time_s: float) -> float:
+        """Grid carbon intensity at ``time_s`` (gCO2/kWh)."""
+        return self.calendar.value(self.site.carbon_gco2_per_kwh, time_s)
+
+    def price_at(self, time_s: float) -> float:
+        """Electricity price at ``time_s`` (EUR/MWh)."""
+        return self.calendar.value(self.site.price_eur_per_mwh, time_s)
+
+    def carbon_integral(self, t0: float, t1: float) -> float:
+        """∫ carbon intensity dt over [t0, t1] (gCO2/kWh × s)."""
+        return self.calendar.integral(self.site.carbon_gco2_per_kwh, t0, t1)
+
+    def price_integral(self, t0: float, t1: float) -> float:
+        """∫ price dt over [t0, t1] (EUR/MWh × s)."""
+        return self.calendar.integral(self.site.price_eur_per_mwh, t0, t1)
 
     # ------------------------------------------------------------ feasibility
 
@@ -608,8 +624,8 @@ class Factory:
         """Add the energy, CO2 and cost of the job's accelerators over one of its runs."""
         power_w = job.accelerators * pool.busy_facility_w
         job.energy_mwh += power_w * (end_s - start_s) / J_PER_MWH
-        carbon = self.calendar.integral(self.site.carbon_gco2_per_kwh, start_s, end_s)
-        price = self.calendar.integral(self.site.price_eur_per_mwh, start_s, end_s)
+        carbon = self.carbon_integral(start_s, end_s)
+        price = self.price_integral(start_s, end_s)
         job.co2_t += power_w / J_PER_KWH * carbon / 1e6
         job.cost_eur += power_w / J_PER_MWH * price
         if job.price_eur_per_accelerator_hour is not None:
