@@ -25,6 +25,7 @@ def print_summary(console: Console, result: Summary) -> None:
     states.add_row(*(f"{n:,}" for n in result.jobs_by_state.values()))
     console.print(states)
     _print_scheduling(console, result)
+    _print_deferral(console, result)
     sites = Table(
         "site", "accelerators", "utilisation", "energy MWh", "CO2 t", "cost €", title="sites"
     )
@@ -253,6 +254,31 @@ def _print_scheduling(console: Console, result: Summary) -> None:
                 _euros(row["spend_eur"]),
             )
         console.print(books)
+
+
+def _print_deferral(console: Console, result: Summary) -> None:
+    """Deferrable jobs: held how long, deadlines missed, the grid their energy came from."""
+    books = result.deferral
+    if not books:
+        return
+    missed = f"{books['deadline_missed']:,}"
+    if books["deadline_missed_unstarted"]:
+        missed += f" ({books['deadline_missed_unstarted']:,} not started by the end)"
+    table = Table("deferrable jobs", "", title="deferral (by the start policy)")
+    for label, value in (
+        ("deferrable / held by the policy", f"{books['deferrable']:,} / {books['deferred']:,}"),
+        (
+            "held h: mean / max",
+            f"{_in_hours(books['deferred_mean_s'])} / {_in_hours(books['deferred_max_s'])}",
+        ),
+        ("wait h: mean (time held included)", _in_hours(books["wait_mean_s"])),
+        ("deadlines missed", missed),
+        ("energy MWh / CO2 t", f"{_amount(books['energy_mwh'])} / {_amount(books['co2_t'])}"),
+        ("gCO2/kWh (fair across run ends)", _amount(books["gco2_per_kwh"])),
+        ("€/MWh", _amount(books["eur_per_mwh"])),
+    ):
+        table.add_row(label, value)
+    console.print(table)
 
 
 def _all_tenants(result: Summary) -> dict:

@@ -187,6 +187,15 @@ def _synthetic_or_trace(
         raise ValueError(f"expected synthetic {what} ({', '.join(synthetic)}), a trace, or both")
 
 
+class Deferrable(StrictModel):
+    """A share of training jobs that may start later than submitted (by up to ``slack``)."""
+
+    share: Fraction = Field(1.0, description="chance that a training job is deferrable")
+    slack: Duration = Field(
+        gt=0, description="how much later than its submission a deferrable job may start"
+    )
+
+
 class Training(StrictModel):
     """Training and batch jobs arriving as a (diurnally modulated) Poisson process."""
 
@@ -261,6 +270,11 @@ class Training(StrictModel):
         le=1e7,
         description="storage write bandwidth of one job, GB/s: a checkpoint stalls the job "
         "checkpoint_gb / this; default no stall",
+    )
+    deferrable: Deferrable | None = Field(
+        None,
+        description="jobs (synthetic and replayed) that may start later: each must start "
+        "within its slack; the start policy (policies.start) picks when and where",
     )
 
     @model_validator(mode="after")
@@ -661,6 +675,18 @@ class Network(StrictModel):
 class Policies(StrictModel):
     scheduler: Name = Field("easy_backfill", description="per-factory scheduler")
     placement: Name = Field("least_loaded", description="broker placement across factories")
+    start: Name = Field(
+        "immediate",
+        description="when (and where) deferrable jobs start: immediate, carbon_aware "
+        "(least forecast CO2 within their slack) or price_aware (least forecast cost)",
+    )
+    forecast_error: float = Field(
+        0.0,
+        ge=0.0,
+        le=5.0,
+        description="relative error (log-normal sigma) of the grid forecast the start "
+        "policy plans with, drawn per site and hour; 0: the forecast is the grid itself",
+    )
 
 
 class Telemetry(StrictModel):

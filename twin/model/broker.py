@@ -197,6 +197,15 @@ class Broker:
         self.recorder.event(self.env.now, "submit", job=job.id, value=job.accelerators)
         self._place(job)
 
+    def submit_to(self, job: Job, factory: Factory, pool: Pool) -> None:
+        """Hand a job whose start policy chose its site to that site's pool; if the site is
+        down or the data cannot reach it by now, the job is placed as any other."""
+        data = self.data
+        if factory.online and (data is None or data.can_reach(job, factory)):
+            factory.submit(job, pool, data.stage(job, factory) if data else None)
+        else:
+            self._place(job)
+
     def place_again(self, job: Job) -> None:
         """A job queued at (or interrupted by) a site that went down: placed anew among the
         sites that are up, or held until one is."""

@@ -76,6 +76,10 @@ class Job:
     """What its runs paid: accelerator-hours × the price of each run."""
     preemptions: int = 0
     """Times a programme reclaiming its reserve interrupted it (of ``restarts``)."""
+    deadline_s: float | None = None
+    """The latest start of a deferrable job (submission + slack; None: not deferrable)."""
+    deferred_s: float | None = None
+    """How long the start policy held it before handing it to a site (None: not held)."""
 
     state: JobState = JobState.SUBMITTED
     reason: str | None = None

@@ -97,6 +97,8 @@ class TraceRecorder(Recorder):
                 job.programme,
                 job.preemptions,
                 job.spend_eur if job.price_eur_per_accelerator_hour is not None else None,
+                job.deadline_s,
+                job.deferred_s,
             ),
         )
 

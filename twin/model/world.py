@@ -17,6 +17,7 @@ from twin.model.access import AccessPlan, SiteAccess
 from twin.model.broker import PLACEMENTS, Broker
 from twin.model.calendar import Calendar
 from twin.model.data import DataMobility
+from twin.model.deferral import START_POLICIES, StartPolicy
 from twin.model.factory import Factory
 from twin.model.faults import FaultModel
 from twin.model.inference import ROUTINGS, InferenceModel
@@ -37,7 +38,8 @@ def check_policies(data: dict[str, Any]) -> list[ConfigIssue]:
     """Policy names of raw config data that no registry knows, as config issues."""
     issues = []
     policies = data.get("policies") if isinstance(data.get("policies"), dict) else {}
-    for field, registry in (("scheduler", SCHEDULERS), ("placement", PLACEMENTS)):
+    registries = (("scheduler", SCHEDULERS), ("placement", PLACEMENTS), ("start", START_POLICIES))
+    for field, registry in registries:
         name = policies.get(field)
         if isinstance(name, str) and name not in registry:
             issues.append(
@@ -170,6 +172,9 @@ class World:
             opening_s,
             self.data,
         )
+        self.start_policy = StartPolicy(
+            self.env, scenario, self.broker, self.recorder, opening_s, self.data
+        )
         self.faults: FaultModel | None = None
         if scenario.faults.any:
             self.faults = FaultModel(
@@ -246,7 +251,7 @@ class World:
             job.price_eur_per_accelerator_hour = self.access.price(job.programme)
         if self.keep_jobs:
             self.jobs.append(job)
-        self.broker.submit(job)
+        self.start_policy.submit(job)
 
     def run(
         self,
@@ -295,7 +300,7 @@ class World:
         self.telemetry.sample()
         if self.inference is not None:
             self.inference.finish()
-        in_system = list(self.broker.held)
+        in_system = list(self.broker.held) + list(self.start_policy.waiting.values())
         for factory in self.factories:
             factory.close_books()
             in_system += factory.staging.values()

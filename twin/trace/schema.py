@@ -39,7 +39,8 @@ EVENTS = _table(
         "submit, hold, place, stage, start, completed, failed, cancel, reject, site_online, "
         "transfer_start, transfer_end; under faults also interrupt_accelerator_failure and "
         "interrupt_site_outage (value: compute lost, s), move (a job placed again after an "
-        "outage), site_down (value: jobs interrupted), site_up, link_down, link_up",
+        "outage), site_down (value: jobs interrupted), site_up, link_down, link_up; under a "
+        "start policy defer (site: the one chosen, value: the delay, s)",
     ),
     _col("site", STR, "site concerned, if any", nullable=True),
     _col("job", I64, "job concerned, if any", nullable=True),
@@ -124,6 +125,19 @@ JOBS = _table(
         F64,
         "what its runs paid: accelerator-hours × each run's price (its programme's, or the "
         "list price for an overflow run or a tenant in none); null without access pricing",
+        nullable=True,
+    ),
+    _col(
+        "deadline_s",
+        F64,
+        "a deferrable job's latest start (submission + slack); null: not deferrable",
+        nullable=True,
+    ),
+    _col(
+        "deferred_s",
+        F64,
+        "how long the start policy held it before handing it to a site (in wait_s too); "
+        "null: not held",
         nullable=True,
     ),
 )

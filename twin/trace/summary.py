@@ -17,6 +17,7 @@ from twin.trace.errors import RunError, first_line
 from twin.trace.layout import MANIFEST
 from twin.trace.reader import Run, check_manifest
 from twin.trace.scan import column_names, grouped, scan
+from twin.trace.summary_deferral import deferral_totals
 from twin.trace.summary_fairness import programme_rows, tenant_fairness
 from twin.trace.summary_faults import fault_totals, site_availability
 from twin.trace.summary_jobs import job_rows
@@ -47,6 +48,9 @@ class Summary:
     """Jain's fairness index over tenants (:func:`summary_fairness.tenant_fairness`)."""
     programmes: list[dict[str, Any]] = field(default_factory=list)
     """Per access programme: reserve, entitled and granted accelerator-hours, quota, spend."""
+    deferral: dict[str, Any] = field(default_factory=dict)
+    """Deferrable jobs: how many, how long held, deadlines missed, their grid's CO2 and cost
+    per MWh (:func:`summary_deferral.deferral_totals`; empty without deferrable jobs)."""
     sites: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[str, float] = field(default_factory=dict)
     transfers: list[dict[str, Any]] = field(default_factory=list)
@@ -140,6 +144,7 @@ def _summarize(run: Run) -> Summary:
         tenants=tenants,
         jain_index=tenant_fairness(tenants, run.manifest),
         programmes=programme_rows(tenants, run.manifest),
+        deferral=deferral_totals(run),
         sites=sites,
         totals=totals,
         transfers=transfers,
