@@ -121,8 +121,8 @@ def grams(factory: Factory, job, start_s: float) -> float:
     """Hand integral of the job's power × intensity over its run from ``start_s``."""
     pool = factory.pools["G"]
     run_s = job.work_s / pool.spec.speed
-    return job.accelerators * pool.busy_facility_w * factory.carbon_integral(
-        start_s, start_s + run_s
+    return (
+        job.accelerators * pool.busy_facility_w * factory.carbon_integral(start_s, start_s + run_s)
     )
 
 

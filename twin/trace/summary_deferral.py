@@ -82,5 +82,7 @@ def deferral_totals(run: Run) -> dict[str, Any]:
 
 def _not_ended(rows: pa.Table) -> np.ndarray:
     """Jobs still waiting (cancelled or rejected jobs never owed a start)."""
-    waiting = pc.is_in(rows["state"], value_set=pa.array(["submitted", "staging", "queued", "held"]))
+    waiting = pc.is_in(
+        rows["state"], value_set=pa.array(["submitted", "staging", "queued", "held"])
+    )
     return waiting.to_numpy(zero_copy_only=False)
