@@ -114,7 +114,7 @@ def test_every_job_starts_within_its_slack_where_and_when_the_forecast_co2_is_le
 def candidate_starts(calendar: Calendar, now: float, deadline: float) -> list[float]:
     """Now and every hour boundary of the calendar up to the deadline."""
     first = (math.floor((now + calendar.offset_s) / HOUR_S) + 1) * HOUR_S - calendar.offset_s
-    return [now] + [t for t in np.arange(first, deadline + 1e-9, HOUR_S)]
+    return [now, *np.arange(first, deadline + 1e-9, HOUR_S).tolist()]
 
 
 def grams(factory: Factory, job, start_s: float) -> float:
