@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -86,15 +87,18 @@ def run(
             from twin.trace.reader import open_run
             from twin.trace.summary import summarize
 
+            overrides = _overrides(horizon, seed, sets)
             config = load_config(
-                scenario,
-                whatifs,
-                _overrides(horizon, seed, sets),
-                [check_policies],
-                _limits(large_input),
+                scenario, whatifs, overrides, [check_policies], _limits(large_input)
             )
             path = out if out is not None else default_run_dir(config)
-            written = _simulate(config, path, overwrite, quiet).path
+            provenance = {
+                "source": scenario,
+                "whatifs": list(whatifs),
+                "overrides": overrides,
+                "command": shlex.join(["twin", *sys.argv[1:]]),
+            }
+            written = _simulate(config, path, overwrite, quiet, provenance).path
             if not quiet:
                 gc.collect()  # the model, let go, before the summary reads the trace
                 print_summary(console, summarize(open_run(written)))
@@ -117,31 +121,18 @@ def run(
             sys.exit(2)
 
 
-def _simulate(config: Any, path: Path, overwrite: bool, quiet: bool) -> Any:
-    """``twin.simulate`` with a progress bar on stderr (none if ``quiet``)."""
+def _simulate(
+    config: Any, path: Path, overwrite: bool, quiet: bool, provenance: dict[str, Any]
+) -> Any:
+    """``twin.simulate`` showing its progress on stderr (none if ``quiet``)."""
     from twin.simulation import simulate
 
     if quiet:
-        return simulate(config, path, overwrite)
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        return simulate(config, path, overwrite, provenance=provenance)
+    from twin.cli_progress import run_progress
 
-    from twin.config.units import format_duration
-
-    progress = Progress(
-        TextColumn(f"[bold]{escape(config.name)}[/]"),
-        BarColumn(),
-        TextColumn("{task.fields[sim]} / " + format_duration(config.horizon)),
-        TimeElapsedColumn(),
-        console=errors,
-        transient=True,
-    )
-    with progress:
-        task = progress.add_task("run", total=config.horizon, sim="0s")
-
-        def advance(now: float) -> None:
-            progress.update(task, completed=now, sim=format_duration(now) if now else "0s")
-
-        return simulate(config, path, overwrite, progress=advance)
+    with run_progress(config.name, config.horizon, errors) as advance:
+        return simulate(config, path, overwrite, progress=advance, provenance=provenance)
 
 
 def _run_state(path: Path | None) -> str:
@@ -269,15 +260,15 @@ def scenarios() -> None:
     from rich.table import Table
 
     from twin.config import builtin_scenarios, builtin_whatifs
-    from twin.config.loader import read_yaml
+    from twin.config.loader import read_yaml, whatif_description
 
     table = Table("scenario", "description", title="built-in scenarios")
     for name, path in builtin_scenarios().items():
         table.add_row(name, str(read_yaml(path).get("description", "")))
     console.print(table)
-    whatifs = Table("what-if", "file", title="built-in what-ifs (use with --whatif NAME)")
+    whatifs = Table("what-if", "description", title="built-in what-ifs (use with --whatif NAME)")
     for name, path in builtin_whatifs().items():
-        whatifs.add_row(name, path.name)
+        whatifs.add_row(name, escape(whatif_description(path)))
     console.print(whatifs)
 
 

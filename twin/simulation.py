@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,8 +52,13 @@ def simulate(
     out: str | Path | None = None,
     overwrite: bool = False,
     progress: Callable[[float], None] | None = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Simulate ``scenario`` and write its run directory (default ``runs/<name>-<time>``).
+
+    ``provenance`` says how the scenario was made, for telling runs apart: ``source`` (the
+    scenario named or its file), ``whatifs``, ``overrides`` and ``command`` (the command line)
+    go into the manifest as given.
 
     ``overwrite`` replaces an existing run of twin (its files only). RunDirectoryError if the
     directory cannot be claimed or written. On an exception, Ctrl-C, SIGTERM or SIGHUP (a
@@ -66,7 +71,7 @@ def simulate(
         with stop.deferred():
             writer = RunWriter(
                 path,
-                _manifest(scenario),
+                {**_manifest(scenario), **_provenance(provenance)},
                 scenario_to_yaml(scenario),
                 _tables(scenario),
                 overwrite=overwrite,
@@ -100,6 +105,18 @@ def _manifest(scenario: Scenario) -> dict[str, Any]:
         "start_s": 0.0,
         "horizon_s": scenario.horizon,
     }
+
+
+PROVENANCE = ("source", "whatifs", "overrides", "command")
+"""What a manifest may record of how its scenario was made."""
+
+
+def _provenance(provenance: Mapping[str, Any] | None) -> dict[str, Any]:
+    given = provenance or {}
+    unknown = sorted(set(given) - set(PROVENANCE))
+    if unknown:
+        raise ValueError(f"provenance keys {unknown}; expected some of {list(PROVENANCE)}")
+    return {key: given[key] for key in PROVENANCE if key in given}
 
 
 def _tables(scenario: Scenario) -> tuple[str, ...]:

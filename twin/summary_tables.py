@@ -21,6 +21,11 @@ def print_summary(console: Console, result: Summary) -> None:
         head += f" in {result.wall_time_s:.1f} s"
     status = "" if result.status == "complete" else f"  [bold red]({result.status})[/]"
     console.print(f"[bold]{head}[/]{status}")
+    made = [f"seed {result.seed}"] if result.seed is not None else []
+    made += [f"what-ifs: {', '.join(result.whatifs)}"] if result.whatifs else []
+    made += [f"overrides: {' '.join(result.overrides)}"] if result.overrides else []
+    if made:
+        console.print(escape(" · ".join(made)), highlight=False)
     states = Table(*result.jobs_by_state, title="jobs by state")
     states.add_row(*(f"{n:,}" for n in result.jobs_by_state.values()))
     console.print(states)

@@ -59,6 +59,26 @@ def builtin_whatifs() -> dict[str, Path]:
     }
 
 
+def whatif_description(path: Path, longest: int = 120) -> str:
+    """A what-if file's description: the first sentence of its leading comment (without a
+    ``What-if:`` prefix; with the second when the first is only a title)."""
+    lines = []
+    with path.open(encoding="utf-8") as text:
+        for line in text:
+            if not line.lstrip().startswith("#"):
+                break
+            lines.append(line.strip().lstrip("#").strip())
+    comment = " ".join(lines).removeprefix("What-if:").strip()
+    sentences = re.split(r"(?<=[.?!])\s+", comment, maxsplit=2)
+    description = sentences[0]
+    if len(description) < 40 and len(sentences) > 1:
+        description += " " + sentences[1]
+    description = description[:1].upper() + description[1:]
+    if len(description) <= longest:
+        return description
+    return description[: longest - 1].rsplit(" ", 1)[0].rstrip(" ,;:-") + "…"
+
+
 def resolve_source(
     source: str | Path, builtins: dict[str, Path] | None = None, what: str = "scenario"
 ) -> Path:

@@ -35,6 +35,11 @@ class Summary:
     horizon_s: float
     wall_time_s: float | None
     jobs_by_state: dict[str, int]
+    seed: int | None = None
+    whatifs: list[str] = field(default_factory=list)
+    """The what-ifs its scenario was made with (runs of ``twin run``; older runs: none)."""
+    overrides: list[str] = field(default_factory=list)
+    """Its ``--set`` overrides (with ``--horizon`` and ``--seed`` as ``horizon=``, ``seed=``)."""
     simulated_s: float | None = None
     """The simulated span the run reached (its manifest's ``end_s``; less than the horizon
     for an incomplete run)."""
@@ -139,6 +144,9 @@ def _summarize(run: Run) -> Summary:
         horizon_s=float(run.manifest.get("horizon_s", 0.0)),
         wall_time_s=run.manifest.get("wall_time_s"),
         jobs_by_state=dict(sorted(states.items())),
+        seed=run.manifest.get("seed"),
+        whatifs=[str(name) for name in run.manifest.get("whatifs") or []],
+        overrides=[str(item) for item in run.manifest.get("overrides") or []],
         simulated_s=manifest_end_s(run.manifest),
         waits=waits,
         tenants=tenants,
