@@ -274,11 +274,12 @@ def scenarios() -> None:
 
 @main.command()
 @click.option("--out", "-o", type=click.Path(path_type=Path), help="write to a file")
-def schema(out: Path | None) -> None:
+@click.option("--whatif", is_flag=True, help="the schema of what-if files (partial scenarios)")
+def schema(out: Path | None, whatif: bool) -> None:
     """Print the JSON Schema of scenario files (for editors that validate YAML)."""
     from twin.config import json_schema
 
-    text = json.dumps(json_schema(), indent=2)
+    text = json.dumps(json_schema(whatif=whatif), indent=2)
     if out is None:
         click.echo(text)
     else:
@@ -334,8 +335,9 @@ def dash_command(runs_dir: Path, host: str, port: int, debug: bool) -> None:
 from twin.cli_compare import compare as _compare  # noqa: E402
 from twin.cli_fit import fit_iteration as _fit_iteration  # noqa: E402
 from twin.cli_import import import_trace as _import_trace  # noqa: E402
+from twin.cli_init import init as _init  # noqa: E402
 from twin.cli_size import size as _size  # noqa: E402
 from twin.cli_sweep import sweep as _sweep  # noqa: E402
 
-for _command in (_sweep, _compare, _size, _import_trace, _fit_iteration):
+for _command in (_sweep, _compare, _size, _import_trace, _fit_iteration, _init):
     main.add_command(_command)

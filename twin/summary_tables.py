@@ -54,13 +54,15 @@ def print_summary(console: Console, result: Summary) -> None:
     )
     console.print(sites)
     if result.transfers:
+        times = [row[f"time_{q}_s"] for row in result.transfers for q in ("mean", "p95")]
+        unit, scale = ("h", 3600.0) if max(times, default=0.0) >= 360 else ("s", 1.0)
         transfers = Table(
             "kind",
             "transfers",
             "delivered",
             "TB moved",
-            "time mean",
-            "time p95",
+            f"time {unit}: mean",
+            "p95",
             title="data transfers",
         )
         for row in result.transfers:
@@ -69,8 +71,8 @@ def print_summary(console: Console, result: Summary) -> None:
                 f"{row['count']:,}",
                 f"{row['delivered']:,}",
                 f"{row['bytes'] / 1e12:,.2f}",
-                _hours(row["time_mean_s"]),
-                _hours(row["time_p95_s"]),
+                _in_unit(row["time_mean_s"], scale),
+                _in_unit(row["time_p95_s"], scale),
             )
         console.print(transfers)
     if result.busiest_links:
@@ -379,10 +381,11 @@ def _p50_p99(row: dict, *metrics: str) -> list[str]:
     return [f"{_ms(row[f'{m}_p50_ms'])} / {_ms(row[f'{m}_p99_ms'])}" for m in metrics]
 
 
-def _hours(seconds: float) -> str:
-    if seconds != seconds:  # NaN: nobody started
+def _in_unit(seconds: float, scale: float) -> str:
+    """Seconds in the column's unit (hours: scale 3600), NaN as '-'."""
+    if seconds != seconds:  # NaN: nothing to time
         return "-"
-    return f"{seconds / 3600:.2f} h" if seconds >= 360 else f"{seconds:.0f} s"
+    return f"{seconds / scale:,.2f}" if scale > 1 else f"{seconds:,.1f}"
 
 
 def print_metrics(console: Console, values: dict[str, float] | None) -> None:
