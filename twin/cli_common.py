@@ -5,6 +5,7 @@ import it and not the CLI group that registers them."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -15,8 +16,20 @@ from rich.console import Console
 from rich.markup import escape
 
 F = TypeVar("F", bound=Callable[..., Any])
-console = Console()
-errors = Console(stderr=True)
+LOG_WIDTH = 120
+"""Columns of tables written to a file or a pipe (a terminal uses its own width; COLUMNS
+overrides both): wide enough for site names and the compare table in a log."""
+
+
+def _console(stderr: bool = False) -> Console:
+    console = Console(stderr=stderr)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(stderr=stderr, width=LOG_WIDTH)
+    return console
+
+
+console = _console()
+errors = _console(stderr=True)
 
 
 def user_errors(command: F) -> F:

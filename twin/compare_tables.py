@@ -19,9 +19,30 @@ from twin.analysis.compare import (
     Comparison,
     Delta,
 )
+from twin.analysis.config_diff import describe
 from twin.analysis.stats import Interval
 
 STYLE = {BETTER: "bold green", WORSE: "bold red", DIFFERENT: "bold yellow", NOISE: "dim"}
+
+
+CHANGES_SHOWN = 12
+"""Config changes listed per group (``--json`` has them all)."""
+
+
+def _print_changes(console: Console, result: Comparison) -> None:
+    """What each group's config changes against the baseline's."""
+    for index, changes in enumerate(result.changes):
+        if index == 0:
+            continue
+        name = escape(result.groups[index].name)
+        if not changes:
+            console.print(f"{name}: the same config as the baseline (seeds aside)")
+            continue
+        console.print(f"{name} changes {len(changes)} config value(s) against the baseline:")
+        for change in changes[:CHANGES_SHOWN]:
+            console.print(f"  {escape(describe(change))}", highlight=False)
+        if len(changes) > CHANGES_SHOWN:
+            console.print(f"  … and {len(changes) - CHANGES_SHOWN} more (--json lists them all)")
 
 
 def print_comparison(console: Console, result: Comparison) -> None:
@@ -30,10 +51,13 @@ def print_comparison(console: Console, result: Comparison) -> None:
         role = "baseline" if index == 0 else f"group {index}"
         seeds = _seeds(group.seeds)
         console.print(f"[bold]{role}[/]: {escape(group.name)} ({seeds})", highlight=False)
+    _print_changes(console, result)
     _print_warnings(console, result)
     table = Table("metric", "unit", "baseline", "group", "mean ± CI", "Δ ± CI", "Δ %", "pairs")
-    table.add_column("mark", no_wrap=True)
-    table.columns[0].no_wrap = True
+    table.add_column("mark")
+    for column in table.columns[1:]:
+        column.no_wrap = True  # numbers and marks whole; a long metric name folds
+    table.columns[0].overflow = "fold"
     for row in result.rows:
         base = _interval(row.baseline)
         if not row.deltas:
@@ -104,11 +128,21 @@ def _interval(interval: Interval, signed: bool = False) -> str:
         return "n/a"
     width = interval.half_width
     if math.isnan(width):
-        return f"{interval.mean:{sign}.4g}"
+        return _significant(interval.mean, sign)
     if width == 0:
-        return f"{interval.mean:{sign}.4g} ± 0"
+        return f"{_significant(interval.mean, sign)} ± 0"
     decimals = max(0, 1 - math.floor(math.log10(width)))
     return f"{interval.mean:{sign},.{decimals}f} ± {width:,.{decimals}f}"
+
+
+def _significant(value: float, sign: str) -> str:
+    """Four significant digits, with thousands separators rather than an exponent for
+    values up to 10^12 (``10,990``, ``55.57``, ``0.003142``)."""
+    size = abs(value)
+    if size == 0 or not 1e-4 <= size < 1e12:
+        return f"{value:{sign}.4g}"
+    decimals = max(0, 3 - math.floor(math.log10(size)))
+    return f"{value:{sign},.{decimals}f}"
 
 
 def _percent(fraction: float) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from twin.analysis.config_diff import Change, config_diff, run_config
 from twin.analysis.groups import CompareError, Group
 from twin.analysis.honesty import Issue, find_issues
 from twin.analysis.measure import json_safe
@@ -90,6 +91,9 @@ class Comparison:
     """What the honesty checks found (only with ``force``: otherwise compare refuses)."""
     notes: tuple[str, ...]
     """How each group is paired with the baseline, where it is not over all seeds."""
+    changes: tuple[tuple[Change, ...], ...] = ()
+    """Per group, what its config changes against the baseline's (first runs; the
+    baseline's own entry is empty)."""
 
     def to_json(self) -> dict[str, Any]:
         """The comparison as strict-JSON-ready data (NaN as None)."""
@@ -99,6 +103,7 @@ class Comparison:
                 "baseline": i == 0,
                 "seeds": g.seeds,
                 "runs": [m.name for m in g.members],
+                "changes": [c.to_json() for c in self.changes[i]] if self.changes else [],
             }
             for i, g in enumerate(self.groups)
         ]
@@ -168,7 +173,23 @@ def compare(
         alone = tuple(i.message for i in issues if i.groups == {0}) if not deltas else ()
         rows.append(Row(ref, mean_interval(list(base.values()), confidence), deltas, alone))
     return Comparison(
-        tuple(groups), tuple(rows), confidence, tuple(issues), tuple(_pairing_notes(groups))
+        tuple(groups),
+        tuple(rows),
+        confidence,
+        tuple(issues),
+        tuple(_pairing_notes(groups)),
+        _changes(groups),
+    )
+
+
+def _changes(groups: Sequence[Group]) -> tuple[tuple[Change, ...], ...]:
+    """What each group's config changes against the baseline's (their first runs)."""
+    base = run_config(groups[0].members[0].path) if groups[0].members else {}
+    return tuple(
+        ()
+        if index == 0 or not group.members
+        else tuple(config_diff(base, run_config(group.members[0].path)))
+        for index, group in enumerate(groups)
     )
 
 
