@@ -154,6 +154,10 @@ def _totals(world: World) -> dict[str, Any]:
         totals["rate_solves"] = world.network.solves
     if world.inference is not None:
         totals["inference"] = {m.service.id: dict(m.totals) for m in world.inference.services}
+        totals["slo"] = {
+            m.service.id: m.service.slo.model_dump(exclude_none=True)
+            for m in world.inference.services
+        }
     if world.access is not None:
         totals["access"] = world.access.totals(world.online_s())
     return totals

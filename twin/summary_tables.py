@@ -118,6 +118,7 @@ def print_summary(console: Console, result: Summary) -> None:
                 ),
             )
         console.print(services)
+        _print_objectives(console, result)
         _print_token_timing(console, result)
     measured = any(v == v for r in result.service_sites for k, v in r.items() if k.endswith("_ms"))
     if measured and len(result.service_sites) > len(result.services):
@@ -155,6 +156,36 @@ def print_summary(console: Console, result: Summary) -> None:
         console.print(regions)
     if result.faults:
         _print_faults(console, result)
+
+
+LABEL = {"ttft": "TTFT", "tpot": "TPOT", "latency": "latency", "tbt": "TBT"}
+ORDER = ("ttft", "tpot", "latency")
+
+
+def _print_objectives(console: Console, result: Summary) -> None:
+    """Each service's SLOs as defined: the metric's p50 and p99 over the run and the share
+    of requests within the threshold (from the sketches, within their 1 % buckets)."""
+    rows = [
+        (row, metric, row["slo"][metric])
+        for row in result.services
+        for metric in ORDER
+        if metric in row.get("slo", {})
+    ]
+    if not rows:
+        return
+    table = Table(
+        "service", "objective", "p50", "p99", "within", title="SLOs (each metric on its own)"
+    )
+    for row, metric, threshold in rows:
+        share = row.get("within_slo", {}).get(metric)
+        table.add_row(
+            row["service"],
+            f"{LABEL[metric]} ≤ {_ms(1000 * threshold)}",
+            _ms(row.get(f"{metric}_p50_ms")),
+            _ms(row.get(f"{metric}_p99_ms")),
+            "-" if share is None else _percent(share),
+        )
+    console.print(table)
 
 
 def _print_token_timing(console: Console, result: Summary) -> None:

@@ -238,3 +238,29 @@ def test_a_run_written_before_disaggregation_reads_as_co_located(kit: Any, tmp_p
         writer.write_table(old)
     summary = summarize(open_run(tmp_path))
     assert {row["serving"] for row in summary.services} == {"co-located"}
+
+
+def test_the_share_within_an_slo_is_the_sketch_cdf_of_the_pooled_requests(
+    kit: Any, tmp_path: Path, captured: dict
+) -> None:
+    """The summary's SLOs as defined: each threshold as configured, and the share of the
+    service's requests within it, off the exact share by at most the requests that lie
+    within the bucket error of the threshold."""
+    data = kit.scenario(
+        [kit.site("a", 32), kit.site("b", 32, lat=45.0, lon=5.0)],
+        [kit.region("r")],
+        [kit.llm(peak_rps=6.0, replicas={"a": 1, "b": 1}, slo={"ttft_s": 0.1, "tpot_s": 0.0165})],
+        horizon=400.0,
+        window=400.0,
+    )
+    kit.run_trace(data, tmp_path)
+    (row,) = summarize(open_run(tmp_path)).services
+    assert row["slo"] == {"tpot": 0.0165, "ttft": 0.1}
+    for metric, threshold in row["slo"].items():
+        values = pooled(captured, "chat", metric, None, -np.inf, np.inf)
+        values = values[np.isfinite(values)]
+        exact = np.mean(values <= threshold)
+        near = np.mean(np.abs(values - threshold) <= 2 * sketches.ALPHA * threshold)
+        assert 0.02 < exact < 0.98, (metric, exact, np.percentile(values, [5, 50, 95]))
+        assert abs(row["within_slo"][metric] - exact) <= near + 1e-12
+    assert sketches.share_within(np.zeros(sketches.BUCKETS, dtype=np.int64), 1.0) is None

@@ -104,6 +104,18 @@ def quantiles_s(dense: np.ndarray, qs: Sequence[float]) -> list[float | None]:
     return out
 
 
+def share_within(dense: np.ndarray, threshold_s: float) -> float | None:
+    """The share of a dense histogram's values at most ``threshold_s`` (an SLO's attainment
+    for one metric), read as :func:`quantiles_s` reads values: a bucket counts as within when
+    its estimate ``2 γ^i / (γ + 1)`` is, so the share is exact but for the requests within
+    ``ALPHA`` of the threshold; None for an empty histogram."""
+    total = int(dense.sum())
+    if total == 0:
+        return None
+    estimates = 2 * GAMMA ** (np.arange(BUCKETS) + INDEX_MIN) / (GAMMA + 1)
+    return float(dense[estimates <= threshold_s].sum() / total)
+
+
 TABLE_OF = {"site": "inference", "region": "inference_regions"}
 """Where the sketches of each kind of key are: a site's per window, a demand region's per
 telemetry interval."""

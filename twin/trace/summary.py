@@ -234,9 +234,15 @@ def _sketch_percentiles(run: Run, services: list[dict[str, Any]]) -> list[dict[s
     """Add the whole run's :data:`SKETCHED` percentiles to each service row (NaN where it has
     no such latencies, or the run predates the sketches); return them per service and site."""
     merged = sketches.by_service_and(run.path)
+    objectives = run.manifest.get("slo") if isinstance(run.manifest.get("slo"), dict) else {}
     for row in services:
-        mine = [h for (service, _), h in merged.items() if service == row["service"]]
-        row.update(_percentiles(sum(mine, _NOTHING)))
+        mine = sum([h for (service, _), h in merged.items() if service == row["service"]], _NOTHING)
+        row.update(_percentiles(mine))
+        row["slo"] = _objectives(objectives.get(row["service"]))
+        row["within_slo"] = {
+            metric: sketches.share_within(mine[sketches.METRICS.index(metric)], threshold)
+            for metric, threshold in row["slo"].items()
+        }
     return [
         {"service": service, "site": site, **_percentiles(merged[(service, site)])}
         for service, site in sorted(merged)
@@ -244,6 +250,18 @@ def _sketch_percentiles(run: Run, services: list[dict[str, Any]]) -> list[dict[s
 
 
 _NOTHING = np.zeros((len(sketches.METRICS), sketches.BUCKETS), dtype=np.int64)
+
+
+def _objectives(slo: object) -> dict[str, float]:
+    """A service's SLO thresholds by sketched metric (``ttft`` → s); none for runs written
+    before the manifest recorded them."""
+    if not isinstance(slo, dict):
+        return {}
+    return {
+        key.removesuffix("_s"): float(value)
+        for key, value in sorted(slo.items())
+        if key.removesuffix("_s") in sketches.METRICS and isinstance(value, (int, float))
+    }
 
 
 def _percentiles(histograms: np.ndarray) -> dict[str, float]:
