@@ -15,11 +15,11 @@ from dash import Dash, Input, Output, dcc, html
 from dash.exceptions import UnsupportedRelativePath
 from twin.dashboards import guard, ids, inputs
 from twin.dashboards.components import Context, message
-from twin.dashboards.pages import compare, explore, replay, runs, sweeps
+from twin.dashboards.pages import compare, explore, latency, replay, runs, sweeps
 from twin.dashboards.store import RunStore
 
 ASSETS = Path(__file__).parent / "assets"
-PAGES = (runs, replay, explore, compare, sweeps)
+PAGES = (runs, replay, explore, latency, compare, sweeps)
 
 
 def create_app(runs_dir: str | Path = "runs", *, title: str = "twin", **dash_options: Any) -> Dash:

@@ -33,6 +33,20 @@ EXPLORE_WAIT = "explore-wait"
 EXPLORE_TRANSFERS = "explore-transfers"
 EXPLORE_TRANSFERS_BOX = "explore-transfers-box"
 
+# latency explorer
+LATENCY_RUN = "latency-run"
+LATENCY_STATUS = "latency-status"
+LATENCY_SERVICE = "latency-service"
+LATENCY_METRIC = "latency-metric"
+LATENCY_SCOPE = "latency-scope"
+LATENCY_KEYS = "latency-keys"
+LATENCY_RANGE = "latency-range"
+LATENCY_PERIOD = "latency-period"
+LATENCY_LOG = "latency-log"
+LATENCY_FIGURE = "latency-figure"
+LATENCY_SLO = "latency-slo"
+LATENCY_TABLE = "latency-table"
+
 # compare
 COMPARE_A = "compare-a"
 COMPARE_B = "compare-b"

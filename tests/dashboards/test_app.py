@@ -223,6 +223,7 @@ def test_an_app_under_a_url_prefix_serves_its_geometry_there(runs_dir):
         "/twin/",
         "/twin/replay",
         "/twin/explore",
+        "/twin/latency",
         "/twin/compare",
         "/twin/sweeps",
     }
