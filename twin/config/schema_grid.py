@@ -8,9 +8,10 @@ it must cover the run (or repeat), its timestamps increase, its values are numbe
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BaseModel, Discriminator, Field, Tag
 
 from twin.config.schema_base import Duration, Name, StrictModel
 
@@ -50,18 +51,47 @@ class PowerStep(StrictModel):
     power_mw: float = Field(gt=0, le=100_000, description="the cap from then on, MW")
 
 
-CarbonIntensity = (
-    Annotated[float, Field(ge=0, le=1e5)]
-    | Annotated[list[Annotated[float, Field(ge=0, le=1e5)]], Field(min_length=24, max_length=24)]
-    | GridSeries
-)
-Price = (
-    Annotated[float, Field(ge=-1e5, le=1e5)]
-    | Annotated[list[Annotated[float, Field(ge=-1e5, le=1e5)]], Field(min_length=24, max_length=24)]
-    | GridSeries
-)
-PowerCap = (
-    Annotated[float, Field(gt=0, le=100_000)]
-    | Annotated[list[PowerStep], Field(min_length=1, max_length=100_000)]
-    | GridSeries
-)
+def _form(number: str, listed: str) -> Callable[[Any], str]:
+    """Which form a value takes, from its type: a mapping is a series file, a list the
+    ``listed`` form, anything else a number (so a message says what that form expected)."""
+
+    def form(value: Any) -> str:
+        if isinstance(value, (dict, BaseModel)):
+            return "form-series"
+        if isinstance(value, (list, tuple)):
+            return listed
+        return number
+
+    return form
+
+
+def _hourly(low: float) -> Any:
+    return Annotated[
+        list[Annotated[float, Field(ge=low, le=1e5)]], Field(min_length=24, max_length=24)
+    ]
+
+
+CarbonIntensity = Annotated[
+    Annotated[Annotated[float, Field(ge=0, le=1e5)], Tag("form-number")]
+    | Annotated[_hourly(0), Tag("form-hourly")]
+    | Annotated[GridSeries, Tag("form-series")],
+    Discriminator(_form("form-number", "form-hourly")),
+]
+"""gCO2/kWh: a constant, 24 hourly values (UTC) or a series file."""
+Price = Annotated[
+    Annotated[Annotated[float, Field(ge=-1e5, le=1e5)], Tag("form-number")]
+    | Annotated[_hourly(-1e5), Tag("form-hourly")]
+    | Annotated[GridSeries, Tag("form-series")],
+    Discriminator(_form("form-number", "form-hourly")),
+]
+"""EUR/MWh (negative prices allowed): a constant, 24 hourly values (UTC) or a series file."""
+PowerCap = Annotated[
+    Annotated[Annotated[float, Field(gt=0, le=100_000)], Tag("form-number")]
+    | Annotated[
+        Annotated[list[PowerStep], Field(min_length=1, max_length=100_000)],
+        Tag("form-schedule"),
+    ]
+    | Annotated[GridSeries, Tag("form-series")],
+    Discriminator(_form("form-number", "form-schedule")),
+]
+"""MW: a constant, a schedule of steps or a series file."""

@@ -153,7 +153,7 @@ def _is_union_tag(part: Any) -> bool:
         part in _DISTRIBUTION_TAGS
         or part in ("roofline", "calibrated")
         or part in ("float", "int", "str", "bool", "datetime", "none")
-        or part.startswith(("list[", "dict[", "constrained-", "function-"))
+        or part.startswith(("list[", "dict[", "constrained-", "function-", "form-"))
     )
 
 

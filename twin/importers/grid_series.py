@@ -87,15 +87,19 @@ def _columns(
     path: Path, header: list[str], column: str | None, time_column: str | None, field: str
 ) -> tuple[str, str]:
     """(time column, value column) of a header, or an error naming what is there."""
-    listed = shorten(", ".join(header), 200)
+    listed = shown_path(", ".join(header), 200)
     if not header:
         raise TraceFormatError(path, [(1, "no columns: expected a timestamp and a value")])
     time_name = time_column if time_column is not None else header[0]
     if time_name not in header:
-        raise TraceFormatError(path, [(1, f"no time column {shorten(time_name)} (has: {listed})")])
+        raise TraceFormatError(
+            path, [(1, f"no time column {shown_path(time_name, 60)} (has: {listed})")]
+        )
     if column is not None:
         if column not in header:
-            raise TraceFormatError(path, [(1, f"no column {shorten(column)} (has: {listed})")])
+            raise TraceFormatError(
+                path, [(1, f"no column {shown_path(column, 60)} (has: {listed})")]
+            )
         return time_name, column
     if field and field in header:
         return time_name, field
