@@ -22,6 +22,8 @@ from twin.importers.common import LineErrors, TraceFormatError, shown_path
 from twin.importers.csv_rows import CsvRecords
 
 PARQUET_MAGIC = b"PAR1"
+MAX_SERIES_FILE_BYTES = 256 * 2**20
+"""Largest series file read (as stored): a year of minutes is about 20 MB of CSV."""
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
@@ -47,6 +49,13 @@ def read_grid_series(
     """The steps of a series file; ``column`` None means the column named ``field`` if the
     file has one, else the only column besides the timestamps."""
     try:
+        if Path(path).exists() and not Path(path).is_dir() and not Path(path).is_file():
+            raise TwinUserError(f"{shown_path(path)} is not a regular file")
+        size = Path(path).stat().st_size
+        if size > MAX_SERIES_FILE_BYTES:
+            raise TwinUserError(
+                f"{shown_path(path)} is larger than {MAX_SERIES_FILE_BYTES // 2**20} MB"
+            )
         with open(path, "rb") as handle:
             parquet = handle.read(4) == PARQUET_MAGIC
     except FileNotFoundError:
