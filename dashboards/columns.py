@@ -26,6 +26,8 @@ class SiteColumns:
     queue: str = "queue_length"
     utilisation: str = "utilisation"
     power: str = "power_mw"
+    power_cap: str = "power_cap_mw"
+    """The cap in effect (runs written before it was recorded lack it)."""
     co2: str = "co2_t"
 
 

@@ -259,7 +259,10 @@ class RunData:
 
         node = self.geo.nodes.get(site)
         power = [line("power", SITE.power)]
-        if node is not None and node.power_mw is not None and len(x):
+        caps = view.column(SITE.power_cap)[rows] if view.has(SITE.power_cap) else None
+        if caps is not None and len(x) and np.isfinite(caps).all():
+            power.append(line("power cap", SITE.power_cap, dash="dot"))  # it may follow a schedule
+        elif node is not None and node.power_mw is not None and len(x):
             power.append(Line("power cap", x[[0, -1]], np.full(2, node.power_mw), dash="dot"))
         panels = [
             Panel(

@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from twin.config import schema as config_schema
-from twin.config import schema_faults, schema_traces
+from twin.config import schema_faults, schema_grid, schema_traces
 from twin.config.budget import WorkBounds
 from twin.config.schema_base import Constant
 from twin.config.units import format_duration
@@ -56,6 +56,12 @@ def config_reference() -> str:
         ("`accelerators.<type>`", config_schema.Accelerator),
         ("`sites[]`", config_schema.Site),
         ("`sites[].pools[]`", config_schema.Pool),
+        ("`sites[].power_mw[]` (a schedule)", schema_grid.PowerStep),
+        (
+            "grid series (`sites[].carbon_gco2_per_kwh`, `price_eur_per_mwh`, `power_mw`: "
+            "`{series: …}`)",
+            schema_grid.GridSeries,
+        ),
         ("`pops[]`", config_schema.Pop),
         ("`links[]`", config_schema.Link),
         ("`links[].capacity_schedule[]`", config_schema.CapacityStep),
@@ -190,7 +196,17 @@ def _field_type(field: typing.Any) -> str:
     return _type_name(field.annotation)
 
 
+GRID_FORMS = (
+    (schema_grid.CarbonIntensity, "number, 24 hourly values or series"),
+    (schema_grid.Price, "number, 24 hourly values or series"),
+    (schema_grid.PowerCap, "number, schedule or series"),
+)
+
+
 def _type_name(annotation: typing.Any) -> str:
+    for form, name in GRID_FORMS:
+        if annotation is form or annotation == typing.get_args(form)[0]:
+            return name
     if _is_distribution(annotation):
         return "distribution"
     origin = typing.get_origin(annotation)

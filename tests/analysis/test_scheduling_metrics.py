@@ -84,7 +84,7 @@ def hand_run(tmp_path_factory) -> Path:
     for job in HAND_JOBS:
         writer.append("jobs", job_row(*job))
     for time_s, utilisation in ((500.0, 0.5), (1000.0, 1.0)):
-        row = (time_s, "s", True, 10, 0, 0, 0, 0, utilisation, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        row = (time_s, "s", True, 10, 0, 0, 0, 0, utilisation, *[0.0] * 7, 1.0, 0.0)
         writer.append("sites", row)
     writer.close("complete", end_s=END_S)
     return path

@@ -188,6 +188,7 @@ def test_site_series_are_the_sites_rows(store, sites):
     assert np.array_equal(busy.y, north.busy_accelerators.to_numpy())
     cap = [line for line in panels[2].lines if line.name == "power cap"]
     assert cap and cap[0].y[0] == pytest.approx(0.2)  # tiny's north power_mw
+    assert np.array_equal(cap[0].y, north.power_cap_mw.to_numpy())  # the cap in effect
 
 
 def test_series_are_downsampled(store):

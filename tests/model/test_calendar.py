@@ -1,4 +1,4 @@
-"""twin.model.calendar: hours of the day and integrals of hourly profiles, by hand."""
+"""twin.model.calendar: hours of the day, and daily profiles as step series integrated by hand."""
 
 from __future__ import annotations
 
@@ -45,8 +45,8 @@ def test_hours_from_a_start_that_is_not_midnight() -> None:
     assert calendar.hour_of_day(1799) == 5
     assert calendar.hour_of_day(1800) == 6
     assert calendar.hour_of_day(18.5 * 3600) == 0  # 05:30 + 18:30 = next midnight
-    assert calendar.value(PROFILE, 1800) == PROFILE[6]
-    assert calendar.value(42.0, 1800) == 42.0
+    assert calendar.profile(PROFILE).value(1800) == PROFILE[6]
+    assert calendar.profile(42.0).value(1800) == 42.0
 
 
 def test_seconds_at() -> None:
@@ -60,15 +60,15 @@ def test_integral_across_hour_boundaries_by_hand() -> None:
     hours 6 and 7."""
     calendar = Calendar(at("2026-03-02T05:30:00"))
     expected = 800 * PROFILE[5] + 3600 * PROFILE[6] + 3600 * PROFILE[7]
-    assert calendar.integral(PROFILE, 1000.0, 9000.0) == pytest.approx(expected, rel=1e-12)
+    assert calendar.profile(PROFILE).integral(1000.0, 9000.0) == pytest.approx(expected, rel=1e-12)
 
 
 def test_integral_within_one_hour_and_of_a_constant() -> None:
     calendar = Calendar(at("2026-03-02T05:30:00"))
-    assert calendar.integral(PROFILE, 100.0, 1700.0) == pytest.approx(1600 * PROFILE[5])
-    assert calendar.integral(7.5, 100.0, 1700.0) == pytest.approx(7.5 * 1600)
-    assert calendar.integral(PROFILE, 500.0, 500.0) == 0.0
-    assert calendar.integral(PROFILE, 600.0, 500.0) == 0.0
+    assert calendar.profile(PROFILE).integral(100.0, 1700.0) == pytest.approx(1600 * PROFILE[5])
+    assert calendar.profile(7.5).integral(100.0, 1700.0) == pytest.approx(7.5 * 1600)
+    assert calendar.profile(PROFILE).integral(500.0, 500.0) == 0.0
+    assert calendar.profile(PROFILE).integral(600.0, 500.0) == 0.0
 
 
 @pytest.mark.parametrize(
@@ -78,28 +78,28 @@ def test_integral_within_one_hour_and_of_a_constant() -> None:
 def test_integral_matches_a_second_by_second_sum(start, t0, t1) -> None:
     begin = at(start)
     expected = brute_integral(begin, PROFILE, t0, t1)
-    assert Calendar(begin).integral(PROFILE, t0, t1) == pytest.approx(expected, rel=1e-9)
+    assert Calendar(begin).profile(PROFILE).integral(t0, t1) == pytest.approx(expected, rel=1e-9)
 
 
 @pytest.mark.parametrize("start", ["2026-03-02T00:00:00", "2026-03-02T05:30:00"])
 def test_a_whole_day_from_anywhere_integrates_the_whole_profile(start) -> None:
     calendar = Calendar(at(start))
     for t0 in (0.0, 1000.0, 12345.678):
-        assert calendar.integral(PROFILE, t0, t0 + 86400) == pytest.approx(
+        assert calendar.profile(PROFILE).integral(t0, t0 + 86400) == pytest.approx(
             3600 * sum(PROFILE), rel=1e-12
         )
     # a year: 365 whole days
-    assert calendar.integral(PROFILE, 0.0, 365 * 86400.0) == pytest.approx(
+    assert calendar.profile(PROFILE).integral(0.0, 365 * 86400.0) == pytest.approx(
         365 * 3600 * sum(PROFILE), rel=1e-9
     )
 
 
 def test_integral_is_additive() -> None:
     calendar = Calendar(at("2026-03-02T05:30:00"))
-    whole = calendar.integral(PROFILE, 300.0, 50_000.0)
-    parts = calendar.integral(PROFILE, 300.0, 17_777.7) + calendar.integral(
-        PROFILE, 17_777.7, 50_000.0
-    )
+    whole = calendar.profile(PROFILE).integral(300.0, 50_000.0)
+    parts = calendar.profile(PROFILE).integral(300.0, 17_777.7) + calendar.profile(
+        PROFILE
+    ).integral(17_777.7, 50_000.0)
     assert whole == pytest.approx(parts, rel=1e-12)
 
 

@@ -33,6 +33,8 @@ class WorkBounds:
     """Requests of one service in one window at the continental peak (peak_rps × window)."""
     scaling_decisions: float = 2e7
     """Autoscaling decisions of one service over the horizon (horizon / interval)."""
+    series_steps: float = 1e6
+    """Steps of one grid series file (carbon, price or power cap; rows of the file)."""
 
 
 def check_budget(scenario: Scenario, scale: float = 1.0) -> list[ConfigIssue]:

@@ -28,6 +28,7 @@ from pydantic import BaseModel
 
 from twin.config.data_files import BUILTIN_PREFIX, data_file
 from twin.config.errors import ConfigError, ConfigIssue, TwinUserError, shorten
+from twin.config.grid_checks import check_grid_series
 from twin.config.samples import SampleFileError, read_samples
 from twin.config.schema import Scenario
 from twin.config.schema_base import Empirical
@@ -175,6 +176,7 @@ def load_config(
     scenario = validate_scenario(data, label, checks, limits)
     _check_sample_files(scenario, label)
     check_traces(scenario, label)
+    check_grid_series(scenario, label, limits.work_scale)
     return scenario
 
 
@@ -387,8 +389,12 @@ def _list_index(items: list[Any], token: str | int, where: str, shown: str) -> i
 
 def _resolve_files(data: Any, base_dir: Path) -> None:
     """Make the relative ``file`` paths of empirical distributions, workload traces
-    (``*.trace``) and iteration profiles absolute, from the YAML's folder."""
+    (``*.trace``) and iteration profiles, and the ``series`` files of grid series, absolute,
+    from the YAML's folder."""
     for node in _walk(data):
+        series = node.get("series")
+        if isinstance(series, str) and _relative(series):
+            node["series"] = str((base_dir / series).resolve())
         trace = node.get("trace")
         for holder in (node, trace) if isinstance(trace, dict) else (node,):
             file = holder.get("file")
@@ -399,11 +405,16 @@ def _resolve_files(data: Any, base_dir: Path) -> None:
                     or node.get("model") == "profile"
                 )
                 and isinstance(file, str)
-                and "\x00" not in file
-                and not file.startswith(BUILTIN_PREFIX)
-                and not Path(file).is_absolute()
+                and _relative(file)
             ):
                 holder["file"] = str((base_dir / file).resolve())
+
+
+def _relative(file: str) -> bool:
+    """A data file named by a path relative to the YAML's folder."""
+    return (
+        "\x00" not in file and not file.startswith(BUILTIN_PREFIX) and not Path(file).is_absolute()
+    )
 
 
 def _walk(data: Any) -> Iterable[dict[str, Any]]:

@@ -30,6 +30,7 @@ from twin.config.schema_base import (
     Weight,
 )
 from twin.config.schema_faults import Faults
+from twin.config.schema_grid import CarbonIntensity, PowerCap, Price
 from twin.config.schema_traces import RequestTrace, TrainingTrace, TransferTrace
 from twin.config.units import MAX_DURATION_S, parse_duration_s
 
@@ -76,13 +77,21 @@ class Site(StrictModel):
     lat: float = Field(ge=-90, le=90, description="latitude, degrees")
     lon: float = Field(ge=-180, le=180, description="longitude, degrees")
     pools: list[Pool] = Field(min_length=1, description="accelerator pools")
-    power_mw: float = Field(gt=0, le=100_000, description="facility power cap, MW (IT load × PUE)")
-    pue: float = Field(1.2, ge=1.0, le=3.0, description="power usage effectiveness")
-    carbon_gco2_per_kwh: Annotated[float, Field(ge=0, le=1e5)] | HourlyProfile = Field(
-        description="grid carbon intensity: a constant or 24 hourly values (UTC)"
+    power_mw: PowerCap = Field(
+        description="facility power cap, MW (IT load × PUE): a constant, a schedule "
+        "[{at, power_mw}] from at 0, or a series file"
     )
-    price_eur_per_mwh: Annotated[float, Field(ge=-1e5, le=1e5)] | HourlyProfile = Field(
-        description="electricity price: a constant or 24 hourly values (UTC)"
+    power_cap_policy: Literal["drain", "preempt"] = Field(
+        "drain",
+        description="when the cap falls below the draw: drain (running jobs run on, nothing "
+        "starts until the draw fits) or preempt (the youngest jobs are interrupted until it fits)",
+    )
+    pue: float = Field(1.2, ge=1.0, le=3.0, description="power usage effectiveness")
+    carbon_gco2_per_kwh: CarbonIntensity = Field(
+        description="grid carbon intensity: a constant, 24 hourly values (UTC) or a series file"
+    )
+    price_eur_per_mwh: Price = Field(
+        description="electricity price: a constant, 24 hourly values (UTC) or a series file"
     )
     online_from: Timestamp | None = Field(
         None, description="when the site opens; before the scenario start means from the start"

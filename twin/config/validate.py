@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from twin.config.budget import check_budget
 from twin.config.errors import ConfigError, ConfigIssue, shorten
+from twin.config.grid_checks import power_schedule_issues
 from twin.config.raw_checks import check_distribution, dicts, known
 from twin.config.schema import Scenario
 from twin.config.units import parse_duration_s
@@ -69,7 +70,7 @@ def validate_scenario(
 def _check_scenario(scenario: Scenario) -> list[ConfigIssue]:
     """Relations between validated values that one field's range cannot say, and whether
     each inference trace can be read and drive its service (before any run starts)."""
-    issues = []
+    issues = power_schedule_issues(scenario)
     inference = scenario.workloads.inference
     if inference is not None and any(service.trace for service in inference.services):
         from twin.replay.requests import request_trace_issues  # pyarrow: only then
@@ -152,7 +153,7 @@ def _is_union_tag(part: Any) -> bool:
         part in _DISTRIBUTION_TAGS
         or part in ("roofline", "calibrated")
         or part in ("float", "int", "str", "bool", "datetime", "none")
-        or part.startswith(("list[", "dict[", "constrained-", "function-"))
+        or part.startswith(("list[", "dict[", "constrained-", "function-", "form-"))
     )
 
 

@@ -51,8 +51,12 @@ class CsvRecords:
                     )
                 ],
             )
-        wanted = [name for name in (*required, *optional) if name in self.header]
-        self._index = {name: self.header.index(name) for name in wanted}
+        self.select((*required, *optional))
+
+    def select(self, names: tuple[str, ...]) -> None:
+        """Yield these columns (those the header has) from now on: for a reader that picks
+        its columns from the header (the header lacking a required one was refused)."""
+        self._index = {name: self.header.index(name) for name in names if name in self.header}
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, str]]]:
         reader, width = self._reader, len(self.header)

@@ -3,8 +3,9 @@
 Facility power is ``(idle_w × idle accelerators + tdp_w × busy accelerators) × PUE``. A job
 starts only if its accelerators are free *and* its extra power fits under the cap; otherwise
 it waits in the queue, and the site's scheduler decides who starts when resources free up.
-Energy, CO2 and cost are integrated exactly between changes of power, split at hour
-boundaries when carbon intensity or price follow an hourly profile.
+Energy, CO2 and cost are integrated exactly between changes of power over the site's grid
+series (:mod:`twin.model.grid`: constants, daily profiles or hourly years of carbon intensity
+and price); the cap itself may follow a schedule (:mod:`twin.model.power_cap`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import simpy
 from twin.config.schema import Accelerator, Site
 from twin.model.calendar import Calendar
 from twin.model.checkpointing import Progress, completed, interrupted, young_daly_interval_s
+from twin.model.grid import SiteGrid
 from twin.model.job import Job, JobState
 from twin.model.recorder import Recorder
 
@@ -82,19 +84,17 @@ class Pool:
 
 
 class EnergyMeter:
-    """Integrates facility power, busy accelerators, CO2 and cost over time, exactly."""
+    """Integrates facility power, busy accelerators, CO2, cost and the time the draw is over
+    the power cap, exactly, over the site's grid series."""
 
-    def __init__(self, calendar: Calendar, site: Site) -> None:
-        self.calendar = calendar
-        self.carbon = site.carbon_gco2_per_kwh
-        self.price = site.price_eur_per_mwh
-        self._constant = (
-            (float(self.carbon), float(self.price))
-            if isinstance(self.carbon, (int, float)) and isinstance(self.price, (int, float))
-            else None
-        )
-        """Carbon intensity and price when neither follows an hourly profile (the common
-        case, integrated inline: the same arithmetic as :meth:`Calendar.integral`)."""
+    def __init__(self, grid: SiteGrid) -> None:
+        self.carbon = grid.carbon
+        self.price = grid.price
+        carbon, price = self.carbon.constant, self.price.constant
+        self._constant = (carbon, price) if carbon is not None and price is not None else None
+        """Carbon intensity and price when neither follows a series (the common case,
+        integrated inline: the same arithmetic as :meth:`StepSeries.integral`)."""
+        self.cap_w = grid.cap_mw.value(0.0) * 1e6
         self.last_s = 0.0
         self.power_w = 0.0
         self.busy = 0
@@ -102,12 +102,18 @@ class EnergyMeter:
         self.co2_g = 0.0
         self.cost_eur = 0.0
         self.busy_accelerator_s = 0.0
+        self.over_cap_s = 0.0
 
     def update(self, now: float, power_w: float, busy: int) -> None:
         """Account the time since the last update at the old level, then switch to the new."""
         self.advance(now)
         self.power_w = power_w
         self.busy = busy
+
+    def set_cap(self, now: float, cap_w: float) -> None:
+        """The power cap changes now (the time before it counted against the old cap)."""
+        self.advance(now)
+        self.cap_w = cap_w
 
     def advance(self, now: float) -> None:
         dt = now - self.last_s
@@ -121,11 +127,10 @@ class EnergyMeter:
                 self.co2_g += power_w / J_PER_KWH * (carbon * dt)
                 self.cost_eur += power_w / J_PER_MWH * (price * dt)
             else:
-                calendar = self.calendar
-                self.co2_g += power_w / J_PER_KWH * calendar.integral(self.carbon, self.last_s, now)
-                self.cost_eur += (
-                    power_w / J_PER_MWH * calendar.integral(self.price, self.last_s, now)
-                )
+                self.co2_g += power_w / J_PER_KWH * self.carbon.integral(self.last_s, now)
+                self.cost_eur += power_w / J_PER_MWH * self.price.integral(self.last_s, now)
+            if power_w > self.cap_w * (1 + POWER_TOLERANCE):
+                self.over_cap_s += dt
         self.busy_accelerator_s += self.busy * dt
         self.last_s = now
 
@@ -141,6 +146,7 @@ class Factory:
         calendar: Calendar,
         scheduler: Scheduler,
         recorder: Recorder,
+        grid: SiteGrid,
     ) -> None:
         self.env = env
         self.site = site
@@ -165,10 +171,15 @@ class Factory:
         self._pool_list = list(self.pools.values())
         self.total_accelerators = sum(p.total for p in self.pools.values())
         self.busy_accelerators = 0
-        self.cap_w = site.power_mw * 1e6
+        self.grid = grid
+        self.cap_mw = grid.cap_mw.value(0.0)
+        """The facility power cap in effect now (it may follow a schedule: see
+        :mod:`twin.model.power_cap`)."""
+        self.cap_w = self.cap_mw * 1e6
         self.idle_w = sum(p.total * p.idle_facility_w for p in self.pools.values())
+        peak_w = grid.peak_cap_mw * 1e6
         for pool in self.pools.values():
-            headroom = self.cap_w * (1 + POWER_TOLERANCE) - self.idle_w
+            headroom = peak_w * (1 + POWER_TOLERANCE) - self.idle_w
             by_power = int(headroom // pool.busy_extra_w) if pool.busy_extra_w > 0 else pool.total
             pool.largest_job = max(0, min(pool.total, by_power))
         self._pools_by_speed = sorted(
@@ -209,7 +220,7 @@ class Factory:
         """The running jobs as (start + walltime, id, job), sorted: when each must end at the
         latest (what a backfilling reservation plans with), kept in order as jobs start and
         end rather than sorted per decision."""
-        self.meter = EnergyMeter(calendar, site)
+        self.meter = EnergyMeter(grid)
         self.access: SiteAccess | None = None
         """The access programmes' reserves, tiers and quotas here (None: no programmes)."""
 
@@ -228,19 +239,31 @@ class Factory:
 
     def carbon_at(self, time_s: float) -> float:
         """Grid carbon intensity at ``time_s`` (gCO2/kWh)."""
-        return self.calendar.value(self.site.carbon_gco2_per_kwh, time_s)
+        return self.grid.carbon.value(time_s)
 
     def price_at(self, time_s: float) -> float:
         """Electricity price at ``time_s`` (EUR/MWh)."""
-        return self.calendar.value(self.site.price_eur_per_mwh, time_s)
+        return self.grid.price.value(time_s)
 
     def carbon_integral(self, t0: float, t1: float) -> float:
         """∫ carbon intensity dt over [t0, t1] (gCO2/kWh × s)."""
-        return self.calendar.integral(self.site.carbon_gco2_per_kwh, t0, t1)
+        return self.grid.carbon.integral(t0, t1)
 
     def price_integral(self, t0: float, t1: float) -> float:
         """∫ price dt over [t0, t1] (EUR/MWh × s)."""
-        return self.calendar.integral(self.site.price_eur_per_mwh, t0, t1)
+        return self.grid.price.integral(t0, t1)
+
+    def set_power_cap(self, cap_mw: float) -> None:
+        """The facility power cap changes now. Running jobs keep running (a cap below the
+        draw only stops new starts until the draw fits; the time over it is metered); a
+        higher cap lets queued work start."""
+        cap_w = cap_mw * 1e6
+        self.meter.set_cap(self.env.now, cap_w)
+        raised = cap_w > self.cap_w
+        self.cap_mw, self.cap_w = cap_mw, cap_w
+        self.recorder.event(self.env.now, "power_cap", site=self.id, value=cap_mw)
+        if raised and self.online:
+            self.release_resources()
 
     # ------------------------------------------------------------ feasibility
 

@@ -42,7 +42,7 @@ class SiteTelemetry(Sampler):
         self.interval_s = interval_s
         self.recorder = recorder
         self.last_s = 0.0
-        self._previous = {factory.id: (0.0, 0.0, 0.0, 0.0) for factory in factories}
+        self._previous = {factory.id: (0.0, 0.0, 0.0, 0.0, 0.0) for factory in factories}
 
     def sample(self) -> None:
         """Record every site over (last sample, now]; called by the process and at the end."""
@@ -53,9 +53,17 @@ class SiteTelemetry(Sampler):
         for factory in self.factories:
             meter = factory.meter
             meter.advance(now)
-            totals = (meter.energy_j, meter.co2_g, meter.cost_eur, meter.busy_accelerator_s)
+            totals = (
+                meter.energy_j,
+                meter.co2_g,
+                meter.cost_eur,
+                meter.busy_accelerator_s,
+                meter.over_cap_s,
+            )
             before = self._previous[factory.id]
-            energy_j, co2_g, cost_eur, busy_s = (a - b for a, b in zip(totals, before, strict=True))
+            energy_j, co2_g, cost_eur, busy_s, over_cap_s = (
+                a - b for a, b in zip(totals, before, strict=True)
+            )
             self._previous[factory.id] = totals
             self.recorder.site_sample(
                 (
@@ -75,6 +83,8 @@ class SiteTelemetry(Sampler):
                     cost_eur,
                     factory.carbon_now(),
                     factory.price_now(),
+                    factory.cap_mw,
+                    over_cap_s,
                 )
             )
         self.last_s = now

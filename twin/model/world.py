@@ -12,6 +12,7 @@ from typing import Any
 import simpy
 
 from twin.config.errors import ConfigError, ConfigIssue, shorten
+from twin.config.grid_checks import grid_series_issues
 from twin.config.schema import Scenario
 from twin.model.access import AccessPlan, SiteAccess
 from twin.model.broker import PLACEMENTS, Broker
@@ -20,10 +21,12 @@ from twin.model.data import DataMobility
 from twin.model.deferral import START_POLICIES, StartPolicy
 from twin.model.factory import Factory
 from twin.model.faults import FaultModel
+from twin.model.grid import site_grid
 from twin.model.inference import ROUTINGS, InferenceModel
 from twin.model.job import Job
 from twin.model.network import Network
 from twin.model.network_schedule import start_capacity_schedules
+from twin.model.power_cap import start_power_caps
 from twin.model.recorder import Recorder
 from twin.model.schedulers import SCHEDULERS
 from twin.model.telemetry import LinkTelemetry, SiteTelemetry
@@ -127,6 +130,9 @@ class World:
         self.recorder = recorder or Recorder()
         self.calendar = Calendar(scenario.start)
         scheduler_class = SCHEDULERS[scenario.policies.scheduler]
+        grid_issues = grid_series_issues(scenario, max_steps=None)  # files read once: cached
+        if grid_issues:
+            raise ConfigError(grid_issues)
         self.factories = [
             Factory(
                 self.env,
@@ -135,9 +141,11 @@ class World:
                 self.calendar,
                 scheduler_class(scenario.tenants),
                 self.recorder,
+                site_grid(site, self.calendar, scenario.horizon),
             )
             for site in scenario.sites
         ]
+        start_power_caps(self.env, self.factories)
         self.access: AccessPlan | None = None
         if scenario.access is not None:
             self.access = AccessPlan(self.env, scenario.access)

@@ -161,6 +161,20 @@ SITES = _table(
     _col("cost_eur", F64, "electricity cost over the interval"),
     _col("carbon_gco2_per_kwh", F64, "grid carbon intensity at time_s"),
     _col("price_eur_per_mwh", F64, "electricity price at time_s"),
+    _col(
+        "power_cap_mw",
+        F64,
+        "facility power cap in effect at time_s (sites[].power_mw may follow a schedule); "
+        "null in runs written before it was recorded",
+        nullable=True,
+    ),
+    _col(
+        "over_cap_s",
+        F64,
+        "time in the interval the draw was above the cap (a cap that fell below it: see "
+        "sites[].power_cap_policy); null in runs written before it was recorded",
+        nullable=True,
+    ),
 )
 
 TRANSFERS = _table(

@@ -62,6 +62,16 @@ HOSTILE_SETS: tuple[str, ...] = (
     "workloads.training.duration_s={dist: empirical, file: /etc/passwd}",
     "workloads.training.duration_s={dist: empirical, file: /dev/zero}",
     "workloads.training.duration_s={dist: empirical, file: /}",
+    "sites[0].carbon_gco2_per_kwh={series: builtin:nope.csv}",
+    "sites[0].carbon_gco2_per_kwh={series: builtin:grid_2025_de.csv.gz}",
+    "sites[0].carbon_gco2_per_kwh={series: /etc/passwd}",
+    "sites[0].carbon_gco2_per_kwh={series: /dev/zero}",
+    "sites[0].price_eur_per_mwh={series: /, repeat: true}",
+    "sites[0].price_eur_per_mwh={series: builtin:grid_2025_fr.csv.gz, repeat: true, scale: .nan}",
+    "sites[0].price_eur_per_mwh={series: builtin:grid_2025_fr.csv.gz, repeat: 3, column: [1]}",
+    "sites[0].power_mw={series: builtin:grid_2025_se.csv.gz, repeat: true, column: time}",
+    "sites[0].power_mw=[{at: 1h, power_mw: 1}, {at: 0, power_mw: .inf}]",
+    "sites[0].power_mw=[]",
 )
 
 

@@ -60,6 +60,8 @@ WRONG_TYPES: tuple[Any, ...] = (
     {},
     {"x": 1},
     {"dist": "constant"},
+    {"series": "builtin:nope.csv"},
+    [{"at": 0}],
 )
 DATES: tuple[Any, ...] = (
     "2024-13-01",
