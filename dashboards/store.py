@@ -63,10 +63,33 @@ class RunInfo:
     wall_time_s: float | None = None
     tables: tuple[str, ...] = ()
     problem: str = ""
+    seed: int | None = None
+    whatifs: tuple[str, ...] = ()
+    overrides: tuple[str, ...] = ()
+    headline: tuple[tuple[str, float], ...] = ()
+    """A few totals from the manifest (jobs, energy, CO2, cost) as (label, value)."""
 
     @property
     def readable(self) -> bool:
         return self.status in ("complete", "incomplete")
+
+
+HEADLINE = (
+    ("jobs", "jobs_submitted"),
+    ("MWh", "energy_mwh"),
+    ("t CO2", "co2_t"),
+    ("€", "cost_eur"),
+)
+"""The manifest totals the runs list shows: (label, manifest key)."""
+MAX_LISTED = 20
+"""What-ifs or overrides listed per run (a manifest may hold any number)."""
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    """A manifest's list of strings, shortened (anything else: none)."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(_short(item) for item in value[:MAX_LISTED] if isinstance(item, str))
 
 
 @dataclass(frozen=True)
@@ -260,6 +283,14 @@ class RunStore:
             wall_time_s=finite(manifest.get("wall_time_s")),
             tables=tables,
             problem="; ".join(problems),
+            seed=manifest["seed"] if isinstance(manifest.get("seed"), int) else None,
+            whatifs=_texts(manifest.get("whatifs")),
+            overrides=_texts(manifest.get("overrides")),
+            headline=tuple(
+                (label, value)
+                for label, key in HEADLINE
+                if (value := finite(manifest.get(key))) is not None
+            ),
         )
 
     # -- opening a run ---------------------------------------------------------------------

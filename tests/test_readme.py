@@ -21,3 +21,11 @@ def test_readme_documents_every_trace_column():
     for schema in TABLES.values():
         for field in schema:
             assert f"`{field.name}`" in text
+
+
+def test_readme_lists_every_built_in_what_if():
+    from twin.config import builtin_whatifs
+
+    text = README.read_text(encoding="utf-8")
+    for name in builtin_whatifs():
+        assert f"| `{name}` |" in text, name

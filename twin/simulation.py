@@ -144,6 +144,10 @@ def _flushing(
 
 def _totals(world: World) -> dict[str, Any]:
     totals: dict[str, Any] = {"jobs_submitted": world.submitted}
+    meters = [factory.meter for factory in world.factories]
+    totals["energy_mwh"] = sum(meter.energy_j for meter in meters) / 3.6e9
+    totals["co2_t"] = sum(meter.co2_g for meter in meters) / 1e6
+    totals["cost_eur"] = sum(meter.cost_eur for meter in meters)
     totals["tenants"] = {
         name: {"share": tenant.share, "weight": tenant.weight}
         for name, tenant in world.scenario.tenants.items()

@@ -7,7 +7,13 @@ from typing import Any
 
 from dash import Dash, dcc, html
 from twin.dashboards import ids
-from twin.dashboards.components import Context, format_duration, message, status_badge
+from twin.dashboards.components import (
+    Context,
+    format_duration,
+    format_number,
+    message,
+    status_badge,
+)
 from twin.dashboards.store import RunInfo
 from twin.dashboards.sweeps import SweepInfo, sweep_infos
 
@@ -56,11 +62,14 @@ def _page(context: Context, runs: list[RunInfo], sweeps: list[SweepInfo]) -> htm
                         className="run-name",
                     ),
                     html.Td(info.scenario),
+                    html.Td(_made(info), className="run-made"),
+                    html.Td("–" if info.seed is None else str(info.seed)),
                     html.Td(format_duration(info.horizon_s) if info.horizon_s else "–"),
                     html.Td(
                         [status_badge(info)]
                         + ([html.Div(info.problem, className="problem")] if info.problem else [])
                     ),
+                    html.Td(_headline(info), className="run-kpis"),
                     html.Td(f"{info.wall_time_s:.1f} s" if info.wall_time_s is not None else "–"),
                     html.Td(", ".join(info.tables), className="muted"),
                     html.Td(actions),
@@ -78,8 +87,11 @@ def _page(context: Context, runs: list[RunInfo], sweeps: list[SweepInfo]) -> htm
                         for name in (
                             "run",
                             "scenario",
+                            "what-ifs, overrides",
+                            "seed",
                             "horizon",
                             "status",
+                            "totals",
                             "wall time",
                             "tables",
                             "",
@@ -93,6 +105,27 @@ def _page(context: Context, runs: list[RunInfo], sweeps: list[SweepInfo]) -> htm
         className="runs-table",
     )
     return html.Div([head, table, *listed])
+
+
+def _made(info: RunInfo) -> list[Any]:
+    """How the run's scenario was made: its what-ifs and ``--set`` overrides."""
+    parts: list[Any] = [html.Span(name, className="badge badge-whatif") for name in info.whatifs]
+    parts += [html.Code(item, className="override") for item in info.overrides]
+    return parts or ["–"]
+
+
+def _headline(info: RunInfo) -> str:
+    """A few manifest totals: ``13,061 jobs · 2,412 MWh · 610 t CO2 · €455k``."""
+    shown = []
+    for label, value in info.headline:
+        if label == "€":
+            big = value >= 10_000
+            shown.append(
+                f"€{format_number(round(value / 1000 if big else value), 0)}{'k' if big else ''}"
+            )
+        else:
+            shown.append(f"{format_number(value, 0)} {label}")
+    return " · ".join(shown) or "–"
 
 
 def _sweeps_table(context: Context, sweeps: list[SweepInfo]) -> html.Div:
