@@ -19,6 +19,7 @@ REPLAY_SELECT = "replay-select"
 REPLAY_SERIES = "replay-series"
 REPLAY_FAULTS = "replay-faults"
 REPLAY_FAULTS_BOX = "replay-faults-box"
+REPLAY_LATENCY_LINK = "replay-latency-link"
 
 # explore
 EXPLORE_RUN = "explore-run"

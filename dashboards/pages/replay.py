@@ -68,6 +68,12 @@ def layout(context: Context, search: str | None = None) -> html.Div:
                                 clearable=False,
                             ),
                             graph(ids.REPLAY_SERIES, context),
+                            dcc.Link(
+                                "explore this site's request latencies",
+                                id=ids.REPLAY_LATENCY_LINK,
+                                href="",
+                                style={"display": "none"},
+                            ),
                         ],
                         className="series-column",
                     ),
@@ -247,6 +253,25 @@ def run_frame(store: RunStore, run: Any, t: Any, selected: Any) -> tuple[Any, ..
     )
 
 
+def latency_link_frame(context: Context, run: Any, selected: Any) -> tuple[str, dict[str, str]]:
+    """A link to the latency explorer on the chosen site, if it served inference."""
+    hidden = ("", {"display": "none"})
+    try:
+        chosen = inputs.selection(selected)
+    except inputs.InputError:
+        return hidden
+    data, _ = load(context.store, run)
+    if chosen is None or chosen[0] != "site" or data is None or not isinstance(run, str):
+        return hidden
+    try:
+        sites = {row["site"] for row in data.summary.service_sites}
+    except DATA_ERRORS:
+        return hidden
+    if chosen[1] not in sites:
+        return hidden
+    return context.link("/latency", run=run, site=chosen[1]), {}
+
+
 def register(app: Dash, context: Context) -> None:
     store = context.store
     register_player(app, PLAYER)
@@ -317,6 +342,16 @@ def register(app: Dash, context: Context) -> None:
     )
     def draw_series(selected: Any, run: Any, t: Any) -> Any:
         return series_frame(store, run, selected, t)
+
+    @guard.callback(
+        app,
+        Output(ids.REPLAY_LATENCY_LINK, "href"),
+        Output(ids.REPLAY_LATENCY_LINK, "style"),
+        Input(ids.REPLAY_SELECT, "value"),
+        Input(ids.REPLAY_RUN, "value"),
+    )
+    def latency_link(selected: Any, run: Any) -> tuple[str, dict[str, str]]:
+        return latency_link_frame(context, run, selected)
 
     app.clientside_callback(
         figures.CURSOR_JS,

@@ -141,3 +141,14 @@ def test_the_explorer_in_a_browser(dash_duo, runs, screenshots):
     dash_duo.wait_for_contains_text(f"#{ids.LATENCY_SLO}", "no SLO on this metric")
     snap(dash_duo, screenshots, "latency")
     assert not [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
+
+
+def test_replay_links_a_site_that_served_inference_to_the_explorer(runs: Path) -> None:
+    from twin.dashboards.components import Context
+    from twin.dashboards.pages.replay import latency_link_frame
+
+    context = Context(store=RunStore(runs), href=lambda path: path, graph_config={})
+    href, style = latency_link_frame(context, "two", "site:b")
+    assert href == "/latency?run=two&site=b" and style == {}
+    for selected in ("site:nowhere", "link:a~b", None, "garbage"):
+        assert latency_link_frame(context, "two", selected)[1] == {"display": "none"}
