@@ -266,8 +266,10 @@ def _print_scheduling(console: Console, result: Summary) -> None:
     console.print(grants)
     if len(result.tenants) > 1:
         console.print(
-            f"Jain's fairness index over tenants (accelerator-hours per unit of weight): "
-            f"{_ratio(result.jain_index)}"
+            f"Jain's fairness index over tenants: {_ratio(result.jain_index)} of service per "
+            f"unit of demand (accelerator-hours granted / asked), "
+            f"{_ratio(result.jain_index_by_weight)} of accelerator-hours per unit of "
+            "fair-share weight"
         )
     if result.programmes:
         books = Table(

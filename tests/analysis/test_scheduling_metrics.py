@@ -108,6 +108,7 @@ def test_hand_written_jobs_give_the_hand_computed_figures(hand_run):
         "bounded_slowdown_mean": pytest.approx(4.0 / 3.0),
         "makespan_s": 650.0,
         "accelerator_hours": pytest.approx(505.0 / 3600),  # runs of 100, 5 and 400 s
+        "asked_accelerator_hours": pytest.approx(3.0 / 3600),  # three jobs of work 1 s
         **nothing,
     }
     assert beta == {
@@ -122,6 +123,7 @@ def test_hand_written_jobs_give_the_hand_computed_figures(hand_run):
         "bounded_slowdown_mean": pytest.approx(beta_slowdown),
         "makespan_s": 395.0,  # first submission 5 s, last end 400 s (the rejection)
         "accelerator_hours": pytest.approx(897.0 / 3600),  # 895 s so far + 2 s
+        "asked_accelerator_hours": pytest.approx(4.0 / 3600),
         **nothing,
         "rejected": 1,
     }
@@ -138,7 +140,11 @@ def test_hand_written_jobs_give_the_hand_computed_figures(hand_run):
     }
     assert summary.totals["utilisation"] == pytest.approx(0.75)
     # no weights in this manifest: each counts 1; Jain over 505 and 897 accelerator-seconds
-    assert summary.jain_index == pytest.approx(1402.0**2 / (2 * (505.0**2 + 897.0**2)))
+    by_weight = 1402.0**2 / (2 * (505.0**2 + 897.0**2))
+    assert summary.jain_index_by_weight == pytest.approx(by_weight)
+    # per unit of demand: 505 of 3 asked, 897 of 4 asked
+    served = (505.0 / 3, 897.0 / 4)
+    assert summary.jain_index == pytest.approx(sum(served) ** 2 / (2 * sum(x * x for x in served)))
 
 
 def test_the_registry_gives_them_overall_and_per_tenant(hand_run):

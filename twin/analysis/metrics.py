@@ -287,8 +287,17 @@ METRICS: dict[str, Metric] = {
             "jobs.jain_index",
             "ratio",
             "higher",
-            "Jain's fairness index over tenants of accelerator-hours per unit of weight",
+            "Jain's fairness index over tenants of accelerator-hours granted per "
+            "accelerator-hour asked (1: every tenant got the same part of its demand)",
             lambda s, ref: s.jain_index,
+        ),
+        Metric(
+            "jobs.jain_index_by_weight",
+            "ratio",
+            "higher",
+            "Jain's fairness index over tenants of accelerator-hours per unit of fair-share "
+            "weight (1: service follows the weights)",
+            lambda s, ref: s.jain_index_by_weight,
         ),
         Metric(
             "jobs.bounded_slowdown_mean",

@@ -18,7 +18,7 @@ from twin.trace.layout import MANIFEST
 from twin.trace.reader import Run, check_manifest
 from twin.trace.scan import column_names, grouped, scan
 from twin.trace.summary_deferral import deferral_totals
-from twin.trace.summary_fairness import programme_rows, tenant_fairness
+from twin.trace.summary_fairness import demand_fairness, programme_rows, tenant_fairness
 from twin.trace.summary_faults import fault_totals, site_availability
 from twin.trace.summary_jobs import job_rows
 from twin.trace.summary_stats import by_key, concat, count_values, manifest_end_s, quantile
@@ -50,7 +50,11 @@ class Summary:
     """The same per tenant (``tenant`` names it), with what it was granted: accelerator-hours,
     rejected and cancelled jobs, spend, its access programme."""
     jain_index: float = float("nan")
-    """Jain's fairness index over tenants (:func:`summary_fairness.tenant_fairness`)."""
+    """Jain's fairness index over tenants of service per unit of demand
+    (:func:`summary_fairness.demand_fairness`)."""
+    jain_index_by_weight: float = float("nan")
+    """Jain's index of accelerator-hours per unit of fair-share weight
+    (:func:`summary_fairness.tenant_fairness`: 1 when service follows the weights)."""
     programmes: list[dict[str, Any]] = field(default_factory=list)
     """Per access programme: reserve, entitled and granted accelerator-hours, quota, spend."""
     deferral: dict[str, Any] = field(default_factory=dict)
@@ -150,7 +154,8 @@ def _summarize(run: Run) -> Summary:
         simulated_s=manifest_end_s(run.manifest),
         waits=waits,
         tenants=tenants,
-        jain_index=tenant_fairness(tenants, run.manifest),
+        jain_index=demand_fairness(tenants),
+        jain_index_by_weight=tenant_fairness(tenants, run.manifest),
         programmes=programme_rows(tenants, run.manifest),
         deferral=deferral_totals(run),
         sites=sites,

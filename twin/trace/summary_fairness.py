@@ -16,6 +16,20 @@ def jain_index(values: Sequence[float]) -> float:
     return total * total / (len(values) * squares) if squares > 0 else float("nan")
 
 
+def demand_fairness(tenants: list[dict[str, Any]]) -> float:
+    """Jain's index over the tenants that asked for any work, of the accelerator-hours each
+    was granted per accelerator-hour it asked for (its jobs' accelerators × run time on a
+    speed-1.0 accelerator): 1 when every tenant got the same part of what it asked for,
+    whatever the sizes of their demands; lower when some waited, were cancelled or rejected
+    more than others."""
+    served = [
+        row["accelerator_hours"] / row["asked_accelerator_hours"]
+        for row in tenants
+        if row.get("asked_accelerator_hours", 0.0) > 0
+    ]
+    return jain_index(served)
+
+
 def tenant_fairness(tenants: list[dict[str, Any]], manifest: dict[str, Any]) -> float:
     """Jain's index over the tenants that submitted, of the accelerator-hours each was
     granted per unit of its fair-share weight (the manifest's; 1 for a run that does not

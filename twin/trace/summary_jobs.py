@@ -28,11 +28,12 @@ def job_rows(run: Run) -> tuple[Counter[str], dict[str, float], list[dict[str, A
     end_of_run = manifest_end_s(run.manifest)
     end_of_run = float(run.manifest.get("horizon_s", 0.0)) if end_of_run is None else end_of_run
     columns = ["tenant", "state", "submit_s", "start_s", "end_s", "wait_s", "run_s"]
-    columns += ["accelerators", "busy_s"]
+    columns += ["accelerators", "busy_s", "work_s"]
     # runs written before access programmes have no spend or programme
     priced = "spend_eur" in column_names(run.path, "jobs")
     columns += ["spend_eur", "programme"] if priced else []
     granted: Counter[str] = Counter()
+    asked: Counter[str] = Counter()
     spend: dict[str, float] = {}
     programme: dict[str, str] = {}
     ended: dict[str, Counter[str]] = defaultdict(Counter)
@@ -42,6 +43,8 @@ def job_rows(run: Run) -> tuple[Counter[str], dict[str, float], list[dict[str, A
         for tenant, rows in by_key(chunk, "tenant"):
             held = pc.multiply(pc.cast(rows["accelerators"], pa.float64()), rows["busy_s"])
             granted[tenant] += pc.sum(held).as_py() or 0.0
+            wanted = pc.multiply(pc.cast(rows["accelerators"], pa.float64()), rows["work_s"])
+            asked[tenant] += pc.sum(wanted).as_py() or 0.0
             count_values(rows["state"], ended[tenant])
             if priced and rows["spend_eur"].null_count < len(rows):
                 spend[tenant] = spend.get(tenant, 0.0) + pc.sum(rows["spend_eur"]).as_py()
@@ -68,6 +71,7 @@ def job_rows(run: Run) -> tuple[Counter[str], dict[str, float], list[dict[str, A
                 _span(first_submit.get(tenant), last_end.get(tenant)),
             ),
             "accelerator_hours": granted[tenant] / 3600.0,
+            "asked_accelerator_hours": asked[tenant] / 3600.0,
             "rejected": ended[tenant]["rejected"],
             "cancelled": ended[tenant]["cancelled"],
             "spend_eur": spend.get(tenant, float("nan")),
