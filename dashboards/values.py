@@ -129,6 +129,15 @@ class KpiDelta:
         return None if self.a is None or self.b is None else self.b - self.a
 
     @property
+    def tone(self) -> str:
+        """``better`` or ``worse`` for B against A by the KPI's direction, else ``same``
+        (no change, or a KPI with no better direction)."""
+        delta, better = self.delta, kpi_better(self.name)
+        if not delta or better is None:
+            return "same"
+        return "better" if (delta > 0) == (better == "higher") else "worse"
+
+    @property
     def delta_pct(self) -> float | None:
         if self.delta is None or not self.a:
             return None
@@ -152,6 +161,56 @@ def kpi_order(names: Sequence[str]) -> list[str]:
 def kpis_in_order(kpis: dict[str, float]) -> dict[str, float]:
     """``kpis`` in :func:`kpi_order`."""
     return {name: kpis[name] for name in kpi_order(list(kpis))}
+
+
+LOWER_IS_BETTER = (
+    "wait",
+    "energy",
+    "CO2",
+    "cost",
+    "dropped",
+    "failed",
+    "rejected",
+    "cancelled",
+    "lost",
+    "slowdown",
+)
+HIGHER_IS_BETTER = ("completed", "utilisation", "attainment", "goodput")
+TOTALS = (
+    "jobs submitted",
+    "jobs completed",
+    "jobs failed",
+    "jobs cancelled",
+    "jobs rejected",
+    "energy",
+    "CO2",
+    "cost",
+    "data moved",
+    "requests dropped",
+    "lost GPU-hours",
+)
+"""KPIs (of :meth:`Summary.kpis`, by a word of their name) that add up over a run: shown per
+day when two runs' spans differ."""
+
+
+def kpi_better(name: str) -> str | None:
+    """``higher`` or ``lower`` (which is better for this KPI), or None (neither)."""
+    if any(word in name for word in HIGHER_IS_BETTER):
+        return "higher"
+    if any(word in name for word in LOWER_IS_BETTER):
+        return "lower"
+    return None
+
+
+def is_total(name: str) -> bool:
+    """Whether a KPI adds up over the run (so differs with its span)."""
+    return any(name.startswith(word) or f" {word}" in name for word in TOTALS)
+
+
+def per_day(kpis: dict[str, float], span_s: float) -> dict[str, float]:
+    """Totals divided by the span in days (other KPIs as they are)."""
+    days = span_s / 86400.0
+    return {name: value / days if is_total(name) else value for name, value in kpis.items()}
 
 
 def kpi_deltas(a: dict[str, float], b: dict[str, float]) -> list[KpiDelta]:

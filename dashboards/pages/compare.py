@@ -11,6 +11,7 @@ from twin.dashboards.components import (
     DATA_ERRORS,
     Context,
     default_run,
+    format_duration,
     format_number,
     graph,
     load,
@@ -22,7 +23,7 @@ from twin.dashboards.components import (
 from twin.dashboards.pages.replay import map_frame
 from twin.dashboards.player import player, register_player, speed_options
 from twin.dashboards.store import RunStore
-from twin.dashboards.values import KpiDelta, Timeline, kpi_deltas
+from twin.dashboards.values import KpiDelta, Timeline, kpi_deltas, per_day
 
 PATH = "/compare"
 TITLE = "Compare"
@@ -84,9 +85,6 @@ def kpi_table(rows: list[KpiDelta], name_a: str, name_b: str) -> html.Table:
     def signed(value: float | None, suffix: str = "") -> str:
         return "–" if value is None else format_number(value, sign=True) + suffix
 
-    def tone(row: KpiDelta) -> str:
-        return "" if not row.delta else ("up" if row.delta > 0 else "down")
-
     return html.Table(
         [
             html.Thead(
@@ -109,7 +107,7 @@ def kpi_table(rows: list[KpiDelta], name_a: str, name_b: str) -> html.Table:
                                         className="muted",
                                     ),
                                 ],
-                                className=f"delta {tone(row)}",
+                                className=f"delta {row.tone}",
                             ),
                         ],
                         **{"data-kpi": row.name},
@@ -137,7 +135,19 @@ def compare_frame(store: RunStore, a: Any, b: Any) -> tuple[Any, Any, Any]:
     if data_a is None or data_b is None:
         return notes, None, figures.empty_figure("choose two readable runs")
     try:
-        table = kpi_table(kpi_deltas(data_a.kpis(), data_b.kpis()), data_a.name, data_b.name)
+        kpis_a, kpis_b = data_a.kpis(), data_b.kpis()
+        span_a, span_b = (_span_s(data) for data in (data_a, data_b))
+        if span_a and span_b and abs(span_a - span_b) > 1e-6 * max(span_a, span_b):
+            notes.append(
+                message(
+                    f"the runs cover different spans ({format_duration(span_a)} and "
+                    f"{format_duration(span_b)} simulated): totals (jobs, energy, CO2, cost…) "
+                    "are shown per day; the shorter run's series end early",
+                    "warning",
+                )
+            )
+            kpis_a, kpis_b = per_day(kpis_a, span_a), per_day(kpis_b, span_b)
+        table = kpi_table(kpi_deltas(kpis_a, kpis_b), data_a.name, data_b.name)
         series = store.derived.get(
             ("overlay", data_a.token, data_b.token),
             lambda: figures.series_figure(
@@ -150,6 +160,13 @@ def compare_frame(store: RunStore, a: Any, b: Any) -> tuple[Any, Any, Any]:
     except DATA_ERRORS as error:
         return [*notes, message(str(error))], None, figures.empty_figure(str(error))
     return notes, table, series
+
+
+def _span_s(data: Any) -> float | None:
+    """The simulated span a run reached (its horizon if it does not say)."""
+    summary = data.summary
+    span = summary.simulated_s if summary.simulated_s is not None else summary.horizon_s
+    return float(span) if span else None
 
 
 def joint_timeline(store: RunStore, a: Any, b: Any) -> Timeline | None:
