@@ -366,3 +366,37 @@ def test_paged_kernel_body_as_python_matches_compiled(monkeypatch):
         )
         _same(r.step(arrivals, prompt, output, 5.0), first)
         _same(r.step([], [], [], math.inf), rest)
+
+
+JUMPED_PAST_AN_ARRIVAL = (
+    ("sarathi", 0.0375, 0.001, 0.002, 0.0, 2, 77, 28),
+    {
+        "max_waiting": 1,
+        "iteration": None,
+        "prefilled": False,
+        "kv_block_tokens": 1,
+        "swap_s_per_token": -1.0,
+    },
+    np.array([0.0, 0.1875, 0.25, 0.25, 0.625] + [1.3125] * 19),
+    np.array([29, 17, 27, 1, 32] + [1] * 19, dtype=np.int64),
+    np.array([12, 13, 13, 1, 10] + [1] * 19, dtype=np.int64),
+)
+"""A case CI's hypothesis found (2026-12-03): stepping admits request 5 (1 token in, 1
+out) soon after it arrives at 1.3125 s and finishes it at 1.353 s; event skipping jumps a
+decode run past that arrival (a preempted or queued request blocks the head, and the jump's
+horizon stops at the next arrival only when nothing is queued) and finishes it at 1.3925 s."""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: a paged decode-run jump can pass an arrival that stepping admits "
+    "(kernels/batching_kernel.py, the jump horizon when the queue head is blocked)",
+)
+def test_a_paged_jump_stops_for_an_arrival_stepping_would_admit():
+    params, options, arrivals, prompt, output = JUMPED_PAST_AN_ARRIVAL
+    stepped = q.BatchingReplica(*params, **options, **STEPPING)
+    jumped = q.BatchingReplica(*params, **options)
+    expected = stepped.step(arrivals, prompt, output, math.inf)
+    got = jumped.step(arrivals, prompt, output, math.inf)
+    np.testing.assert_array_equal(got.ids, expected.ids)
+    np.testing.assert_allclose(got.finish_s, expected.finish_s, rtol=1e-9)
