@@ -14,6 +14,7 @@ import gc
 import os
 import signal
 import sys
+from typing import Any
 
 
 def main() -> None:
@@ -42,6 +43,7 @@ def _main() -> None:
         signal.signal(signal.SIGINT, previous)
     if pressed:
         _interrupted()
+    signal.signal(signal.SIGINT, _interrupt_outside_imports)
     try:
         code = cli.main(standalone_mode=False)
     except click.exceptions.Abort:  # how click reports a Ctrl-C outside a command
@@ -50,6 +52,29 @@ def _main() -> None:
         error.show()
         raise SystemExit(error.exit_code) from None
     raise SystemExit(code if isinstance(code, int) else 0)
+
+
+RETRY_S = 0.02
+"""How soon a Ctrl-C that came during an import is tried again."""
+
+
+def _interrupt_outside_imports(signum: int, frame: Any) -> None:
+    """Ctrl-C as a KeyboardInterrupt, but never inside the import machinery (where Python
+    may only print it, from an import lock's weakref callback, and carry on): there it is
+    tried again a moment later, once the import is done."""
+    if _importing(frame):
+        signal.signal(signal.SIGALRM, _interrupt_outside_imports)
+        signal.setitimer(signal.ITIMER_REAL, RETRY_S)
+        return
+    raise KeyboardInterrupt
+
+
+def _importing(frame: Any) -> bool:
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _interrupted() -> None:
