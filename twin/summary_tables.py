@@ -335,7 +335,7 @@ def _all_tenants(result: Summary) -> dict:
 
 
 def _in_hours(seconds: float) -> str:
-    return "-" if seconds != seconds else f"{seconds / 3600:,.2f}"
+    return _in_unit(seconds, 3600.0)
 
 
 def _amount(value: float) -> str:

@@ -4,6 +4,7 @@ headless Chromium options."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -311,3 +312,17 @@ def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     simulate_tiny(root / "base", "horizon=2h")
     make_sweep(root / "grid")
     return root
+
+
+def _inference_kit():
+    """The inference tests' scenario builders (their conftest is not importable by name)."""
+    path = Path(__file__).parents[1] / "inference" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("inference_kit", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Kit
+
+
+Kit = _inference_kit()
+"""The inference tests' scenario builders, for runs with latency sketches."""

@@ -4,7 +4,6 @@ without inference say so; and it works in a real browser."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -18,15 +17,9 @@ from twin.trace import sketches
 from twin.trace.reader import open_run
 from twin.trace.summary import summarize
 
+from .conftest import Kit
 from .test_browser import figure, serve, snap, wait
 from .test_browser import pytestmark as browser_marks
-
-_KIT = Path(__file__).parents[1] / "inference" / "conftest.py"
-_spec = importlib.util.spec_from_file_location("inference_kit_latency", _KIT)
-assert _spec is not None and _spec.loader is not None
-_kit = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_kit)
-Kit = _kit.Kit
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +10,7 @@ from twin.dashboards.store import RunStore
 
 from twin.trace import sketches
 
-_KIT = Path(__file__).parents[1] / "inference" / "conftest.py"
-_spec = importlib.util.spec_from_file_location("inference_kit", _KIT)
-assert _spec is not None and _spec.loader is not None
-_kit = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_kit)
-Kit = _kit.Kit
-"""The inference tests' scenario builders."""
+from .conftest import Kit
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,11 @@ import pytest
 
 from twin.config import ConfigError, validate_scenario
 from twin.model.calendar import Calendar
-from twin.model.deferral import HOUR_S, Forecast
+from twin.model.deferral import HOUR_S, START_POLICIES, Forecast
 from twin.model.factory import Factory
 from twin.model.world import World
+
+CARBON = START_POLICIES["carbon_aware"]
 
 # a dirty site whose night is clean, and a clean site that is small
 NIGHT_CLEAN = [50.0] * 6 + [400.0] * 12 + [300.0] * 6
@@ -176,13 +178,13 @@ def test_a_pool_is_never_sent_more_accelerators_for_an_hour_than_it_holds():
 def test_the_forecast_integrates_the_grid_exactly_and_its_error_is_seeded():
     world = World(validate_scenario(scenario()))
     coal = world.factories[0]
-    exact = Forecast(coal, Factory.carbon_at, 3 * 86400.0, 0.0, seed=1)
+    exact = Forecast(coal, CARBON, 3 * 86400.0, 0.0, seed=1)
     rng = np.random.default_rng(5)
     t0 = rng.uniform(0, 2 * 86400, 50)
     t1 = t0 + rng.uniform(0, 86400, 50)
     hand = [coal.carbon_integral(a, b) for a, b in zip(t0, t1, strict=True)]
     np.testing.assert_allclose(exact.integral(t0, t1), hand, rtol=1e-12)
-    noisy = [Forecast(coal, Factory.carbon_at, 3 * 86400.0, 0.3, seed=s) for s in (1, 1, 2)]
+    noisy = [Forecast(coal, CARBON, 3 * 86400.0, 0.3, seed=s) for s in (1, 1, 2)]
     assert np.array_equal(noisy[0].rates, noisy[1].rates)
     assert not np.array_equal(noisy[0].rates, noisy[2].rates)
     ratio = noisy[0].rates / exact.rates

@@ -31,58 +31,48 @@ from twin.model.factory import Factory, Pool
 from twin.model.job import Job
 from twin.model.recorder import Recorder
 from twin.model.rng import stream
+from twin.model.series import StepSeries
 
 HOUR_S = 3600.0
 
-GridValue = Callable[[Factory, float], float]
-"""A site's grid value (carbon intensity or price) at a time."""
+GridSeries = Callable[[Factory], StepSeries]
+"""A site's grid series (carbon intensity or price)."""
 
-START_POLICIES: dict[str, GridValue | None] = {
+START_POLICIES: dict[str, GridSeries | None] = {
     "immediate": None,
-    "carbon_aware": Factory.carbon_at,
-    "price_aware": Factory.price_at,
+    "carbon_aware": lambda factory: factory.grid.carbon,
+    "price_aware": lambda factory: factory.grid.price,
 }
-"""Start policies by the name used in ``policies.start``: the grid value each minimises over
-a job's run (None: start as submitted)."""
+"""Start policies by the name used in ``policies.start``: the grid series each minimises
+over a job's run (None: start as submitted)."""
 
 
 class Forecast:
-    """A site's forecast of a grid value, hour by hour, as a cumulative integral.
+    """A site's forecast of a grid series, with its hour boundaries (the candidate starts).
 
-    The forecast of hour ``k`` is the grid's value then, times a log-normal error (median 1,
-    sigma ``error``) drawn once per site and hour; its integral is exact for values that step
-    on the hour. Beyond the horizon it repeats the mean of its last day.
+    Without error the forecast is the series itself. With ``error`` the forecast of hour
+    ``k`` is the series' value at its start times a log-normal error (median 1, sigma
+    ``error``) drawn once per site and hour, held over the hour (and after the last one).
     """
 
     def __init__(
-        self, factory: Factory, value: GridValue, span_s: float, error: float, seed: int
+        self, factory: Factory, series_of: GridSeries, span_s: float, error: float, seed: int
     ) -> None:
         offset = factory.calendar.offset_s % HOUR_S
         first = HOUR_S - offset if offset else 0.0
         hours = math.ceil(max(0.0, span_s - first) / HOUR_S) + 1
-        edges = np.concatenate(([0.0], first + HOUR_S * np.arange(hours)))
-        edges = np.unique(edges)
-        rates = np.array([value(factory, float(t)) for t in edges])
+        self.edges = np.unique(np.concatenate(([0.0], first + HOUR_S * np.arange(hours))))
+        series = series_of(factory)
+        self.rates = series.values_at(self.edges)
         if error > 0:
             rng = stream(seed, f"start.forecast.{factory.id}")
-            rates *= np.exp(error * rng.standard_normal(rates.size))
-        widths = np.diff(edges)
-        self.edges = edges
-        self.rates = rates
-        self.cumulative = np.concatenate(([0.0], np.cumsum(rates[:-1] * widths)))
-        tail = edges > edges[-1] - 86400.0
-        self.tail_rate = float(rates[tail].mean())
+            self.rates = self.rates * np.exp(error * rng.standard_normal(self.rates.size))
+            series = StepSeries(self.edges, self.rates)
+        self.series = series
 
     def integral(self, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
         """∫ forecast dt over each [t0, t1]."""
-        return self._at(t1) - self._at(t0)
-
-    def _at(self, t: np.ndarray) -> np.ndarray:
-        end = self.edges[-1]
-        inside = np.minimum(t, end)
-        k = np.searchsorted(self.edges, inside, side="right") - 1
-        value = self.cumulative[k] + self.rates[k] * (inside - self.edges[k])
-        return value + self.tail_rate * np.maximum(t - end, 0.0)
+        return self.series.integrals(t0, t1)
 
 
 class StartPolicy:
@@ -104,7 +94,7 @@ class StartPolicy:
         self.data = data
         training = scenario.workloads.training
         self.deferrable = training.deferrable if training is not None else None
-        self.value = START_POLICIES[scenario.policies.start]
+        self.series_of = START_POLICIES[scenario.policies.start]
         self._draw = stream(scenario.seed, "training.deferrable")
         self._forecasts: dict[str, Forecast] = {}
         self._error = scenario.policies.forecast_error
@@ -121,7 +111,7 @@ class StartPolicy:
         spec = self.deferrable
         if spec is not None and (spec.share >= 1.0 or self._draw.random() < spec.share):
             job.deadline_s = job.submit_s + spec.slack
-        if job.deadline_s is None or self.value is None:
+        if job.deadline_s is None or self.series_of is None:
             self.broker.submit(job)
             return
         choice = self._choose(job)
@@ -213,8 +203,8 @@ class StartPolicy:
     def _forecast(self, factory: Factory) -> Forecast:
         forecast = self._forecasts.get(factory.id)
         if forecast is None:
-            assert self.value is not None
-            forecast = Forecast(factory, self.value, self._span_s, self._error, self._seed)
+            assert self.series_of is not None
+            forecast = Forecast(factory, self.series_of, self._span_s, self._error, self._seed)
             self._forecasts[factory.id] = forecast
         return forecast
 
