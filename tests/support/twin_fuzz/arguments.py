@@ -72,6 +72,15 @@ HOSTILE_SETS: tuple[str, ...] = (
     "sites[0].power_mw={series: builtin:grid_2025_se.csv.gz, repeat: true, column: time}",
     "sites[0].power_mw=[{at: 1h, power_mw: 1}, {at: 0, power_mw: .inf}]",
     "sites[0].power_mw=[]",
+    "workloads.training.deferrable={share: 1.5, slack: 12h}",
+    "workloads.training.deferrable={slack: -1h}",
+    "workloads.training.deferrable=[1]",
+    "policies.start=greenest",
+    "policies.forecast_error=.inf",
+    "access.programmes.x.tenants=[nobody]",
+    "access.programmes.x={tenants: [startup], reserved_share: 2}",
+    "access.programmes.x={tenants: [startup], quota: {accelerator_hours: -1}}",
+    "access=[]",
 )
 
 
