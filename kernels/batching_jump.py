@@ -25,7 +25,7 @@ from twin.kernels.batching_state import (
     STAT_RUNNING_MAX,
 )
 from twin.kernels.batching_tbt import count_progression, gap_bucket
-from twin.kernels.iteration_time import decode_line
+from twin.kernels.iteration_time import decode_line, iteration_s
 
 
 @njit(cache=True, nogil=True)
@@ -81,18 +81,30 @@ def decode_run(
         return now, kv
     span = horizon - now
     if a * (m - 1) + 0.5 * b * (m - 1) * (m - 2) >= span:
-        # fewer start before the horizon: k < root of b/2 k^2 + (a - b/2) k = span
+        # fewer start before the horizon: k < root of b/2 k^2 + (a - b/2) k = span; one
+        # more than the closed form's count is kept for the clock below to decide
         half = a - 0.5 * b
         root = 2.0 * span / (half + np.sqrt(half * half + 2.0 * b * span))
-        m = min(int(root) + 1, m)
-        while m > 0 and a * (m - 1) + 0.5 * b * (m - 1) * (m - 2) >= span:
-            m -= 1
-        if m < 2:
-            return now, kv
-    total = a * m + 0.5 * b * m * (m - 1)
-    last_dt = a + b * (m - 1)
-    end = now + total
-    first_end = now + a
+        m = min(int(root) + 2, m)
+    # the clock advances as stepping advances it, one iteration time at a time, so an
+    # arrival that lands on an iteration's start exactly (stepping admits it) stops the run
+    # there too: the closed form's rounding may put that start a hair before or after it
+    end = now
+    last_dt = 0.0
+    first_end = now
+    k = 0
+    while k < m:
+        last_dt = iteration_s(model, 0, 0, 0.0, n_run, K + n_run * k)
+        end += last_dt
+        k += 1
+        if k == 1:
+            first_end = end
+        if end >= horizon:
+            break
+    m = k
+    if m < 2:
+        return now, kv
+    total = end - now
     seen_gap = -1.0
     seen_bucket = 0
     first_sum = 0.0

@@ -382,16 +382,12 @@ JUMPED_PAST_AN_ARRIVAL = (
     np.array([12, 13, 13, 1, 10] + [1] * 19, dtype=np.int64),
 )
 """A case CI's hypothesis found (2026-12-03): stepping admits request 5 (1 token in, 1
-out) soon after it arrives at 1.3125 s and finishes it at 1.353 s; event skipping jumps a
-decode run past that arrival (a preempted or queued request blocks the head, and the jump's
-horizon stops at the next arrival only when nothing is queued) and finishes it at 1.3925 s."""
+out), which arrives at 1.3125 s exactly when an iteration starts, and finishes it at
+1.353 s; the decode-run jump's closed-form clock put that start a rounding error before the
+arrival, jumped past it and finished request 5 at 1.3925 s. The jump now advances its clock
+as stepping does, one iteration time at a time."""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: a paged decode-run jump can pass an arrival that stepping admits "
-    "(kernels/batching_kernel.py, the jump horizon when the queue head is blocked)",
-)
 def test_a_paged_jump_stops_for_an_arrival_stepping_would_admit():
     params, options, arrivals, prompt, output = JUMPED_PAST_AN_ARRIVAL
     stepped = q.BatchingReplica(*params, **options, **STEPPING)
