@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from twin.analysis.metrics import Better, parse_metric
+
 
 @dataclass(frozen=True)
 class SiteState:
@@ -163,19 +165,27 @@ def kpis_in_order(kpis: dict[str, float]) -> dict[str, float]:
     return {name: kpis[name] for name in kpi_order(list(kpis))}
 
 
-LOWER_IS_BETTER = (
-    "wait",
-    "energy",
-    "CO2",
-    "cost",
-    "dropped",
-    "failed",
-    "rejected",
-    "cancelled",
-    "lost",
-    "slowdown",
-)
-HIGHER_IS_BETTER = ("completed", "utilisation", "attainment", "goodput")
+KPI_METRICS = {
+    "jobs submitted": "jobs.submitted",
+    "jobs completed": "jobs.completed",
+    "jobs failed": "jobs.failed",
+    "jobs rejected": "jobs.rejected",
+    "jobs cancelled": "jobs.cancelled",
+    "mean wait (h)": "jobs.wait_mean_s",
+    "utilisation (%)": "sites.utilisation",
+    "energy (MWh)": "energy_mwh",
+    "CO2 (t)": "co2_t",
+    "cost (k€)": "cost_eur",
+    "data moved (TB)": "network.tb_moved",
+    "goodput (%)": "faults.goodput",
+    "lost GPU-hours": "faults.lost_gpu_h",
+}
+"""The registry metric behind each headline KPI of :meth:`Summary.kpis` (its direction)."""
+SERVICE_KPI_METRICS = {
+    " SLO attainment (%)": "slo_attainment",
+    " requests dropped": "dropped",
+}
+"""The same for a service's KPIs (``<service><suffix>``: ``inference.<service>.<field>``)."""
 TOTALS = (
     "jobs submitted",
     "jobs completed",
@@ -193,13 +203,22 @@ TOTALS = (
 day when two runs' spans differ."""
 
 
-def kpi_better(name: str) -> str | None:
-    """``higher`` or ``lower`` (which is better for this KPI), or None (neither)."""
-    if any(word in name for word in HIGHER_IS_BETTER):
-        return "higher"
-    if any(word in name for word in LOWER_IS_BETTER):
-        return "lower"
+def kpi_metric(name: str) -> str | None:
+    """The registry metric behind the headline KPI ``name`` (None for one with none, e.g.
+    the jobs still running)."""
+    if name in KPI_METRICS:
+        return KPI_METRICS[name]
+    for suffix, field in SERVICE_KPI_METRICS.items():
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return f"inference.{name[: -len(suffix)]}.{field}"
     return None
+
+
+def kpi_better(name: str) -> Better:
+    """``higher`` or ``lower`` (which is better for this KPI, by the metrics registry, as
+    sweeps rank them), or None (neither)."""
+    metric = kpi_metric(name)
+    return None if metric is None else parse_metric(metric).better
 
 
 def is_total(name: str) -> bool:

@@ -14,6 +14,8 @@ from twin.dashboards.values import KpiDelta, per_day
 from twin.config import load_config
 from twin.simulation import simulate
 
+from .conftest import Kit
+
 
 @pytest.fixture(scope="module")
 def spans(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -67,3 +69,46 @@ def test_the_colour_follows_whether_the_change_is_better() -> None:
         "energy (MWh)": 20.0,
         "mean wait (h)": 2.0,
     }
+
+
+UNITS = {"(h)": 1 / 3600, "(%)": 100.0, "(k€)": 1e-3}
+"""A KPI's unit against its registry metric's (s, fraction, EUR)."""
+
+
+def test_each_kpi_is_its_registry_metric_with_its_direction(tmp_path: Path) -> None:
+    """The direction that colours a delta is the registry's (as sweeps rank by it), and the
+    metric behind the KPI is the same quantity: its value, in the KPI's unit, is the KPI."""
+    from twin.dashboards.values import kpi_better, kpi_metric
+
+    from twin.analysis.metrics import parse_metric
+
+    data = Kit.scenario(
+        [Kit.site("a", 16)],
+        [Kit.region("r")],
+        [Kit.llm(peak_rps=0.5, replicas={"a": 1}), Kit.single(peak_rps=3.0, replicas={"a": 1})],
+        horizon=1800.0,
+        window=60.0,
+    )
+    Kit.run_trace(data, tmp_path / "served")
+    simulate(load_config("tiny", overrides=["horizon=6h"]), tmp_path / "jobs")
+    store = RunStore(tmp_path)
+    assert any("SLO attainment" in name for name in store.get("served").kpis())
+    assert store.get("jobs").kpis()["jobs completed"] > 0
+    unmapped = []
+    for run in ("jobs", "served"):
+        summary = store.get(run).summary
+        for name, value in store.get(run).kpis().items():
+            metric = kpi_metric(name)
+            if metric is None:
+                unmapped.append(name)
+                continue
+            ref = parse_metric(metric)
+            scale = next((s for unit, s in UNITS.items() if name.endswith(unit)), 1.0)
+            got = ref.value(summary) * scale
+            if run == "served" and name == "mean wait (h)":
+                assert value == 0 and got != got  # no job started: the registry says NaN
+            else:
+                assert got == pytest.approx(value, rel=1e-9, abs=1e-12), name
+            assert kpi_better(name) == ref.better
+    # only job states the registry does not rank (running, queued…) go without a metric
+    assert all(name.startswith("jobs ") for name in unmapped), unmapped
