@@ -84,6 +84,13 @@ def run_status(info: RunInfo) -> list[Any]:
     return parts
 
 
+def run_made(info: RunInfo) -> list[Any]:
+    """How the run's scenario was made: its what-ifs and ``--set`` overrides."""
+    parts: list[Any] = [html.Span(name, className="badge badge-whatif") for name in info.whatifs]
+    parts += [html.Code(item, className="override") for item in info.overrides]
+    return parts or ["–"]
+
+
 def run_options(store: RunStore, *wanted: str | None) -> list[dict[str, Any]]:
     """Dropdown options: every run listed, the unreadable ones marked (still choosable, to
     see why), plus the ``wanted`` names (from the URL) even if they are not runs, so the

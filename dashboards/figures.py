@@ -384,3 +384,36 @@ def _translucent(colour: str, alpha: float = 0.18) -> str:
     """``#rrggbb`` as ``rgba(r, g, b, alpha)``."""
     red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({red}, {green}, {blue}, {alpha})"
+
+
+def mark_end(figure: Figure, t: float, start: dt.datetime, label: str) -> Figure:
+    """``figure`` (a series figure) with a dotted line and ``label`` at simulated time ``t``
+    (where one of the overlaid runs ends): a new figure, the cursor still its first shape."""
+    layout = figure.get("layout", {})
+    if "meta" not in layout:
+        return figure
+    x = to_date(t, start)
+    line = {
+        "type": "line",
+        "xref": "x",
+        "yref": "paper",
+        "x0": x,
+        "x1": x,
+        "y0": 0,
+        "y1": 1,
+        "line": {"color": "#b23c17", "width": 1.5, "dash": "dot"},
+    }
+    note = {
+        "text": label,
+        "x": x,
+        "xref": "x",
+        "y": 1.0,
+        "yref": "paper",
+        "yanchor": "bottom",
+        "xanchor": "right",
+        "showarrow": False,
+        "font": {"size": 11, "color": "#b23c17"},
+    }
+    shapes = [*(layout.get("shapes") or []), line]
+    annotations = [*(layout.get("annotations") or []), note]
+    return {**figure, "layout": {**layout, "shapes": shapes, "annotations": annotations}}

@@ -153,6 +153,7 @@ class RunStore:
         self._runs: Memo[RunData] = Memo(size=cache_size)
         self._infos: Memo[RunInfo] = Memo(size=4096)
         self._configs: Memo[Config] = Memo(size=CONFIG_CACHE_SIZE)
+        self._config_dicts: Memo[dict[str, Any]] = Memo(size=CONFIG_CACHE_SIZE)
         self._tokens = itertools.count()
         self._listing: tuple[float, list[RunInfo]] | None = None
         self._listing_gate = threading.Lock()
@@ -329,6 +330,26 @@ class RunStore:
             return check_manifest(manifest, MANIFEST)  # the field types twin.trace expects
         except RunError as error:
             raise malformed(MANIFEST, str(error).removeprefix(f"{MANIFEST}: ")) from None
+
+    def config_dict(self, name: Any) -> dict[str, Any]:
+        """A run's resolved ``config.yaml`` as a mapping, read through the store's file
+        checks (inside the runs dir, size-capped); RunError saying why if it cannot be."""
+        files = self._files(name)
+        ref = files.config
+        if ref is None:
+            raise malformed("config.yaml", "the run has no config.yaml")
+
+        def build() -> dict[str, Any]:
+            try:
+                text = read_bytes(self.root, ref, MAX_CONFIG_BYTES).decode("utf-8")
+            except UnicodeDecodeError:
+                raise malformed("config.yaml", "not UTF-8 text") from None
+            data = load_yaml(text) if text.strip() else {}
+            if not isinstance(data, dict):
+                raise malformed("config.yaml", "not a mapping")
+            return data
+
+        return self._config_dicts.get(ref.identity, build)
 
     def _config(self, files: RunFiles) -> Config:
         """The run's map from its ``config.yaml`` (parsed once per file identity)."""

@@ -1,5 +1,6 @@
-"""Compare: two runs side by side: KPI deltas, overlaid network totals and both maps replayed
-by one slider."""
+"""Compare: two runs side by side: what each is (span, start, seed, what-ifs), what B's config
+changes against A's, KPI deltas coloured by whether they are better, overlaid network totals
+with the shorter run's end marked, and both maps replayed by one slider."""
 
 from __future__ import annotations
 
@@ -16,18 +17,23 @@ from twin.dashboards.components import (
     graph,
     load,
     message,
+    run_made,
     run_options,
-    run_status,
     slider_settings,
+    status_badge,
 )
 from twin.dashboards.pages.replay import map_frame
 from twin.dashboards.player import player, register_player, speed_options
-from twin.dashboards.store import RunStore
+from twin.dashboards.store import RunInfo, RunStore
 from twin.dashboards.values import KpiDelta, Timeline, kpi_deltas, per_day
+
+from twin.analysis.config_diff import config_diff, shown_value
 
 PATH = "/compare"
 TITLE = "Compare"
 PLAYER = ids.COMPARE_PLAYER
+MAX_CHANGES = 60
+"""Changed config paths listed (the rest counted)."""
 
 
 def layout(context: Context, search: str | None = None) -> html.Div:
@@ -55,6 +61,7 @@ def layout(context: Context, search: str | None = None) -> html.Div:
                 className="page-head",
             ),
             html.Div(id=ids.COMPARE_STATUS, className="status"),
+            html.Div(id=ids.COMPARE_DIFF, className="config-diff"),
             html.Div(
                 [
                     html.Div(id=ids.COMPARE_KPIS, className="half"),
@@ -127,7 +134,7 @@ def compare_frame(store: RunStore, a: Any, b: Any) -> tuple[Any, Any, Any]:
     for label, name in (("A", a), ("B", b)):
         data, problem = load(store, name)
         if name:
-            notes.append(html.Div([html.B(f"{label}: "), *run_status(store.info(name))]))
+            notes.append(run_facts(label, store.info(name), data))
         if data is None:
             notes.append(message(problem or "no run"))
         runs.append(data)
@@ -150,16 +157,90 @@ def compare_frame(store: RunStore, a: Any, b: Any) -> tuple[Any, Any, Any]:
         table = kpi_table(kpi_deltas(kpis_a, kpis_b), data_a.name, data_b.name)
         series = store.derived.get(
             ("overlay", data_a.token, data_b.token),
-            lambda: figures.series_figure(
-                figures.overlay_panels(data_a.totals(), data_b.totals(), data_a.name, data_b.name),
-                start=data_a.start,
-                t=data_a.timeline.first_s,
-                title="network totals",
-            ),
+            lambda: _overlay(data_a, data_b),
         )
     except DATA_ERRORS as error:
         return [*notes, message(str(error))], None, figures.empty_figure(str(error))
     return notes, table, series
+
+
+def run_facts(label: str, info: RunInfo, data: Any) -> html.Div:
+    """``A: [complete] europe · 1d 12h simulated of 7d from 2025-01-06 00:00 · seed 7 ·
+    [what-ifs] [overrides]``, and the run's problem if it has one."""
+    parts: list[Any] = [html.B(f"{label}: "), status_badge(info), " ", info.scenario]
+    try:
+        reached = _span_s(data) if data is not None else None
+        start = data.start if data is not None else None
+    except DATA_ERRORS:  # the table that says is unreadable: the notes say why
+        reached = start = None
+    if start is not None:
+        span = format_duration(reached)
+        if reached and info.horizon_s and reached < info.horizon_s * (1 - 1e-9):
+            span += f" of {format_duration(info.horizon_s)}"
+        parts.append(f" · {span} simulated from {start:%Y-%m-%d %H:%M}")
+    if info.seed is not None:
+        parts.append(f" · seed {info.seed}")
+    parts += [" · ", *run_made(info)]
+    if info.problem:
+        parts.append(
+            message(f"{info.name}: {info.problem}", "warning" if info.readable else "error")
+        )
+    return html.Div(parts, className="run-facts", **{"data-run": label})
+
+
+def config_changes(store: RunStore, a: Any, b: Any) -> Any:
+    """What B's resolved config changes against A's, as a list of ``path: A → B`` (the
+    seed apart: the run facts show it)."""
+    if not a or not b:
+        return None
+    try:
+        changes = config_diff(store.config_dict(a), store.config_dict(b))
+    except DATA_ERRORS as error:
+        return message(f"no config diff: {error}", "warning")
+    if not changes:
+        return html.Div(
+            "B's resolved config is A's (the seed apart)", className="muted", **{"data-changes": 0}
+        )
+    items = [
+        html.Li(
+            [
+                html.Code(change.path),
+                ": ",
+                html.Span(shown_value(change.before), className="before"),
+                " → ",
+                html.Span(shown_value(change.after), className="after"),
+            ]
+        )
+        for change in changes[:MAX_CHANGES]
+    ]
+    if len(changes) > MAX_CHANGES:
+        items.append(html.Li(f"… and {len(changes) - MAX_CHANGES} more", className="muted"))
+    paths = "path" if len(changes) == 1 else "paths"
+    return html.Details(
+        [html.Summary(f"What B changes against A: {len(changes)} config {paths}"), html.Ul(items)],
+        open=len(changes) <= 12,
+        **{"data-changes": len(changes)},
+    )
+
+
+def _overlay(data_a: Any, data_b: Any) -> figures.Figure:
+    """Both runs' network totals overlaid; where one ends before the other, a line says so."""
+    figure = figures.series_figure(
+        figures.overlay_panels(data_a.totals(), data_b.totals(), data_a.name, data_b.name),
+        start=data_a.start,
+        t=data_a.timeline.first_s,
+        title="network totals",
+    )
+    end_a, end_b = data_a.timeline.last_s, data_b.timeline.last_s
+    if abs(end_a - end_b) > 1e-9 * max(end_a, end_b, 1.0):
+        shorter = data_a if end_a < end_b else data_b
+        figure = figures.mark_end(
+            figure,
+            min(end_a, end_b),
+            data_a.start,
+            f"{shorter.name} ends ({format_duration(min(end_a, end_b))})",
+        )
+    return figure
 
 
 def _span_s(data: Any) -> float | None:
@@ -189,22 +270,33 @@ def joint_timeline(store: RunStore, a: Any, b: Any) -> Timeline | None:
 
 
 def maps_frame(store: RunStore, a: Any, b: Any, t: Any) -> tuple[Any, Any, str]:
-    """Both maps at the same simulated time ``t``."""
-    figure_a, clock = map_frame(store, a, t, title=_title(a), height=440)
-    figure_b, clock_b = map_frame(store, b, t, title=_title(b), height=440)
+    """Both maps at the same simulated time ``t`` (a run that ended before ``t`` shows its
+    last state, and its title says so)."""
+    figure_a, clock = map_frame(store, a, t, title=_title(store, a, t), height=440)
+    figure_b, clock_b = map_frame(store, b, t, title=_title(store, b, t), height=440)
     return figure_a, figure_b, clock or clock_b
 
 
-def _title(name: Any) -> str:
-    return name if isinstance(name, str) and len(name) <= 80 else inputs.shown(name)
+def _title(store: RunStore, name: Any, t: Any) -> str:
+    title = name if isinstance(name, str) and len(name) <= 80 else inputs.shown(name)
+    data, _ = load(store, name)
+    try:
+        wanted = inputs.time_s(t)
+        last = data.timeline.last_s if data is not None else None
+    except (*DATA_ERRORS, inputs.InputError):
+        return title
+    if wanted is not None and last is not None and wanted > last:
+        return f"{title}: ended at {format_duration(last)}, its last state"
+    return title
 
 
 def choose_frame(store: RunStore, a: Any, b: Any, t: Any) -> tuple[Any, ...]:
     """Runs A and B chosen: notes, KPI deltas, overlaid totals and the joint slider."""
     notes, table, series = compare_frame(store, a, b)
+    changes = config_changes(store, a, b)
     timeline = joint_timeline(store, a, b)
     if timeline is None:
-        return (notes, table, series, 0, 1, 1, None, 0, speed_options(None))
+        return (notes, changes, table, series, 0, 1, 1, None, 0, speed_options(None))
     try:
         wanted = inputs.time_s(t)
     except inputs.InputError:
@@ -212,6 +304,7 @@ def choose_frame(store: RunStore, a: Any, b: Any, t: Any) -> tuple[Any, ...]:
     settings = slider_settings(timeline, wanted)
     return (
         notes,
+        changes,
         table,
         series,
         settings["min"],
@@ -230,6 +323,7 @@ def register(app: Dash, context: Context) -> None:
     @guard.callback(
         app,
         Output(ids.COMPARE_STATUS, "children"),
+        Output(ids.COMPARE_DIFF, "children"),
         Output(ids.COMPARE_KPIS, "children"),
         Output(ids.COMPARE_SERIES, "figure"),
         Output(PLAYER.slider, "min"),

@@ -12,6 +12,7 @@ from twin.dashboards.components import (
     format_duration,
     format_number,
     message,
+    run_made,
     status_badge,
 )
 from twin.dashboards.store import RunInfo
@@ -62,7 +63,7 @@ def _page(context: Context, runs: list[RunInfo], sweeps: list[SweepInfo]) -> htm
                         className="run-name",
                     ),
                     html.Td(info.scenario),
-                    html.Td(_made(info), className="run-made"),
+                    html.Td(run_made(info), className="run-made"),
                     html.Td("–" if info.seed is None else str(info.seed)),
                     html.Td(format_duration(info.horizon_s) if info.horizon_s else "–"),
                     html.Td(
@@ -105,13 +106,6 @@ def _page(context: Context, runs: list[RunInfo], sweeps: list[SweepInfo]) -> htm
         className="runs-table",
     )
     return html.Div([head, table, *listed])
-
-
-def _made(info: RunInfo) -> list[Any]:
-    """How the run's scenario was made: its what-ifs and ``--set`` overrides."""
-    parts: list[Any] = [html.Span(name, className="badge badge-whatif") for name in info.whatifs]
-    parts += [html.Code(item, className="override") for item in info.overrides]
-    return parts or ["–"]
 
 
 def _headline(info: RunInfo) -> str:

@@ -112,3 +112,31 @@ def test_each_kpi_is_its_registry_metric_with_its_direction(tmp_path: Path) -> N
             assert kpi_better(name) == ref.better
     # only job states the registry does not rank (running, queued…) go without a metric
     assert all(name.startswith("jobs ") for name in unmapped), unmapped
+
+
+def test_compare_says_what_each_run_is_and_what_b_changes(spans: Path) -> None:
+    """Each run's span, start and seed; the config paths B changes (here the horizon); the
+    shorter run's end marked on the overlay and on its map past that end."""
+    from twin.dashboards.pages.compare import config_changes, maps_frame
+
+    store = RunStore(spans)
+    notes, _, series = compare_frame(store, "day", "half")
+    facts = [str(note) for note in notes if "run-facts" in str(note)]
+    assert len(facts) == 2
+    start = f"{store.get('day').start:%Y-%m-%d %H:%M}"
+    assert f"1d simulated from {start}" in facts[0] and f"12h simulated from {start}" in facts[1]
+    assert "seed " in facts[0]
+    changes = config_changes(store, "day", "half")
+    assert changes.to_plotly_json()["props"]["data-changes"] == 1
+    listed = str(changes)
+    assert "horizon" in listed and "86400" in listed and "43200" in listed  # resolved: in s
+    ends = [s for s in series["layout"]["shapes"][1:] if s["line"]["dash"] == "dot"]
+    assert len(ends) == 1 and ends[0]["x0"].startswith(str(store.get("half").start.date()))
+    assert any("half ends (12h)" in note["text"] for note in series["layout"]["annotations"])
+    figure_a, figure_b, _ = maps_frame(store, "day", "half", 20 * 3600.0)
+    assert "ended at 12h" in str(figure_b["layout"]["title"])
+    assert "ended" not in str(figure_a["layout"]["title"])
+    same = config_changes(store, "day", "day")
+    assert same.to_plotly_json()["props"]["data-changes"] == 0
+    _, _, own = compare_frame(store, "day", "day")
+    assert not [s for s in own["layout"]["shapes"][1:] if s["line"].get("dash") == "dot"]

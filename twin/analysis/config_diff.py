@@ -88,10 +88,12 @@ def _keyed(items: Any) -> dict[str, Any] | None:
 
 def describe(change: Change, longest: int = 60) -> str:
     """``path: before → after``, long values shortened."""
-    return f"{change.path}: {_short(change.before, longest)} → {_short(change.after, longest)}"
+    before, after = shown_value(change.before, longest), shown_value(change.after, longest)
+    return f"{change.path}: {before} → {after}"
 
 
-def _short(value: Any, longest: int) -> str:
+def shown_value(value: Any, longest: int = 60) -> str:
+    """A config value as one short line of YAML (strings as they are)."""
     text = (
         value
         if isinstance(value, str)
