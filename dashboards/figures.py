@@ -407,11 +407,13 @@ def mark_end(figure: Figure, t: float, start: dt.datetime, label: str) -> Figure
         "text": label,
         "x": x,
         "xref": "x",
-        "y": 1.0,
+        "y": 0.0,
         "yref": "paper",
         "yanchor": "bottom",
-        "xanchor": "right",
+        "xanchor": "left",
+        "xshift": 4,
         "showarrow": False,
+        "bgcolor": "rgba(255,255,255,0.8)",
         "font": {"size": 11, "color": "#b23c17"},
     }
     shapes = [*(layout.get("shapes") or []), line]

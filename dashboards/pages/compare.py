@@ -86,7 +86,9 @@ def layout(context: Context, search: str | None = None) -> html.Div:
 # ---------------------------------------------------------------------------------------------
 
 
-def kpi_table(rows: list[KpiDelta], name_a: str, name_b: str) -> html.Table:
+def kpi_table(
+    rows: list[KpiDelta], name_a: str, name_b: str, caption: str | None = None
+) -> html.Table:
     """KPI, A, B, B − A and the relative change."""
 
     def signed(value: float | None, suffix: str = "") -> str:
@@ -94,6 +96,7 @@ def kpi_table(rows: list[KpiDelta], name_a: str, name_b: str) -> html.Table:
 
     return html.Table(
         [
+            *([html.Caption(caption)] if caption else []),
             html.Thead(
                 html.Tr([html.Th("KPI"), html.Th(name_a), html.Th(name_b), html.Th("Δ (B−A)")])
             ),
@@ -154,7 +157,10 @@ def compare_frame(store: RunStore, a: Any, b: Any) -> tuple[Any, Any, Any]:
                 )
             )
             kpis_a, kpis_b = per_day(kpis_a, span_a), per_day(kpis_b, span_b)
-        table = kpi_table(kpi_deltas(kpis_a, kpis_b), data_a.name, data_b.name)
+            caption = "totals per simulated day"
+        else:
+            caption = None
+        table = kpi_table(kpi_deltas(kpis_a, kpis_b), data_a.name, data_b.name, caption)
         series = store.derived.get(
             ("overlay", data_a.token, data_b.token),
             lambda: _overlay(data_a, data_b),

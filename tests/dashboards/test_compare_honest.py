@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from twin.dashboards import ids
 from twin.dashboards.pages.compare import compare_frame
 from twin.dashboards.store import RunStore
 from twin.dashboards.values import KpiDelta, per_day
@@ -15,6 +16,8 @@ from twin.config import load_config
 from twin.simulation import simulate
 
 from .conftest import Kit
+from .test_browser import figure, serve, snap, wait
+from .test_browser import pytestmark as browser_marks
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +31,8 @@ def spans(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cells(table) -> dict[str, tuple[str, str, str, str]]:
     """KPI → (A, B, delta text, delta class) of the rendered table."""
     rows = {}
-    for row in table.children[1].children:
+    body = next(part for part in table.children if type(part).__name__ == "Tbody")
+    for row in body.children:
         name = row.children[0].children
         a, b, delta = (cell for cell in row.children[1:])
         rows[name] = (a.children, b.children, delta.children[0], delta.className)
@@ -39,6 +43,7 @@ def test_different_spans_are_compared_per_day_with_a_warning(spans: Path) -> Non
     store = RunStore(spans)
     notes, table, _ = compare_frame(store, "day", "half")
     assert any("different spans" in str(note) and "per day" in str(note) for note in notes)
+    assert "totals per simulated day" in str(table.children[0])
     day, half = store.get("day").kpis(), store.get("half").kpis()
     shown = cells(table)
     energy = "energy (MWh)"
@@ -140,3 +145,36 @@ def test_compare_says_what_each_run_is_and_what_b_changes(spans: Path) -> None:
     assert same.to_plotly_json()["props"]["data-changes"] == 0
     _, _, own = compare_frame(store, "day", "day")
     assert not [s for s in own["layout"]["shapes"][1:] if s["line"].get("dash") == "dot"]
+
+
+@browser_marks[1]
+@browser_marks[0]
+def test_compare_of_different_spans_in_a_browser(dash_duo, spans, screenshots):
+    """The warning, per-day totals, the config diff and the shorter run's end are on the
+    page a planner sees."""
+    store = RunStore(spans)
+    serve(dash_duo, spans, "/compare?a=day&b=half")
+    dash_duo.wait_for_element(f"#{ids.COMPARE_KPIS} tr[data-kpi='energy (MWh)']")
+    warning = dash_duo.find_element(f"#{ids.COMPARE_STATUS} .notice-warning")
+    assert "different spans" in warning.text and "per day" in warning.text
+    cells = dash_duo.find_elements(f"#{ids.COMPARE_KPIS} tr[data-kpi='energy (MWh)'] td")
+    half = store.get("half").kpis()["energy (MWh)"]
+    assert float(cells[1].text.replace(",", "")) == pytest.approx(2 * half, rel=1e-2)
+    diff = dash_duo.find_element(f"#{ids.COMPARE_DIFF}")
+    assert "1 config path" in diff.text and "horizon" in diff.text
+    wait(lambda: figure(dash_duo, ids.COMPARE_SERIES), message="overlaid series")
+    assert any("half ends" in text for text in figure(dash_duo, ids.COMPARE_SERIES)["subplots"])
+    snap(dash_duo, screenshots, "compare-spans")
+
+
+@browser_marks[1]
+@browser_marks[0]
+def test_compare_of_a_run_with_itself_in_a_browser(dash_duo, spans, screenshots):
+    serve(dash_duo, spans, "/compare?a=day&b=day")
+    dash_duo.wait_for_element(f"#{ids.COMPARE_KPIS} tr[data-kpi='energy (MWh)']")
+    deltas = dash_duo.find_elements(f"#{ids.COMPARE_KPIS} td.delta")
+    assert deltas and all(cell.get_attribute("class") == "delta same" for cell in deltas)
+    assert all(cell.text.split(" ")[0] in ("+0", "–") for cell in deltas)
+    assert not dash_duo.find_elements(f"#{ids.COMPARE_STATUS} .notice-warning")
+    assert "config is A's" in dash_duo.find_element(f"#{ids.COMPARE_DIFF}").text
+    snap(dash_duo, screenshots, "compare-self")
