@@ -29,6 +29,10 @@ class SiteColumns:
     power_cap: str = "power_cap_mw"
     """The cap in effect (runs written before it was recorded lack it)."""
     co2: str = "co2_t"
+    energy: str = "energy_mwh"
+    cost: str = "cost_eur"
+    carbon: str = "carbon_gco2_per_kwh"
+    price: str = "price_eur_per_mwh"
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,7 @@ REQUIRED: dict[str, dict[str, str]] = {
 """Per table the dashboard reads: the columns it needs and the kind of their values."""
 
 OPTIONAL: dict[str, dict[str, str]] = {
+    SITE.table: {SITE.energy: NUMBER, SITE.cost: NUMBER, SITE.carbon: NUMBER, SITE.price: NUMBER},
     JOB.table: {f.source: NUMBER if f.numeric else TEXT for f in JOB_FIELDS},
     TRANSFER.table: {TRANSFER.kind: TEXT},
     FAULT.table: {FAULT.sites: TEXT, FAULT.accelerator: TEXT, FAULT.cause: TEXT},

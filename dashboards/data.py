@@ -175,6 +175,7 @@ class RunData:
             for c in (SITE.online, SITE.total, SITE.busy, SITE.queue, SITE.utilisation, SITE.power)
         ]
         online, total, busy, queue, util, power = columns
+        carbon, price = (view.column(c) if view.has(c) else None for c in (SITE.carbon, SITE.price))
         sites = {}
         for row in range(lo, hi):
             site = view.key_at(row)
@@ -187,6 +188,8 @@ class RunData:
                     _int(queue[row]),
                     float(util[row]),
                     float(power[row]),
+                    _finite_at(carbon, row),
+                    _finite_at(price, row),
                 )
         faults = self.faults
         down, cut = (faults.down_at(t), faults.cut_at(t)) if faults is not None else (None, None)
@@ -417,6 +420,13 @@ class RunData:
             TRANSFER.table,
             lambda: transfer_histogram(self.run.table(TRANSFER.table), bins),
         )
+
+
+def _finite_at(column: np.ndarray | None, row: int) -> float | None:
+    """``column[row]`` if the column exists and the value is finite, else None."""
+    if column is None or not np.isfinite(column[row]):
+        return None
+    return float(column[row])
 
 
 def _int(value: float) -> int:

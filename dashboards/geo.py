@@ -10,6 +10,7 @@ YAML problem is one message, never an exception out of here.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -35,6 +36,8 @@ class Node:
     kind: str  # "site" or "pop"
     accelerators: int = 0
     power_mw: float | None = None
+    opens: str | None = None
+    """The day a site opens (``YYYY-MM-DD``, its ``online_from``), if the config says."""
 
 
 @dataclass(frozen=True)
@@ -155,9 +158,22 @@ def _nodes(kind: str, entries: Any) -> tuple[Node, ...]:
                 kind=kind,
                 accelerators=accelerators,
                 power_mw=power if power is not None and power >= 0 else None,
+                opens=_day(entry.get("online_from")),
             )
         )
     return tuple(found)
+
+
+def _day(value: Any) -> str | None:
+    """A timestamp (ISO text, or a date YAML parsed) as its day, ``YYYY-MM-DD``."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, str) and len(value) >= 10:
+        try:
+            return dt.date.fromisoformat(value[:10]).isoformat()
+        except ValueError:
+            return None
+    return None
 
 
 def _entries(value: Any) -> list[dict[str, Any]]:

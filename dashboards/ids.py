@@ -49,6 +49,8 @@ LATENCY_SLO = "latency-slo"
 LATENCY_TABLE = "latency-table"
 
 # compare
+REPLAY_LABELS = "replay-labels"
+REPLAY_COLOUR = "replay-colour"
 COMPARE_A = "compare-a"
 COMPARE_B = "compare-b"
 COMPARE_STATUS = "compare-status"

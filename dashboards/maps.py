@@ -1,5 +1,6 @@
-"""The map of Europe: factories sized by accelerators and coloured by utilisation, PoPs, and
-links coloured by utilisation, at one telemetry stamp, with the sites down and the links cut
+"""The map of Europe: factories sized by accelerators and coloured by utilisation (or grid
+carbon, or price), PoPs, and links coloured by utilisation on a scale of their own, at one
+telemetry stamp, with the sites down and the links cut
 at that time marked (a pure builder, as :mod:`twin.dashboards.figures`: values in, a plotly
 JSON figure out)."""
 
@@ -7,44 +8,28 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from functools import cache
 from typing import Any
 
-import plotly.colors as pcolors
-from twin.dashboards.faults import span_label, when
+from twin.dashboards.faults import span_label
 from twin.dashboards.figures import Figure, template
 from twin.dashboards.geo import Geo, Node
+from twin.dashboards.map_links import FAULT_COLOUR, link_traces
+from twin.dashboards.map_style import (
+    NO_DATA,
+    PLANNED,
+    SELECTED,
+    SITE_COLOURINGS,
+    SiteColouring,
+    marker_size,
+    size_legend,
+)
 from twin.dashboards.values import FaultSpan, SiteState, Snapshot
 
-UTILISATION_SCALE = "RdYlGn_r"
-"""Idle is green, saturated is red (sites and links share the scale)."""
-NO_DATA = "#9aa3ad"
 OCEAN = "#dde8f0"
-LINK_BANDS = 10
-"""Link colours are drawn in this many utilisation bands (one trace per band and width)."""
 EUROPE_LON = (-11.0, 35.0)
 EUROPE_LAT = (35.0, 70.5)
-FAULT_COLOUR = "#8b0000"
-"""Sites down and links cut are drawn dark red."""
-
-
-def _colour(utilisation: float) -> str:
-    """The colour of a utilisation, rounded to one of LINK_BANDS + 1 bands."""
-    value = min(max(utilisation, 0.0), 1.0) if math.isfinite(utilisation) else 0.0
-    return _band_colours()[round(value * LINK_BANDS)]
-
-
-@cache
-def _band_colours() -> tuple[str, ...]:
-    return tuple(
-        pcolors.sample_colorscale(
-            UTILISATION_SCALE, [i / LINK_BANDS for i in range(LINK_BANDS + 1)]
-        )
-    )
-
-
-def _marker_size(accelerators: int, largest: int) -> float:
-    return 9.0 + 31.0 * math.sqrt(max(accelerators, 0) / max(largest, 1))
+SITE_BAR = {"thickness": 12, "len": 0.42, "y": 0.76, "yanchor": "middle"}
+"""The sites' colour bar, above the links' on the right."""
 
 
 def map_figure(
@@ -56,19 +41,24 @@ def map_figure(
     height: int = 560,
     uirevision: str = "map",
     start: dt.datetime | None = None,
+    labels: bool = False,
+    colour_by: str = "utilisation",
 ) -> Figure:
-    """Europe with factories sized by accelerators and coloured by utilisation at the
-    snapshot's time, PoPs, and links (coloured by utilisation when the run traces links,
-    else drawn grey by capacity). ``selected`` (a site or link id) is outlined. Sites down
-    at that time get a dark-red ✕ (trace ``down (outage)``), cut links are dashed dark red
-    (trace ``cut links``); ``start`` (the scenario's) dates their hover text.
+    """Europe with factories sized by accelerators (a size legend in the corner) and
+    coloured by utilisation at the snapshot's time, or by grid carbon or price
+    (``colour_by``, see :data:`~twin.dashboards.map_style.SITE_COLOURINGS`), their names
+    when ``labels``; planned sites as rings with their opening day; PoPs; and links
+    (coloured by utilisation on a scale of their own when the run traces links, else drawn
+    grey; width by capacity). ``selected`` (a site or link id) gets a bright ring or halo.
+    Sites down at that time get a dark-red ✕ (trace ``down (outage)``), cut links are
+    dashed dark red (trace ``cut links``); ``start`` (the scenario's) dates their hover text.
 
     Every clickable point carries ``customdata = [kind, id]``.
     """
     states = snapshot.sites if snapshot is not None else {}
     links = snapshot.links if snapshot is not None else None
     cut = (snapshot.cut if snapshot is not None else None) or {}
-    data = _links(geo, links, selected, cut, origin=start)
+    data = link_traces(geo, links, selected, cut, origin=start)
     if geo.pops:
         data.append(
             {
@@ -84,10 +74,14 @@ def map_figure(
                 "showlegend": False,
             }
         )
-    data += _sites(list(geo.sites), states, selected)
+    colouring = SITE_COLOURINGS.get(colour_by, SITE_COLOURINGS["utilisation"])
+    sites = list(geo.sites)
+    largest = max([states[s.id].total if s.id in states else s.accelerators for s in sites] or [1])
+    data += _sites(sites, states, selected, colouring, labels, largest)
     down = (snapshot.down if snapshot is not None else None) or {}
     data += _down(geo, down, start)
     lon, lat = _extent(list(geo.nodes.values()))
+    shapes, notes = size_legend(largest) if sites else ([], [])
     layout: dict[str, Any] = {
         "geo": {
             "scope": "europe",
@@ -115,40 +109,77 @@ def map_figure(
         "clickmode": "event",
         "hoverlabel": {"align": "left"},
         "template": template("plotly"),
+        "shapes": shapes,
+        "annotations": notes,
+        "meta": {"colour_by": colouring.key, "labels": labels},
     }
     if title:
         layout["title"] = {"text": title, "x": 0.01, "font": {"size": 14}}
     return {"data": data, "layout": layout}
 
 
+def _site_value(state: SiteState, colouring: SiteColouring) -> float | None:
+    value = {
+        "utilisation": state.utilisation,
+        "carbon": state.carbon_g_per_kwh,
+        "price": state.price_eur_per_mwh,
+    }[colouring.key]
+    return value if value is not None and math.isfinite(value) else None
+
+
 def _sites(
-    sites: list[Node], states: dict[str, SiteState], selected: str | None
+    sites: list[Node],
+    states: dict[str, SiteState],
+    selected: str | None,
+    colouring: SiteColouring,
+    labels: bool,
+    largest: int,
 ) -> list[dict[str, Any]]:
-    """Factories: a coloured trace for those reporting at the stamp, a grey one for those
-    offline or without telemetry yet (a traced site absent from the config can't be placed)."""
-    largest = max([states[s.id].total if s.id in states else s.accelerators for s in sites] or [1])
-    live: dict[str, list] = {key: [] for key in ("site", "size", "colour", "text", "line")}
-    idle: dict[str, list] = {key: [] for key in ("site", "size", "colour", "text", "line")}
+    """Factories: a coloured trace for those reporting at the stamp, rings for the planned
+    ones (not open yet, with an opening day), a grey one for those offline or without
+    telemetry yet (a traced site absent from the config can't be placed); the selected one
+    ringed."""
+    keys = ("site", "size", "colour", "hover", "line")
+    live: dict[str, list] = {key: [] for key in keys}
+    planned: dict[str, list] = {key: [] for key in keys}
+    idle: dict[str, list] = {key: [] for key in keys}
     for site in sites:
         state = states.get(site.id)
         total = state.total if state else site.accelerators
-        group = live if state is not None and state.online else idle
+        online = state is not None and state.online
+        group = live if online else planned if site.opens else idle
         group["site"].append(site)
-        group["size"].append(_marker_size(total, largest))
-        group["line"].append(3.0 if site.id == selected else 0.8)
-        if state is None:
-            group["text"].append(f"<b>{site.name}</b><br>{total:,} accelerators<br>no telemetry")
+        group["size"].append(marker_size(total, largest))
+        group["line"].append(0.8)
+        if group is planned:
+            group["hover"].append(
+                f"<b>{site.name}</b> ({site.id})<br>{total:,} accelerators<br>"
+                f"<b>planned</b>: opens {site.opens}"
+            )
             continue
-        group["colour"].append(state.utilisation if math.isfinite(state.utilisation) else None)
-        group["text"].append(
+        if state is None:
+            group["hover"].append(f"<b>{site.name}</b><br>{total:,} accelerators<br>no telemetry")
+            continue
+        group["colour"].append(_site_value(state, colouring))
+        grid = ""
+        if state.carbon_g_per_kwh is not None:
+            grid += f"<br>grid {state.carbon_g_per_kwh:,.0f} gCO2/kWh"
+        if state.price_eur_per_mwh is not None:
+            grid += f", €{state.price_eur_per_mwh:,.0f}/MWh"
+        group["hover"].append(
             f"<b>{site.name}</b> ({site.id})<br>"
             f"{state.busy:,} / {state.total:,} accelerators busy<br>"
             f"utilisation {100 * state.utilisation:.0f}%<br>"
-            f"queue {state.queue:,} jobs<br>power {state.power_mw:,.2f} MW"
+            f"queue {state.queue:,} jobs<br>power {state.power_mw:,.2f} MW{grid}"
             + ("" if state.online else "<br><i>offline</i>")
         )
     traces = []
-    for group, name in ((idle, "factories (offline or no data)"), (live, "factories")):
+    groups = (
+        (idle, "factories (offline or no data)"),
+        (planned, "factories (planned)"),
+        (live, "factories"),
+    )
+    for group, name in groups:
         if not group["site"]:
             continue
         marker: dict[str, Any] = {
@@ -159,34 +190,66 @@ def _sites(
         if group is live:
             marker.update(
                 color=group["colour"],
-                cmin=0.0,
-                cmax=1.0,
-                colorscale=UTILISATION_SCALE,
+                cmin=colouring.cmin,
+                cmax=colouring.cmax,
+                colorscale=[list(point) for point in colouring.scale],
                 showscale=True,
                 colorbar={
-                    "title": {"text": "utilisation"},
-                    "tickformat": ".0%",
-                    "thickness": 12,
-                    "len": 0.6,
+                    "title": {"text": colouring.title, "font": {"size": 11}},
+                    "tickformat": colouring.tickformat,
+                    **SITE_BAR,
                 },
             )
+        elif group is planned:
+            marker.update(color=PLANNED, symbol="circle-open", line={"width": 2, "color": PLANNED})
         else:
             marker.update(color=NO_DATA, symbol="circle-open")
+        trace: dict[str, Any] = {
+            "type": "scattergeo",
+            "name": name,
+            "lon": [s.lon for s in group["site"]],
+            "lat": [s.lat for s in group["site"]],
+            "hovertext": group["hover"],
+            "customdata": [["site", s.id] for s in group["site"]],
+            "hoverinfo": "text",
+            "mode": "markers+text" if labels else "markers",
+            "marker": marker,
+            "showlegend": False,
+        }
+        if labels:
+            trace |= {
+                "text": [_label(s, group is planned) for s in group["site"]],
+                "textposition": "top center",
+                "textfont": {"size": 10, "color": PLANNED if group is planned else "#1b1f23"},
+            }
+        traces.append(trace)
+    chosen = next((s for s in sites if s.id == selected), None)
+    if chosen is not None:
+        state = states.get(chosen.id)
+        total = state.total if state else chosen.accelerators
         traces.append(
             {
                 "type": "scattergeo",
-                "name": name,
-                "lon": [s.lon for s in group["site"]],
-                "lat": [s.lat for s in group["site"]],
-                "text": group["text"],
-                "customdata": [["site", s.id] for s in group["site"]],
-                "hoverinfo": "text",
+                "name": "selected",
+                "lon": [chosen.lon],
+                "lat": [chosen.lat],
+                "customdata": [["site", chosen.id]],
+                "hoverinfo": "skip",
                 "mode": "markers",
-                "marker": marker,
+                "marker": {
+                    "size": marker_size(total, largest) + 12,
+                    "color": SELECTED,
+                    "symbol": "circle-open",
+                    "line": {"width": 3, "color": SELECTED},
+                },
                 "showlegend": False,
             }
         )
     return traces
+
+
+def _label(site: Node, planned: bool) -> str:
+    return f"{site.name} (opens {site.opens[:7]})" if planned and site.opens else site.name
 
 
 def _down(geo: Geo, down: dict[str, FaultSpan], start: dt.datetime | None) -> list[dict]:
@@ -225,100 +288,3 @@ def _extent(nodes: list) -> tuple[tuple[float, float], tuple[float, float]]:
     lon = (min(EUROPE_LON[0], min(lons) - 2), max(EUROPE_LON[1], max(lons) + 2))
     lat = (min(EUROPE_LAT[0], min(lats) - 1.5), max(EUROPE_LAT[1], max(lats) + 1.5))
     return lon, lat
-
-
-def _links(
-    geo: Geo,
-    links: dict | None,
-    selected: str | None,
-    cut: dict[str, FaultSpan],
-    origin: dt.datetime | None,
-) -> list[dict[str, Any]]:
-    """Links as lines (width by capacity, colour by utilisation, grouped into a few traces by
-    width and colour band so a large network stays cheap to draw; cut ones dashed dark red)
-    and a clickable marker at each link's middle."""
-    nodes = geo.nodes
-    edges: dict[str, tuple[str, str, float]] = {
-        e.id: (e.a, e.b, e.capacity_gbps) for e in geo.links
-    }
-    for state in (links or {}).values():
-        if state.link not in edges:
-            edges[state.link] = (state.a, state.b, state.capacity_gbps)
-    if not edges:
-        return []
-    widest = max(capacity for _, _, capacity in edges.values()) or 1.0
-    groups: dict[tuple[str, float], tuple[list, list]] = {}
-    middles: dict[str, list] = {key: [] for key in ("lon", "lat", "text", "data", "colour")}
-    for link, (a, b, capacity) in edges.items():
-        if a not in nodes or b not in nodes or a == b:
-            continue
-        start, end = nodes[a], nodes[b]
-        state = (links or {}).get(link)
-        width = round(1.0 + 4.0 * capacity / widest, 1) + (2.5 if link == selected else 0.0)
-        if links is None:
-            colour, text = "#8a939c", f"<b>{link}</b><br>{capacity:,.0f} Gbps"
-        elif state is None:
-            colour, text = NO_DATA, f"<b>{link}</b><br>{capacity:,.0f} Gbps<br>no telemetry"
-        else:
-            colour = _colour(state.utilisation)
-            text = (
-                f"<b>{link}</b><br>{capacity:,.0f} Gbps<br>"
-                f"busier direction {state.throughput_gbps:,.1f} Gbps "
-                f"({100 * state.utilisation:.0f}%)<br>{state.active_flows} active flows"
-            )
-        span = cut.get(link)
-        if span is not None:
-            colour = FAULT_COLOUR
-            text += f"<br><b>cut</b> until {when(span.end_s, origin)}"
-        key = ("cut" if span is not None else colour, width)
-        lons, lats = groups.setdefault(key, ([], []))
-        lons += [start.lon, end.lon, None]
-        lats += [start.lat, end.lat, None]
-        middles["lon"].append((start.lon + end.lon) / 2)
-        middles["lat"].append((start.lat + end.lat) / 2)
-        middles["text"].append(text)
-        middles["data"].append(["link", link])
-        middles["colour"].append(colour)
-    traces: list[dict[str, Any]] = [
-        {
-            "type": "scattergeo",
-            "lon": lons,
-            "lat": lats,
-            "mode": "lines",
-            "line": {"width": width, "color": colour},
-            "opacity": 0.85,
-            "hoverinfo": "skip",
-            "showlegend": False,
-        }
-        if colour != "cut"
-        else {
-            "type": "scattergeo",
-            "name": "cut links",
-            "lon": lons,
-            "lat": lats,
-            "mode": "lines",
-            "line": {"width": max(width, 2.5), "color": FAULT_COLOUR, "dash": "dash"},
-            "opacity": 0.95,
-            "hoverinfo": "skip",
-            "showlegend": False,
-        }
-        for (colour, width), (lons, lats) in sorted(
-            groups.items(), key=lambda item: (item[0][0] == "cut", item[0][1])
-        )
-    ]
-    if middles["data"]:
-        traces.append(
-            {
-                "type": "scattergeo",
-                "name": "links",
-                "lon": middles["lon"],
-                "lat": middles["lat"],
-                "text": middles["text"],
-                "customdata": middles["data"],
-                "hoverinfo": "text",
-                "mode": "markers",
-                "marker": {"size": 6, "color": middles["colour"], "symbol": "diamond"},
-                "showlegend": False,
-            }
-        )
-    return traces

@@ -20,6 +20,9 @@ class SiteState:
     queue: int
     utilisation: float
     power_mw: float
+    carbon_g_per_kwh: float | None = None
+    """Grid carbon intensity at the stamp (None in a run that does not trace it)."""
+    price_eur_per_mwh: float | None = None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from twin.dashboards.components import (
     slider_settings,
 )
 from twin.dashboards.data import RunData
+from twin.dashboards.map_style import SITE_COLOURINGS
 from twin.dashboards.player import player, register_player, speed_options
 from twin.dashboards.store import RunStore
 from twin.dashboards.values import finite
@@ -51,7 +52,8 @@ def layout(context: Context, search: str | None = None) -> html.Div:
                 [
                     html.Div(
                         [
-                            graph(ids.REPLAY_MAP, context, style={"height": "560px"}),
+                            map_controls(),
+                            graph(ids.REPLAY_MAP, context, style={"height": "640px"}),
                             html.Div(
                                 graph(ids.REPLAY_FAULTS, context),
                                 id=ids.REPLAY_FAULTS_BOX,
@@ -84,6 +86,30 @@ def layout(context: Context, search: str | None = None) -> html.Div:
     )
 
 
+def map_controls() -> html.Div:
+    """Site names on or off, and what the factories' colour shows."""
+    return html.Div(
+        [
+            dcc.Checklist(
+                id=ids.REPLAY_LABELS,
+                options=[{"label": " site names", "value": "labels"}],
+                value=[],
+                inline=True,
+            ),
+            html.Label("colour sites by", htmlFor=ids.REPLAY_COLOUR),
+            dcc.RadioItems(
+                id=ids.REPLAY_COLOUR,
+                options=[
+                    {"label": f" {c.label}", "value": c.key} for c in SITE_COLOURINGS.values()
+                ],
+                value="utilisation",
+                inline=True,
+            ),
+        ],
+        className="map-controls",
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # The functions behind the callbacks (called directly by tests and the benchmark)
 # ---------------------------------------------------------------------------------------------
@@ -96,7 +122,9 @@ def map_frame(
     selected: Any = None,
     *,
     title: str | None = None,
-    height: int = 560,
+    height: int = 640,
+    labels: Any = None,
+    colour_by: Any = None,
 ) -> tuple[figures.Figure, str]:
     """The map at ``t`` and the clock text. Cost: two binary searches and one stamp's rows;
     the figure of a stamp (and of the sites down and links cut at ``t``) is built once
@@ -114,6 +142,11 @@ def map_frame(
         now = timeline.first_s if wanted is None else timeline.clamp(wanted)
         stamp = data.sites.rows_at(now)[2]
         key = chosen[1] if chosen else None
+        named = isinstance(labels, (list, tuple)) and "labels" in labels
+        colouring = (
+            colour_by if isinstance(colour_by, str) and colour_by in SITE_COLOURINGS else None
+        )
+        colouring = colouring or "utilisation"
         history = data.faults
         broken = (history.down_sites(now), history.cut_links(now)) if history else None
 
@@ -127,9 +160,13 @@ def map_frame(
                 height=height,
                 uirevision=data.name,
                 start=data.start,
+                labels=named,
+                colour_by=colouring,
             )
 
-        figure = store.derived.get(("map", data.token, stamp, broken, key, title, height), build)
+        figure = store.derived.get(
+            ("map", data.token, stamp, broken, key, title, height, named, colouring), build
+        )
     except DATA_ERRORS as error:
         return figures.empty_figure(f"{inputs.shown(run)}: {error}"), ""
     return figure, figures.time_label(now, data.start)
@@ -301,9 +338,11 @@ def register(app: Dash, context: Context) -> None:
         Input(PLAYER.slider, "value"),
         Input(ids.REPLAY_RUN, "value"),
         Input(ids.REPLAY_SELECT, "value"),
+        Input(ids.REPLAY_LABELS, "value"),
+        Input(ids.REPLAY_COLOUR, "value"),
     )
-    def draw_map(t: Any, run: Any, selected: Any) -> tuple[Any, str]:
-        return map_frame(store, run, t, selected)
+    def draw_map(t: Any, run: Any, selected: Any, labels: Any, colour_by: Any) -> tuple[Any, str]:
+        return map_frame(store, run, t, selected, labels=labels, colour_by=colour_by)
 
     @guard.callback(
         app,

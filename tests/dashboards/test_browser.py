@@ -174,8 +174,8 @@ def test_replay_map_draws_locally_moves_with_the_slider_and_shows_a_site(
     assert series["subplots"][:2] == ["accelerators", "queue (jobs)"]
     assert series["traces"][0]["y"] != south_busy
     wait(
-        lambda: trace(figure(dash_duo, ids.REPLAY_MAP), "factories")["width"] == [3.0, 0.8],
-        message="north outlined",
+        lambda: (trace(figure(dash_duo, ids.REPLAY_MAP), "selected") or {}).get("ids") == ["north"],
+        message="north ringed",
     )
     # ... and so does clicking a factory on the map (south is the second point)
     from selenium.webdriver.common.action_chains import ActionChains

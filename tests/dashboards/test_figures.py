@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import pytest
 from twin.dashboards import figures, maps
 from twin.dashboards.geo import Edge, Geo, Node
+from twin.dashboards.map_style import link_colour
 from twin.dashboards.store import RunStore
 from twin.dashboards.values import Histogram, Line, LinkState, Panel, SiteState, Snapshot
 
@@ -91,7 +92,10 @@ def test_the_map_changes_with_time(store):
 def test_selected_site_is_outlined():
     snapshot = Snapshot(0.0, 0.0, {"north": state("north", 0.1), "south": state("south", 0.2)})
     figure = map_figure(GEO, snapshot, selected="south")
-    assert list(trace(figure, "factories").marker.line.width) == [0.8, 3.0]
+    ring = trace(figure, "selected")
+    assert [c[1] for c in ring.customdata] == ["south"] and ring.marker.symbol == "circle-open"
+    south = trace(figure, "factories").marker.size[1]
+    assert ring.marker.size > south  # around the factory, not on it
 
 
 def test_links_are_grey_without_telemetry_and_coloured_with_it():
@@ -105,7 +109,7 @@ def test_links_are_grey_without_telemetry_and_coloured_with_it():
     }
     figure = map_figure(GEO, Snapshot(0.0, 0.0, {}, links))
     colours = list(trace(figure, "links").marker.color)
-    assert colours == [maps._colour(0.9), maps._colour(0.05)] and colours[0] != colours[1]
+    assert colours == [link_colour(0.9), link_colour(0.05)] and colours[0] != colours[1]
     widths = sorted(t.line.width for t in figure.data if t.mode == "lines")
     assert widths[0] < widths[-1]  # the 400 Gbps link is drawn wider
 
