@@ -178,3 +178,81 @@ def test_time_label():
     assert figures.time_label(86400 + 3 * 3600 + 25 * 60, START) == (
         "day 2, 03:25 (2026-03-03 03:25 UTC)"
     )
+
+
+def test_planned_sites_are_rings_with_their_opening_day_and_names_toggle():
+    geo = Geo(
+        sites=(
+            Node("open", "Open", 50.0, 10.0, "site", 100),
+            Node("soon", "Soon", 45.0, 5.0, "site", 1000, opens="2027-04-01"),
+        )
+    )
+    snapshot = Snapshot(0.0, 0.0, {"open": state("open", 0.5), "soon": state("soon", 0, False)})
+    figure = map_figure(geo, snapshot)
+    planned = trace(figure, "factories (planned)")
+    assert [c[1] for c in planned.customdata] == ["soon"]
+    assert "opens 2027-04-01" in planned.hovertext[0]
+    assert planned.marker.symbol == "circle-open" and planned.mode == "markers"
+    named = map_figure(geo, snapshot, labels=True)
+    assert trace(named, "factories").text == ("Open",)
+    assert trace(named, "factories (planned)").text == ("Soon (opens 2027-04)",)
+    assert trace(named, "factories").mode == "markers+text"
+
+
+def test_the_size_legend_draws_circles_as_large_as_the_factories_of_that_size():
+    from twin.dashboards.map_style import legend_counts, marker_size
+
+    assert legend_counts(128) == [100, 10, 1] and legend_counts(528_956) == [500_000, 50_000, 5000]
+    figure = map_figure(GEO, None)
+    circles = [s for s in figure.layout.shapes if s.type == "circle"]
+    assert len(circles) == 3
+    for circle, count in zip(circles, legend_counts(128), strict=True):
+        assert circle.x1 - circle.x0 == pytest.approx(marker_size(count, 128))
+        assert circle.xsizemode == "pixel" and circle.xref == "paper"
+    texts = [a.text for a in figure.layout.annotations]
+    assert {"100", "10", "1", "accelerators"} <= set(texts)
+
+
+def test_sites_and_links_have_colour_scales_of_their_own_as_explicit_lists():
+    from twin.dashboards.map_style import LINK_SCALE, SITE_COLOURINGS
+
+    links = {"north~pop_x": LinkState("north~pop_x", "north", "pop_x", 400.0, 360.0, 0.9, 3)}
+    snapshot = Snapshot(0.0, 0.0, {"north": state("north", 0.25)}, links)
+    spec = maps.map_figure(GEO, snapshot)  # the JSON plotly.js gets
+    scales = {
+        t["name"]: t["marker"]["colorscale"]
+        for t in spec["data"]
+        if "colorscale" in t.get("marker", {})
+    }
+    assert scales["factories"] == [list(p) for p in SITE_COLOURINGS["utilisation"].scale]
+    assert scales["link scale"] == [list(p) for p in LINK_SCALE]
+    assert all(isinstance(scale, list) for scale in scales.values())  # no names plotly.js lacks
+    # a hot link is red, an idle one grey: they differ more than busy and idle sites' hues
+    assert link_colour(0.95) != link_colour(0.1) and link_colour(0.1) == link_colour(0.4)
+
+
+def test_sites_can_be_coloured_by_grid_carbon_or_price():
+    from dataclasses import replace
+
+    snapshot = Snapshot(
+        0.0,
+        0.0,
+        {
+            "north": replace(state("north", 0.2), carbon_g_per_kwh=30.0, price_eur_per_mwh=40.0),
+            "south": replace(state("south", 0.9), carbon_g_per_kwh=410.0, price_eur_per_mwh=120.0),
+        },
+    )
+    carbon = trace(map_figure(GEO, snapshot, colour_by="carbon"), "factories")
+    assert list(carbon.marker.color) == [30.0, 410.0]
+    assert carbon.marker.cmax == 600.0 and "gCO2" in carbon.marker.colorbar.title.text
+    price = trace(map_figure(GEO, snapshot, colour_by="price"), "factories")
+    assert list(price.marker.color) == [40.0, 120.0]
+    assert "410 gCO2/kWh" in carbon.hovertext[1]
+
+
+def test_a_selected_link_is_haloed_under_its_line():
+    figure = map_figure(GEO, None, selected="pop_x~south")
+    halo = trace(figure, "selected")
+    assert halo.mode == "lines" and list(halo.lon) == [13.4, 11.4]
+    lines = [t for t in figure.data if t.mode == "lines"]
+    assert lines[0] is halo  # drawn first: under the links
