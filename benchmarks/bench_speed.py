@@ -168,7 +168,7 @@ def kernel_speedup(horizon: str) -> tuple[float, float, float]:
     from twin.kernels import batching_bank
     from twin.kernels.queueing import STAT_ITERATIONS, STAT_JUMPED
 
-    import twin.model.inference as inference
+    import twin.model.service_site as service_site
     from twin.config import load_config
     from twin.simulation import simulate
 
@@ -183,7 +183,7 @@ def kernel_speedup(horizon: str) -> tuple[float, float, float]:
     kernels = {
         name: getattr(batching_bank, name) for name in ("_bank_kernel", "_bank_kernel_parallel")
     }
-    make_bank = inference._bank
+    make_bank = service_site._bank
     seconds = {}
     jumped = 0.0
     with tempfile.TemporaryDirectory() as tmp:  # load the compiled kernels first
@@ -202,22 +202,22 @@ def kernel_speedup(horizon: str) -> tuple[float, float, float]:
 
             return call
 
-        def bank(service, model, skipping=skipping, banks=banks):
-            made = make_bank(service, model)
+        def bank(service, model, prefilled, skipping=skipping, banks=banks):
+            made = make_bank(service, model, prefilled)
             made.params = made.params._replace(event_skipping=skipping)
             banks.append(made)
             return made
 
         for name, kernel in kernels.items():
             setattr(batching_bank, name, timed(kernel))
-        inference._bank = bank
+        service_site._bank = bank
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 simulate(scenario, Path(tmp) / "run")
         finally:
             for name, kernel in kernels.items():
                 setattr(batching_bank, name, kernel)
-            inference._bank = make_bank
+            service_site._bank = make_bank
         seconds[skipping] = spent[0]
         if skipping:
             stats = np.add.reduce([b.stats[: b.size].sum(axis=0) for b in banks])

@@ -360,7 +360,8 @@ class RunData:
         return [Panel(title, tuple(lines)) for title, lines in panels.items()]
 
     def totals(self, max_points: int = MAX_POINTS) -> list[Panel]:
-        """Network-wide busy accelerators, power and queue over time (summed over sites)."""
+        """Network-wide busy accelerators, power and queue over time (summed over sites), and
+        the energy, CO2 and electricity cost used so far (where the run traces them)."""
         return self._once(
             ("totals", max_points), SITE.table, lambda: self._totals(max_points), self._series
         )
@@ -375,6 +376,17 @@ class RunData:
         ):
             stamps, sums = group_sum(view.times, view.column(column))
             panels.append(Panel(title, (Line(self.name, *downsample(stamps, sums, max_points)),)))
+        # what the network has used so far: the intervals' amounts added up
+        for title, column, scale in (
+            ("energy so far (MWh)", SITE.energy, 1.0),
+            ("CO2 so far (t)", SITE.co2, 1.0),
+            ("electricity cost so far (k€)", SITE.cost, 1e-3),
+        ):
+            if not view.has(column):
+                continue
+            stamps, sums = group_sum(view.times, view.column(column))
+            so_far = np.cumsum(np.nan_to_num(sums)) * scale
+            panels.append(Panel(title, (Line(self.name, *downsample(stamps, so_far, max_points)),)))
         return panels
 
     # -- jobs and transfers ----------------------------------------------------------------

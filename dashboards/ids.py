@@ -50,6 +50,7 @@ LATENCY_TABLE = "latency-table"
 
 # compare
 REPLAY_LABELS = "replay-labels"
+REPLAY_TOTALS = "replay-totals"
 REPLAY_COLOUR = "replay-colour"
 COMPARE_A = "compare-a"
 COMPARE_B = "compare-b"

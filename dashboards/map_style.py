@@ -117,18 +117,20 @@ def legend_counts(largest: int) -> list[int]:
 
 
 def size_legend(largest: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Shapes and annotations of a size legend in the map's lower left corner: nested
-    circles sharing their lowest point, one per :func:`legend_counts`, each the size a
-    factory of that many accelerators is drawn, its count at its top."""
+    """Shapes and annotations of a size legend in the map's lower left corner: a row of
+    circles on one baseline, one per :func:`legend_counts`, each the size a factory of that
+    many accelerators is drawn, its count under it."""
     counts = legend_counts(largest)
     if not counts:
         return [], []
-    base_x, base_y = 0.04, 0.03
+    base_x, base_y, gap = 0.01, 0.04, 10.0
     widest = marker_size(counts[0], largest)
     shapes: list[dict[str, Any]] = []
-    notes: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = [_note("accelerators", base_x, base_y, 0.0, widest + 4, "left")]
+    left = 0.0
     for count in counts:
         diameter = marker_size(count, largest)
+        middle = left + diameter / 2
         shapes.append(
             {
                 "type": "circle",
@@ -138,20 +140,20 @@ def size_legend(largest: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]
                 "ysizemode": "pixel",
                 "xanchor": base_x,
                 "yanchor": base_y,
-                "x0": -diameter / 2,
-                "x1": diameter / 2,
+                "x0": left,
+                "x1": left + diameter,
                 "y0": 0,
                 "y1": diameter,
                 "line": {"color": "#3d4650", "width": 1},
-                "fillcolor": "rgba(255,255,255,0.35)",
+                "fillcolor": "rgba(255,255,255,0.5)",
             }
         )
-        notes.append(_note(f"{count:,}", base_x, base_y, widest / 2 + 4, diameter - 6))
-    notes.append(_note("accelerators", base_x, base_y, -widest / 2, widest + 4))
+        notes.append(_note(f"{count:,}", base_x, base_y, middle, -16, "center"))
+        left += max(diameter, 46.0) + gap
     return shapes, notes
 
 
-def _note(text: str, x: float, y: float, dx: float, dy: float) -> dict[str, Any]:
+def _note(text: str, x: float, y: float, dx: float, dy: float, anchor: str) -> dict[str, Any]:
     return {
         "text": text,
         "xref": "paper",
@@ -160,7 +162,7 @@ def _note(text: str, x: float, y: float, dx: float, dy: float) -> dict[str, Any]
         "y": y,
         "xshift": dx,
         "yshift": dy,
-        "xanchor": "left",
+        "xanchor": anchor,
         "yanchor": "bottom",
         "showarrow": False,
         "font": {"size": 11, "color": "#3d4650"},

@@ -26,8 +26,9 @@ from twin.dashboards.map_style import (
 from twin.dashboards.values import FaultSpan, SiteState, Snapshot
 
 OCEAN = "#dde8f0"
-EUROPE_LON = (-11.0, 35.0)
-EUROPE_LAT = (35.0, 70.5)
+EUROPE_LON = (-18.0, 40.0)
+EUROPE_LAT = (34.0, 71.0)
+"""What the map shows at least: Europe, a little wider than tall, to fill a wide screen."""
 SITE_BAR = {"thickness": 12, "len": 0.42, "y": 0.76, "yanchor": "middle"}
 """The sites' colour bar, above the links' on the right."""
 

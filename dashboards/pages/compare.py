@@ -22,7 +22,7 @@ from twin.dashboards.components import (
     slider_settings,
     status_badge,
 )
-from twin.dashboards.pages.replay import map_frame
+from twin.dashboards.map_frames import map_frame
 from twin.dashboards.player import player, register_player, speed_options
 from twin.dashboards.store import RunInfo, RunStore
 from twin.dashboards.values import KpiDelta, Timeline, kpi_deltas, per_day

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from dash import Dash, Input, Output, State, dcc, html, no_update
-from twin.dashboards import faults, figures, guard, ids, inputs, maps
+from twin.dashboards import faults, figures, guard, ids, inputs
 from twin.dashboards.components import (
     DATA_ERRORS,
     Context,
@@ -19,7 +19,7 @@ from twin.dashboards.components import (
     slider_settings,
 )
 from twin.dashboards.data import RunData
-from twin.dashboards.map_style import SITE_COLOURINGS
+from twin.dashboards.map_frames import map_controls, map_frame
 from twin.dashboards.player import player, register_player, speed_options
 from twin.dashboards.store import RunStore
 from twin.dashboards.values import finite
@@ -82,94 +82,14 @@ def layout(context: Context, search: str | None = None) -> html.Div:
                 ],
                 className="replay-body",
             ),
+            html.Div(graph(ids.REPLAY_TOTALS, context), className="totals-row"),
         ]
-    )
-
-
-def map_controls() -> html.Div:
-    """Site names on or off, and what the factories' colour shows."""
-    return html.Div(
-        [
-            dcc.Checklist(
-                id=ids.REPLAY_LABELS,
-                options=[{"label": " site names", "value": "labels"}],
-                value=[],
-                inline=True,
-            ),
-            html.Label("colour sites by", htmlFor=ids.REPLAY_COLOUR),
-            dcc.RadioItems(
-                id=ids.REPLAY_COLOUR,
-                options=[
-                    {"label": f" {c.label}", "value": c.key} for c in SITE_COLOURINGS.values()
-                ],
-                value="utilisation",
-                inline=True,
-            ),
-        ],
-        className="map-controls",
     )
 
 
 # ---------------------------------------------------------------------------------------------
 # The functions behind the callbacks (called directly by tests and the benchmark)
 # ---------------------------------------------------------------------------------------------
-
-
-def map_frame(
-    store: RunStore,
-    run: Any,
-    t: Any,
-    selected: Any = None,
-    *,
-    title: str | None = None,
-    height: int = 640,
-    labels: Any = None,
-    colour_by: Any = None,
-) -> tuple[figures.Figure, str]:
-    """The map at ``t`` and the clock text. Cost: two binary searches and one stamp's rows;
-    the figure of a stamp (and of the sites down and links cut at ``t``) is built once
-    (shared by every request for it)."""
-    data, problem = load(store, run)
-    if data is None:
-        return figures.empty_figure(problem or "no run"), ""
-    try:
-        wanted = inputs.time_s(t)
-        try:
-            chosen = inputs.selection(selected)
-        except inputs.InputError:  # nothing outlined: the map still shows
-            chosen = None
-        timeline = data.timeline
-        now = timeline.first_s if wanted is None else timeline.clamp(wanted)
-        stamp = data.sites.rows_at(now)[2]
-        key = chosen[1] if chosen else None
-        named = isinstance(labels, (list, tuple)) and "labels" in labels
-        colouring = (
-            colour_by if isinstance(colour_by, str) and colour_by in SITE_COLOURINGS else None
-        )
-        colouring = colouring or "utilisation"
-        history = data.faults
-        broken = (history.down_sites(now), history.cut_links(now)) if history else None
-
-        def build() -> figures.Figure:
-            snapshot = data.snapshot(now)
-            return maps.map_figure(
-                data.geo,
-                snapshot,
-                selected=key,
-                title=title,
-                height=height,
-                uirevision=data.name,
-                start=data.start,
-                labels=named,
-                colour_by=colouring,
-            )
-
-        figure = store.derived.get(
-            ("map", data.token, stamp, broken, key, title, height, named, colouring), build
-        )
-    except DATA_ERRORS as error:
-        return figures.empty_figure(f"{inputs.shown(run)}: {error}"), ""
-    return figure, figures.time_label(now, data.start)
 
 
 def series_frame(store: RunStore, run: Any, selected: Any, t: Any) -> figures.Figure:
@@ -200,6 +120,27 @@ def series_frame(store: RunStore, run: Any, selected: Any, t: Any) -> figures.Fi
             return figures.series_figure(data.site_series(key), start=data.start, title=title)
 
         figure = store.derived.get(("series", data.token, kind, key), build)
+        return figures.move_cursor(figure, cursor, data.start)
+    except DATA_ERRORS as error:
+        return figures.empty_figure(f"{inputs.shown(run)}: {error}")
+
+
+def totals_frame(store: RunStore, run: Any, t: Any) -> figures.Figure:
+    """The network's totals over time (busy accelerators, power, queue; energy, CO2 and
+    cost so far), with the cursor at ``t``: built once per run, the cursor per call."""
+    data, problem = load(store, run)
+    if data is None:
+        return figures.empty_figure(problem or "no run")
+    try:
+        wanted = inputs.time_s(t)
+        cursor = data.timeline.first_s if wanted is None else data.timeline.clamp(wanted)
+
+        def build() -> figures.Figure:
+            return figures.series_figure(
+                data.totals(), start=data.start, title="network totals", height_per_panel=110
+            )
+
+        figure = store.derived.get(("totals", data.token), build)
         return figures.move_cursor(figure, cursor, data.start)
     except DATA_ERRORS as error:
         return figures.empty_figure(f"{inputs.shown(run)}: {error}")
@@ -253,8 +194,16 @@ def selection_options(store: RunStore, run: Any) -> list[dict[str, str]]:
 
 
 def default_selection(data: RunData, values: list[str]) -> str | None:
-    """The largest factory (most accelerators), else the first choice."""
-    sites = sorted(data.geo.sites, key=lambda node: -node.accelerators)
+    """The largest factory (most accelerators) open at the start, else the largest, else
+    the first choice: a site still being built has nothing to show yet."""
+    try:
+        first = data.snapshot(data.timeline.first_s).sites
+    except DATA_ERRORS:
+        first = {}
+    sites = sorted(
+        data.geo.sites,
+        key=lambda node: (not (node.id in first and first[node.id].online), -node.accelerators),
+    )
     wanted = [f"site:{node.id}" for node in sites if f"site:{node.id}" in values]
     return (wanted or values or [None])[0]
 
@@ -381,6 +330,23 @@ def register(app: Dash, context: Context) -> None:
     )
     def draw_series(selected: Any, run: Any, t: Any) -> Any:
         return series_frame(store, run, selected, t)
+
+    @guard.callback(
+        app,
+        Output(ids.REPLAY_TOTALS, "figure"),
+        Input(ids.REPLAY_RUN, "value"),
+        State(PLAYER.slider, "value"),
+    )
+    def draw_totals(run: Any, t: Any) -> Any:
+        return totals_frame(store, run, t)
+
+    app.clientside_callback(
+        figures.CURSOR_JS,
+        Output(ids.REPLAY_TOTALS, "figure", allow_duplicate=True),
+        Input(PLAYER.slider, "value"),
+        State(ids.REPLAY_TOTALS, "figure"),
+        prevent_initial_call=True,
+    )
 
     @guard.callback(
         app,
