@@ -81,6 +81,21 @@ class TransferColumns:
 
 
 @dataclass(frozen=True)
+class RegionColumns:
+    """``inference_regions.arrow``: service × demand region × telemetry interval."""
+
+    table: str = "inference_regions"
+    time: str = "time_s"
+    service: str = "service"
+    region: str = "region"
+    arrivals: str = "arrivals"
+    served: str = "served"
+    dropped: str = "dropped"
+    slo_misses: str = "slo_misses"
+    rtt: str = "rtt_ms"
+
+
+@dataclass(frozen=True)
 class JobColumns:
     """``jobs.arrow``: one row per job."""
 
@@ -112,6 +127,7 @@ LINK = LinkColumns()
 INFERENCE = InferenceColumns()
 TRANSFER = TransferColumns()
 JOB = JobColumns()
+REGION = RegionColumns()
 FAULT = FaultColumns()
 
 
@@ -187,6 +203,16 @@ REQUIRED: dict[str, dict[str, str]] = {
         INFERENCE.slo_misses: NUMBER,
     },
     TRANSFER.table: {TRANSFER.start: NUMBER, TRANSFER.end: NUMBER},
+    REGION.table: {
+        REGION.time: NUMBER,
+        REGION.service: TEXT,
+        REGION.region: TEXT,
+        REGION.arrivals: NUMBER,
+        REGION.served: NUMBER,
+        REGION.dropped: NUMBER,
+        REGION.slo_misses: NUMBER,
+        REGION.rtt: NUMBER,
+    },
     FAULT.table: {FAULT.kind: TEXT, FAULT.target: TEXT, FAULT.start: NUMBER, FAULT.end: NUMBER},
 }
 """Per table the dashboard reads: the columns it needs and the kind of their values."""

@@ -21,12 +21,22 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
-from twin.dashboards.columns import FAULT, INFERENCE, JOB, LINK, SITE, TRANSFER, check_columns
+from twin.dashboards.columns import (
+    FAULT,
+    INFERENCE,
+    JOB,
+    LINK,
+    REGION,
+    SITE,
+    TRANSFER,
+    check_columns,
+)
 from twin.dashboards.faults import FaultHistory
 from twin.dashboards.geo import Geo, parse_geo
 from twin.dashboards.jobs import JobsView, transfer_histogram
 from twin.dashboards.limits import MAX_TIME_S, SERIES_CACHE_SIZE
 from twin.dashboards.memo import Memo
+from twin.dashboards.regions import region_states
 from twin.dashboards.values import (
     Histogram,
     JobFilter,
@@ -193,7 +203,12 @@ class RunData:
                 )
         faults = self.faults
         down, cut = (faults.down_at(t), faults.cut_at(t)) if faults is not None else (None, None)
-        return Snapshot(float(t), stamp, sites, self._link_states(t), down, cut)
+        regions = (
+            region_states(self.view(REGION.table, REGION.time, REGION.region), t)
+            if self.has(REGION.table)
+            else None
+        )
+        return Snapshot(float(t), stamp, sites, self._link_states(t), down, cut, regions)
 
     def _link_states(self, t: float) -> dict[str, LinkState] | None:
         view = self.links

@@ -38,6 +38,8 @@ class Node:
     power_mw: float | None = None
     opens: str | None = None
     """The day a site opens (``YYYY-MM-DD``, its ``online_from``), if the config says."""
+    share: float | None = None
+    """A demand region's relative share of demand."""
 
 
 @dataclass(frozen=True)
@@ -52,11 +54,13 @@ class Edge:
 
 @dataclass(frozen=True)
 class Geo:
-    """Where things are: the sites, PoPs and links of a run's resolved config."""
+    """Where things are: the sites, PoPs, links and demand regions of a run's resolved
+    config."""
 
     sites: tuple[Node, ...] = ()
     pops: tuple[Node, ...] = ()
     links: tuple[Edge, ...] = ()
+    regions: tuple[Node, ...] = ()
 
     @cached_property
     def nodes(self) -> dict[str, Node]:
@@ -136,7 +140,15 @@ def parse_geo(config: str | Any) -> Geo:
         capacity = _number(entry.get("capacity_gbps"))
         if a and b and capacity is not None and capacity >= 0:
             links.append(Edge(link_id(a, b), a, b, capacity))
-    return Geo(_nodes("site", config.get("sites")), _nodes("pop", config.get("pops")), tuple(links))
+    workloads = config.get("workloads")
+    inference = workloads.get("inference") if isinstance(workloads, dict) else None
+    regions = inference.get("regions") if isinstance(inference, dict) else None
+    return Geo(
+        _nodes("site", config.get("sites")),
+        _nodes("pop", config.get("pops")),
+        tuple(links),
+        _nodes("region", regions),
+    )
 
 
 def _nodes(kind: str, entries: Any) -> tuple[Node, ...]:
@@ -149,6 +161,7 @@ def _nodes(kind: str, entries: Any) -> tuple[Node, ...]:
         counts = [_number(pool.get("count")) for pool in _entries(entry.get("pools"))]
         accelerators = sum(int(c) for c in counts if c is not None and 0 <= c <= 1e9)
         power = _number(entry.get("power_mw"))
+        share = _number(entry.get("share"))
         found.append(
             Node(
                 id=id_,
@@ -159,6 +172,7 @@ def _nodes(kind: str, entries: Any) -> tuple[Node, ...]:
                 accelerators=accelerators,
                 power_mw=power if power is not None and power >= 0 else None,
                 opens=_day(entry.get("online_from")),
+                share=share if share is not None and share > 0 else None,
             )
         )
     return tuple(found)

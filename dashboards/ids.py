@@ -49,7 +49,7 @@ LATENCY_SLO = "latency-slo"
 LATENCY_TABLE = "latency-table"
 
 # compare
-REPLAY_LABELS = "replay-labels"
+REPLAY_LAYERS = "replay-layers"
 REPLAY_TOTALS = "replay-totals"
 REPLAY_COLOUR = "replay-colour"
 COMPARE_A = "compare-a"

@@ -13,13 +13,17 @@ from twin.dashboards.store import RunStore
 
 
 def map_controls() -> html.Div:
-    """Site names on or off, and what the factories' colour shows."""
+    """The map's optional layers (site names, demand regions) and what the factories'
+    colour shows."""
     return html.Div(
         [
             dcc.Checklist(
-                id=ids.REPLAY_LABELS,
-                options=[{"label": " site names", "value": "labels"}],
-                value=[],
+                id=ids.REPLAY_LAYERS,
+                options=[
+                    {"label": " site names", "value": "labels"},
+                    {"label": " demand regions", "value": "regions"},
+                ],
+                value=["regions"],
                 inline=True,
             ),
             html.Label("colour sites by", htmlFor=ids.REPLAY_COLOUR),
@@ -44,7 +48,7 @@ def map_frame(
     *,
     title: str | None = None,
     height: int = 640,
-    labels: Any = None,
+    layers: Any = None,
     colour_by: Any = None,
 ) -> tuple[figures.Figure, str]:
     """The map at ``t`` and the clock text. Cost: two binary searches and one stamp's rows;
@@ -63,7 +67,8 @@ def map_frame(
         now = timeline.first_s if wanted is None else timeline.clamp(wanted)
         stamp = data.sites.rows_at(now)[2]
         key = chosen[1] if chosen else None
-        named = isinstance(labels, (list, tuple)) and "labels" in labels
+        shown = layers if isinstance(layers, (list, tuple)) else ["regions"]
+        named, regions = "labels" in shown, "regions" in shown
         colouring = (
             colour_by if isinstance(colour_by, str) and colour_by in SITE_COLOURINGS else None
         )
@@ -83,10 +88,11 @@ def map_frame(
                 start=data.start,
                 labels=named,
                 colour_by=colouring,
+                regions=regions,
             )
 
         figure = store.derived.get(
-            ("map", data.token, stamp, broken, key, title, height, named, colouring), build
+            ("map", data.token, stamp, broken, key, title, height, named, colouring, regions), build
         )
     except DATA_ERRORS as error:
         return figures.empty_figure(f"{inputs.shown(run)}: {error}"), ""

@@ -86,6 +86,11 @@ LINK_SCALE = (
 out on a map of mostly idle ones."""
 
 
+ATTAINMENT_SCALE = _scale(pcolors.diverging.RdYlGn)
+"""SLO attainment of a demand region: red at 90% or less, green at 100%."""
+ATTAINMENT_RANGE = (0.9, 1.0)
+
+
 def link_colour(utilisation: float) -> str:
     """The colour of a link utilisation, rounded to one of LINK_BANDS + 1 bands."""
     value = min(max(utilisation, 0.0), 1.0) if math.isfinite(utilisation) else 0.0
@@ -99,6 +104,11 @@ def _link_bands() -> tuple[str, ...]:
             [list(point) for point in LINK_SCALE], [i / LINK_BANDS for i in range(LINK_BANDS + 1)]
         )
     )
+
+
+def region_size(arrivals: int, largest: int) -> float:
+    """A demand region's marker diameter in pixels: its area grows with its requests."""
+    return 6.0 + 20.0 * math.sqrt(max(arrivals, 0) / max(largest, 1))
 
 
 def marker_size(accelerators: int, largest: int) -> float:

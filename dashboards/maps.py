@@ -14,6 +14,7 @@ from twin.dashboards.faults import span_label
 from twin.dashboards.figures import Figure, template
 from twin.dashboards.geo import Geo, Node
 from twin.dashboards.map_links import FAULT_COLOUR, link_traces
+from twin.dashboards.map_regions import region_traces
 from twin.dashboards.map_style import (
     NO_DATA,
     PLANNED,
@@ -44,13 +45,16 @@ def map_figure(
     start: dt.datetime | None = None,
     labels: bool = False,
     colour_by: str = "utilisation",
+    regions: bool = True,
 ) -> Figure:
     """Europe with factories sized by accelerators (a size legend in the corner) and
     coloured by utilisation at the snapshot's time, or by grid carbon or price
     (``colour_by``, see :data:`~twin.dashboards.map_style.SITE_COLOURINGS`), their names
     when ``labels``; planned sites as rings with their opening day; PoPs; and links
     (coloured by utilisation on a scale of their own when the run traces links, else drawn
-    grey; width by capacity). ``selected`` (a site or link id) gets a bright ring or halo.
+    grey; width by capacity); demand regions (``regions``, in runs that trace them) as
+    diamonds coloured by SLO attainment and sized by requests over the interval.
+    ``selected`` (a site or link id) gets a bright ring or halo.
     Sites down at that time get a dark-red ✕ (trace ``down (outage)``), cut links are
     dashed dark red (trace ``cut links``); ``start`` (the scenario's) dates their hover text.
 
@@ -75,6 +79,9 @@ def map_figure(
                 "showlegend": False,
             }
         )
+    demand = snapshot.regions if snapshot is not None else None
+    if regions and demand:
+        data += region_traces(geo, demand)
     colouring = SITE_COLOURINGS.get(colour_by, SITE_COLOURINGS["utilisation"])
     sites = list(geo.sites)
     largest = max([states[s.id].total if s.id in states else s.accelerators for s in sites] or [1])
@@ -112,7 +119,7 @@ def map_figure(
         "template": template("plotly"),
         "shapes": shapes,
         "annotations": notes,
-        "meta": {"colour_by": colouring.key, "labels": labels},
+        "meta": {"colour_by": colouring.key, "labels": labels, "regions": regions},
     }
     if title:
         layout["title"] = {"text": title, "x": 0.01, "font": {"size": 14}}

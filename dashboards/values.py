@@ -52,6 +52,38 @@ class FaultSpan:
 
 
 @dataclass(frozen=True)
+class RegionService:
+    """One service's requests from a demand region over the telemetry interval."""
+
+    service: str
+    arrivals: int
+    resolved: int
+    """Served or dropped."""
+    misses: int
+    """Of those, missed an SLO or dropped."""
+    rtt_ms: float
+
+
+@dataclass(frozen=True)
+class RegionState:
+    """A demand region over the telemetry interval ending at a stamp, its services' requests
+    added up."""
+
+    region: str
+    services: tuple[RegionService, ...]
+
+    @property
+    def arrivals(self) -> int:
+        return sum(s.arrivals for s in self.services)
+
+    @property
+    def attainment(self) -> float | None:
+        """Share of its resolved requests that met every SLO (None: none resolved)."""
+        resolved = sum(s.resolved for s in self.services)
+        return 1.0 - sum(s.misses for s in self.services) / resolved if resolved else None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """The network at simulated time ``t``: the last telemetry stamp at or before it, and
     the sites down and links cut at ``t`` (runs with faults)."""
@@ -62,6 +94,7 @@ class Snapshot:
     links: dict[str, LinkState] | None = None  # None: the run has no links table
     down: dict[str, FaultSpan] | None = None  # site → its outage; None: the run has no faults
     cut: dict[str, FaultSpan] | None = None  # link → its cut
+    regions: dict[str, RegionState] | None = None  # None: the run has no inference_regions
 
 
 @dataclass(frozen=True)

@@ -287,11 +287,11 @@ def register(app: Dash, context: Context) -> None:
         Input(PLAYER.slider, "value"),
         Input(ids.REPLAY_RUN, "value"),
         Input(ids.REPLAY_SELECT, "value"),
-        Input(ids.REPLAY_LABELS, "value"),
+        Input(ids.REPLAY_LAYERS, "value"),
         Input(ids.REPLAY_COLOUR, "value"),
     )
-    def draw_map(t: Any, run: Any, selected: Any, labels: Any, colour_by: Any) -> tuple[Any, str]:
-        return map_frame(store, run, t, selected, labels=labels, colour_by=colour_by)
+    def draw_map(t: Any, run: Any, selected: Any, layers: Any, colour_by: Any) -> tuple[Any, str]:
+        return map_frame(store, run, t, selected, layers=layers, colour_by=colour_by)
 
     @guard.callback(
         app,

@@ -70,8 +70,9 @@ def test_the_planner_map_in_a_browser(dash_duo, europe, screenshots):
     wait(lambda: figure(dash_duo, ids.REPLAY_TOTALS), message="network totals")
     assert "energy so far (MWh)" in figure(dash_duo, ids.REPLAY_TOTALS)["subplots"]
     assert trace(figure(dash_duo, ids.REPLAY_MAP), "factories (planned)")
+    assert trace(figure(dash_duo, ids.REPLAY_MAP), "demand regions")  # on by default
     assert "accelerators" in figure(dash_duo, ids.REPLAY_MAP)["subplots"]  # the size legend
-    dash_duo.find_element(f"#{ids.REPLAY_LABELS} input").click()
+    dash_duo.find_element(f"#{ids.REPLAY_LAYERS} input[value=labels]").click()
     wait(
         lambda: (
             dash_duo.driver.execute_script(
@@ -101,3 +102,44 @@ def test_the_planner_map_in_a_browser(dash_duo, europe, screenshots):
         message="carbon colouring",
     )
     snap(dash_duo, screenshots, "replay-map-carbon")
+
+
+def test_the_region_layer_is_the_intervals_requests_and_attainment(europe: Path) -> None:
+    """At each stamp, a region's diamond holds the interval's requests and SLO attainment as
+    the table says (read independently with pyarrow), sized by requests; over the run, the
+    intervals' requests add up to the summary's per region."""
+    import numpy as np
+    import pyarrow.compute as pc
+    import pyarrow.feather as feather
+
+    store = RunStore(europe)
+    data = store.get("europe")
+    table = feather.read_table(europe / "europe" / "inference_regions.arrow")
+    stamps = np.unique(table["time_s"].to_numpy())
+    at = float(stamps[len(stamps) // 2])
+    rows = table.filter(pc.equal(table["time_s"], at)).to_pylist()
+    figure_, _ = replay.map_frame(store, "europe", at)
+    diamonds = next(t for t in figure_["data"] if t.get("name") == "demand regions")
+    shown = dict(
+        zip([c[1] for c in diamonds["customdata"]], diamonds["marker"]["color"], strict=True)
+    )
+    assert set(shown) == {row["region"] for row in rows}
+    for region, colour in shown.items():
+        mine = [row for row in rows if row["region"] == region]
+        resolved = sum(row["served"] + row["dropped"] for row in mine)
+        misses = sum(row["slo_misses"] for row in mine)
+        assert colour == pytest.approx(1 - misses / resolved if resolved else None)
+    sizes = dict(zip(shown, diamonds["marker"]["size"], strict=True))
+    busiest = max(shown, key=lambda r: sum(x["arrivals"] for x in rows if x["region"] == r))
+    assert sizes[busiest] == max(sizes.values())
+    hidden, _ = replay.map_frame(store, "europe", at, layers=[])
+    assert not [t for t in hidden["data"] if t.get("name") == "demand regions"]
+    # conservation: the intervals' requests per region and service are the summary's
+    totals: dict[tuple[str, str], int] = {}
+    for stamp in stamps:
+        for region, state in data.snapshot(float(stamp)).regions.items():
+            for service in state.services:
+                key = (service.service, region)
+                totals[key] = totals.get(key, 0) + service.arrivals
+    summary = {(row["service"], row["region"]): row["arrivals"] for row in data.summary.regions}
+    assert totals == summary
