@@ -31,8 +31,10 @@ from twin.dashboards.columns import (
     TRANSFER,
     check_columns,
 )
+from twin.dashboards.errors import MalformedError
 from twin.dashboards.faults import FaultHistory
-from twin.dashboards.geo import Geo, parse_geo
+from twin.dashboards.geo import Geo, load_yaml, parse_geo
+from twin.dashboards.inference_panels import ServiceSpec, service_panels, service_specs
 from twin.dashboards.jobs import JobsView, transfer_histogram
 from twin.dashboards.limits import MAX_TIME_S, SERIES_CACHE_SIZE
 from twin.dashboards.memo import Memo
@@ -52,7 +54,6 @@ from twin.dashboards.values import (
 from twin.dashboards.views import TableView, codes, converted, downsample, group_sum
 
 from twin.trace.reader import Run
-from twin.trace.sketches import percentile_by_period
 from twin.trace.summary import Summary, summarize
 
 MAX_POINTS = 1500
@@ -258,8 +259,8 @@ class RunData:
     # -- series ----------------------------------------------------------------------------
 
     def site_series(self, site: str, max_points: int = MAX_POINTS) -> list[Panel]:
-        """Busy accelerators, queue, power and CO2 of one site; inference p99 latency and SLO
-        misses too when the run has them."""
+        """Busy accelerators, queue, power and CO2 of one site; when it serves inference,
+        each service's latencies against its SLO and the site's SLO misses."""
         return self._once(
             ("site", site, max_points),
             SITE.table,
@@ -294,6 +295,8 @@ class RunData:
         return panels + self._inference_panels(site, max_points)
 
     def _inference_panels(self, site: str, max_points: int) -> list[Panel]:
+        """Each service at the site as its SLOs define it
+        (:mod:`twin.dashboards.inference_panels`), then the site's SLO misses."""
         view = self.inference
         if view is None:
             return []
@@ -305,40 +308,28 @@ class RunData:
             INFERENCE.table,
             lambda: codes(view.table, INFERENCE.service, INFERENCE.table),
         )
-        x, p99 = view.times[rows], view.column(INFERENCE.latency_p99)[rows]
-        latency = []
-        for code, service in enumerate(services):
-            mine = service_codes[rows] == code
-            if mine.any():
-                latency.append(Line(service, *downsample(x[mine], p99[mine], max_points)))
+        panels = service_panels(view, rows, services, service_codes, self.services, max_points)
+        x = view.times[rows]
         stamps, misses = group_sum(x, view.column(INFERENCE.slo_misses)[rows])
         return [
-            Panel("inference p99 latency (ms)", tuple(latency)),
-            *self._hourly_p99(rows, services, service_codes),
+            *panels,
             Panel("SLO misses", (Line("SLO misses", *downsample(stamps, misses, max_points)),)),
         ]
 
-    def _hourly_p99(self, rows: np.ndarray, services: list, service_codes: np.ndarray) -> list:
-        """The p99 latency of each hour's requests at a site, per service, from the windows'
-        sketches (none for a run written before them)."""
-        view = self.inference
-        assert view is not None
-        if INFERENCE.latency_sketch_bins not in view.table.column_names:
-            return []
-        lines = []
-        for code, service in enumerate(services):
-            mine = rows[service_codes[rows] == code]
-            picked = view.table.take(pa.array(mine))
-            hours, p99 = percentile_by_period(
-                view.times[mine],
-                picked[INFERENCE.latency_sketch_bins],
-                picked[INFERENCE.latency_sketch_counts],
-                0.99,
-                3600.0,
-            )
-            if len(hours):
-                lines.append(Line(service, hours, p99))
-        return [Panel("p99 latency of each hour's requests (ms)", tuple(lines))] if lines else []
+    @property
+    def services(self) -> dict[str, ServiceSpec]:
+        """Each inference service's kind and SLO, from the resolved config and the manifest
+        (an unreadable config: the manifest's SLOs only)."""
+
+        def build() -> dict[str, ServiceSpec]:
+            text = self.run.config_text
+            try:
+                config = load_yaml(text) if text.strip() else {}
+            except MalformedError:
+                config = {}
+            return service_specs(config, self.manifest)
+
+        return self._once("service specs", "config.yaml", build)
 
     def link_series(self, link: str, max_points: int = MAX_POINTS) -> list[Panel]:
         """Throughput, utilisation and active flows of one link, one line per direction."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -112,7 +113,9 @@ def series_figure(
     height_per_panel: int = 150,
 ) -> Figure:
     """Stacked time series sharing one time axis, with a vertical cursor at ``t`` (the first
-    layout shape, moved by :func:`move_cursor` and, in the browser, :data:`CURSOR_JS`)."""
+    layout shape, moved by :func:`move_cursor` and, in the browser, :data:`CURSOR_JS`).
+    Each panel has its own y axis (``yaxis``, ``yaxis2``, …), logarithmic for a panel with
+    ``log_y``; a line's own ``colour`` wins over the one its name gets."""
     panels = [p for p in panels if p.lines]
     if not panels:
         return empty_figure("no series for this selection")
@@ -130,7 +133,10 @@ def series_figure(
         if row < rows:  # one shared time axis, labelled at the bottom
             axis |= {"matches": f"x{rows}", "showticklabels": False}
         layout[f"xaxis{suffix}"] = axis
-        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "domain": [max(top - height, 0.0), top]}
+        yaxis: dict[str, Any] = {"anchor": f"x{suffix}", "domain": [max(top - height, 0.0), top]}
+        if panel.log_y:
+            yaxis["type"] = "log"
+        layout[f"yaxis{suffix}"] = yaxis
         layout["annotations"].append(
             {
                 "text": panel.title,
@@ -145,7 +151,9 @@ def series_figure(
             }
         )
         for line in panel.lines:
-            colour = colours.setdefault(line.name, PALETTE[len(colours) % len(PALETTE)])
+            colour = line.colour or colours.setdefault(
+                line.name, PALETTE[len(colours) % len(PALETTE)]
+            )
             style: dict[str, Any] = {"width": 1.6, "color": colour}
             if line.dash:
                 style["dash"] = line.dash
@@ -235,7 +243,7 @@ def overlay_panels(a: Sequence[Panel], b: Sequence[Panel], name_a: str, name_b: 
         lines = [Line(name_a, line.x, line.y) for line in panel.lines]
         if other is not None:
             lines += [Line(name_b, line.x, line.y, dash="dash") for line in other.lines]
-        merged.append(Panel(panel.title, tuple(lines)))
+        merged.append(replace(panel, lines=tuple(lines)))
     return merged
 
 

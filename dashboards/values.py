@@ -103,12 +103,18 @@ class Line:
     x: np.ndarray  # simulated seconds
     y: np.ndarray
     dash: str | None = None
+    colour: str | None = None
+    """A fixed colour (a threshold's grey); None: one per line name across the figure."""
 
 
 @dataclass(frozen=True)
 class Panel:
+    """One of a stack of series sharing a time axis, with a y axis of its own."""
+
     title: str
     lines: tuple[Line, ...]
+    log_y: bool = False
+    """A logarithmic y axis (values spanning decades, e.g. a latency's p50 and p99)."""
 
 
 @dataclass(frozen=True)

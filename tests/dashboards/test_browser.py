@@ -202,7 +202,10 @@ def test_network_and_inference_panels_show_when_the_run_has_them(dash_duo, runs_
     assert trace(figure(dash_duo, ids.REPLAY_MAP), "links")["ids"] == ["north~pop_x", "pop_x~south"]
     dash_duo.select_dcc_dropdown(f"#{ids.REPLAY_SELECT}", value="factory · North factory")
     wait(
-        lambda: "inference p99 latency (ms)" in figure(dash_duo, ids.REPLAY_SERIES)["subplots"],
+        lambda: (
+            "chat: end-to-end latency (ms), each window's percentiles"
+            in figure(dash_duo, ids.REPLAY_SERIES)["subplots"]
+        ),
         message="inference panels",
     )
     assert "SLO misses" in figure(dash_duo, ids.REPLAY_SERIES)["subplots"]

@@ -301,7 +301,8 @@ def test_runs_without_network_tables_have_none(store):
     data = store.get("base")
     assert data.snapshot(3600).links is None
     assert data.transfer_histogram() is None
-    assert all("inference" not in p.title for p in data.site_series("north"))
+    titles = [p.title for p in data.site_series("north")]
+    assert titles == ["accelerators", "queue (jobs)", "power (MW)", "CO2 (t per interval)"]
 
 
 def test_link_series_has_one_line_per_direction(store):
@@ -311,12 +312,21 @@ def test_link_series_has_one_line_per_direction(store):
 
 
 def test_inference_panels_join_the_site_series(store, runs_dir):
+    """One panel per service (this run's windows have no sketches, and its config names
+    no services: each window's end-to-end p50 and p99), then the site's SLO misses."""
     panels = store.get("net").site_series("south")
-    latency, misses = panels[-2], panels[-1]
-    assert latency.title == "inference p99 latency (ms)"
-    assert sorted(line.name for line in latency.lines) == ["chat", "search"]
+    *_, chat, search, misses = panels
+    per = "end-to-end latency (ms), each window's percentiles"
+    assert [chat.title, search.title] == [f"chat: {per}", f"search: {per}"]
     table = open_run(runs_dir / "net").table("inference").to_pandas()
+    for panel, service in ((chat, "chat"), (search, "search")):
+        mine = table[(table.site == "south") & (table.service == service)]
+        lines = {line.name: line for line in panel.lines}
+        assert sorted(lines) == ["p50", "p99"]  # no SLO known: no threshold
+        assert np.array_equal(lines["p99"].y, mine.latency_p99_ms.to_numpy())
+        assert np.array_equal(lines["p50"].y, mine.latency_p50_ms.to_numpy())
     south = table[table.site == "south"].groupby("time_s").slo_misses.sum()
+    assert misses.title == "SLO misses"
     assert np.array_equal(misses.lines[0].y, south.to_numpy())
 
 

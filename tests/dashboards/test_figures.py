@@ -140,6 +140,28 @@ def test_series_share_a_time_axis_with_a_cursor():
     assert figure.data[1].line.dash == "dot"
 
 
+def test_a_panel_may_have_a_log_axis_and_a_line_a_colour_of_its_own():
+    x = np.array([0.0, 600.0])
+    panels = [
+        Panel("linear", (Line("p99", x, np.array([1.0, 2.0])),)),
+        Panel(
+            "log",
+            (
+                Line("p99", x, np.array([10.0, 5000.0])),
+                Line("SLO 2 s", x, np.array([2000.0, 2000.0]), dash="dot", colour="#555555"),
+            ),
+            log_y=True,
+        ),
+    ]
+    figure = series_figure(panels, start=START)
+    assert figure.layout.yaxis.type is None and figure.layout.yaxis2.type == "log"
+    assert [t.yaxis for t in figure.data] == ["y", "y2", "y2"]
+    assert figure.data[0].line.color == figure.data[1].line.color != "#555555"
+    assert figure.data[2].line.color == "#555555"
+    merged = figures.overlay_panels(panels, panels, "a", "b")
+    assert [p.log_y for p in merged] == [False, True]
+
+
 def test_series_of_nothing_say_so():
     figure = series_figure([], start=START)
     assert "no series" in figure.layout.annotations[0].text
