@@ -39,13 +39,12 @@ from twin.dashboards.jobs import JobsView, transfer_histogram
 from twin.dashboards.limits import MAX_TIME_S, SERIES_CACHE_SIZE
 from twin.dashboards.memo import Memo
 from twin.dashboards.regions import region_states
+from twin.dashboards.snapshots import link_states, site_states
 from twin.dashboards.values import (
     Histogram,
     JobFilter,
     Line,
-    LinkState,
     Panel,
-    SiteState,
     Snapshot,
     Timeline,
     finite,
@@ -174,80 +173,30 @@ class RunData:
     # -- replay ----------------------------------------------------------------------------
 
     def snapshot(self, t: float) -> Snapshot:
-        """Sites (and links, when traced) at the last stamp at or before ``t``; the sites
-        down and links cut at ``t`` itself.
+        """Sites (and links, demand regions, when traced) at the last stamp at or before
+        ``t``; the sites down and links cut at ``t`` itself.
 
         Cost: binary searches and the rows of one stamp, whatever the run's length.
         """
-        view = self.sites
-        lo, hi, stamp = view.rows_at(t)
-        columns = [
-            view.column(c)
-            for c in (SITE.online, SITE.total, SITE.busy, SITE.queue, SITE.utilisation, SITE.power)
-        ]
-        online, total, busy, queue, util, power = columns
-        carbon, price = (view.column(c) if view.has(c) else None for c in (SITE.carbon, SITE.price))
-        sites = {}
-        for row in range(lo, hi):
-            site = view.key_at(row)
-            if site is not None:
-                sites[site] = SiteState(
-                    site,
-                    bool(online[row] > 0),
-                    _int(total[row]),
-                    _int(busy[row]),
-                    _int(queue[row]),
-                    float(util[row]),
-                    float(power[row]),
-                    _finite_at(carbon, row),
-                    _finite_at(price, row),
-                )
         faults = self.faults
         down, cut = (faults.down_at(t), faults.cut_at(t)) if faults is not None else (None, None)
+        links = self.links
         regions = (
             region_states(self.view(REGION.table, REGION.time, REGION.region), t)
             if self.has(REGION.table)
             else None
         )
-        return Snapshot(float(t), stamp, sites, self._link_states(t), down, cut, regions)
-
-    def _link_states(self, t: float) -> dict[str, LinkState] | None:
-        view = self.links
-        if view is None:
-            return None
-        lo, hi, _ = view.rows_at(t)
-        a_keys, a_codes = self._link_ends(LINK.a)
-        b_keys, b_codes = self._link_ends(LINK.b)
-        cap, thr = view.column(LINK.capacity), view.column(LINK.throughput)
-        util, flows = view.column(LINK.utilisation), view.column(LINK.active_flows)
-        states: dict[str, LinkState] = {}
-        for row in range(lo, hi):
-            link = view.key_at(row)
-            if link is None:
-                continue
-            old = states.get(link)
-            flows_here = _int(flows[row]) + (old.active_flows if old else 0)
-            if old is None or util[row] > old.utilisation:
-                states[link] = LinkState(
-                    link,
-                    a_keys[a_codes[row]] if a_codes[row] >= 0 else "",
-                    b_keys[b_codes[row]] if b_codes[row] >= 0 else "",
-                    float(cap[row]),
-                    float(thr[row]),
-                    float(util[row]),
-                    flows_here,
-                )
-            else:
-                states[link] = LinkState(
-                    old.link,
-                    old.a,
-                    old.b,
-                    old.capacity_gbps,
-                    old.throughput_gbps,
-                    old.utilisation,
-                    flows_here,
-                )
-        return states
+        return Snapshot(
+            float(t),
+            self.sites.rows_at(t)[2],
+            site_states(self.sites, t),
+            None
+            if links is None
+            else link_states(links, t, self._link_ends(LINK.a), self._link_ends(LINK.b)),
+            down,
+            cut,
+            regions,
+        )
 
     def _link_ends(self, column: str) -> tuple[list[str], np.ndarray]:
         return self._once(
@@ -438,18 +387,6 @@ class RunData:
             TRANSFER.table,
             lambda: transfer_histogram(self.run.table(TRANSFER.table), bins),
         )
-
-
-def _finite_at(column: np.ndarray | None, row: int) -> float | None:
-    """``column[row]`` if the column exists and the value is finite, else None."""
-    if column is None or not np.isfinite(column[row]):
-        return None
-    return float(column[row])
-
-
-def _int(value: float) -> int:
-    """A count as an int (non-finite or absurd values: 0)."""
-    return int(value) if np.isfinite(value) and abs(value) < 1e15 else 0
 
 
 __all__ = ["MAX_POINTS", "RunData"]

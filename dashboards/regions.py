@@ -4,8 +4,8 @@ shows)."""
 
 from __future__ import annotations
 
-import numpy as np
 from twin.dashboards.columns import REGION
+from twin.dashboards.snapshots import count
 from twin.dashboards.values import RegionService, RegionState
 from twin.dashboards.views import TableView, codes
 
@@ -32,9 +32,9 @@ def region_states(view: TableView, t: float) -> dict[str, RegionState]:
         found.setdefault(region, []).append(
             RegionService(
                 services[code],
-                _count(arrivals[row]),
-                _count(served[row]) + _count(dropped[row]),
-                _count(misses[row]),
+                count(arrivals[row]),
+                count(served[row]) + count(dropped[row]),
+                count(misses[row]),
                 float(rtt[row]),
             )
         )
@@ -42,7 +42,3 @@ def region_states(view: TableView, t: float) -> dict[str, RegionState]:
         region: RegionState(region, tuple(sorted(rows, key=lambda s: s.service)))
         for region, rows in found.items()
     }
-
-
-def _count(value: float) -> int:
-    return int(value) if np.isfinite(value) and 0 <= value < 1e15 else 0
