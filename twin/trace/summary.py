@@ -84,11 +84,16 @@ class Summary:
     def kpis(self) -> dict[str, float]:
         """Flat headline numbers, for comparing runs side by side."""
         started = [t for t in self.tenants if t["started"]]
-        weights = sum(t["started"] for t in started) or 1
+        weights = sum(t["started"] for t in started)
+        wait_h = (
+            sum(t["wait_mean_s"] * t["started"] for t in started) / weights / 3600
+            if weights
+            else float("nan")  # no job started: no wait to speak of (not a wait of 0)
+        )
         return {
             "jobs submitted": float(sum(self.jobs_by_state.values())),
             **{f"jobs {state}": float(n) for state, n in sorted(self.jobs_by_state.items())},
-            "mean wait (h)": sum(t["wait_mean_s"] * t["started"] for t in started) / weights / 3600,
+            "mean wait (h)": wait_h,
             "utilisation (%)": 100 * self.totals.get("utilisation", 0.0),
             "energy (MWh)": self.totals.get("energy_mwh", 0.0),
             "CO2 (t)": self.totals.get("co2_t", 0.0),
