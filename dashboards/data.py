@@ -31,20 +31,21 @@ from twin.dashboards.columns import (
     TRANSFER,
     check_columns,
 )
-from twin.dashboards.errors import MalformedError
+from twin.dashboards.errors import MalformedError, RunError
 from twin.dashboards.faults import FaultHistory
 from twin.dashboards.geo import Geo, load_yaml, parse_geo
 from twin.dashboards.inference_panels import ServiceSpec, service_panels, service_specs
 from twin.dashboards.jobs import JobsView, transfer_histogram
 from twin.dashboards.limits import MAX_TIME_S, SERIES_CACHE_SIZE
 from twin.dashboards.memo import Memo
-from twin.dashboards.regions import region_states
+from twin.dashboards.regions import RegionTable
 from twin.dashboards.snapshots import link_states, site_states
 from twin.dashboards.values import (
     Histogram,
     JobFilter,
     Line,
     Panel,
+    RegionState,
     Snapshot,
     Timeline,
     finite,
@@ -181,11 +182,6 @@ class RunData:
         faults = self.faults
         down, cut = (faults.down_at(t), faults.cut_at(t)) if faults is not None else (None, None)
         links = self.links
-        regions = (
-            region_states(self.view(REGION.table, REGION.time, REGION.region), t)
-            if self.has(REGION.table)
-            else None
-        )
         return Snapshot(
             float(t),
             self.sites.rows_at(t)[2],
@@ -195,8 +191,29 @@ class RunData:
             else link_states(links, t, self._link_ends(LINK.a), self._link_ends(LINK.b)),
             down,
             cut,
-            regions,
+            *self._regions_at(t),
         )
+
+    @property
+    def regions(self) -> RegionTable | None:
+        """``inference_regions`` ready for the map (None: the run has none)."""
+        if not self.has(REGION.table):
+            return None
+        return self._once(
+            "regions",
+            REGION.table,
+            lambda: RegionTable(self.view(REGION.table, REGION.time, REGION.region)),
+        )
+
+    def _regions_at(self, t: float) -> tuple[dict[str, RegionState] | None, int]:
+        """The demand regions over the interval at ``t`` and the most requests a region sent
+        in any interval (None, 0: none traced, or the table is unreadable: the map still
+        draws, without them)."""
+        try:
+            table = self.regions
+            return (table.states_at(t), table.peak) if table is not None else (None, 0)
+        except RunError:
+            return None, 0
 
     def _link_ends(self, column: str) -> tuple[list[str], np.ndarray]:
         return self._once(

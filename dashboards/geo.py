@@ -38,8 +38,6 @@ class Node:
     power_mw: float | None = None
     opens: str | None = None
     """The day a site opens (``YYYY-MM-DD``, its ``online_from``), if the config says."""
-    share: float | None = None
-    """A demand region's relative share of demand."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +159,6 @@ def _nodes(kind: str, entries: Any) -> tuple[Node, ...]:
         counts = [_number(pool.get("count")) for pool in _entries(entry.get("pools"))]
         accelerators = sum(int(c) for c in counts if c is not None and 0 <= c <= 1e9)
         power = _number(entry.get("power_mw"))
-        share = _number(entry.get("share"))
         found.append(
             Node(
                 id=id_,
@@ -172,7 +169,6 @@ def _nodes(kind: str, entries: Any) -> tuple[Node, ...]:
                 accelerators=accelerators,
                 power_mw=power if power is not None and power >= 0 else None,
                 opens=_day(entry.get("online_from")),
-                share=share if share is not None and share > 0 else None,
             )
         )
     return tuple(found)

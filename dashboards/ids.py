@@ -48,10 +48,12 @@ LATENCY_FIGURE = "latency-figure"
 LATENCY_SLO = "latency-slo"
 LATENCY_TABLE = "latency-table"
 
-# compare
+# replay: the map's layers and colouring, the network totals
 REPLAY_LAYERS = "replay-layers"
 REPLAY_TOTALS = "replay-totals"
 REPLAY_COLOUR = "replay-colour"
+
+# compare
 COMPARE_A = "compare-a"
 COMPARE_B = "compare-b"
 COMPARE_STATUS = "compare-status"

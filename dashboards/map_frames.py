@@ -8,6 +8,7 @@ from typing import Any
 from dash import dcc, html
 from twin.dashboards import figures, ids, inputs, maps
 from twin.dashboards.components import DATA_ERRORS, load
+from twin.dashboards.errors import RunError
 from twin.dashboards.map_style import SITE_COLOURINGS
 from twin.dashboards.store import RunStore
 
@@ -75,6 +76,7 @@ def map_frame(
         colouring = colouring or "utilisation"
         history = data.faults
         broken = (history.down_sites(now), history.cut_links(now)) if history else None
+        stamps = (stamp, *_other_stamps(data, now), int((now + _day_offset(data)) // 86400))
 
         def build() -> figures.Figure:
             snapshot = data.snapshot(now)
@@ -92,8 +94,30 @@ def map_frame(
             )
 
         figure = store.derived.get(
-            ("map", data.token, stamp, broken, key, title, height, named, colouring, regions), build
+            ("map", data.token, stamps, broken, key, title, height, named, colouring, regions),
+            build,
         )
     except DATA_ERRORS as error:
         return figures.empty_figure(f"{inputs.shown(run)}: {error}"), ""
     return figure, figures.time_label(now, data.start)
+
+
+def _other_stamps(data: Any, now: float) -> tuple[float | None, float | None]:
+    """The links' and the demand regions' stamps at ``now`` (their tables may be stamped
+    apart from the sites'; a region interval that has not ended yet has none)."""
+    links = data.links
+    link_stamp = links.rows_at(now)[2] if links is not None else None
+    try:
+        table = data.regions
+    except RunError:  # unreadable: the map draws without regions
+        table = None
+    region_stamp = table.view.rows_at(now)[2] if table is not None else None
+    if region_stamp is not None and region_stamp > now:
+        region_stamp = None
+    return link_stamp, region_stamp
+
+
+def _day_offset(data: Any) -> float:
+    """Seconds from midnight to the scenario's start (planned sites change by the day)."""
+    start = data.start
+    return start.hour * 3600.0 + start.minute * 60.0 + start.second

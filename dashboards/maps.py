@@ -81,14 +81,19 @@ def map_figure(
         )
     demand = snapshot.regions if snapshot is not None else None
     if regions and demand:
-        data += region_traces(geo, demand)
+        data += region_traces(geo, demand, snapshot.region_peak if snapshot else 0)
     colouring = SITE_COLOURINGS.get(colour_by, SITE_COLOURINGS["utilisation"])
     sites = list(geo.sites)
     largest = max([states[s.id].total if s.id in states else s.accelerators for s in sites] or [1])
-    data += _sites(sites, states, selected, colouring, labels, largest)
+    today = (
+        (start + dt.timedelta(seconds=snapshot.t)).date().isoformat()
+        if start is not None and snapshot is not None
+        else None
+    )
+    data += _sites(sites, states, selected, colouring, labels, largest, today)
     down = (snapshot.down if snapshot is not None else None) or {}
     data += _down(geo, down, start)
-    lon, lat = _extent(list(geo.nodes.values()))
+    lon, lat = _extent([*geo.nodes.values(), *geo.regions])
     shapes, notes = size_legend(largest) if sites else ([], [])
     layout: dict[str, Any] = {
         "geo": {
@@ -142,9 +147,11 @@ def _sites(
     colouring: SiteColouring,
     labels: bool,
     largest: int,
+    today: str | None,
 ) -> list[dict[str, Any]]:
     """Factories: a coloured trace for those reporting at the stamp, rings for the planned
-    ones (not open yet, with an opening day), a grey one for those offline or without
+    ones (offline before their opening day, ``today`` being the snapshot's day; any day
+    when it is unknown), a grey one for those offline otherwise (an outage) or without
     telemetry yet (a traced site absent from the config can't be placed); the selected one
     ringed."""
     keys = ("site", "size", "colour", "hover", "line")
@@ -155,7 +162,8 @@ def _sites(
         state = states.get(site.id)
         total = state.total if state else site.accelerators
         online = state is not None and state.online
-        group = live if online else planned if site.opens else idle
+        opens_later = site.opens is not None and (today is None or site.opens > today)
+        group = live if online else planned if opens_later else idle
         group["site"].append(site)
         group["size"].append(marker_size(total, largest))
         group["line"].append(0.8)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twin.analysis.metrics import Better, parse_metric
+from twin.analysis.metrics import METRICS, SERVICE, Better
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,12 @@ class FaultSpan:
     causes: tuple[str, ...] = ()
 
 
+def attainment(misses: int, resolved: int) -> float | None:
+    """Share of resolved (served or dropped) requests that met every SLO (None: none
+    resolved), as the summary counts it."""
+    return 1.0 - misses / resolved if resolved else None
+
+
 @dataclass(frozen=True)
 class RegionService:
     """One service's requests from a demand region over the telemetry interval."""
@@ -62,6 +68,10 @@ class RegionService:
     misses: int
     """Of those, missed an SLO or dropped."""
     rtt_ms: float
+
+    @property
+    def attainment(self) -> float | None:
+        return attainment(self.misses, self.resolved)
 
 
 @dataclass(frozen=True)
@@ -79,8 +89,9 @@ class RegionState:
     @property
     def attainment(self) -> float | None:
         """Share of its resolved requests that met every SLO (None: none resolved)."""
-        resolved = sum(s.resolved for s in self.services)
-        return 1.0 - sum(s.misses for s in self.services) / resolved if resolved else None
+        return attainment(
+            sum(s.misses for s in self.services), sum(s.resolved for s in self.services)
+        )
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,8 @@ class Snapshot:
     down: dict[str, FaultSpan] | None = None  # site → its outage; None: the run has no faults
     cut: dict[str, FaultSpan] | None = None  # link → its cut
     regions: dict[str, RegionState] | None = None  # None: the run has no inference_regions
+    region_peak: int = 0
+    """The most requests one region sent in one interval of the run (sizes the regions)."""
 
 
 @dataclass(frozen=True)
@@ -228,44 +241,57 @@ SERVICE_KPI_METRICS = {
     " requests dropped": "dropped",
 }
 """The same for a service's KPIs (``<service><suffix>``: ``inference.<service>.<field>``)."""
-TOTALS = (
-    "jobs submitted",
-    "jobs completed",
-    "jobs failed",
-    "jobs cancelled",
-    "jobs rejected",
-    "energy",
-    "CO2",
-    "cost",
-    "data moved",
-    "requests dropped",
-    "lost GPU-hours",
+TOTAL_KPIS = frozenset(
+    {
+        "jobs submitted",
+        "jobs completed",
+        "jobs failed",
+        "jobs cancelled",
+        "jobs rejected",
+        "energy (MWh)",
+        "CO2 (t)",
+        "cost (k€)",
+        "data moved (TB)",
+        "lost GPU-hours",
+    }
 )
-"""KPIs (of :meth:`Summary.kpis`, by a word of their name) that add up over a run: shown per
-day when two runs' spans differ."""
+TOTAL_SERVICE_SUFFIXES = (" requests dropped",)
+"""KPIs (of :meth:`Summary.kpis`) that add up over a run, by name (a service's by suffix,
+whatever its id): shown per day when two runs' spans differ."""
 
 
 def kpi_metric(name: str) -> str | None:
     """The registry metric behind the headline KPI ``name`` (None for one with none, e.g.
     the jobs still running)."""
-    if name in KPI_METRICS:
-        return KPI_METRICS[name]
-    for suffix, field in SERVICE_KPI_METRICS.items():
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return f"inference.{name[: -len(suffix)]}.{field}"
-    return None
+    family = _kpi_family(name)
+    if family is None:
+        return None
+    base, service = family
+    return base if service is None else base.replace(SERVICE, service)
 
 
 def kpi_better(name: str) -> Better:
     """``higher`` or ``lower`` (which is better for this KPI, by the metrics registry, as
-    sweeps rank them), or None (neither)."""
-    metric = kpi_metric(name)
-    return None if metric is None else parse_metric(metric).better
+    sweeps rank them), or None (neither). Looked up by family, so any service id will do."""
+    family = _kpi_family(name)
+    return None if family is None else METRICS[family[0]].better
+
+
+def _kpi_family(name: str) -> tuple[str, str | None] | None:
+    """The registry family behind a KPI and, for a service's, the service id."""
+    if name in KPI_METRICS:
+        return KPI_METRICS[name], None
+    for suffix, field in SERVICE_KPI_METRICS.items():
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return f"inference.{SERVICE}.{field}", name[: -len(suffix)]
+    return None
 
 
 def is_total(name: str) -> bool:
     """Whether a KPI adds up over the run (so differs with its span)."""
-    return any(name.startswith(word) or f" {word}" in name for word in TOTALS)
+    return name in TOTAL_KPIS or any(
+        name.endswith(suffix) and len(name) > len(suffix) for suffix in TOTAL_SERVICE_SUFFIXES
+    )
 
 
 def per_day(kpis: dict[str, float], span_s: float) -> dict[str, float]:

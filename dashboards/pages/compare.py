@@ -23,6 +23,7 @@ from twin.dashboards.components import (
     status_badge,
 )
 from twin.dashboards.map_frames import map_frame
+from twin.dashboards.overlays import mark_end, overlay_panels
 from twin.dashboards.player import player, register_player, speed_options
 from twin.dashboards.store import RunInfo, RunStore
 from twin.dashboards.values import KpiDelta, Timeline, kpi_deltas, per_day
@@ -232,7 +233,7 @@ def config_changes(store: RunStore, a: Any, b: Any) -> Any:
 def _overlay(data_a: Any, data_b: Any) -> figures.Figure:
     """Both runs' network totals overlaid; where one ends before the other, a line says so."""
     figure = figures.series_figure(
-        figures.overlay_panels(data_a.totals(), data_b.totals(), data_a.name, data_b.name),
+        overlay_panels(data_a.totals(), data_b.totals(), data_a.name, data_b.name),
         start=data_a.start,
         t=data_a.timeline.first_s,
         title="network totals",
@@ -240,7 +241,7 @@ def _overlay(data_a: Any, data_b: Any) -> figures.Figure:
     end_a, end_b = data_a.timeline.last_s, data_b.timeline.last_s
     if abs(end_a - end_b) > 1e-9 * max(end_a, end_b, 1.0):
         shorter = data_a if end_a < end_b else data_b
-        figure = figures.mark_end(
+        figure = mark_end(
             figure,
             min(end_a, end_b),
             data_a.start,

@@ -111,6 +111,36 @@ def make_hostile_runs(root: Path, outside: Path, base: Path) -> Path:
     (run / "sites.arrow").unlink()
     os.symlink(run / "gone.arrow", run / "sites.arrow")
 
+    # demand regions: a service id no metric name could hold, a region the config does not
+    # place, one interval not ended at the first stamp; then the same table wrong-typed
+    run = copy(base, root, "odd_regions")
+    stamps = sorted(set(sites.column("time_s").to_pylist()))[:4]
+    rows = [
+        {
+            "time_s": t,
+            "service": service,
+            "region": region,
+            "arrivals": 10 * i,
+            "served": 9 * i,
+            "dropped": i,
+            "slo_misses": i,
+            "rtt_ms": 12.5,
+        }
+        for i, t in enumerate(stamps)
+        for service in ("chat bot", "a[b]")
+        for region in ("nowhere", "é")
+    ]
+    regions = pa.Table.from_pylist(rows, schema=_regions_schema())
+    write(run / "inference_regions.arrow", regions)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config.setdefault("workloads", {})["inference"] = {
+        "regions": [{"id": "é", "lat": 48.9, "lon": 2.3, "share": 1.0}, {"id": "x", "lat": 95}]
+    }
+    (run / "config.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
+    run = copy(base, root, "regions_wrongtype")
+    arrivals = pa.array(["many"] * regions.num_rows)
+    write(run / "inference_regions.arrow", replace_column(regions, "arrivals", arrivals))
+
     # the secret, outside the runs directory
     secret = outside / "secret"
     secret.mkdir()
@@ -162,3 +192,10 @@ def make_hostile_runs(root: Path, outside: Path, base: Path) -> Path:
         lines.append(f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]")
     (copy(base, root, "bombconfig") / "config.yaml").write_text("\n".join(lines) + "\n")
     return root
+
+
+def _regions_schema() -> pa.Schema:
+    """``inference_regions`` as twin writes it (the trace schema, every column)."""
+    from twin.trace.schema import INFERENCE_REGIONS
+
+    return INFERENCE_REGIONS

@@ -125,6 +125,7 @@ def test_compare_says_what_each_run_is_and_what_b_changes(spans: Path) -> None:
     from twin.dashboards.pages.compare import config_changes, maps_frame
 
     store = RunStore(spans)
+    start_of = store.get("day").start
     notes, _, series = compare_frame(store, "day", "half")
     facts = [str(note) for note in notes if "run-facts" in str(note)]
     assert len(facts) == 2
@@ -136,7 +137,10 @@ def test_compare_says_what_each_run_is_and_what_b_changes(spans: Path) -> None:
     listed = str(changes)
     assert "horizon" in listed and "86400" in listed and "43200" in listed  # resolved: in s
     ends = [s for s in series["layout"]["shapes"][1:] if s["line"]["dash"] == "dot"]
-    assert len(ends) == 1 and ends[0]["x0"].startswith(str(store.get("half").start.date()))
+    from twin.dashboards.figures import to_date
+
+    assert len(ends) == 1 and ends[0]["x0"] == to_date(store.get("half").timeline.last_s, start_of)
+    assert store.get("half").timeline.last_s == pytest.approx(12 * 3600.0)
     assert any("half ends (12h)" in note["text"] for note in series["layout"]["annotations"])
     figure_a, figure_b, _ = maps_frame(store, "day", "half", 20 * 3600.0)
     assert "ended at 12h" in str(figure_b["layout"]["title"])
@@ -178,3 +182,18 @@ def test_compare_of_a_run_with_itself_in_a_browser(dash_duo, spans, screenshots)
     assert not dash_duo.find_elements(f"#{ids.COMPARE_STATUS} .notice-warning")
     assert "config is A's" in dash_duo.find_element(f"#{ids.COMPARE_DIFF}").text
     snap(dash_duo, screenshots, "compare-self")
+
+
+def test_any_service_id_gets_its_direction_and_per_day_rule() -> None:
+    """Service ids outside the metric-name pattern (spaces, brackets, accents) and ids
+    that begin with a total's word keep their KPI's direction and are not taken as totals."""
+    from twin.dashboards.values import kpi_better
+
+    for service in ("chat bot", "a[b]", "é", "cost-model", "energy"):
+        assert kpi_better(f"{service} SLO attainment (%)") == "higher"
+        assert kpi_better(f"{service} requests dropped") == "lower"
+        kpis = {f"{service} SLO attainment (%)": 99.0, f"{service} requests dropped": 10.0}
+        assert per_day(kpis, 43200.0) == {
+            f"{service} SLO attainment (%)": 99.0,
+            f"{service} requests dropped": 20.0,
+        }

@@ -10,6 +10,7 @@ import pytest
 from twin.dashboards import figures, maps
 from twin.dashboards.geo import Edge, Geo, Node
 from twin.dashboards.map_style import link_colour
+from twin.dashboards.overlays import overlay_panels
 from twin.dashboards.store import RunStore
 from twin.dashboards.values import Histogram, Line, LinkState, Panel, SiteState, Snapshot
 
@@ -158,7 +159,7 @@ def test_a_panel_may_have_a_log_axis_and_a_line_a_colour_of_its_own():
     assert [t.yaxis for t in figure.data] == ["y", "y2", "y2"]
     assert figure.data[0].line.color == figure.data[1].line.color != "#555555"
     assert figure.data[2].line.color == "#555555"
-    merged = figures.overlay_panels(panels, panels, "a", "b")
+    merged = overlay_panels(panels, panels, "a", "b")
     assert [p.log_y for p in merged] == [False, True]
 
 
@@ -171,7 +172,7 @@ def test_overlay_panels_draw_b_dashed():
     x = np.array([0.0, 1.0])
     a = [Panel("busy", (Line("a", x, x),)), Panel("only a", (Line("a", x, x),))]
     b = [Panel("busy", (Line("b", x, x),))]
-    merged = figures.overlay_panels(a, b, "base", "green")
+    merged = overlay_panels(a, b, "base", "green")
     assert [(line.name, line.dash) for line in merged[0].lines] == [
         ("base", None),
         ("green", "dash"),

@@ -56,10 +56,55 @@ def test_the_europe_map_shows_planned_sites_and_grid_carbon(europe: Path) -> Non
     for (_, site), text in zip(planned["customdata"], planned["hovertext"], strict=True):
         assert f"opens {opening[site]}" in text
     carbon = traces["factories"]["marker"]["color"]
-    snapshot = store.get("europe").snapshot(3600.0)
     shown = [site for _, site in traces["factories"]["customdata"]]
-    assert carbon == [snapshot.sites[site].carbon_g_per_kwh for site in shown]
+    # the carbon column as the sites table holds it at the stamp (read apart from the app)
+    import pyarrow.compute as pc
+    import pyarrow.feather as feather
+
+    table = feather.read_table(europe / "europe" / "sites.arrow")
+    at = table.filter(pc.equal(table["time_s"], 3600.0))
+    column = dict(zip(at["site"].to_pylist(), at["carbon_gco2_per_kwh"].to_pylist(), strict=True))
+    assert carbon == [column[site] for site in shown]
+    prices = dict(zip(at["site"].to_pylist(), at["price_eur_per_mwh"].to_pylist(), strict=True))
+    assert carbon != [prices[site] for site in shown]  # not the price column
     assert len(set(carbon)) > 3  # the grids differ across Europe
+
+
+def test_an_opened_site_offline_is_not_planned_and_regions_wait_for_their_interval(
+    europe: Path,
+) -> None:
+    """A site past its opening day drawn offline (an outage) is grey, not "planned"; a
+    region interval that has not ended shows no region; region sizes are against the run's
+    busiest interval, so they mean the same at every time."""
+    import datetime as dt
+    from dataclasses import replace
+
+    from twin.dashboards import maps
+
+    store = RunStore(europe)
+    data = store.get("europe")
+    opening = next(node for node in data.geo.sites if node.opens)
+    day = dt.datetime.fromisoformat(opening.opens)
+    after = (day - data.start).total_seconds() + 86400.0
+    snapshot = data.snapshot(3600.0)
+    dark = {site: replace(state, online=False) for site, state in snapshot.sites.items()}
+    later = replace(snapshot, t=after, sites=dark)
+    traces = {t.get("name"): t for t in maps.map_figure(data.geo, later, start=data.start)["data"]}
+    grey = [c[1] for c in traces["factories (offline or no data)"]["customdata"]]
+    assert opening.id in grey
+    before = replace(snapshot, t=min(3600.0, (day - data.start).total_seconds() - 86400.0))
+    traces = {t.get("name"): t for t in maps.map_figure(data.geo, before, start=data.start)["data"]}
+    assert opening.id in [c[1] for c in traces["factories (planned)"]["customdata"]]
+    first = data.regions.view.stamps[0]
+    assert data.snapshot(first - 1.0).regions == {}
+    assert data.snapshot(first).regions
+    # sizes: the same region sending the same count is drawn the same size at any stamp
+    peak = data.regions.peak
+    assert peak == max(
+        state.arrivals
+        for stamp in data.regions.view.stamps
+        for state in data.snapshot(float(stamp)).regions.values()
+    )
 
 
 @browser_marks[1]
@@ -143,3 +188,20 @@ def test_the_region_layer_is_the_intervals_requests_and_attainment(europe: Path)
                 totals[key] = totals.get(key, 0) + service.arrivals
     summary = {(row["service"], row["region"]): row["arrivals"] for row in data.summary.regions}
     assert totals == summary
+
+
+def test_odd_and_broken_region_tables_leave_the_map_standing(hostile_dir: Path) -> None:
+    """Service ids no metric name could hold and a region the config places at an
+    impossible latitude; a wrong-typed table: the map draws, with what can be placed."""
+    store = RunStore(hostile_dir)
+    data = store.get("odd_regions")
+    stamps = data.regions.view.stamps
+    figure_, _ = replay.map_frame(store, "odd_regions", float(stamps[2]))
+    diamonds = next(t for t in figure_["data"] if t.get("name") == "demand regions")
+    assert [c[1] for c in diamonds["customdata"]] == ["é"]  # "x" is at latitude 95
+    hover = diamonds["hovertext"][0]
+    assert "40 requests this interval" in hover and "chat bot: 20 requests, 90.0% met" in hover
+    assert diamonds["marker"]["color"] == [pytest.approx(0.9)]  # 1 - 2·2/(2·(18+2))
+    figure_, _ = replay.map_frame(store, "regions_wrongtype", float(stamps[2]))
+    names = {t.get("name") for t in figure_["data"]}
+    assert "factories" in names and not {"demand regions"} & names
