@@ -162,7 +162,7 @@ def series_figure(
                     "x": _dates(np.asarray(line.x, dtype=float), start),
                     "y": _numbers(line.y),
                     "name": line.name,
-                    "mode": "lines",
+                    "mode": "lines" if len(line.x) > 1 else "markers",  # one point: a dot
                     "line": style,
                     "legendgroup": line.name,
                     "showlegend": line.name not in seen,

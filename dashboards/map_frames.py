@@ -1,5 +1,5 @@
-"""The Replay map's controls (site names, what colours the sites) and its frame at a time
-(also drawn twice by Compare)."""
+"""The map's controls (site names, demand regions, what colours the sites) and its frame at
+a time: Replay's map, and Compare's two."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ from twin.dashboards.map_style import SITE_COLOURINGS
 from twin.dashboards.store import RunStore
 
 
-def map_controls() -> html.Div:
+def map_controls(
+    layers_id: str = ids.REPLAY_LAYERS, colour_id: str = ids.REPLAY_COLOUR
+) -> html.Div:
     """The map's optional layers (site names, demand regions) and what the factories'
-    colour shows."""
+    colour shows (Replay's, or with other ids the controls of Compare's two maps)."""
     return html.Div(
         [
             dcc.Checklist(
-                id=ids.REPLAY_LAYERS,
+                id=layers_id,
                 options=[
                     {"label": " site names", "value": "labels"},
                     {"label": " demand regions", "value": "regions"},
@@ -27,9 +29,9 @@ def map_controls() -> html.Div:
                 value=["regions"],
                 inline=True,
             ),
-            html.Label("colour sites by", htmlFor=ids.REPLAY_COLOUR),
+            html.Label("colour sites by", htmlFor=colour_id),
             dcc.RadioItems(
-                id=ids.REPLAY_COLOUR,
+                id=colour_id,
                 options=[
                     {"label": f" {c.label}", "value": c.key} for c in SITE_COLOURINGS.values()
                 ],

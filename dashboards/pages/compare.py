@@ -22,7 +22,7 @@ from twin.dashboards.components import (
     slider_settings,
     status_badge,
 )
-from twin.dashboards.map_frames import map_frame
+from twin.dashboards.map_frames import map_controls, map_frame
 from twin.dashboards.overlays import mark_end, overlay_panels
 from twin.dashboards.player import player, register_player, speed_options
 from twin.dashboards.store import RunInfo, RunStore
@@ -71,6 +71,7 @@ def layout(context: Context, search: str | None = None) -> html.Div:
                 className="row",
             ),
             player(PLAYER),
+            map_controls(ids.COMPARE_LAYERS, ids.COMPARE_COLOUR),
             html.Div(
                 [
                     html.Div(graph(ids.COMPARE_MAP_A, context), className="half"),
@@ -276,11 +277,14 @@ def joint_timeline(store: RunStore, a: Any, b: Any) -> Timeline | None:
     )
 
 
-def maps_frame(store: RunStore, a: Any, b: Any, t: Any) -> tuple[Any, Any, str]:
-    """Both maps at the same simulated time ``t`` (a run that ended before ``t`` shows its
-    last state, and its title says so)."""
-    figure_a, clock = map_frame(store, a, t, title=_title(store, a, t), height=440)
-    figure_b, clock_b = map_frame(store, b, t, title=_title(store, b, t), height=440)
+def maps_frame(
+    store: RunStore, a: Any, b: Any, t: Any, layers: Any = None, colour_by: Any = None
+) -> tuple[Any, Any, str]:
+    """Both maps at the same simulated time ``t``, with the same layers and colouring (a
+    run that ended before ``t`` shows its last state, and its title says so)."""
+    shown = {"height": 440, "layers": layers, "colour_by": colour_by}
+    figure_a, clock = map_frame(store, a, t, title=_title(store, a, t), **shown)
+    figure_b, clock_b = map_frame(store, b, t, title=_title(store, b, t), **shown)
     return figure_a, figure_b, clock or clock_b
 
 
@@ -354,9 +358,11 @@ def register(app: Dash, context: Context) -> None:
         Input(PLAYER.slider, "value"),
         Input(ids.COMPARE_A, "value"),
         Input(ids.COMPARE_B, "value"),
+        Input(ids.COMPARE_LAYERS, "value"),
+        Input(ids.COMPARE_COLOUR, "value"),
     )
-    def draw_maps(t: Any, a: Any, b: Any) -> tuple[Any, Any, str]:
-        return maps_frame(store, a, b, t)
+    def draw_maps(t: Any, a: Any, b: Any, layers: Any, colour_by: Any) -> tuple[Any, Any, str]:
+        return maps_frame(store, a, b, t, layers, colour_by)
 
     app.clientside_callback(
         figures.CURSOR_JS,

@@ -197,3 +197,14 @@ def test_any_service_id_gets_its_direction_and_per_day_rule() -> None:
             f"{service} SLO attainment (%)": 99.0,
             f"{service} requests dropped": 20.0,
         }
+
+
+def test_both_compare_maps_take_the_same_layers_and_colouring(spans: Path) -> None:
+    from twin.dashboards.pages.compare import maps_frame
+
+    store = RunStore(spans)
+    figure_a, figure_b, _ = maps_frame(store, "day", "half", 3600.0, ["labels"], "price")
+    for figure_ in (figure_a, figure_b):
+        assert figure_["layout"]["meta"] == {"colour_by": "price", "labels": True, "regions": False}
+    plain_a, _, _ = maps_frame(store, "day", "half", 3600.0)
+    assert plain_a["layout"]["meta"]["colour_by"] == "utilisation"

@@ -279,3 +279,11 @@ def test_a_selected_link_is_haloed_under_its_line():
     assert halo.mode == "lines" and list(halo.lon) == [13.4, 11.4]
     lines = [t for t in figure.data if t.mode == "lines"]
     assert lines[0] is halo  # drawn first: under the links
+
+
+def test_a_series_of_one_point_is_drawn_as_a_dot():
+    panels = [Panel("one", (Line("a", np.array([600.0]), np.array([3.0])),))]
+    figure = series_figure(panels, start=START)
+    assert figure.data[0].mode == "markers" and list(figure.data[0].y) == [3.0]
+    two = [Panel("two", (Line("a", np.array([0.0, 600.0]), np.array([1.0, 3.0])),))]
+    assert series_figure(two, start=START).data[0].mode == "lines"
