@@ -65,12 +65,22 @@ T = TypeVar("T")
 class RunData:
     """A run opened for the dashboard (``run`` reads only checked files of it)."""
 
-    def __init__(self, name: str, run: Run, *, geo: Geo | None = None, token: Any = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        run: Run,
+        *,
+        geo: Geo | None = None,
+        config: Any = None,
+        token: Any = None,
+    ) -> None:
         self.name = name
         self.run = run
         self.token = token if token is not None else id(self)
         """Identifies this version of the run in caches shared between runs."""
         self._geo = geo
+        self._config = config
+        """The parsed ``config.yaml`` if the store has read it (else read on demand)."""
         self._parts: Memo[Any] = Memo()
         self._series: Memo[Any] = Memo(size=SERIES_CACHE_SIZE)
 
@@ -288,11 +298,13 @@ class RunData:
         (an unreadable config: the manifest's SLOs only)."""
 
         def build() -> dict[str, ServiceSpec]:
-            text = self.run.config_text
-            try:
-                config = load_yaml(text) if text.strip() else {}
-            except MalformedError:
-                config = {}
+            config = self._config
+            if config is None:
+                text = self.run.config_text
+                try:
+                    config = load_yaml(text) if text.strip() else {}
+                except MalformedError:
+                    config = {}
             return service_specs(config, self.manifest)
 
         return self._once("service specs", "config.yaml", build)

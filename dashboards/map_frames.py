@@ -3,6 +3,7 @@ a time: Replay's map, and Compare's two."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from dash import dcc, html
@@ -78,7 +79,8 @@ def map_frame(
         colouring = colouring or "utilisation"
         history = data.faults
         broken = (history.down_sites(now), history.cut_links(now)) if history else None
-        stamps = (stamp, *_other_stamps(data, now), int((now + _day_offset(data)) // 86400))
+        day = (data.start + dt.timedelta(seconds=now)).date()  # planned sites change by day
+        stamps = (stamp, *_other_stamps(data, now), day)
 
         def build() -> figures.Figure:
             snapshot = data.snapshot(now)
@@ -117,9 +119,3 @@ def _other_stamps(data: Any, now: float) -> tuple[float | None, float | None]:
     if region_stamp is not None and region_stamp > now:
         region_stamp = None
     return link_stamp, region_stamp
-
-
-def _day_offset(data: Any) -> float:
-    """Seconds from midnight to the scenario's start (planned sites change by the day)."""
-    start = data.start
-    return start.hour * 3600.0 + start.minute * 60.0 + start.second

@@ -6,7 +6,7 @@ import inspect
 from typing import Any
 
 from dash import Dash, Input, Output, State, dcc, html, no_update
-from twin.dashboards import guard, ids, inputs
+from twin.dashboards import figures, guard, ids, inputs
 from twin.dashboards.components import format_duration
 from twin.dashboards.values import Timeline
 
@@ -103,3 +103,15 @@ def register_player(app: Dash, ids_: ids.Player) -> None:
         if any(n is None for n in numbers) or numbers[3] <= 0 or numbers[1] > numbers[2]:  # type: ignore[operator]
             return no_update
         return next_time(*numbers, speed)  # type: ignore[arg-type]
+
+
+def follow_cursor(app: Dash, ids_: ids.Player, graph_id: str) -> None:
+    """The cursor of series figure ``graph_id`` follows the player's slider, in the browser
+    (:data:`~twin.dashboards.figures.CURSOR_JS`: no server round trip per tick)."""
+    app.clientside_callback(
+        figures.CURSOR_JS,
+        Output(graph_id, "figure", allow_duplicate=True),
+        Input(ids_.slider, "value"),
+        State(graph_id, "figure"),
+        prevent_initial_call=True,
+    )

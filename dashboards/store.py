@@ -25,7 +25,7 @@ from typing import Any
 import pyarrow as pa
 from twin.dashboards.columns import REQUIRED_TABLES, check_columns
 from twin.dashboards.data import RunData
-from twin.dashboards.errors import RunAccessError, RunError, malformed
+from twin.dashboards.errors import MalformedError, RunAccessError, RunError, malformed
 from twin.dashboards.files import RunFiles, inside, read_bytes, read_table, scan, table_schema
 from twin.dashboards.geo import Geo, load_yaml, parse_geo
 from twin.dashboards.inputs import shown
@@ -94,10 +94,13 @@ def _texts(value: Any) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Config:
-    """A run's ``config.yaml`` as the dashboard uses it: the map, or why there is none."""
+    """A run's ``config.yaml`` as the dashboard uses it: the parsed document and the map,
+    or why there is none."""
 
     geo: Geo
     problem: str = ""
+    document: Any = None
+    """The parsed YAML (None: no config.yaml, or an unreadable one)."""
 
 
 class CheckedRun(Run):
@@ -153,7 +156,6 @@ class RunStore:
         self._runs: Memo[RunData] = Memo(size=cache_size)
         self._infos: Memo[RunInfo] = Memo(size=4096)
         self._configs: Memo[Config] = Memo(size=CONFIG_CACHE_SIZE)
-        self._config_dicts: Memo[dict[str, Any]] = Memo(size=CONFIG_CACHE_SIZE)
         self._tokens = itertools.count()
         self._listing: tuple[float, list[RunInfo]] | None = None
         self._listing_gate = threading.Lock()
@@ -306,8 +308,10 @@ class RunStore:
 
         def build() -> RunData:
             run = CheckedRun(files, self._manifest(files))
-            geo = self._config(files).geo
-            return RunData(name, run, geo=geo, token=next(self._tokens))
+            config = self._config(files)
+            return RunData(
+                name, run, geo=config.geo, config=config.document, token=next(self._tokens)
+            )
 
         data = self._runs.get(key, build)
         if fresh:  # older versions of this run will not be asked for again
@@ -334,25 +338,17 @@ class RunStore:
     def config_dict(self, name: Any) -> dict[str, Any]:
         """A run's resolved ``config.yaml`` as a mapping, read through the store's file
         checks (inside the runs dir, size-capped); RunError saying why if it cannot be."""
-        files = self._files(name)
-        ref = files.config
-        if ref is None:
+        config = self._config(self._files(name))
+        if config.problem:
+            raise MalformedError(config.problem)
+        if config.document is None:
             raise malformed("config.yaml", "the run has no config.yaml")
-
-        def build() -> dict[str, Any]:
-            try:
-                text = read_bytes(self.root, ref, MAX_CONFIG_BYTES).decode("utf-8")
-            except UnicodeDecodeError:
-                raise malformed("config.yaml", "not UTF-8 text") from None
-            data = load_yaml(text) if text.strip() else {}
-            if not isinstance(data, dict):
-                raise malformed("config.yaml", "not a mapping")
-            return data
-
-        return self._config_dicts.get(ref.identity, build)
+        if not isinstance(config.document, dict):
+            raise malformed("config.yaml", "not a mapping")
+        return config.document
 
     def _config(self, files: RunFiles) -> Config:
-        """The run's map from its ``config.yaml`` (parsed once per file identity)."""
+        """The run's ``config.yaml``, parsed once per file identity, and its map."""
         ref = files.config
         if ref is None:
             return Config(Geo())
@@ -360,7 +356,8 @@ class RunStore:
         def build() -> Config:
             try:
                 text = read_bytes(self.root, ref, MAX_CONFIG_BYTES).decode("utf-8")
-                return Config(parse_geo(load_yaml(text) if text.strip() else {}))
+                document = load_yaml(text) if text.strip() else {}
+                return Config(parse_geo(document), document=document)
             except UnicodeDecodeError:
                 return Config(Geo(), "malformed: config.yaml: not UTF-8 text")
             except RunError as error:

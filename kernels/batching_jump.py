@@ -89,18 +89,13 @@ def decode_run(
     # the clock advances as stepping advances it, one iteration time at a time, so an
     # arrival that lands on an iteration's start exactly (stepping admits it) stops the run
     # there too: the closed form's rounding may put that start a hair before or after it
-    end = now
-    last_dt = 0.0
-    first_end = now
-    k = 0
-    while k < m:
+    last_dt = iteration_s(model, 0, 0, 0.0, n_run, K)
+    end = first_end = now + last_dt
+    k = 1
+    while k < m and end < horizon:
         last_dt = iteration_s(model, 0, 0, 0.0, n_run, K + n_run * k)
         end += last_dt
         k += 1
-        if k == 1:
-            first_end = end
-        if end >= horizon:
-            break
     m = k
     if m < 2:
         return now, kv

@@ -24,7 +24,7 @@ from twin.dashboards.components import (
 )
 from twin.dashboards.map_frames import map_controls, map_frame
 from twin.dashboards.overlays import mark_end, overlay_panels
-from twin.dashboards.player import player, register_player, speed_options
+from twin.dashboards.player import follow_cursor, player, register_player, speed_options
 from twin.dashboards.store import RunInfo, RunStore
 from twin.dashboards.values import KpiDelta, Timeline, kpi_deltas, per_day
 
@@ -364,10 +364,4 @@ def register(app: Dash, context: Context) -> None:
     def draw_maps(t: Any, a: Any, b: Any, layers: Any, colour_by: Any) -> tuple[Any, Any, str]:
         return maps_frame(store, a, b, t, layers, colour_by)
 
-    app.clientside_callback(
-        figures.CURSOR_JS,
-        Output(ids.COMPARE_SERIES, "figure", allow_duplicate=True),
-        Input(PLAYER.slider, "value"),
-        State(ids.COMPARE_SERIES, "figure"),
-        prevent_initial_call=True,
-    )
+    follow_cursor(app, PLAYER, ids.COMPARE_SERIES)

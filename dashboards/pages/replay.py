@@ -20,7 +20,7 @@ from twin.dashboards.components import (
 )
 from twin.dashboards.data import RunData
 from twin.dashboards.map_frames import map_controls, map_frame
-from twin.dashboards.player import player, register_player, speed_options
+from twin.dashboards.player import follow_cursor, player, register_player, speed_options
 from twin.dashboards.store import RunStore
 from twin.dashboards.values import finite
 
@@ -340,13 +340,7 @@ def register(app: Dash, context: Context) -> None:
     def draw_totals(run: Any, t: Any) -> Any:
         return totals_frame(store, run, t)
 
-    app.clientside_callback(
-        figures.CURSOR_JS,
-        Output(ids.REPLAY_TOTALS, "figure", allow_duplicate=True),
-        Input(PLAYER.slider, "value"),
-        State(ids.REPLAY_TOTALS, "figure"),
-        prevent_initial_call=True,
-    )
+    follow_cursor(app, PLAYER, ids.REPLAY_TOTALS)
 
     @guard.callback(
         app,
@@ -358,18 +352,6 @@ def register(app: Dash, context: Context) -> None:
     def latency_link(selected: Any, run: Any) -> tuple[str, dict[str, str]]:
         return latency_link_frame(context, run, selected)
 
-    app.clientside_callback(
-        figures.CURSOR_JS,
-        Output(ids.REPLAY_SERIES, "figure", allow_duplicate=True),
-        Input(PLAYER.slider, "value"),
-        State(ids.REPLAY_SERIES, "figure"),
-        prevent_initial_call=True,
-    )
+    follow_cursor(app, PLAYER, ids.REPLAY_SERIES)
 
-    app.clientside_callback(
-        figures.CURSOR_JS,
-        Output(ids.REPLAY_FAULTS, "figure", allow_duplicate=True),
-        Input(PLAYER.slider, "value"),
-        State(ids.REPLAY_FAULTS, "figure"),
-        prevent_initial_call=True,
-    )
+    follow_cursor(app, PLAYER, ids.REPLAY_FAULTS)
